@@ -1,0 +1,1 @@
+"""nnservice: configuration and the command-line entry point that starts the stack."""

@@ -1,0 +1,125 @@
+"""All of nnservice's settings, read from the environment in one place.
+
+Every process (API, worker, CLI) builds a `Settings` with `Settings.from_env()`; nothing else in the
+code base reads `os.environ` for configuration. Each field names its environment variable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+def _keys(value: str) -> tuple[str, ...]:
+    return tuple(key.strip() for key in value.split(",") if key.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Configuration shared by the API, the workers and the CLI.
+
+    Environment variables (defaults in brackets):
+      REDIS_URL                      broker URL; unset means `nnservice up` starts an embedded server
+      NNSERVICE_STORE                [./nnservice-data] directory of datasets, snapshots and job records
+      NNSERVICE_API_KEYS             comma-separated bearer keys; unset means the API is open
+      NNSERVICE_PUBLIC_READS         [true] reads and /predict need no key even when keys are set
+      NNSERVICE_MAX_BODY_BYTES       [67108864] request bodies above this answer 413
+      NNSERVICE_MAX_PREDICT_ROWS     [10000] rows in one /predict request
+      NNSERVICE_JOB_BUDGET           [1000000000] cap on epochs x rows for one training job
+      NNSERVICE_PROGRESS_SECONDS     [0.2] how often a worker writes a job's progress
+      NNSERVICE_CHECKPOINT_SECONDS   [2.0] how often a worker checkpoints a running job
+      NNSERVICE_MAX_ATTEMPTS         [3] lost workers tolerated on one job before it fails
+      NNSERVICE_VISIBILITY_TIMEOUT   [30] seconds before an unacknowledged task is redelivered
+      NNSERVICE_WORKER_CONCURRENCY   [number of CPUs] training processes per worker
+      NNSERVICE_API_WORKERS          [2] gunicorn worker processes for the API
+      NNSERVICE_API_THREADS          [1] threads per gunicorn worker
+      NNSERVICE_LOG_LEVEL            [INFO]
+    """
+
+    redis_url: str | None = None
+    store_path: Path = Path("./nnservice-data")
+    api_keys: tuple[str, ...] = ()
+    public_reads: bool = True
+    max_body_bytes: int = 64 * 1024 * 1024
+    max_predict_rows: int = 10_000
+    job_budget: int = 1_000_000_000
+    progress_seconds: float = 0.2
+    checkpoint_seconds: float = 2.0
+    max_attempts: int = 3
+    visibility_timeout: int = 30
+    worker_concurrency: int = field(default_factory=lambda: os.cpu_count() or 1)
+    api_workers: int = 2
+    api_threads: int = 1
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from `environ` (default `os.environ`); unset variables keep the defaults."""
+        env = os.environ if environ is None else environ
+        defaults = cls()
+
+        def get(name: str, convert, default):
+            raw = env.get(name)
+            if raw is None or raw.strip() == "":
+                return default
+            try:
+                return convert(raw)
+            except ValueError as exc:
+                raise ValueError(f"invalid value for {name}: {raw!r} ({exc})") from exc
+
+        return cls(
+            redis_url=get("REDIS_URL", str.strip, None),
+            store_path=get("NNSERVICE_STORE", Path, defaults.store_path),
+            api_keys=get("NNSERVICE_API_KEYS", _keys, ()),
+            public_reads=get("NNSERVICE_PUBLIC_READS", _bool, defaults.public_reads),
+            max_body_bytes=get("NNSERVICE_MAX_BODY_BYTES", int, defaults.max_body_bytes),
+            max_predict_rows=get("NNSERVICE_MAX_PREDICT_ROWS", int, defaults.max_predict_rows),
+            job_budget=get("NNSERVICE_JOB_BUDGET", int, defaults.job_budget),
+            progress_seconds=get("NNSERVICE_PROGRESS_SECONDS", float, defaults.progress_seconds),
+            checkpoint_seconds=get(
+                "NNSERVICE_CHECKPOINT_SECONDS", float, defaults.checkpoint_seconds
+            ),
+            max_attempts=get("NNSERVICE_MAX_ATTEMPTS", int, defaults.max_attempts),
+            visibility_timeout=get(
+                "NNSERVICE_VISIBILITY_TIMEOUT", int, defaults.visibility_timeout
+            ),
+            worker_concurrency=get(
+                "NNSERVICE_WORKER_CONCURRENCY", int, defaults.worker_concurrency
+            ),
+            api_workers=get("NNSERVICE_API_WORKERS", int, defaults.api_workers),
+            api_threads=get("NNSERVICE_API_THREADS", int, defaults.api_threads),
+            log_level=get("NNSERVICE_LOG_LEVEL", str.strip, defaults.log_level).upper(),
+        )
+
+
+#: The environment variables `Settings.from_env` reads (checked against docker-compose.yml in tests).
+ENVIRONMENT_VARIABLES: frozenset[str] = frozenset(
+    {
+        "REDIS_URL",
+        "NNSERVICE_STORE",
+        "NNSERVICE_API_KEYS",
+        "NNSERVICE_PUBLIC_READS",
+        "NNSERVICE_MAX_BODY_BYTES",
+        "NNSERVICE_MAX_PREDICT_ROWS",
+        "NNSERVICE_JOB_BUDGET",
+        "NNSERVICE_PROGRESS_SECONDS",
+        "NNSERVICE_CHECKPOINT_SECONDS",
+        "NNSERVICE_MAX_ATTEMPTS",
+        "NNSERVICE_VISIBILITY_TIMEOUT",
+        "NNSERVICE_WORKER_CONCURRENCY",
+        "NNSERVICE_API_WORKERS",
+        "NNSERVICE_API_THREADS",
+        "NNSERVICE_LOG_LEVEL",
+    }
+)
