@@ -30,8 +30,8 @@ class Settings:
     """Configuration shared by the API, the workers and the CLI.
 
     Environment variables (defaults in brackets):
-      REDIS_URL                      broker URL; unset means `nnservice up` starts an embedded server
-      NNSERVICE_STORE                [./nnservice-data] directory of datasets, snapshots and job records
+      REDIS_URL                      broker URL; unset: `nnservice up` starts an embedded server
+      NNSERVICE_STORE                [./nnservice-data] datasets, snapshots and job records
       NNSERVICE_API_KEYS             comma-separated bearer keys; unset means the API is open
       NNSERVICE_PUBLIC_READS         [true] reads and /predict need no key even when keys are set
       NNSERVICE_MAX_BODY_BYTES       [67108864] request bodies above this answer 413
@@ -65,7 +65,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Build settings from `environ` (default `os.environ`); unset variables keep the defaults."""
+        """Build settings from `environ` (default `os.environ`); unset variables keep defaults."""
         env = os.environ if environ is None else environ
         defaults = cls()
 
@@ -103,7 +103,7 @@ class Settings:
         )
 
 
-#: The environment variables `Settings.from_env` reads (checked against docker-compose.yml in tests).
+#: The variables `Settings.from_env` reads (checked against docker-compose.yml in tests).
 ENVIRONMENT_VARIABLES: frozenset[str] = frozenset(
     {
         "REDIS_URL",
