@@ -1,0 +1,269 @@
+"""A small HTTP client for the nnservice API: one method per endpoint.
+
+Every method returns the server's decoded JSON body. A response with an error status raises
+`ApiError` carrying the server's own message and field errors (the API answers errors as
+`{"code", "status", "message", "errors"}`); a server that cannot be reached raises
+`ServiceUnreachable` naming the URL. The client holds no state beyond the base URL, the key and a
+`requests.Session`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+#: Job states after which a job never changes again.
+FINAL_STATES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+
+
+class ApiError(Exception):
+    """The server answered with an error status.
+
+    `status` is the HTTP status, `message` the server's message, and `errors` its field errors
+    (whatever JSON it sent under `"errors"`, often `{"json": {"field": ["why"]}}`), or `None`.
+    """
+
+    def __init__(self, status: int, message: str, errors: Any = None) -> None:
+        super().__init__(f"{status}: {message}")
+        self.status = status
+        self.message = message
+        self.errors = errors
+
+    def field_errors(self) -> list[tuple[str, str]]:
+        """The field errors flattened to `(dotted.field.path, reason)` pairs, locations dropped."""
+        pairs: list[tuple[str, str]] = []
+        _flatten_errors(self.errors, [], pairs)
+        return pairs
+
+
+class ServiceUnreachable(Exception):
+    """No HTTP answer came from `url` (connection refused, DNS failure, timeout)."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"cannot reach nnservice at {url}: {reason}")
+        self.url = url
+        self.reason = reason
+
+
+# flask-smorest nests field errors under the request location; those keys name no field.
+_LOCATIONS = frozenset(
+    {"json", "query", "form", "files", "headers", "cookies", "path", "view_args"}
+)
+
+
+def _flatten_errors(value: Any, path: list[str], out: list[tuple[str, str]]) -> None:
+    if isinstance(value, Mapping):
+        for key, inner in value.items():
+            key = str(key)
+            step = [] if not path and key in _LOCATIONS else [key]
+            _flatten_errors(inner, path + step, out)
+    elif isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
+        out.extend((".".join(path) or "-", item) for item in value)
+    elif isinstance(value, list | tuple):
+        for index, inner in enumerate(value):
+            _flatten_errors(inner, path + [str(index)], out)
+    elif value is not None:
+        out.append((".".join(path) or "-", str(value)))
+
+
+def content_type_for(path: str | Path) -> str:
+    """The upload content type for a data file: `.tsv` is tab-separated, anything else CSV."""
+    return "text/tab-separated-values" if Path(path).suffix.lower() == ".tsv" else "text/csv"
+
+
+class Client:
+    """Calls the nnservice API at `base_url`, sending `Authorization: Bearer <api_key>` if given."""
+
+    def __init__(
+        self,
+        base_url: str = DEFAULT_URL,
+        api_key: str | None = None,
+        timeout: float = 60.0,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.session = session or requests.Session()
+        if api_key:
+            self.session.headers["Authorization"] = f"Bearer {api_key}"
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self.session.close()
+
+    # -- transport ---------------------------------------------------------------------------------
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Send one request; return its decoded JSON body (errors raise, see the module doc)."""
+        url = self.base_url + path
+        kwargs.setdefault("timeout", self.timeout)
+        try:
+            response = self.session.request(method, url, **kwargs)
+        except requests.ConnectionError as exc:
+            raise ServiceUnreachable(self.base_url, _connection_reason(exc)) from exc
+        except requests.Timeout as exc:
+            raise ServiceUnreachable(
+                self.base_url, f"no answer within {kwargs['timeout']} s"
+            ) from exc
+        if response.status_code >= 400:
+            raise _api_error(response)
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ApiError(
+                response.status_code, f"the server answered non-JSON: {response.text[:200]!r}"
+            ) from exc
+
+    # -- datasets ----------------------------------------------------------------------------------
+
+    def upload_dataset_file(self, path: str | Path, name: str | None = None) -> dict:
+        """`POST /datasets` with a CSV/TSV file as it is (content type from its extension)."""
+        path = Path(path)
+        params = {"name": name} if name else None
+        return self.request(
+            "POST",
+            "/datasets",
+            data=path.read_bytes(),
+            params=params,
+            headers={"Content-Type": content_type_for(path)},
+        )
+
+    def upload_dataset_rows(self, name: str, rows: Sequence[Mapping[str, Any]]) -> dict:
+        """`POST /datasets` with JSON rows `{"weight", "height", "gender"}`."""
+        return self.request("POST", "/datasets", json={"name": name, "rows": list(rows)})
+
+    def list_datasets(self) -> list[dict]:
+        """`GET /datasets`: dataset metadata, newest first."""
+        return self.request("GET", "/datasets")
+
+    def get_dataset(self, dataset_id: str) -> dict:
+        """`GET /datasets/{id}`."""
+        return self.request("GET", f"/datasets/{_segment(dataset_id)}")
+
+    # -- training jobs -----------------------------------------------------------------------------
+
+    def train(
+        self,
+        dataset_id: str,
+        hyperparameters: Mapping[str, Any] | None = None,
+        *,
+        promote: bool | None = None,
+        initial_model_id: str | None = None,
+    ) -> dict:
+        """`POST /train`: start a job; answers `{"job_id", "status_url"}`.
+
+        Only what is given is sent, so the server's defaults apply to the rest.
+        """
+        body: dict[str, Any] = {"dataset_id": dataset_id}
+        if hyperparameters:
+            body["hyperparameters"] = dict(hyperparameters)
+        if promote is not None:
+            body["promote"] = promote
+        if initial_model_id:
+            body["initial_model_id"] = initial_model_id
+        return self.request("POST", "/train", json=body)
+
+    def get_job(self, job_id: str) -> dict:
+        """`GET /jobs/{id}`: the job record (state, progress, loss history, model id, metrics)."""
+        return self.request("GET", f"/jobs/{_segment(job_id)}")
+
+    def list_jobs(self) -> list[dict]:
+        """`GET /jobs`: recent jobs, newest first."""
+        return self.request("GET", "/jobs")
+
+    def cancel_job(self, job_id: str) -> dict:
+        """`DELETE /jobs/{id}`: ask a queued or running job to stop."""
+        return self.request("DELETE", f"/jobs/{_segment(job_id)}")
+
+    def poll_job(self, job_id: str, interval: float = 0.25) -> Iterator[dict]:
+        """Yield the job record every `interval` seconds until (and including) a final state."""
+        while True:
+            job = self.get_job(job_id)
+            yield job
+            if job.get("state") in FINAL_STATES:
+                return
+            time.sleep(interval)
+
+    # -- models ------------------------------------------------------------------------------------
+
+    def list_models(self) -> list[dict]:
+        """`GET /models`: snapshot summaries (id, metrics, is_latest, status)."""
+        return self.request("GET", "/models")
+
+    def get_model(self, model_id: str) -> dict:
+        """`GET /models/{id}`: the snapshot itself."""
+        return self.request("GET", f"/models/{_segment(model_id)}")
+
+    def latest_model(self) -> dict:
+        """`GET /models/latest`: the snapshot that `/predict` uses by default."""
+        return self.request("GET", "/models/latest")
+
+    def import_model(self, snapshot: Mapping[str, Any]) -> dict:
+        """`POST /models`: import a snapshot (the server validates it)."""
+        return self.request("POST", "/models", json=dict(snapshot))
+
+    def promote_model(self, model_id: str) -> dict:
+        """`POST /models/{id}/promote`: make it the latest model."""
+        return self.request("POST", f"/models/{_segment(model_id)}/promote")
+
+    # -- prediction and health ---------------------------------------------------------------------
+
+    def predict(
+        self, instances: Sequence[Mapping[str, float]], model_id: str | None = None
+    ) -> dict:
+        """`POST /predict` for rows `{"weight", "height"}`; answers `{"model_id","predictions"}`."""
+        body: dict[str, Any] = {"instances": [dict(row) for row in instances]}
+        if model_id:
+            body["model_id"] = model_id
+        return self.request("POST", "/predict", json=body)
+
+    def health(self) -> dict:
+        """`GET /healthz`: the API process is alive."""
+        return self.request("GET", "/healthz")
+
+    def ready(self) -> dict:
+        """`GET /readyz`: Redis, a worker and the store answer (raises `ApiError` 503 if not)."""
+        return self.request("GET", "/readyz")
+
+
+def _segment(value: str) -> str:
+    """Quote an id for use as one path segment (ids are validated server-side)."""
+    return quote(str(value), safe="")
+
+
+def _api_error(response: requests.Response) -> ApiError:
+    """Build an `ApiError` from an error response, keeping the server's message if it sent one."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, Mapping):
+        message = body.get("message") or body.get("status") or response.reason
+        return ApiError(response.status_code, str(message), body.get("errors"))
+    text = response.text.strip()
+    message = f"{response.reason}: {text[:200]}" if text else str(response.reason)
+    return ApiError(response.status_code, message)
+
+
+def _connection_reason(exc: requests.ConnectionError) -> str:
+    text = str(exc)
+    if "Connection refused" in text or "ECONNREFUSED" in text or "Errno 111" in text:
+        return "connection refused"
+    if "Name or service not known" in text or "nodename nor servname" in text:
+        return "unknown host"
+    return text

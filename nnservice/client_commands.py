@@ -1,0 +1,505 @@
+"""The client half of the `nnservice` command: train, watch, predict, models, jobs, promote, ...
+
+Each command talks to a running service over HTTP through `nnservice.client.Client`. They share
+three options: `--url` (`NNSERVICE_URL`), `--api-key` (`NNSERVICE_API_KEY`, sent as a bearer token)
+and `--json` (print the server's JSON body instead of a table). An error answer prints the server's
+message and field errors to stderr and exits 1; click's usage errors exit 2. `register(group)` adds
+the commands to the `nnservice` group defined in `nnservice/cli.py`.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import json
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from nnservice.client import DEFAULT_URL, ApiError, Client, ServiceUnreachable
+
+#: Rows per `/predict` request when predicting a file (the server's default cap).
+PREDICT_CHUNK_ROWS = 10_000
+#: Seconds between two `GET /jobs/{id}` while watching a job.
+POLL_SECONDS = 0.25
+
+
+class ApiFailure(click.ClickException):
+    """An error answer from the server, shown with its message and field errors; exit code 1."""
+
+    exit_code = 1
+
+    def __init__(self, error: ApiError) -> None:
+        lines = [f"{error.message} (HTTP {error.status})"]
+        lines += [f"  {field}: {reason}" for field, reason in error.field_errors()]
+        super().__init__("\n".join(lines))
+
+
+class Session:
+    """What a command needs: the API client, and where and how to print."""
+
+    def __init__(self, client: Client, as_json: bool) -> None:
+        self.client = client
+        self.as_json = as_json
+        out = Console()
+        # Off a terminal (pipes, tests) rich assumes 80 columns; ids must never be cut.
+        self.out = out if out.is_terminal else Console(width=200)
+        self.err = Console(stderr=True)
+
+    def emit_json(self, body: Any) -> None:
+        """Print `body` as indented JSON on stdout."""
+        click.echo(json.dumps(body, indent=2, sort_keys=True))
+
+    def note(self, message: str) -> None:
+        """Print a human note on stderr (stdout stays for results)."""
+        click.echo(message, err=True)
+
+
+def api_command(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a command `--url`, `--api-key` and `--json`, a `Session`, and error handling."""
+
+    @click.option(
+        "--url",
+        envvar="NNSERVICE_URL",
+        show_envvar=True,
+        default=DEFAULT_URL,
+        show_default=True,
+        help="Base URL of the nnservice API.",
+    )
+    @click.option(
+        "--api-key",
+        envvar="NNSERVICE_API_KEY",
+        show_envvar=True,
+        default=None,
+        help="API key, sent as 'Authorization: Bearer <key>'.",
+    )
+    @click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        help="Print the server's JSON body instead of a table.",
+    )
+    @functools.wraps(func)
+    def wrapper(url: str, api_key: str | None, as_json: bool, **kwargs: Any) -> Any:
+        with Client(url, api_key=api_key) as client:
+            try:
+                return func(Session(client, as_json), **kwargs)
+            except ApiError as exc:
+                raise ApiFailure(exc) from exc
+            except ServiceUnreachable as exc:
+                raise click.ClickException(
+                    f"cannot reach nnservice at {exc.url} ({exc.reason}); is it running? "
+                    "Start it with 'nnservice up', or point --url / NNSERVICE_URL at it."
+                ) from exc
+
+    return wrapper
+
+
+# -- small formatting helpers ----------------------------------------------------------------------
+
+
+def _num(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, int | float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _when(value: Any) -> str:
+    """`2026-11-25T08:00:00.123456Z` -> `2026-11-25 08:00:00`."""
+    if not value:
+        return "-"
+    return str(value).replace("T", " ")[:19]
+
+
+def _table(*columns: str) -> Table:
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table
+
+
+def _row(table: Table, *cells: Any) -> None:
+    # Text cells: ids and names are shown as they are, never parsed as rich markup.
+    table.add_row(*(Text("-" if cell is None else str(cell)) for cell in cells))
+
+
+def _parse_hidden(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> list[int]:
+    """`--hidden 4 --hidden 3` or `--hidden 4,3` -> [4, 3]."""
+    sizes: list[int] = []
+    for value in values:
+        for part in value.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            try:
+                sizes.append(int(part))
+            except ValueError:
+                raise click.BadParameter(f"{part!r} is not a whole number", ctx, param) from None
+    return sizes
+
+
+def read_feature_rows(path: Path) -> list[dict[str, float]]:
+    """Read `weight` and `height` (any case, any column order) from a CSV or TSV file with a header.
+
+    Other columns are ignored. Raises `click.BadParameter` (a usage error) naming what is wrong.
+    """
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
+        header = [name.strip().lower() for name in next(reader, [])]
+        missing = [name for name in ("weight", "height") if name not in header]
+        if missing:
+            raise click.BadParameter(
+                f"{path.name} has no {' and no '.join(missing)} column (header: {header})",
+                param_hint="FILE",
+            )
+        columns = {name: header.index(name) for name in ("weight", "height")}
+        rows = []
+        for line_number, record in enumerate(reader, start=2):
+            if not any(cell.strip() for cell in record):
+                continue
+            try:
+                rows.append({name: float(record[index].strip()) for name, index in columns.items()})
+            except (ValueError, IndexError):
+                raise click.BadParameter(
+                    f"{path.name} line {line_number}: weight and height must be numbers",
+                    param_hint="FILE",
+                ) from None
+    if not rows:
+        raise click.BadParameter(f"{path.name} has no data rows", param_hint="FILE")
+    return rows
+
+
+def _chunks(rows: Sequence[dict], size: int) -> Iterable[Sequence[dict]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+# -- watching a job --------------------------------------------------------------------------------
+
+
+def watch_job(session: Session, job_id: str) -> dict:
+    """Poll `GET /jobs/{id}`, with a live progress bar on stderr, until the job ends; return it."""
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("epoch"),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]}"),
+        TimeRemainingColumn(),
+        TimeElapsedColumn(),
+    )
+    job: dict = {}
+    with Progress(*columns, console=session.err) as progress:
+        task = progress.add_task("queued", total=None, loss="-")
+        for job in session.client.poll_job(job_id, interval=POLL_SECONDS):
+            state = job.get("state", "?")
+            done = job.get("progress") or {}
+            epochs = done.get("epochs") or None
+            epoch = done.get("epoch") or 0
+            if state == "succeeded" and epochs:
+                epoch = epochs
+            progress.update(
+                task,
+                description=state,
+                total=epochs,
+                completed=epoch,
+                loss=_num(done.get("loss"), 5),
+            )
+    return job
+
+
+def _finish_watch(session: Session, job: dict) -> None:
+    """Print how a watched job ended; exit 1 unless it succeeded."""
+    if session.as_json:
+        session.emit_json(job)
+    else:
+        metrics = job.get("metrics") or {}
+        table = _table("", "")
+        table.show_header = False
+        _row(table, "job", job.get("id"))
+        _row(table, "state", job.get("state"))
+        _row(table, "model", job.get("model_id"))
+        _row(table, "train accuracy", _num(metrics.get("train_accuracy")))
+        _row(table, "validation accuracy", _num(metrics.get("validation_accuracy")))
+        _row(table, "final loss", _num((job.get("progress") or {}).get("loss"), 6))
+        session.out.print(table)
+    state = job.get("state")
+    if state != "succeeded":
+        reason = f": {job['error']}" if job.get("error") else ""
+        raise click.ClickException(f"job {job.get('id')} {state}{reason}")
+
+
+def _watch_until_done(session: Session, job_id: str) -> None:
+    try:
+        job = watch_job(session, job_id)
+    except KeyboardInterrupt:
+        session.note(
+            f"stopped watching; job {job_id} goes on "
+            f"('nnservice watch {job_id}' to watch again, 'nnservice cancel {job_id}' to stop it)"
+        )
+        raise click.exceptions.Exit(130) from None
+    _finish_watch(session, job)
+
+
+# -- commands --------------------------------------------------------------------------------------
+
+_DATA_FILE = click.Path(exists=True, dir_okay=False, readable=True, path_type=Path)
+
+
+@click.command()
+@click.argument("file", type=_DATA_FILE)
+@click.option("--epochs", type=int, help="Passes over the data [server default: 1000].")
+@click.option("--learning-rate", type=float, help="SGD step size [server default: 0.1].")
+@click.option(
+    "--hidden",
+    multiple=True,
+    metavar="N[,N...]",
+    callback=_parse_hidden,
+    help="Hidden layer sizes: repeat it or give a list, e.g. --hidden 4,3 [server default: 2].",
+)
+@click.option("--batch-size", type=int, help="Samples per SGD step [server default: 1].")
+@click.option("--seed", type=int, help="Random seed (the server draws and records one if unset).")
+@click.option(
+    "--validation-fraction", type=float, help="Share of rows held out [server default: 0]."
+)
+@click.option("--loss", type=click.Choice(["mse", "log_loss"]), help="Loss function.")
+@click.option(
+    "--normalization", type=click.Choice(["standard", "none"]), help="Input normalization."
+)
+@click.option("--name", help="Dataset name [default: the file name].")
+@click.option(
+    "--no-promote", is_flag=True, help="Keep the current latest model when the job succeeds."
+)
+@click.option("--watch", is_flag=True, help="Show live progress until the job ends.")
+@api_command
+def train(session: Session, file: Path, watch: bool, name: str | None, **options: Any) -> None:
+    """Upload FILE (CSV or TSV with weight, height, gender) and start a training job.
+
+    Prints the job id; with --watch, a live progress bar, then the model id and its accuracies
+    (exit 1 if the job fails or is cancelled).
+    """
+    keys = {
+        "epochs": "epochs",
+        "learning_rate": "learning_rate",
+        "hidden": "hidden_layers",
+        "batch_size": "batch_size",
+        "seed": "seed",
+        "validation_fraction": "validation_fraction",
+        "loss": "loss",
+        "normalization": "normalization",
+    }
+    hyperparameters = {
+        keys[option]: value
+        for option, value in options.items()
+        if option in keys and value not in (None, [])
+    }
+    dataset = session.client.upload_dataset_file(file, name=name or file.name)
+    counts = dataset.get("counts") or {}
+    session.note(
+        f"dataset {dataset.get('id')}: {dataset.get('rows')} rows "
+        f"({counts.get('F', 0)} F, {counts.get('M', 0)} M)"
+    )
+    started = session.client.train(
+        dataset["id"], hyperparameters, promote=False if options.get("no_promote") else None
+    )
+    job_id = started["job_id"]
+    if not watch:
+        if session.as_json:
+            session.emit_json(started)
+        else:
+            click.echo(job_id)
+        return
+    if not session.as_json:
+        session.note(f"job {job_id}")
+    _watch_until_done(session, job_id)
+
+
+@click.command()
+@click.argument("job_id", metavar="JOB")
+@api_command
+def watch(session: Session, job_id: str) -> None:
+    """Follow a training job with a live progress bar until it ends (exit 1 unless it succeeds)."""
+    _watch_until_done(session, job_id)
+
+
+@click.command()
+@click.argument("file", required=False, type=_DATA_FILE)
+@click.option("--weight", type=float, help="Weight in pounds (with --height).")
+@click.option("--height", type=float, help="Height in inches (with --weight).")
+@click.option("--model", "model_id", help="Model id [default: the latest model].")
+@api_command
+def predict(
+    session: Session,
+    file: Path | None,
+    weight: float | None,
+    height: float | None,
+    model_id: str | None,
+) -> None:
+    """Predict gender for one person (--weight, --height) or for every row of FILE (CSV/TSV)."""
+    if file is not None and (weight is not None or height is not None):
+        raise click.UsageError("give either FILE or --weight and --height, not both")
+    if file is None:
+        if weight is None or height is None:
+            raise click.UsageError("give --weight and --height, or a FILE of rows")
+        rows = [{"weight": weight, "height": height}]
+    else:
+        rows = read_feature_rows(file)
+    predictions: list[dict] = []
+    for chunk in _chunks(rows, PREDICT_CHUNK_ROWS):
+        answer = session.client.predict(chunk, model_id=model_id)
+        model_id = answer.get("model_id", model_id)  # later chunks use the same model
+        predictions.extend(answer.get("predictions", []))
+    if session.as_json:
+        session.emit_json({"model_id": model_id, "predictions": predictions})
+        return
+    session.note(f"model {model_id}")
+    table = _table("weight", "height", "gender", "P(female)")
+    for row, prediction in zip(rows, predictions, strict=False):
+        _row(
+            table,
+            f"{row['weight']:g}",
+            f"{row['height']:g}",
+            prediction.get("gender"),
+            _num(prediction.get("probability_female"), 3),
+        )
+    session.out.print(table)
+
+
+@click.command()
+@api_command
+def models(session: Session) -> None:
+    """List the stored models; * marks the latest (the one /predict uses)."""
+    summaries = session.client.list_models()
+    if session.as_json:
+        session.emit_json(summaries)
+        return
+    if not summaries:
+        session.note("no models yet")
+        return
+    table = _table("", "id", "created", "job", "dataset", "train acc", "val acc", "status")
+    for model in summaries:
+        metrics = model.get("metrics") or {}
+        _row(
+            table,
+            "*" if model.get("is_latest") else "",
+            model.get("id"),
+            _when(model.get("created_at")),
+            model.get("job_id"),
+            model.get("dataset_id"),
+            _num(metrics.get("train_accuracy"), 3),
+            _num(metrics.get("validation_accuracy"), 3),
+            model.get("status"),
+        )
+    session.out.print(table)
+
+
+@click.command()
+@api_command
+def jobs(session: Session) -> None:
+    """List recent training jobs, newest first."""
+    records = session.client.list_jobs()
+    if session.as_json:
+        session.emit_json(records)
+        return
+    if not records:
+        session.note("no jobs yet")
+        return
+    table = _table("id", "state", "epoch", "loss", "model", "created")
+    for job in records:
+        done = job.get("progress") or {}
+        _row(
+            table,
+            job.get("id"),
+            job.get("state"),
+            f"{done.get('epoch', 0)}/{done.get('epochs', '?')}",
+            _num(done.get("loss"), 5),
+            job.get("model_id"),
+            _when(job.get("created_at")),
+        )
+    session.out.print(table)
+
+
+@click.command()
+@api_command
+def datasets(session: Session) -> None:
+    """List the uploaded datasets, newest first."""
+    infos = session.client.list_datasets()
+    if session.as_json:
+        session.emit_json(infos)
+        return
+    if not infos:
+        session.note("no datasets yet")
+        return
+    table = _table("id", "name", "rows", "F", "M", "created")
+    for info in infos:
+        counts = info.get("counts") or {}
+        _row(
+            table,
+            info.get("id"),
+            info.get("name"),
+            info.get("rows"),
+            counts.get("F"),
+            counts.get("M"),
+            _when(info.get("created_at")),
+        )
+    session.out.print(table)
+
+
+@click.command()
+@click.argument("model_id", metavar="ID")
+@api_command
+def promote(session: Session, model_id: str) -> None:
+    """Make model ID the latest: /predict uses it from now on, without a restart."""
+    answer = session.client.promote_model(model_id)
+    if session.as_json:
+        session.emit_json(answer)
+    else:
+        click.echo(f"promoted {model_id}: it is now the latest model")
+
+
+@click.command()
+@click.argument("job_id", metavar="JOB")
+@api_command
+def cancel(session: Session, job_id: str) -> None:
+    """Cancel a queued or running job (it stops within one epoch and saves no model)."""
+    answer = session.client.cancel_job(job_id)
+    if session.as_json:
+        session.emit_json(answer)
+        return
+    state = answer.get("state") if isinstance(answer, dict) else None
+    suffix = f" (state: {state})" if state else ""
+    click.echo(f"cancel requested for job {job_id}{suffix}")
+
+
+CLIENT_COMMANDS: tuple[click.Command, ...] = (
+    train,
+    watch,
+    predict,
+    models,
+    jobs,
+    datasets,
+    promote,
+    cancel,
+)
+
+
+def register(group: click.Group) -> None:
+    """Add the client commands to the `nnservice` click group."""
+    for command in CLIENT_COMMANDS:
+        group.add_command(command)
