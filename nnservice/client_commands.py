@@ -381,84 +381,86 @@ def predict(
     session.out.print(table)
 
 
+def _listing(
+    session: Session,
+    items: list[dict],
+    kind: str,
+    columns: Sequence[str],
+    cells: Callable[[dict], Sequence[Any]],
+) -> None:
+    """Print `items` as JSON, or as a table with `columns` filled by `cells(item)`."""
+    if session.as_json:
+        session.emit_json(items)
+        return
+    if not items:
+        session.note(f"no {kind} yet")
+        return
+    table = _table(*columns)
+    for item in items:
+        _row(table, *cells(item))
+    session.out.print(table)
+
+
+def _model_cells(model: dict) -> Sequence[Any]:
+    metrics = model.get("metrics") or {}
+    return (
+        "*" if model.get("is_latest") else "",
+        model.get("id"),
+        _when(model.get("created_at")),
+        model.get("job_id"),
+        model.get("dataset_id"),
+        _num(metrics.get("train_accuracy"), 3),
+        _num(metrics.get("validation_accuracy"), 3),
+        model.get("status"),
+    )
+
+
+def _job_cells(job: dict) -> Sequence[Any]:
+    done = job.get("progress") or {}
+    return (
+        job.get("id"),
+        job.get("state"),
+        f"{done.get('epoch', 0)}/{done.get('epochs', '?')}",
+        _num(done.get("loss"), 5),
+        job.get("model_id"),
+        _when(job.get("created_at")),
+    )
+
+
+def _dataset_cells(info: dict) -> Sequence[Any]:
+    counts = info.get("counts") or {}
+    return (
+        info.get("id"),
+        info.get("name"),
+        info.get("rows"),
+        counts.get("F"),
+        counts.get("M"),
+        _when(info.get("created_at")),
+    )
+
+
 @click.command()
 @api_command
 def models(session: Session) -> None:
     """List the stored models; * marks the latest (the one /predict uses)."""
-    summaries = session.client.list_models()
-    if session.as_json:
-        session.emit_json(summaries)
-        return
-    if not summaries:
-        session.note("no models yet")
-        return
-    table = _table("", "id", "created", "job", "dataset", "train acc", "val acc", "status")
-    for model in summaries:
-        metrics = model.get("metrics") or {}
-        _row(
-            table,
-            "*" if model.get("is_latest") else "",
-            model.get("id"),
-            _when(model.get("created_at")),
-            model.get("job_id"),
-            model.get("dataset_id"),
-            _num(metrics.get("train_accuracy"), 3),
-            _num(metrics.get("validation_accuracy"), 3),
-            model.get("status"),
-        )
-    session.out.print(table)
+    columns = ("", "id", "created", "job", "dataset", "train acc", "val acc", "status")
+    _listing(session, session.client.list_models(), "models", columns, _model_cells)
 
 
 @click.command()
 @api_command
 def jobs(session: Session) -> None:
     """List recent training jobs, newest first."""
-    records = session.client.list_jobs()
-    if session.as_json:
-        session.emit_json(records)
-        return
-    if not records:
-        session.note("no jobs yet")
-        return
-    table = _table("id", "state", "epoch", "loss", "model", "created")
-    for job in records:
-        done = job.get("progress") or {}
-        _row(
-            table,
-            job.get("id"),
-            job.get("state"),
-            f"{done.get('epoch', 0)}/{done.get('epochs', '?')}",
-            _num(done.get("loss"), 5),
-            job.get("model_id"),
-            _when(job.get("created_at")),
-        )
-    session.out.print(table)
+    columns = ("id", "state", "epoch", "loss", "model", "created")
+    _listing(session, session.client.list_jobs(), "jobs", columns, _job_cells)
 
 
 @click.command()
 @api_command
 def datasets(session: Session) -> None:
     """List the uploaded datasets, newest first."""
-    infos = session.client.list_datasets()
-    if session.as_json:
-        session.emit_json(infos)
-        return
-    if not infos:
-        session.note("no datasets yet")
-        return
-    table = _table("id", "name", "rows", "F", "M", "created")
-    for info in infos:
-        counts = info.get("counts") or {}
-        _row(
-            table,
-            info.get("id"),
-            info.get("name"),
-            info.get("rows"),
-            counts.get("F"),
-            counts.get("M"),
-            _when(info.get("created_at")),
-        )
-    session.out.print(table)
+    columns = ("id", "name", "rows", "F", "M", "created")
+    _listing(session, session.client.list_datasets(), "datasets", columns, _dataset_cells)
 
 
 @click.command()
