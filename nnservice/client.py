@@ -27,7 +27,7 @@ class ApiError(Exception):
     """The server answered with an error status.
 
     `status` is the HTTP status, `message` the server's message, and `errors` its field errors
-    (whatever JSON it sent under `"errors"`, often `{"json": {"field": ["why"]}}`), or `None`.
+    (whatever JSON it sent under `"errors"`, e.g. `{"hyperparameters": {"epochs": ["why"]}}`).
     """
 
     def __init__(self, status: int, message: str, errors: Any = None) -> None:
@@ -37,7 +37,7 @@ class ApiError(Exception):
         self.errors = errors
 
     def field_errors(self) -> list[tuple[str, str]]:
-        """The field errors flattened to `(dotted.field.path, reason)` pairs, locations dropped."""
+        """The field errors flattened to `(dotted.field.path, reason)` pairs."""
         pairs: list[tuple[str, str]] = []
         _flatten_errors(self.errors, [], pairs)
         return pairs
@@ -52,25 +52,19 @@ class ServiceUnreachable(Exception):
         self.reason = reason
 
 
-# flask-smorest nests field errors under the request location; those keys name no field.
-_LOCATIONS = frozenset(
-    {"json", "query", "form", "files", "headers", "cookies", "path", "view_args"}
-)
-
-
 def _flatten_errors(value: Any, path: list[str], out: list[tuple[str, str]]) -> None:
     if isinstance(value, Mapping):
         for key, inner in value.items():
-            key = str(key)
-            step = [] if not path and key in _LOCATIONS else [key]
+            # "_schema" holds errors about the body as a whole, not about one field.
+            step = [] if key == "_schema" else [str(key)]
             _flatten_errors(inner, path + step, out)
     elif isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
-        out.extend((".".join(path) or "-", item) for item in value)
+        out.extend((".".join(path) or "(body)", item) for item in value)
     elif isinstance(value, list | tuple):
         for index, inner in enumerate(value):
             _flatten_errors(inner, path + [str(index)], out)
     elif value is not None:
-        out.append((".".join(path) or "-", str(value)))
+        out.append((".".join(path) or "(body)", str(value)))
 
 
 def content_type_for(path: str | Path) -> str:

@@ -138,8 +138,8 @@ def _row(table: Table, *cells: Any) -> None:
     table.add_row(*(Text("-" if cell is None else str(cell)) for cell in cells))
 
 
-def _parse_hidden(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> list[int]:
-    """`--hidden 4 --hidden 3` or `--hidden 4,3` -> [4, 3]."""
+def parse_layer_sizes(values: Sequence[str]) -> list[int]:
+    """`["4", "3"]` or `["4,3"]` -> `[4, 3]`; raises ValueError naming a part that is no integer."""
     sizes: list[int] = []
     for value in values:
         for part in value.split(","):
@@ -149,8 +149,15 @@ def _parse_hidden(ctx: click.Context, param: click.Parameter, values: Sequence[s
             try:
                 sizes.append(int(part))
             except ValueError:
-                raise click.BadParameter(f"{part!r} is not a whole number", ctx, param) from None
+                raise ValueError(f"{part!r} is not a whole number") from None
     return sizes
+
+
+def _hidden_option(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> list[int]:
+    try:
+        return parse_layer_sizes(values)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
 
 
 def read_feature_rows(path: Path) -> list[dict[str, float]]:
@@ -270,7 +277,7 @@ _DATA_FILE = click.Path(exists=True, dir_okay=False, readable=True, path_type=Pa
     "--hidden",
     multiple=True,
     metavar="N[,N...]",
-    callback=_parse_hidden,
+    callback=_hidden_option,
     help="Hidden layer sizes: repeat it or give a list, e.g. --hidden 4,3 [server default: 2].",
 )
 @click.option("--batch-size", type=int, help="Samples per SGD step [server default: 1].")
