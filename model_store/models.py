@@ -1,0 +1,111 @@
+"""Snapshot files under `models/` and the `models/LATEST` pointer."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from model_store.atomic import create_exclusive, write_atomic
+from model_store.canonical import canonical_json, snapshot_sha256
+from model_store.errors import AlreadyExists, CorruptSnapshot, InvalidId, InvalidSnapshot, NotFound
+from model_store.files import json_files, newest_first
+from model_store.ids import new_model_id, utc_now_iso, validate_id
+from model_store.snapshots import (
+    corrupt_summary,
+    summarise,
+    validate_snapshot,
+    verify_snapshot_bytes,
+    with_defaults,
+)
+
+LATEST = "LATEST"
+
+
+class ModelFiles:
+    """Saves, verifies and lists snapshots; keeps the LATEST pointer."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.latest_path = directory / LATEST
+
+    def _path(self, model_id: str) -> Path:
+        return self.directory / f"{validate_id(model_id)}.json"
+
+    def save(self, snapshot: dict) -> dict:
+        """Validate and store a snapshot; fill id (if absent), created_at and sha256.
+
+        If `snapshot["id"]` names an existing file made by the same `training.job_id`, that file is
+        returned unchanged (a retried job saves exactly one snapshot); any other clash raises
+        AlreadyExists. Creation is an `os.link`, so of two racing writers only one creates the id.
+        """
+        prepared = with_defaults(snapshot)
+        if prepared.get("id") is None:
+            prepared["id"] = new_model_id()
+        prepared["created_at"] = utc_now_iso()
+        prepared.pop("sha256", None)
+        validate_snapshot(prepared)
+        try:
+            prepared["sha256"] = snapshot_sha256(prepared)
+            data = canonical_json(prepared)
+        except ValueError:
+            raise InvalidSnapshot(
+                "training: contains NaN or Infinity, which JSON cannot hold"
+            ) from None
+        model_id = prepared["id"]
+        if create_exclusive(self._path(model_id), data):
+            return prepared
+        existing = self.get(model_id)
+        job_id = prepared["training"].get("job_id")
+        if job_id is not None and existing["training"].get("job_id") == job_id:
+            return existing
+        raise AlreadyExists("model", model_id)
+
+    def get(self, model_id: str) -> dict:
+        """The verified snapshot; NotFound if absent, CorruptSnapshot if it cannot be trusted."""
+        path = self._path(model_id)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise NotFound("model", model_id) from None
+        except OSError as error:
+            raise CorruptSnapshot(model_id, f"unreadable ({error.strerror})") from None
+        return verify_snapshot_bytes(model_id, data)
+
+    def list(self) -> list[dict]:
+        """Summaries of every snapshot, newest first, corrupt ones (status "corrupt") last.
+
+        Never raises for a bad file: its entry carries the reason in "error".
+        """
+        latest = self.latest_id()
+        summaries = []
+        for model_id, _path in json_files(self.directory):
+            try:
+                summaries.append(summarise(self.get(model_id), is_latest=model_id == latest))
+            except NotFound:
+                continue
+            except CorruptSnapshot as error:
+                summaries.append(
+                    corrupt_summary(model_id, error.reason, is_latest=model_id == latest)
+                )
+        return newest_first(summaries)
+
+    def latest_id(self) -> str | None:
+        """The id LATEST points to, as written (not checked against the snapshot); None if unset."""
+        try:
+            text = self.latest_path.read_text(encoding="utf-8").strip()
+            return validate_id(text)
+        except (OSError, UnicodeDecodeError, InvalidId):
+            return None
+
+    def promote(self, model_id: str) -> None:
+        """Point LATEST at `model_id` after verifying its snapshot (NotFound / CorruptSnapshot)."""
+        self.get(model_id)
+        write_atomic(self.latest_path, f"{model_id}\n".encode())
+
+    def latest_version(self) -> tuple[int, int, int] | None:
+        """(inode, mtime_ns, size) of LATEST, or None: one stat, so caches notice a promotion."""
+        try:
+            stat = os.stat(self.latest_path)
+        except FileNotFoundError:
+            return None
+        return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
