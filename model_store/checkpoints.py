@@ -26,8 +26,9 @@ class CheckpointFiles:
     def load(self, job_id: str) -> dict | None:
         """The job's checkpoint, or None if there is none or it is unreadable (then the job
         starts over, which is always correct, only slower)."""
+        path = self._path(job_id)
         try:
-            data = read_json(self._path(job_id))
+            data = read_json(path)
         except (OSError, ValueError):
             return None
         return data if isinstance(data, dict) else None

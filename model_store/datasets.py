@@ -105,8 +105,9 @@ class DatasetFiles:
         return self.get(dataset_id), False
 
     def _read(self, dataset_id: str) -> dict:
+        path = self._path(dataset_id)
         try:
-            record = read_json(self._path(dataset_id))
+            record = read_json(path)
             if not isinstance(record, dict) or record.get("id") != dataset_id:
                 raise ValueError("not a dataset record")
             for field in (*METADATA_FIELDS, *COLUMNS):

@@ -81,8 +81,9 @@ class JobFiles:
 
     def get(self, job_id: str) -> dict:
         """The job record; NotFound if absent, StoreError if unreadable."""
+        path = self._path(job_id)
         try:
-            record = read_json(self._path(job_id))
+            record = read_json(path)
         except FileNotFoundError:
             raise NotFound("job", job_id) from None
         except (OSError, ValueError) as error:

@@ -1,0 +1,99 @@
+"""Ids: only valid ids ever become paths; hostile ids raise InvalidId and touch nothing."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from model_store import InvalidId, ModelStore
+from model_store.ids import model_id_for_job, new_model_id, utc_now_iso, validate_id
+
+HOSTILE_IDS = [
+    "../x",
+    "..",
+    "%2e%2e%2f",
+    "/etc/passwd",
+    "a\x00b",
+    "",
+    "a" * 129,
+    "abc\n",
+    "-leading-dash",
+    "_leading",
+    "a/b",
+    "a.json",
+    "a b",
+    "é",
+    None,
+    42,
+]
+
+
+@pytest.mark.parametrize("value", ["a", "A9", "m-0123abcd", "ds-x_y-z", "a" * 128])
+def test_valid_ids_pass(value: str) -> None:
+    assert validate_id(value) == value
+
+
+@pytest.mark.parametrize("value", HOSTILE_IDS)
+def test_hostile_ids_are_refused(value: object) -> None:
+    with pytest.raises(InvalidId):
+        validate_id(value)
+
+
+def _tree(path: Path) -> set[str]:
+    return {str(p.relative_to(path)) for p in path.rglob("*")}
+
+
+@pytest.mark.parametrize("value", HOSTILE_IDS)
+def test_no_store_method_turns_a_hostile_id_into_a_path(
+    tmp_path: Path, make_snapshot, value: object
+) -> None:
+    store = ModelStore(tmp_path / "deep" / "store")
+    before = _tree(tmp_path)
+    calls = [
+        lambda: store.get_dataset(value),
+        lambda: store.load_dataset(value),
+        lambda: store.get_snapshot(value),
+        lambda: store.promote(value),
+        lambda: store.load_model(value),
+        lambda: store.create_job({"id": value}),
+        lambda: store.get_job(value),
+        lambda: store.update_job(value, state="running"),
+        lambda: store.transition_job(value, ["queued"], state="running"),
+        lambda: store.delete_job(value),
+        lambda: store.request_cancel(value),
+        lambda: store.cancel_requested(value),
+        lambda: store.save_checkpoint(value, {"epoch": 1}),
+        lambda: store.load_checkpoint(value),
+        lambda: store.delete_checkpoint(value),
+        lambda: store.model_id_for_job(value),
+    ]
+    if value is not None:  # a snapshot without id gets a fresh one
+        calls.append(lambda: store.save_snapshot(make_snapshot(id=value)))
+    for call in calls:
+        with pytest.raises(ValueError):  # InvalidId, or InvalidSnapshot for a snapshot's id field
+            call()
+    assert _tree(tmp_path) == before
+    assert not os.path.exists(tmp_path / "deep" / "x")
+
+
+def test_new_model_ids_are_valid_and_distinct() -> None:
+    ids = {new_model_id() for _ in range(100)}
+    assert len(ids) == 100
+    assert all(validate_id(i).startswith("m-") and len(i) == 26 for i in ids)
+
+
+def test_model_id_for_job_is_deterministic_and_valid() -> None:
+    job_id = "0123456789abcdef0123456789abcdef"
+    assert model_id_for_job(job_id) == "m-" + job_id
+    long_id = "j" * 128
+    derived = model_id_for_job(long_id)
+    assert derived == model_id_for_job(long_id)
+    assert validate_id(derived) and derived.startswith("m-")
+
+
+def test_timestamps_are_utc_iso_with_microseconds() -> None:
+    stamp = utc_now_iso()
+    assert stamp.endswith("Z") and len(stamp) == len("2026-11-25T08:00:00.000000Z")
+    assert stamp[10] == "T" and stamp[19] == "."
