@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from model_store.atomic import create_exclusive, write_atomic
@@ -19,6 +20,7 @@ from model_store.snapshots import (
 )
 
 LATEST = "LATEST"
+SETTLED_NS = 2_000_000_000
 
 
 class ModelFiles:
@@ -27,6 +29,7 @@ class ModelFiles:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.latest_path = directory / LATEST
+        self._summaries: dict[str, tuple[tuple[int, int, int], dict]] = {}
 
     def _path(self, model_id: str) -> Path:
         return self.directory / f"{validate_id(model_id)}.json"
@@ -71,6 +74,31 @@ class ModelFiles:
             raise CorruptSnapshot(model_id, f"unreadable ({error.strerror})") from None
         return verify_snapshot_bytes(model_id, data)
 
+    def _summary(self, model_id: str, path: Path) -> dict | None:
+        """The listing entry of one file (is_latest unset), re-verified only when the file changed.
+
+        The stat comes before the read, so a file replaced in between is verified again next time.
+        As in git's "racy clean" rule, a file modified less than SETTLED_NS ago is not cached: an
+        in-place rewrite within the timestamp granularity could keep mtime, size and inode.
+        """
+        try:
+            stat = os.stat(path)
+        except FileNotFoundError:
+            return None
+        key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        cached = self._summaries.get(model_id)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        try:
+            summary = summarise(self.get(model_id), is_latest=False)
+        except NotFound:
+            return None
+        except CorruptSnapshot as error:
+            summary = corrupt_summary(model_id, error.reason, is_latest=False)
+        if time.time_ns() - stat.st_mtime_ns > SETTLED_NS:
+            self._summaries[model_id] = (key, summary)
+        return summary
+
     def list(self) -> list[dict]:
         """Summaries of every snapshot, newest first, corrupt ones (status "corrupt") last.
 
@@ -78,15 +106,11 @@ class ModelFiles:
         """
         latest = self.latest_id()
         summaries = []
-        for model_id, _path in json_files(self.directory):
-            try:
-                summaries.append(summarise(self.get(model_id), is_latest=model_id == latest))
-            except NotFound:
-                continue
-            except CorruptSnapshot as error:
-                summaries.append(
-                    corrupt_summary(model_id, error.reason, is_latest=model_id == latest)
-                )
+        for model_id, path in json_files(self.directory):
+            summary = self._summary(model_id, path)
+            if summary is not None:
+                metrics = dict(summary["metrics"])
+                summaries.append({**summary, "metrics": metrics, "is_latest": model_id == latest})
         return newest_first(summaries)
 
     def latest_id(self) -> str | None:

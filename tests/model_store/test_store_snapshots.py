@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 import pytest
 
@@ -321,3 +322,32 @@ def test_reading_never_writes(corrupt_store: ModelStore) -> None:
     corrupt_store.list_datasets()
     corrupt_store.list_jobs()
     assert state() == before
+
+
+def test_listing_notices_a_file_corrupted_after_it_was_listed(
+    store: ModelStore, make_snapshot
+) -> None:
+    saved = store.save_snapshot(make_snapshot(id="m-x"))
+    path = store.root / "models" / "m-x.json"
+    settled = path.stat().st_mtime_ns - 10_000_000_000
+    os.utime(path, ns=(settled, settled))  # old enough for the listing cache
+    assert store.list_snapshots()[0]["status"] == "ok"
+    assert store.list_snapshots()[0]["status"] == "ok"  # from the cache
+    data = path.read_bytes()
+    path.write_bytes(data.replace(b"0.5", b"0.6"))  # same size, same inode, new mtime
+    assert store.list_snapshots()[0]["status"] == "corrupt"
+    path.write_bytes(data)
+    [summary] = store.list_snapshots()
+    assert (summary["id"], summary["status"], summary["error"]) == (saved["id"], "ok", None)
+
+
+def test_listing_of_a_fresh_file_rewritten_in_place_is_never_stale(
+    store: ModelStore, make_snapshot
+) -> None:
+    store.save_snapshot(make_snapshot(id="m-x"))
+    path = store.root / "models" / "m-x.json"
+    stat = path.stat()
+    assert store.list_snapshots()[0]["status"] == "ok"
+    path.write_bytes(path.read_bytes().replace(b"0.5", b"0.6"))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # even with mtime put back
+    assert store.list_snapshots()[0]["status"] == "corrupt"
