@@ -6,10 +6,23 @@ import hashlib
 import json
 from typing import Any
 
+import numpy as np
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars and arrays as the Python numbers and lists they hold (json's `default`)."""
+    if isinstance(value, np.generic | np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
 
 def canonical_json(obj: Any) -> bytes:
-    """Sorted keys, no spaces, no NaN/Infinity, UTF-8: equal data always gives equal bytes."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    """Sorted keys, no spaces, no NaN/Infinity, UTF-8: equal data always gives equal bytes.
+
+    numpy numbers and arrays are written as the plain numbers and lists they hold.
+    """
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False, default=_plain)
+    return text.encode("utf-8")
 
 
 def sha256_hex(obj: Any) -> str:

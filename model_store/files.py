@@ -15,15 +15,18 @@ from model_store.ids import validate_id
 def json_files(directory: Path) -> list[tuple[str, Path]]:
     """(id, path) of every `<valid id>.json` in `directory`; temporary files are skipped."""
     found = []
-    with os.scandir(directory) as entries:
-        for entry in entries:
-            stem, dot, extension = entry.name.rpartition(".")
-            if not dot or extension != "json":
-                continue
-            try:
-                found.append((validate_id(stem), Path(entry.path)))
-            except InvalidId:
-                continue
+    try:
+        entries = list(os.scandir(directory))
+    except OSError as error:
+        raise StoreError(f"cannot list {directory.name}/: {error.strerror}") from None
+    for entry in entries:
+        stem, dot, extension = entry.name.rpartition(".")
+        if not dot or extension != "json":
+            continue
+        try:
+            found.append((validate_id(stem), Path(entry.path)))
+        except InvalidId:
+            continue
     return found
 
 
@@ -40,7 +43,10 @@ def newest_first(records: list[dict]) -> list[dict]:
 
 
 def read_all(directory: Path, read: Callable[[str], dict]) -> list[dict]:
-    """`read(id)` of every record file in `directory`, newest first; unreadable ones skipped."""
+    """`read(id)` of every record file in `directory`, newest first; unreadable ones skipped.
+
+    StoreError if the directory itself cannot be listed.
+    """
     records = []
     for record_id, _path in json_files(directory):
         try:

@@ -46,7 +46,7 @@ REQUIRED_FIELDS = (
 def with_defaults(snapshot: dict) -> dict:
     """A copy of `snapshot` with the fixed fields (version, features, units, label) filled in."""
     if not isinstance(snapshot, dict):
-        raise InvalidSnapshot(f"expected a JSON object, got {type(snapshot).__name__}")
+        raise InvalidSnapshot(f"snapshot: expected a JSON object, got {type(snapshot).__name__}")
     filled = {key: _copy(value) for key, value in DEFAULTS.items()}
     filled.update(snapshot)
     filled.setdefault("training", {})
@@ -138,7 +138,7 @@ def validate_snapshot(snapshot: Any) -> None:
     length 2, scale > 0), the fixed feature/unit/label meaning, and the ids in the training record.
     """
     if not isinstance(snapshot, dict):
-        raise InvalidSnapshot(f"expected a JSON object, got {type(snapshot).__name__}")
+        raise InvalidSnapshot(f"snapshot: expected a JSON object, got {type(snapshot).__name__}")
     for field in REQUIRED_FIELDS:
         if field not in snapshot:
             raise InvalidSnapshot(f"{field}: missing")

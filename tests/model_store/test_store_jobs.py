@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import threading
 
+import numpy as np
 import pytest
 
-from model_store import AlreadyExists, ModelStore, NotFound
+from model_store import AlreadyExists, ModelStore, NotFound, StoreError
 
 
 def new_job(store: ModelStore, job_id: str = "job1", **fields: object) -> dict:
@@ -162,3 +164,37 @@ def test_non_finite_values_are_refused(store: ModelStore) -> None:
     with pytest.raises(ValueError):
         store.update_job("job1", progress={"epoch": 1, "epochs": 2, "loss": float("nan")})
     assert store.get_job("job1")["progress"]["loss"] is None
+
+
+def test_threads_of_one_process_are_serialised_too(store: ModelStore) -> None:
+    new_job(store)
+
+    def bump() -> None:
+        for _ in range(50):
+            store.modify_job("job1", lambda record: {"attempts": record["attempts"] + 1})
+
+    threads = [threading.Thread(target=bump) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert store.get_job("job1")["attempts"] == 200
+
+
+def test_numpy_values_are_stored_as_plain_numbers(store: ModelStore) -> None:
+    new_job(store)
+    store.update_job(
+        "job1",
+        progress={"epoch": np.int64(3), "epochs": 1000, "loss": np.float32(0.5)},
+        loss_history=np.array([0.25, 0.125]),
+    )
+    record = store.get_job("job1")
+    assert record["progress"] == {"epoch": 3, "epochs": 1000, "loss": 0.5}
+    assert record["loss_history"] == [0.25, 0.125]
+
+
+def test_a_jobs_directory_that_cannot_be_listed_raises_store_error(store: ModelStore) -> None:
+    (store.root / "jobs").rmdir()
+    (store.root / "jobs").write_text("not a directory")
+    with pytest.raises(StoreError, match="cannot list jobs"):
+        store.list_jobs()

@@ -351,3 +351,11 @@ def test_listing_of_a_fresh_file_rewritten_in_place_is_never_stale(
     path.write_bytes(path.read_bytes().replace(b"0.5", b"0.6"))
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # even with mtime put back
     assert store.list_snapshots()[0]["status"] == "corrupt"
+
+
+def test_a_snapshot_that_is_not_an_object_is_refused(store: ModelStore) -> None:
+    with pytest.raises(InvalidSnapshot) as caught:
+        store.save_snapshot([1, 2])  # type: ignore[arg-type]
+    assert caught.value.reason.startswith("snapshot: expected a JSON object")
+    with pytest.raises(InvalidSnapshot, match="snapshot: expected a JSON object"):
+        validate_snapshot("text")
