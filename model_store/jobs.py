@@ -121,6 +121,8 @@ class JobFiles:
         self, job_id: str, from_states: Collection[str], **fields: object
     ) -> dict | None:
         """Set `fields` only if the job's state is in `from_states`; the new record, else None."""
+        if isinstance(from_states, str):  # one state, not its characters
+            from_states = (from_states,)
         return self.modify(
             job_id, lambda record: fields if record["state"] in from_states else None
         )

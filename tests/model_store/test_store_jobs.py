@@ -60,7 +60,8 @@ def test_update_and_transition(store: ModelStore) -> None:
     assert running is not None and running["state"] == "running"
     assert store.transition_job("job1", ("queued",), state="running") is None
     assert store.get_job("job1") == running
-    done = store.transition_job("job1", {"running"}, state="succeeded", model_id="m-job1")
+    assert store.transition_job("job1", "run", state="failed") is None  # a state, not a substring
+    done = store.transition_job("job1", "running", state="succeeded", model_id="m-job1")
     assert done is not None and done["model_id"] == "m-job1"
 
 
