@@ -1,10 +1,30 @@
-"""Application factory: settings, extensions and blueprints."""
+"""Application factory: settings, the store, the Celery client, the API and its blueprints."""
 
 from __future__ import annotations
 
+import logging
+from importlib import metadata
+
 from flask import Flask
 
+from model_store import ModelStore
 from nnservice.config import Settings
+from service.api import Api, register_store_error_handlers
+from service.auth import install_auth
+from service.blueprints import BLUEPRINTS
+from service.context import EXTENSION, Services
+from service.converters import IdConverter, id_parameter_schema
+from service.docs import configure_docs
+from service.model_cache import ModelCache
+from service.schemas.datasets import DatasetCreateSchema
+from worker.celery_app import make_celery
+
+
+def _version() -> str:
+    try:
+        return metadata.version("nnservice")
+    except metadata.PackageNotFoundError:
+        return "0.0.0"
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -12,9 +32,25 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__)
     app.config["NNSERVICE_SETTINGS"] = settings
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    logging.getLogger("service").setLevel(settings.log_level)
+    app.url_map.converters["id"] = IdConverter
+    app.url_map.strict_slashes = False
 
-    @app.get("/healthz")
-    def healthz() -> dict:
-        return {"status": "ok"}
+    store = ModelStore(settings.store_path)
+    app.extensions[EXTENSION] = Services(
+        settings=settings,
+        store=store,
+        celery=make_celery(settings),
+        models=ModelCache(store),
+    )
 
+    configure_docs(app, _version())
+    api = Api(app)
+    api.register_converter(IdConverter, id_parameter_schema)
+    api.spec.components.schema("DatasetCreate", schema=DatasetCreateSchema)
+    for blueprint in BLUEPRINTS:
+        api.register_blueprint(blueprint)
+    register_store_error_handlers(app)
+    install_auth(app, settings)
     return app

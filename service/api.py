@@ -1,0 +1,168 @@
+"""flask-smorest glue: one error shape for every failure, and a stricter argument parser.
+
+Every error the API answers, whether raised by a view (`abort`), by validation, or by Flask itself
+(404, 405, 413, 415, 500), has the body `{"code", "status", "message", "errors"}`. Validation
+errors name the field directly (`{"hyperparameters": {"epochs": ["..."]}}`) rather than nesting it
+under the request location, because every argument here lives in exactly one place.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, NoReturn
+
+import flask_smorest
+import marshmallow as ma
+from flask import Flask, Response, current_app
+from flask_smorest.error_handler import ErrorSchema as _SmorestErrorSchema
+from webargs import core
+from webargs.flaskparser import FlaskParser, is_json_request
+from werkzeug.exceptions import HTTPException
+
+abort = flask_smorest.abort
+
+
+class ErrorSchema(_SmorestErrorSchema):
+    """The single error body of the API (documentation only)."""
+
+    errors = ma.fields.Dict(
+        metadata={
+            "description": "Field name -> messages; nested for nested fields and row indexes, "
+            'e.g. {"instances": {"17": {"weight": ["..."]}}}'
+        }
+    )
+
+
+def abort_unknown_reference(field: str, kind: str, value: str, hint: str = "") -> NoReturn:
+    """404 for a request field that names a dataset/model that does not exist."""
+    abort(
+        404, message=f"{kind} {value!r} not found", errors={field: [f"No {kind} {value!r}.{hint}"]}
+    )
+
+
+def error_body(code: int, status: str, message: str, errors: dict | None = None) -> dict:
+    """Build the common error payload."""
+    return {"code": code, "status": status, "message": message, "errors": errors or {}}
+
+
+def _flatten_locations(messages: Any) -> Any:
+    """Drop webargs' location level (`{"json": {...}}` -> `{...}`) so errors name the field."""
+    if not isinstance(messages, dict):
+        return messages
+    merged: dict = {}
+    for value in messages.values():
+        if isinstance(value, dict):
+            merged.update(value)
+        else:
+            merged.setdefault("_schema", []).extend(value)
+    return merged
+
+
+def summarize_errors(errors: Any, limit: int = 3) -> str:
+    """One line naming the first fields in `errors`, for the error's `message`."""
+    paths: list[str] = []
+
+    def walk(node: Any, prefix: str) -> None:
+        if len(paths) >= limit:
+            return
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, f"{prefix}.{key}" if prefix else str(key))
+        elif prefix and prefix not in paths:
+            paths.append(prefix)
+
+    walk(errors, "")
+    return "invalid " + ", ".join(paths) if paths else "invalid request"
+
+
+class StrictParser(FlaskParser):
+    """webargs parser: 415 for a body that is not JSON, 400 for broken JSON, 422 naming fields."""
+
+    def _raw_load_json(self, req) -> Any:
+        if not is_json_request(req):
+            message = f"expected Content-Type application/json, got {req.mimetype or 'none'}"
+            abort(415, message=message, errors={"Content-Type": [message]})
+        return core.parse_json(req.get_data(cache=True))
+
+    def _handle_invalid_json_error(self, error, req, *args: Any, **kwargs: Any) -> NoReturn:
+        abort(
+            400, message=f"request body is not valid JSON: {error}", errors={"body": [str(error)]}
+        )
+
+    def handle_error(self, error, req, schema, *, error_status_code, error_headers) -> NoReturn:
+        errors = _flatten_locations(error.messages)
+        abort(
+            error_status_code or self.DEFAULT_VALIDATION_STATUS,
+            message=summarize_errors(errors),
+            errors=errors,
+            headers=error_headers,
+        )
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """A flask-smorest blueprint using `StrictParser`."""
+
+    ARGUMENTS_PARSER = StrictParser()
+
+
+class Api(flask_smorest.Api):
+    """flask-smorest's Api, answering every HTTP error in the one documented shape."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+    def handle_http_exception(self, error: HTTPException):
+        """Render any `HTTPException` (ours or Flask's own) as the common error body."""
+        data = getattr(error, "data", None) or {}
+        message = data.get("message") or error.description or error.name
+        errors = data.get("errors", data.get("messages")) or {}
+        headers = dict(data.get("headers") or {})
+        if error.code == 405 and getattr(error, "valid_methods", None):
+            headers["Allow"] = ", ".join(error.valid_methods)
+        if error.code == 413 and "message" not in data:
+            limit = current_app.config.get("MAX_CONTENT_LENGTH")
+            message = f"the request body is larger than the limit of {limit} bytes"
+            errors = {"body": [f"At most {limit} bytes (NNSERVICE_MAX_BODY_BYTES)."]}
+        body = error_body(error.code or 500, error.name, message, errors)
+        return body, error.code, headers
+
+
+def json_response(payload: Any, status: int = 200, headers: dict | None = None) -> Response:
+    """A JSON response built with the standard library (no key sorting), for large bodies."""
+    return Response(
+        json.dumps(payload, separators=(",", ":"), allow_nan=False),
+        status=status,
+        headers=headers,
+        mimetype="application/json",
+    )
+
+
+def register_store_error_handlers(app: Flask) -> None:
+    """Map model_store exceptions onto the common error shape (404, 409, 422, 507)."""
+    from model_store.errors import (
+        CorruptSnapshot,
+        InvalidId,
+        InvalidSnapshot,
+        NotFound,
+        StoreWriteError,
+    )
+
+    def not_found(exc: NotFound):
+        return error_body(404, "Not Found", str(exc), {f"{exc.kind}_id": [str(exc)]}), 404
+
+    def invalid_id(exc: InvalidId):
+        return error_body(404, "Not Found", f"no such id: {exc}", {"id": [str(exc)]}), 404
+
+    def corrupt(exc: CorruptSnapshot):
+        return error_body(409, "Conflict", str(exc), {"model_id": [str(exc)]}), 409
+
+    def invalid_snapshot(exc: InvalidSnapshot):
+        return error_body(422, "Unprocessable Entity", str(exc), {"snapshot": [str(exc)]}), 422
+
+    def write_failed(exc: StoreWriteError):
+        return error_body(507, "Insufficient Storage", f"the model store cannot write: {exc}"), 507
+
+    app.register_error_handler(NotFound, not_found)
+    app.register_error_handler(InvalidId, invalid_id)
+    app.register_error_handler(CorruptSnapshot, corrupt)
+    app.register_error_handler(InvalidSnapshot, invalid_snapshot)
+    app.register_error_handler(StoreWriteError, write_failed)

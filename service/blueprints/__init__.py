@@ -1,0 +1,14 @@
+"""One blueprint per resource."""
+
+from __future__ import annotations
+
+from service.blueprints import datasets, health, jobs, models, predict, train
+
+BLUEPRINTS = (
+    datasets.blp,
+    train.blp,
+    jobs.blp,
+    models.blp,
+    predict.blp,
+    health.blp,
+)

@@ -1,0 +1,38 @@
+"""GET /jobs, GET /jobs/{id}, DELETE /jobs/{id} (cancel)."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+
+from service.api import Blueprint, ErrorSchema
+from service.context import services
+from service.schemas.jobs import JobListQuerySchema, JobSchema
+from service.training import cancel_job
+
+blp = Blueprint("jobs", __name__, url_prefix="/jobs", description="Training jobs.")
+
+
+@blp.route("")
+class Jobs(MethodView):
+    @blp.arguments(JobListQuerySchema, location="query")
+    @blp.response(200, JobSchema(many=True))
+    def get(self, query: dict):
+        """Recent jobs, newest first."""
+        return services().store.list_jobs(limit=query["limit"])
+
+
+@blp.route("/<id:job_id>")
+class Job(MethodView):
+    @blp.response(200, JobSchema)
+    def get(self, job_id: str):
+        """A job's state, progress, loss history, model and metrics."""
+        return services().store.get_job(job_id)
+
+    @blp.response(200, JobSchema, description="Was queued: now cancelled.")
+    @blp.alt_response(
+        202, schema=JobSchema, description="Running: stops within one epoch.", success=True
+    )
+    @blp.alt_response(409, description="Already finished.", schema=ErrorSchema)
+    def delete(self, job_id: str):
+        """Cancel a queued or running job; no model is saved."""
+        return cancel_job(services(), job_id)

@@ -1,0 +1,29 @@
+"""The objects the views share, built once per app by `create_app`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from celery import Celery
+from flask import current_app
+
+from model_store import ModelStore
+from nnservice.config import Settings
+from service.model_cache import ModelCache
+
+EXTENSION = "nnservice"
+
+
+@dataclass(frozen=True)
+class Services:
+    """Settings, the store, the Celery client (send/revoke/ping only) and the model cache."""
+
+    settings: Settings
+    store: ModelStore
+    celery: Celery
+    models: ModelCache
+
+
+def services() -> Services:
+    """The current app's `Services`."""
+    return current_app.extensions[EXTENSION]

@@ -1,0 +1,21 @@
+"""The `<id:...>` URL converter: a path segment that is not a valid store id is a 404 at routing.
+
+So `../`, `%2e%2e%2f`, absolute paths and NUL bytes never reach a view, let alone the file system.
+"""
+
+from __future__ import annotations
+
+from werkzeug.routing import BaseConverter
+
+from model_store.ids import ID_PATTERN
+
+
+class IdConverter(BaseConverter):
+    """Matches `[A-Za-z0-9][A-Za-z0-9_-]{0,127}` (the store's id rule)."""
+
+    regex = ID_PATTERN.pattern
+
+
+def id_parameter_schema(converter: IdConverter) -> dict:
+    """OpenAPI schema of an `<id:...>` path parameter (for flask-smorest)."""
+    return {"type": "string", "pattern": f"^{ID_PATTERN.pattern}$"}

@@ -1,0 +1,76 @@
+"""The models that /predict serves, kept in memory between requests.
+
+The hot path does one `os.stat` (`store.latest_version()`) per request to notice a newly promoted
+model; the snapshot is read and verified only when that changes. A latest snapshot that turns out
+corrupt is logged and skipped, and the last good model keeps answering. Models asked for by id are
+immutable once written, so they are loaded once and kept in a small LRU.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+
+from model_store import ModelStore
+from model_store.errors import CorruptSnapshot, NotFound
+
+log = logging.getLogger(__name__)
+
+
+class NoModelYet(Exception):
+    """No model has been promoted (or every promoted one is unreadable)."""
+
+
+class ModelCache:
+    """Latest model plus an LRU of models pinned by id, per process."""
+
+    def __init__(self, store: ModelStore, pinned_size: int = 8):
+        self.store = store
+        self.pinned_size = pinned_size
+        self._lock = threading.Lock()
+        self._latest = None  # the last good TrainedModel
+        self._latest_version: object = object()  # never equal to a real version
+        self._pinned: OrderedDict[str, object] = OrderedDict()
+
+    def latest(self):
+        """The latest promoted model, reloaded only when the LATEST pointer changed."""
+        version = self.store.latest_version()
+        if version != self._latest_version:
+            with self._lock:
+                if version != self._latest_version:
+                    self._reload_latest(version)
+        if self._latest is None:
+            raise NoModelYet("no model has been trained or promoted yet")
+        return self._latest
+
+    def _reload_latest(self, version: object) -> None:
+        model_id = self.store.latest_model_id()
+        if model_id is not None and (self._latest is None or self._latest.model_id != model_id):
+            try:
+                self._latest = self.store.load_model(model_id)
+            except (CorruptSnapshot, NotFound) as exc:
+                log.error(
+                    "latest model %s is unusable, still serving %s: %s",
+                    model_id,
+                    getattr(self._latest, "model_id", None),
+                    exc,
+                )
+        self._latest_version = version
+
+    def get(self, model_id: str):
+        """The model `model_id` (raises NotFound / CorruptSnapshot), cached after the first load."""
+        latest = self._latest
+        if latest is not None and latest.model_id == model_id:
+            return latest
+        with self._lock:
+            model = self._pinned.get(model_id)
+            if model is not None:
+                self._pinned.move_to_end(model_id)
+                return model
+        model = self.store.load_model(model_id)
+        with self._lock:
+            self._pinned[model_id] = model
+            while len(self._pinned) > self.pinned_size:
+                self._pinned.popitem(last=False)
+        return model

@@ -1,0 +1,65 @@
+"""GET /readyz: can this deployment take training jobs right now?
+
+Three parts, each checked for real: Redis answers a PING, at least one Celery worker answers a
+control ping within about a second, and the store directory accepts a small file. Predict needs
+none of the first two, which is why /healthz and /readyz are separate.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import redis
+
+from service.context import Services
+
+
+def _redis_problem(url: str | None, timeout: float) -> str | None:
+    if not url:
+        return "REDIS_URL is not set"
+    client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+    try:
+        client.ping()
+    except (redis.RedisError, OSError) as exc:
+        return f"Redis does not answer PING: {exc}"
+    finally:
+        client.close()
+    return None
+
+
+def _worker_problem(svc: Services, timeout: float) -> str | None:
+    try:
+        replies = svc.celery.control.ping(timeout=timeout, limit=1)
+    except Exception as exc:  # any broker failure means no worker can be reached
+        return f"could not ping workers: {exc}"
+    if not replies:
+        return f"no Celery worker answered a ping within {timeout:g} s"
+    return None
+
+
+def _store_problem(root: os.PathLike | str) -> str | None:
+    try:
+        with tempfile.NamedTemporaryFile(dir=root, prefix=".readyz-") as probe:
+            probe.write(b"ok")
+            probe.flush()
+    except OSError as exc:
+        return f"the store directory is not writable: {exc}"
+    return None
+
+
+def readiness_problems(svc: Services, timeout: float = 1.0) -> dict[str, list[str]]:
+    """Each part that is not ready -> why; an empty dict means ready."""
+    problems: dict[str, list[str]] = {}
+    redis_problem = _redis_problem(svc.settings.redis_url, timeout)
+    if redis_problem:
+        problems["redis"] = [redis_problem]
+        problems["workers"] = ["not checked: the broker is unreachable"]
+    else:
+        worker_problem = _worker_problem(svc, timeout)
+        if worker_problem:
+            problems["workers"] = [worker_problem]
+    store_problem = _store_problem(svc.settings.store_path)
+    if store_problem:
+        problems["store"] = [store_problem]
+    return problems

@@ -1,0 +1,42 @@
+"""Training jobs as GET /jobs and GET /jobs/{id} show them (the job record in the store)."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+STATES = ["queued", "running", "succeeded", "failed", "cancelled"]
+
+
+class ProgressSchema(ma.Schema):
+    epoch = ma.fields.Integer(required=True, metadata={"description": "Epochs done."})
+    epochs = ma.fields.Integer(required=True, allow_none=True)
+    loss = ma.fields.Float(required=True, allow_none=True)
+
+
+class MetricsSchema(ma.Schema):
+    train_accuracy = ma.fields.Float(required=True, allow_none=True)
+    validation_accuracy = ma.fields.Float(required=True, allow_none=True)
+
+
+class JobSchema(ma.Schema):
+    """A training job; state is queued, running, succeeded, failed or cancelled."""
+
+    id = ma.fields.String(required=True)
+    state = ma.fields.String(required=True, validate=ma.validate.OneOf(STATES))
+    progress = ma.fields.Nested(ProgressSchema, required=True)
+    loss_history = ma.fields.List(ma.fields.Float(), required=True)
+    model_id = ma.fields.String(required=True, allow_none=True)
+    metrics = ma.fields.Nested(MetricsSchema, required=True)
+    error = ma.fields.String(required=True, allow_none=True)
+    created_at = ma.fields.String(required=True)
+    started_at = ma.fields.String(required=True, allow_none=True)
+    finished_at = ma.fields.String(required=True, allow_none=True)
+    dataset_id = ma.fields.String(allow_none=True)
+    hyperparameters = ma.fields.Dict()
+    initial_model_id = ma.fields.String(allow_none=True)
+    promote = ma.fields.Boolean()
+    attempts = ma.fields.Integer()
+
+
+class JobListQuerySchema(ma.Schema):
+    limit = ma.fields.Integer(load_default=100, validate=ma.validate.Range(1, 1000))

@@ -1,0 +1,80 @@
+"""POST /predict: one person, or `instances` validated column-wise (fast, errors name the row)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+import numpy as np
+from flask import current_app
+
+from service.measurements import (
+    HEIGHT_DESCRIPTION,
+    WEIGHT_DESCRIPTION,
+    RowValidationError,
+    validate_json_rows,
+    validate_single,
+)
+from service.schemas.fields import IdField, RowsField, StrictFloat, UnitsField
+
+
+class PredictRequestSchema(ma.Schema):
+    """Either weight and height, or instances (a list of them); optionally a model_id."""
+
+    weight = StrictFloat(metadata={"description": WEIGHT_DESCRIPTION})
+    height = StrictFloat(metadata={"description": HEIGHT_DESCRIPTION})
+    instances = RowsField(
+        with_gender=False,
+        description="Up to NNSERVICE_MAX_PREDICT_ROWS (default 10000) people.",
+    )
+    model_id = IdField(
+        allow_none=True,
+        load_default=None,
+        metadata={"description": "A model by id; the latest when left out."},
+    )
+    units = UnitsField()
+
+    @ma.validates_schema
+    def _one_shape(self, data: dict, **_: Any) -> None:
+        single = [name for name in ("weight", "height") if name in data]
+        if "instances" in data and single:
+            message = "Give either weight and height, or instances, not both."
+            raise ma.ValidationError({name: [message] for name in (*single, "instances")})
+        if "instances" not in data and len(single) < 2:
+            missing = {"weight", "height"} - set(single)
+            raise ma.ValidationError(
+                {name: ["Missing data for required field."] for name in missing}
+            )
+
+    @ma.post_load
+    def _features(self, data: dict, **_: Any) -> dict:
+        """Replace the input by X, ndarray of shape (n, 2) in lb and in."""
+        units = data.pop("units")
+        if "instances" in data:
+            max_rows = current_app.config["NNSERVICE_SETTINGS"].max_predict_rows
+            try:
+                columns = validate_json_rows(
+                    data.pop("instances"), units=units, with_gender=False, max_rows=max_rows
+                )
+            except RowValidationError as exc:
+                raise ma.ValidationError({"instances": exc.errors}) from exc
+            data["X"] = np.column_stack([columns.weight, columns.height])
+            data["single"] = False
+        else:
+            try:
+                weight, height = validate_single(data.pop("weight"), data.pop("height"), units)
+            except RowValidationError as exc:
+                raise ma.ValidationError(exc.errors) from exc
+            data["X"] = np.array([[weight, height]])
+            data["single"] = True
+        return data
+
+
+class PredictionSchema(ma.Schema):
+    gender = ma.fields.String(required=True, validate=ma.validate.OneOf(["F", "M"]))
+    probability_female = ma.fields.Float(required=True)
+
+
+class PredictResponseSchema(ma.Schema):
+    model_id = ma.fields.String(required=True)
+    predictions = ma.fields.List(ma.fields.Nested(PredictionSchema), required=True)

@@ -1,0 +1,109 @@
+"""POST /train: which data, which hyperparameters (ranges here are the API's contract)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+
+from service.schemas.datasets import load_labelled_rows
+from service.schemas.fields import (
+    IdField,
+    RowsField,
+    StrictBoolean,
+    StrictFloat,
+    StrictInteger,
+    UnitsField,
+)
+
+#: Used for every hyperparameter the request leaves out (docs/architecture.md).
+DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
+    "hidden_layers": [2],
+    "epochs": 1000,
+    "learning_rate": 0.1,
+    "batch_size": 1,
+    "loss": "mse",
+    "shuffle": True,
+    "seed": None,
+    "validation_fraction": 0.0,
+    "normalization": "standard",
+}
+MAX_SEED = 2**32 - 1
+
+
+def _doc(name: str, description: str) -> dict:
+    return {"description": description, "default": DEFAULT_HYPERPARAMETERS[name]}
+
+
+class HyperparametersSchema(ma.Schema):
+    """Training settings; any left out take their defaults, unknown names are refused."""
+
+    hidden_layers = ma.fields.List(
+        StrictInteger(validate=ma.validate.Range(1, 64)),
+        validate=ma.validate.Length(min=1, max=4),
+        metadata=_doc("hidden_layers", "Neurons per hidden layer: 1-4 layers of 1-64."),
+    )
+    epochs = StrictInteger(
+        validate=ma.validate.Range(1, 100_000),
+        metadata=_doc("epochs", "Passes over the training rows (1-100000)."),
+    )
+    learning_rate = StrictFloat(
+        validate=ma.validate.Range(0, 10, min_inclusive=False),
+        metadata=_doc("learning_rate", "SGD step size, in (0, 10]."),
+    )
+    batch_size = StrictInteger(
+        validate=ma.validate.Range(1, 100_000),
+        metadata=_doc("batch_size", "Rows per update (1 is the seed's per-sample SGD)."),
+    )
+    loss = ma.fields.String(
+        validate=ma.validate.OneOf(["mse", "log_loss"]), metadata=_doc("loss", "mse or log_loss.")
+    )
+    shuffle = StrictBoolean(metadata=_doc("shuffle", "Visit rows in a new order each epoch."))
+    seed = StrictInteger(
+        allow_none=True,
+        validate=ma.validate.Range(0, MAX_SEED),
+        metadata=_doc("seed", "0 to 2^32-1; null draws one, recorded in the job."),
+    )
+    validation_fraction = StrictFloat(
+        validate=ma.validate.Range(0, 0.9),
+        metadata=_doc("validation_fraction", "Share of rows held out for validation (0-0.9)."),
+    )
+    normalization = ma.fields.String(
+        validate=ma.validate.OneOf(["standard", "none"]),
+        metadata=_doc("normalization", "standard (mean/std of the training rows) or none."),
+    )
+
+
+class TrainRequestSchema(ma.Schema):
+    """Train on a stored dataset (dataset_id) or on rows sent inline (exactly one of them)."""
+
+    dataset_id = IdField(metadata={"description": "A dataset from POST /datasets."})
+    rows = RowsField(with_gender=True, description="Inline rows, stored as a dataset first.")
+    units = UnitsField()
+    hyperparameters = ma.fields.Nested(HyperparametersSchema, load_default=dict)
+    initial_model_id = IdField(
+        allow_none=True,
+        load_default=None,
+        metadata={"description": "Continue training from this model's weights."},
+    )
+    promote = StrictBoolean(
+        load_default=True,
+        metadata={"description": "Make the new model the latest when the job succeeds."},
+    )
+
+    @ma.validates_schema
+    def _one_source(self, data: dict, **_: Any) -> None:
+        if ("dataset_id" in data) == ("rows" in data):
+            message = "Give exactly one of dataset_id or rows."
+            raise ma.ValidationError({"dataset_id": [message], "rows": [message]})
+
+    @ma.post_load
+    def _columns(self, data: dict, **_: Any) -> dict:
+        if "rows" in data:
+            data["columns"] = load_labelled_rows(data.pop("rows"), data["units"])
+        return data
+
+
+class TrainAcceptedSchema(ma.Schema):
+    job_id = ma.fields.String(required=True)
+    status_url = ma.fields.String(required=True, metadata={"description": "GET it to follow."})
