@@ -1,1 +1,1 @@
-"""worker."""
+"""The Celery side of nnservice: the app, the thin task and the plain training-job function."""

@@ -1,0 +1,324 @@
+"""run_training_job on a real store in tmp_path: the seed walkthrough, idempotency, cancellation,
+failures, lost workers and exact resume from a checkpoint (no Celery needed)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from model_store import ModelStore
+from model_store.ids import utc_now_iso
+from worker.ownership import this_worker
+from worker.training_job import MAX_RECORD_HISTORY, TrainingInterrupted, run_training_job
+
+#: The seed's test people: [weight (lb), height (in)].
+EMILY, FRANK = (128, 63), (155, 68)
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def _weights(store: ModelStore, model_id: str) -> list[np.ndarray]:
+    snapshot = store.get_snapshot(model_id)
+    return [np.array(w) for w in snapshot["weights"]] + [np.array(b) for b in snapshot["biases"]]
+
+
+def _stop_after(epochs: int, store: ModelStore, job_id: str):
+    """A stop_requested that turns true once the job record shows `epochs` epochs done."""
+
+    def stop() -> bool:
+        return store.get_job(job_id)["progress"]["epoch"] >= epochs
+
+    return stop
+
+
+def test_seed_walkthrough_trains_promotes_and_predicts_emily_f_frank_m(
+    store, settings, make_job
+) -> None:
+    job_id = make_job(epochs=1000, learning_rate=0.1, shuffle=False, seed=0)
+
+    assert run_training_job(store, job_id, settings) == "succeeded"
+
+    job = store.get_job(job_id)
+    assert job["state"] == "succeeded"
+    assert job["model_id"] == store.model_id_for_job(job_id)
+    assert job["progress"] == {"epoch": 1000, "epochs": 1000, "loss": job["loss_history"][-1]}
+    assert len(job["loss_history"]) == 1000
+    assert job["loss_history"][-1] < job["loss_history"][0]
+    assert job["metrics"] == {"train_accuracy": 1.0, "validation_accuracy": None}
+    assert job["attempts"] == 1 and job["error"] is None and job["worker"] is None
+    assert job["started_at"] <= job["finished_at"]
+    assert store.latest_model_id() == job["model_id"]
+    assert store.load_checkpoint(job_id) is None
+
+    model = store.load_model(job["model_id"])
+    emily, frank = model.predict_proba(np.array([EMILY, FRANK], dtype=float))
+    assert emily > 0.5, "Emily is female"
+    assert frank < 0.5, "Frank is male"
+
+    snapshot = store.get_snapshot(job["model_id"])
+    training = snapshot["training"]
+    assert snapshot["layer_sizes"] == [2, 2, 1]
+    assert training["job_id"] == job_id and training["seed"] == 0 and training["epochs"] == 1000
+    assert training["loss_history"] == job["loss_history"]
+    assert training["final_loss"] == job["loss_history"][-1]
+
+
+def test_a_finished_job_is_left_alone(store, settings, make_job) -> None:
+    job_id = make_job(epochs=50)
+    run_training_job(store, job_id, settings)
+    before = store.get_job(job_id)
+    snapshot = store.get_snapshot(before["model_id"])
+
+    assert run_training_job(store, job_id, settings) == "succeeded"
+
+    assert store.get_job(job_id) == before
+    assert store.get_snapshot(before["model_id"]) == snapshot
+    assert [s["id"] for s in store.list_snapshots()] == [before["model_id"]]
+
+
+def test_same_seed_gives_the_same_model_and_promote_false_keeps_latest(
+    store, settings, make_job
+) -> None:
+    first, second = make_job(epochs=200, seed=5), make_job(epochs=200, seed=5, promote=False)
+    run_training_job(store, first, settings)
+    run_training_job(store, second, settings)
+
+    a, b = store.get_job(first)["model_id"], store.get_job(second)["model_id"]
+    assert a != b
+    pairs = zip(_weights(store, a), _weights(store, b), strict=True)
+    assert all(np.array_equal(x, y) for x, y in pairs)
+    assert store.latest_model_id() == a
+
+
+def test_validation_split_is_reported(store, settings, make_job) -> None:
+    job_id = make_job(epochs=100, validation_fraction=0.25, seed=3)
+    run_training_job(store, job_id, settings)
+    metrics = store.get_job(job_id)["metrics"]
+    assert metrics["train_accuracy"] is not None
+    assert metrics["validation_accuracy"] in (0.0, 1.0)  # one held-out person of four
+
+
+def test_cancel_before_start_ends_cancelled_without_a_model(store, settings, make_job) -> None:
+    job_id = make_job()
+    store.request_cancel(job_id)
+
+    assert run_training_job(store, job_id, settings) == "cancelled"
+
+    job = store.get_job(job_id)
+    assert job["state"] == "cancelled" and job["model_id"] is None
+    assert job["finished_at"] is not None
+    assert store.list_snapshots() == [] and store.latest_model_id() is None
+
+
+def test_cancel_during_training_stops_within_an_epoch(store, settings, make_job) -> None:
+    job_id = make_job(epochs=10_000_000)
+    outcome: list[str] = []
+    thread = threading.Thread(
+        target=lambda: outcome.append(run_training_job(store, job_id, settings))
+    )
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while store.get_job(job_id)["progress"]["epoch"] < 5:
+            assert time.monotonic() < deadline, "training never reported progress"
+            time.sleep(0.01)
+        store.request_cancel(job_id)
+    finally:
+        thread.join(60)
+
+    assert outcome == ["cancelled"]
+    job = store.get_job(job_id)
+    assert job["state"] == "cancelled"
+    assert 5 <= job["progress"]["epoch"] < 10_000_000
+    assert store.list_snapshots() == [] and store.load_checkpoint(job_id) is None
+
+
+def test_a_missing_dataset_fails_the_job_with_a_clear_error(store, settings, make_job) -> None:
+    job_id = make_job(dataset_id="ds-000000000000000000000000")
+
+    assert run_training_job(store, job_id, settings) == "failed"
+
+    job = store.get_job(job_id)
+    assert job["state"] == "failed" and job["finished_at"] is not None
+    assert job["error"].startswith("loading the dataset failed:")
+    assert "ds-000000000000000000000000" in job["error"] and "not found" in job["error"]
+
+
+def test_a_diverging_run_fails_with_the_reason(store, settings, make_job) -> None:
+    # A missing initial model is one more way to fail before training.
+    job_id = make_job(initial_model_id="m-doesnotexist")
+    run_training_job(store, job_id, settings)
+    error = store.get_job(job_id)["error"]
+    assert error.startswith("loading the initial model m-doesnotexist failed:")
+    assert "not found" in error
+
+
+# A child process whose files may not grow past a limit (SIGXFSZ ignored, so writes fail with
+# EFBIG), like a full disk: big enough for the job record, too small for the snapshot.
+LIMITED_JOB = """
+import resource, signal, sys
+from model_store import ModelStore
+from model_store.ids import utc_now_iso
+from nnservice.config import Settings
+from worker.training_job import run_training_job
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+store = ModelStore(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[3]), int(sys.argv[3])))
+settings = Settings(store_path=store.root, progress_seconds=0.05, checkpoint_seconds=3600.0)
+print(run_training_job(store, sys.argv[2], settings))
+"""
+
+
+def test_a_failing_store_write_fails_the_job_and_leaves_latest_and_no_partial_file(
+    store, settings, make_job
+) -> None:
+    old_job = make_job(epochs=10)
+    run_training_job(store, old_job, settings)
+    old_model = store.get_job(old_job)["model_id"]
+    job_id = make_job(epochs=4000)
+
+    process = subprocess.run(
+        [sys.executable, "-c", LIMITED_JOB, str(store.root), job_id, str(48 * 1024)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert process.returncode == 0, process.stderr
+    assert process.stdout.strip() == "failed"
+    job = store.get_job(job_id)
+    assert job["state"] == "failed"
+    assert job["error"].startswith("saving the model failed: cannot write models/")
+    assert "File too large" in job["error"]
+    assert store.latest_model_id() == old_model
+    assert [s["id"] for s in store.list_snapshots()] == [old_model]
+    leftovers = [p.name for p in (store.root / "models").iterdir()]
+    assert sorted(leftovers) == sorted(["LATEST", f"{old_model}.json"])
+
+
+def test_interrupted_job_is_requeued_with_a_checkpoint_and_resumes_bit_identically(
+    store, settings, make_job
+) -> None:
+    hp = {"epochs": 1000, "seed": 11, "shuffle": True, "validation_fraction": 0.25}
+    reference, job_id = make_job(**hp), make_job(**hp)
+    run_training_job(store, reference, settings)
+
+    with pytest.raises(TrainingInterrupted):
+        run_training_job(store, job_id, settings, stop_requested=_stop_after(400, store, job_id))
+
+    job = store.get_job(job_id)
+    assert job["state"] == "queued" and job["attempts"] == 0 and job["worker"] is None
+    checkpoint = store.load_checkpoint(job_id)
+    assert 400 <= checkpoint["epochs_done"] < 1000 and checkpoint["job_id"] == job_id
+
+    assert run_training_job(store, job_id, settings) == "succeeded"
+
+    expected = _weights(store, store.get_job(reference)["model_id"])
+    resumed = _weights(store, store.get_job(job_id)["model_id"])
+    assert all(np.array_equal(a, b) for a, b in zip(expected, resumed, strict=True))
+    a = store.get_snapshot(store.get_job(reference)["model_id"])["training"]
+    b = store.get_snapshot(store.get_job(job_id)["model_id"])["training"]
+    assert a["loss_history"] == b["loss_history"]
+    assert store.get_job(job_id)["attempts"] == 1
+    assert store.load_checkpoint(job_id) is None
+
+
+def test_a_lost_worker_is_taken_over_from_its_checkpoint(store, settings, make_job) -> None:
+    hp = {"epochs": 600, "seed": 4, "shuffle": True}
+    reference, job_id = make_job(**hp), make_job(**hp)
+    run_training_job(store, reference, settings)
+    every_epoch = replace(settings, checkpoint_seconds=0.0)
+    with pytest.raises(TrainingInterrupted):
+        run_training_job(store, job_id, every_epoch, stop_requested=_stop_after(250, store, job_id))
+    # As if the worker had died while running: still "running", owned by a process that is gone.
+    host = this_worker().split(":")[0]
+    store.update_job(job_id, state="running", attempts=1, worker=f"{host}:{_dead_pid()}")
+
+    assert run_training_job(store, job_id, settings) == "succeeded"
+
+    job = store.get_job(job_id)
+    assert job["attempts"] == 2
+    expected = _weights(store, store.get_job(reference)["model_id"])
+    assert all(
+        np.array_equal(a, b)
+        for a, b in zip(expected, _weights(store, job["model_id"]), strict=True)
+    )
+
+
+def test_after_max_attempts_lost_workers_the_job_fails(store, settings, make_job) -> None:
+    job_id = make_job()
+    host = this_worker().split(":")[0]
+    store.update_job(job_id, state="running", attempts=3, worker=f"{host}:{_dead_pid()}")
+
+    assert run_training_job(store, job_id, settings) == "failed"
+
+    job = store.get_job(job_id)
+    assert job["state"] == "failed"
+    assert "lost 3 times" in job["error"] and "giving up" in job["error"]
+    assert store.list_snapshots() == []
+
+
+def test_a_job_that_a_live_worker_runs_is_waited_for_not_run_twice(
+    store, settings, make_job
+) -> None:
+    job_id = make_job()
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        host = this_worker().split(":")[0]
+        owner = f"{host}:{sleeper.pid}"
+        fresh = utc_now_iso()
+        store.update_job(job_id, state="running", attempts=1, worker=owner, heartbeat_at=fresh)
+        polls = []
+
+        def stop() -> bool:
+            polls.append(1)
+            return len(polls) >= 2
+
+        with pytest.raises(TrainingInterrupted):
+            run_training_job(store, job_id, settings, stop_requested=stop)
+        job = store.get_job(job_id)
+        assert job["state"] == "running" and job["worker"] == owner and job["attempts"] == 1
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+    # Once the owner is gone, the same delivery takes the job over.
+    assert run_training_job(store, job_id, settings) == "succeeded"
+
+
+def test_a_long_run_keeps_a_thinned_loss_history_in_the_record(store, settings, make_job) -> None:
+    job_id = make_job(epochs=2500, seed=1)
+    run_training_job(store, job_id, replace(settings, progress_seconds=0.05))
+    job = store.get_job(job_id)
+    snapshot = store.get_snapshot(job["model_id"])
+    assert len(snapshot["training"]["loss_history"]) == 2500
+    assert len(job["loss_history"]) == MAX_RECORD_HISTORY
+    assert job["loss_history"][0] == snapshot["training"]["loss_history"][0]
+    assert job["loss_history"][-1] == snapshot["training"]["loss_history"][-1]
+    json.dumps(job)  # the record stays plain JSON
+
+
+def test_continuing_from_an_initial_model_keeps_its_architecture(store, settings, make_job) -> None:
+    base = make_job(epochs=100, hidden_layers=[3])
+    run_training_job(store, base, settings)
+    base_model = store.get_job(base)["model_id"]
+    job_id = make_job(epochs=100, initial_model_id=base_model)
+
+    assert run_training_job(store, job_id, settings) == "succeeded"
+
+    snapshot = store.get_snapshot(store.get_job(job_id)["model_id"])
+    assert snapshot["layer_sizes"] == [2, 3, 1]
+    assert snapshot["training"]["initial_model_id"] == base_model
+    assert snapshot["normalization"] == store.get_snapshot(base_model)["normalization"]

@@ -1,0 +1,102 @@
+"""What a training job derives from its record before SGD starts, reproducibly from the seed.
+
+One seed gives three independent generators (`numpy.random.SeedSequence(seed).spawn(3)`): one
+splits off the validation rows, one draws the initial weights, one shuffles each epoch. So the
+split and the initial weights do not depend on how many epochs ran, and a resumed job continues
+the shuffling generator from its checkpoint: the final weights are bit-identical to an
+uninterrupted run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+import neural
+
+#: What a job record's "hyperparameters" must hold; the API fills in the defaults before sending.
+REQUIRED = (
+    "hidden_layers",
+    "epochs",
+    "learning_rate",
+    "batch_size",
+    "loss",
+    "shuffle",
+    "validation_fraction",
+    "normalization",
+)
+
+
+def hyperparameters(record: dict) -> dict:
+    """The job's hyperparameters (a top-level "seed" wins); ValueError naming a missing one."""
+    hp = dict(record.get("hyperparameters") or {})
+    missing = [name for name in REQUIRED if name not in hp]
+    if missing:
+        raise ValueError(f"the job's hyperparameters lack {', '.join(missing)}")
+    if record.get("seed") is not None:
+        hp["seed"] = record["seed"]
+    hp.setdefault("seed", None)
+    return hp
+
+
+@dataclass
+class Generators:
+    """Independent generators for the split, the initial weights and the shuffling."""
+
+    split: np.random.Generator
+    init: np.random.Generator
+    shuffle: np.random.Generator
+
+    @classmethod
+    def from_seed(cls, seed: int) -> Generators:
+        children = np.random.SeedSequence(seed).spawn(3)
+        split, init, shuffle = (np.random.default_rng(child) for child in children)
+        return cls(split, init, shuffle)
+
+
+@dataclass
+class Split:
+    """Training and validation rows, in dataset order within each part.
+
+    X_train : ndarray of shape (n_train, 2); y_train : (n_train,); X_val and y_val likewise,
+    possibly empty.
+    """
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+
+
+def split_rows(X: np.ndarray, y: np.ndarray, fraction: float, rng: np.random.Generator) -> Split:
+    """Hold out round(fraction * n) random rows (at least one row stays for training)."""
+    n = X.shape[0]
+    n_val = min(int(round(float(fraction) * n)), n - 1) if fraction > 0 else 0
+    if n_val <= 0:
+        return Split(X, y, X[:0], y[:0])
+    order = rng.permutation(n)
+    val, train = np.sort(order[:n_val]), np.sort(order[n_val:])
+    return Split(X[train], y[train], X[val], y[val])
+
+
+def make_standardizer(kind: str, X_train: np.ndarray) -> neural.Standardizer:
+    """ "standard": mean and standard deviation of the training rows; "none": mean 0, scale 1."""
+    if kind == "none":
+        return neural.Standardizer(mean=[0.0, 0.0], scale=[1.0, 1.0])
+    if kind != "standard":
+        raise ValueError(f"normalization: expected 'standard' or 'none', got {kind!r}")
+    return neural.Standardizer().fit(X_train)
+
+
+def layer_sizes(hidden_layers: list[int]) -> tuple[int, ...]:
+    """(2 inputs, *hidden, 1 output)."""
+    return (2, *(int(width) for width in hidden_layers), 1)
+
+
+def accuracy(probabilities: np.ndarray, y: np.ndarray) -> float | None:
+    """Share of rows classified right at threshold 0.5 (p >= 0.5 means F); None if no rows."""
+    if y.shape[0] == 0:
+        return None
+    predicted = np.asarray(probabilities).reshape(-1) >= 0.5
+    return float(np.mean(predicted == (y >= 0.5)))
