@@ -13,6 +13,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 import click
 
+from nnservice import client_commands
 from nnservice.config import Settings
 
 
@@ -102,6 +103,9 @@ def up(host: str, port: int) -> None:
             broker.stop()
     click.echo("nnservice: stopped")
     sys.exit(exit_code)
+
+
+client_commands.register(main)
 
 
 if __name__ == "__main__":
