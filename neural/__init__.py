@@ -1,1 +1,27 @@
-"""neural."""
+"""neural: the seed's from-scratch sigmoid network, general, exact and fast.
+
+numpy only (plus numba for the compiled SGD inner loop). No Flask, Celery, files or printing.
+"""
+
+from neural._compiled import warm_up
+from neural.activations import deriv_sigmoid, sigmoid
+from neural.losses import log_loss, mse_loss
+from neural.network import Network
+from neural.neuron import Neuron
+from neural.standardizer import Standardizer
+from neural.state import TrainingState
+from neural.training import default_backend, train_sgd
+
+__all__ = [
+    "Network",
+    "Neuron",
+    "Standardizer",
+    "TrainingState",
+    "default_backend",
+    "deriv_sigmoid",
+    "log_loss",
+    "mse_loss",
+    "sigmoid",
+    "train_sgd",
+    "warm_up",
+]

@@ -1,0 +1,155 @@
+"""A fully connected sigmoid network of any depth: feedforward, backprop, JSON-able parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from neural import _validation as check
+from neural.activations import sigmoid_inplace
+from neural.losses import check_loss_name, output_delta
+
+
+class Network:
+    """Layers of sigmoid neurons, parameters stored as in Nielsen's `network.py`.
+
+    `weights[l]` has shape (n_out, n_in) and `biases[l]` shape (n_out,) for the layer from
+    `layer_sizes[l]` to `layer_sizes[l + 1]` neurons. The seed's 2-2-1 network's scalars map as::
+
+        weights[0] = [[w1, w2], [w3, w4]]    biases[0] = [b1, b2]    (h1, h2)
+        weights[1] = [[w5, w6]]              biases[1] = [b3]        (o1)
+
+    Missing weights or biases are drawn from a standard normal, like the seed's
+    `np.random.normal()`, using `rng` (a `numpy.random.Generator`; a fresh unseeded one if None):
+    all weights layer by layer first, then all biases.
+    """
+
+    def __init__(
+        self,
+        layer_sizes: Sequence[int] = (2, 2, 1),
+        weights: Sequence[ArrayLike] | None = None,
+        biases: Sequence[ArrayLike] | None = None,
+        rng: np.random.Generator | None = None,
+    ) -> None:
+        self.layer_sizes: tuple[int, ...] = check.layer_sizes(layer_sizes)
+        shapes = list(zip(self.layer_sizes[1:], self.layer_sizes[:-1], strict=False))
+        if (weights is None or biases is None) and rng is None:
+            rng = np.random.default_rng()
+        if weights is None:
+            weights = [rng.standard_normal(shape) for shape in shapes]
+        if biases is None:
+            biases = [rng.standard_normal(n_out) for n_out, _ in shapes]
+        self.weights: list[np.ndarray] = _parameters(weights, shapes, "weights")
+        self.biases: list[np.ndarray] = _parameters(biases, [(n,) for n, _ in shapes], "biases")
+
+    @property
+    def n_inputs(self) -> int:
+        """Number of input features."""
+        return self.layer_sizes[0]
+
+    @property
+    def n_outputs(self) -> int:
+        """Number of output neurons."""
+        return self.layer_sizes[-1]
+
+    def feedforward(self, x: ArrayLike) -> np.ndarray:
+        """Outputs: one sample (n_in,) gives (n_out,), a batch (n, n_in) gives (n, n_out)."""
+        a = check.finite_array(x, "x")
+        if a.shape[-1:] != (self.n_inputs,) or a.ndim not in (1, 2):
+            n = self.n_inputs
+            raise ValueError(f"x must have shape ({n},) or (n, {n}), got {a.shape}")
+        outputs = forward_columns(self.weights, self.biases, np.atleast_2d(a).T)[-1]
+        return outputs[:, 0] if a.ndim == 1 else np.ascontiguousarray(outputs.T)
+
+    def backprop(
+        self, x: ArrayLike, y_true: ArrayLike, loss: str = "mse"
+    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Partial derivatives of the loss on one sample, as (weight_grads, bias_grads).
+
+        x has shape (n_in,) and y_true (n_out,) (a scalar for one output); the gradients are lists
+        shaped like `weights` and `biases`.
+        """
+        check_loss_name(loss)
+        X = check.finite_array(x, "x").reshape(1, -1)
+        X = check.samples(X, self.n_inputs, "x")
+        Y = check.finite_array(y_true, "y_true").reshape(1, -1)
+        Y = check.targets(Y, 1, self.n_outputs, "y_true")
+        return self.batch_gradients(X, Y, loss)
+
+    def batch_gradients(
+        self, X: np.ndarray, Y: np.ndarray, loss: str
+    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Gradients of the loss averaged over a batch: X (m, n_in), Y (m, n_out), both checked.
+
+        The backward pass uses the weights as they are before any update, as the seed does.
+        """
+        activations = forward_columns(self.weights, self.biases, X.T)
+        delta = output_delta(loss, Y.T, activations[-1], self.n_outputs)
+        m = X.shape[0]
+        weight_grads: list[np.ndarray] = [np.empty(0)] * len(self.weights)
+        bias_grads: list[np.ndarray] = [np.empty(0)] * len(self.biases)
+        for layer in range(len(self.weights) - 1, -1, -1):
+            a_in = activations[layer]
+            weight_grads[layer] = delta @ a_in.T / m
+            bias_grads[layer] = delta.sum(axis=1) / m
+            if layer:
+                delta = (self.weights[layer].T @ delta) * (a_in * (1.0 - a_in))
+        return weight_grads, bias_grads
+
+    def to_dict(self) -> dict[str, Any]:
+        """{"layer_sizes", "weights", "biases"} as plain lists; JSON round trips are bit-exact."""
+        return {
+            "layer_sizes": list(self.layer_sizes),
+            "weights": [w.tolist() for w in self.weights],
+            "biases": [b.tolist() for b in self.biases],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Network:
+        """Rebuild from `to_dict()` output; other keys (a whole snapshot's) are ignored."""
+        try:
+            return cls(data["layer_sizes"], weights=data["weights"], biases=data["biases"])
+        except KeyError as exc:
+            raise ValueError(f"network data lacks {exc.args[0]!r}") from exc
+
+    def copy(self) -> Network:
+        """An independent copy with the same parameters."""
+        return Network(self.layer_sizes, weights=self.weights, biases=self.biases)
+
+
+def forward_columns(
+    weights: Sequence[np.ndarray],
+    biases: Sequence[np.ndarray],
+    a: np.ndarray,
+    buffers: Sequence[np.ndarray] | None = None,
+) -> list[np.ndarray]:
+    """Every layer's activations, a column per sample: (n_in, n) -> [a, (n_1, n), ..., (n_out, n)].
+
+    Samples as columns keep the bias broadcast along the long axis, which numpy does far faster than
+    along a short last axis. `buffers` (one (n_l, n) float64 array per layer) avoids allocations.
+    """
+    activations = [a]
+    for layer, (w, b) in enumerate(zip(weights, biases, strict=True)):
+        z = w @ a if buffers is None else np.matmul(w, a, out=buffers[layer])
+        z += b[:, None]
+        a = sigmoid_inplace(z)
+        activations.append(a)
+    return activations
+
+
+def _parameters(
+    values: Sequence[ArrayLike], shapes: list[tuple[int, ...]], name: str
+) -> list[np.ndarray]:
+    """Copies of `values` as finite float64 arrays of exactly `shapes`."""
+    if isinstance(values, np.ndarray) or len(values) != len(shapes):
+        raise ValueError(f"{name} must be a list of {len(shapes)} arrays, one per layer")
+    arrays = []
+    for layer, (value, shape) in enumerate(zip(values, shapes, strict=True)):
+        array = check.finite_array(value, f"{name}[{layer}]")
+        if array.shape != shape:
+            raise ValueError(f"{name}[{layer}] must have shape {shape}, got {array.shape}")
+        arrays.append(array.copy())
+    return arrays

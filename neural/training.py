@@ -1,0 +1,164 @@
+"""Stochastic gradient descent: the seed's per-sample loop, mini-batches, resumable to the bit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from neural import _compiled
+from neural import _validation as check
+from neural.losses import check_loss_name, compute_loss
+from neural.network import Network, forward_columns
+from neural.state import TrainingState
+
+BACKENDS = ("numba", "numpy")
+
+#: on_epoch(epochs_done, loss) -> True to stop after this epoch.
+EpochCallback = Callable[[int, float], object]
+
+
+def default_backend() -> str:
+    """Return "numba" when numba imports, else "numpy" (the reference path)."""
+    return "numba" if _compiled.NUMBA_AVAILABLE else "numpy"
+
+
+def train_sgd(
+    network: Network,
+    X: ArrayLike,
+    y: ArrayLike,
+    *,
+    epochs: int,
+    learning_rate: float,
+    batch_size: int = 1,
+    shuffle: bool = True,
+    loss: str = "mse",
+    rng: np.random.Generator | None = None,
+    on_epoch: EpochCallback | None = None,
+    state: TrainingState | Mapping[str, Any] | None = None,
+    backend: str | None = None,
+) -> TrainingState:
+    """Train `network` in place by SGD until `epochs` epochs in total are done; return the state.
+
+    X : ndarray of shape (n_samples, n_in); y : shape (n_samples,) or (n_samples, n_out).
+    `batch_size=1` is the seed's per-sample SGD (update after every sample); larger sizes average
+    the gradients of each batch (the last one may be smaller). With `shuffle` the rows are visited
+    in a fresh `rng.permutation` each epoch, otherwise in order.
+
+    After each epoch the network's arrays hold the new parameters and `on_epoch(epochs_done, loss)`
+    is called with the loss over the whole training set; a True return stops training there.
+    `state` (a `TrainingState` or its `to_dict()`) continues a run: its weights replace the
+    network's, its RNG state is restored (into `rng` if given, so a caller holding `rng` can
+    checkpoint from `on_epoch` with `TrainingState.capture`) and its loss history is continued.
+    `backend` is "numba" (compiled, the default when numba imports) or "numpy" (the reference).
+    """
+    check_loss_name(loss)
+    epochs = check.integer(epochs, "epochs", 0)
+    learning_rate = check.positive_float(learning_rate, "learning_rate")
+    batch_size = check.integer(batch_size, "batch_size", 1)
+    backend = default_backend() if backend is None else backend
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+    if backend == "numba" and not _compiled.NUMBA_AVAILABLE:
+        raise ValueError("the numba backend needs numba, which is not installed")
+    X = check.samples(X, network.n_inputs)
+    Y = check.targets(y, X.shape[0], network.n_outputs)
+    if loss == "log_loss" and ((Y < 0) | (Y > 1)).any():
+        raise ValueError("log_loss needs targets between 0 and 1")
+
+    rng, done, history = _start(network, epochs, rng, state)
+    if backend == "numba":
+        run_epoch = _compiled.CompiledEpochs(
+            network.weights,
+            network.biases,
+            X,
+            Y,
+            batch_size,
+            learning_rate,
+            loss == "log_loss",
+        ).run
+    else:
+        run_epoch = _numpy_epochs(network, X, Y, batch_size, learning_rate, loss)
+
+    training_loss = _loss_evaluator(network, X, Y, loss)
+    n = X.shape[0]
+    while done < epochs:
+        order = rng.permutation(n) if shuffle else np.arange(n, dtype=np.int64)
+        run_epoch(order)
+        done += 1
+        current = training_loss()
+        if not np.isfinite(current):
+            raise ValueError(f"training diverged at epoch {done}: the loss is {current}")
+        history.append(current)
+        if on_epoch is not None and on_epoch(done, current):
+            break
+    return TrainingState.capture(network, rng, done, history)
+
+
+def _start(
+    network: Network,
+    epochs: int,
+    rng: np.random.Generator | None,
+    state: TrainingState | Mapping[str, Any] | None,
+) -> tuple[np.random.Generator, int, list[float]]:
+    """The generator, epochs done and loss history to start from, loading `state` if given."""
+    if state is None:
+        return (rng if rng is not None else np.random.default_rng()), 0, []
+    if not isinstance(state, TrainingState):
+        state = TrainingState.from_dict(state)
+    if tuple(state.layer_sizes) != network.layer_sizes:
+        raise ValueError(
+            f"the state is for layer sizes {tuple(state.layer_sizes)}, "
+            f"the network has {network.layer_sizes}"
+        )
+    if epochs < state.epochs_done:
+        raise ValueError(
+            f"epochs ({epochs}) is below the state's epochs done ({state.epochs_done})"
+        )
+    restored = Network(state.layer_sizes, weights=state.weights, biases=state.biases)
+    for target, source in zip(
+        network.weights + network.biases, restored.weights + restored.biases, strict=True
+    ):
+        target[...] = source
+    if rng is None:
+        rng = state.make_rng()
+    else:
+        rng.bit_generator.state = state.make_rng().bit_generator.state
+    return rng, state.epochs_done, list(state.loss_history)
+
+
+def _loss_evaluator(
+    network: Network, X: np.ndarray, Y: np.ndarray, loss: str
+) -> Callable[[], float]:
+    """The loss over the whole training set with the network's current parameters.
+
+    One vectorised feedforward per call into buffers allocated once, so an epoch over a million
+    rows does not allocate its activations again each time.
+    """
+    buffers = [np.empty((n_out, X.shape[0])) for n_out in network.layer_sizes[1:]]
+
+    def evaluate() -> float:
+        outputs = forward_columns(network.weights, network.biases, X.T, buffers)[-1]
+        return compute_loss(loss, Y, outputs.T)
+
+    return evaluate
+
+
+def _numpy_epochs(
+    network: Network, X: np.ndarray, Y: np.ndarray, batch_size: int, learning_rate: float, loss: str
+) -> Callable[[np.ndarray], None]:
+    """The pure-numpy reference epoch: backprop on each batch, then update, as the seed does."""
+
+    def run(order: np.ndarray) -> None:
+        for start in range(0, order.shape[0], batch_size):
+            rows = order[start : start + batch_size]
+            weight_grads, bias_grads = network.batch_gradients(X[rows], Y[rows], loss)
+            for w, b, gw, gb in zip(
+                network.weights, network.biases, weight_grads, bias_grads, strict=True
+            ):
+                w -= learning_rate * gw
+                b -= learning_rate * gb
+
+    return run
