@@ -10,7 +10,6 @@ training data: weight 1-1500 lb (0.45-680 kg), height 10-120 in (25-305 cm).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -112,6 +111,13 @@ def to_imperial(
     return weight, height
 
 
+def _clipped_float(value: int | float) -> float:
+    try:
+        return float(value)
+    except OverflowError:
+        return 1e300 if value > 0 else -1e300
+
+
 def _json_numbers(values: list, field: str, errors: _Collector) -> np.ndarray:
     """JSON numbers (int or float, not bool or str) as a float array; bad cells become NaN."""
     if not set(map(type, values)) <= {int, float}:
@@ -122,7 +128,7 @@ def _json_numbers(values: list, field: str, errors: _Collector) -> np.ndarray:
     try:
         return np.array(values, dtype=np.float64)
     except OverflowError:  # an integer beyond float range: outside any physical bound anyway
-        return np.array([float(v) if abs(v) < 1e300 else math.copysign(1e300, v) for v in values])
+        return np.array([_clipped_float(v) for v in values])
 
 
 def _text_numbers(values: list[str], field: str, errors: _Collector) -> np.ndarray:

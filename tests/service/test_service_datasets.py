@@ -1,0 +1,56 @@
+"""Datasets over HTTP with the Flask test client: JSON rows, CSV/TSV files, ids from content."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask.testing import FlaskClient
+
+from .conftest import SEED_ROWS
+
+SHARED_TSV = Path(__file__).resolve().parents[3] / "shared/data/weight-height.tsv"
+
+
+def test_json_rows_then_the_same_rows_again(client: FlaskClient) -> None:
+    first = client.post("/datasets", json={"name": "seed", "rows": SEED_ROWS})
+    assert first.status_code == 201
+    info = first.get_json()
+    assert set(info) == {"id", "name", "rows", "counts", "created_at"}
+    assert info["rows"] == 4 and info["counts"] == {"F": 2, "M": 2}
+    assert first.headers["Location"] == f"/datasets/{info['id']}"
+    again = client.post("/datasets", json={"name": "other name", "rows": SEED_ROWS})
+    assert again.status_code == 200
+    assert again.get_json()["id"] == info["id"]
+    assert client.get(f"/datasets/{info['id']}").get_json() == info
+    assert [d["id"] for d in client.get("/datasets").get_json()] == [info["id"]]
+
+
+def test_the_same_people_as_csv_get_the_same_id(client: FlaskClient) -> None:
+    from_json = client.post("/datasets", json={"rows": SEED_ROWS}).get_json()
+    csv = b"Gender,Weight,Height\nF,133,65\nM,160,72\nM,152,70\nF,120,60\n"
+    response = client.post("/datasets?name=csv", data=csv, content_type="text/csv")
+    assert response.status_code == 200
+    assert response.get_json()["id"] == from_json["id"]
+
+
+def test_metric_rows_are_stored_in_pounds_and_inches(client: FlaskClient, store) -> None:
+    rows = [
+        {"weight": 60, "height": 165.1, "gender": "female"},
+        {"weight": 80, "height": 180.34, "gender": "MALE"},
+    ]
+    info = client.post("/datasets", json={"rows": rows, "units": "metric"}).get_json()
+    dataset = store.load_dataset(info["id"])
+    assert abs(dataset.X[0, 1] - 65.0) < 1e-9 and abs(dataset.X[1, 1] - 71.0) < 1e-9
+    assert abs(dataset.X[0, 0] - 60 / 0.45359237) < 1e-9
+
+
+def test_the_shared_tsv_uploads_as_it_is(client: FlaskClient) -> None:
+    response = client.post(
+        "/datasets?name=weight-height",
+        data=SHARED_TSV.read_bytes(),
+        content_type="text/tab-separated-values",
+    )
+    assert response.status_code == 201
+    info = response.get_json()
+    assert info["name"] == "weight-height"
+    assert info["rows"] == 10_000 and info["counts"] == {"F": 5_000, "M": 5_000}

@@ -1,0 +1,66 @@
+"""Models: import (validated), export, listing, latest and promotion."""
+
+from __future__ import annotations
+
+from flask.testing import FlaskClient
+
+from model_store import ModelStore
+
+
+def test_import_then_export_round_trip(client: FlaskClient, snapshot_body) -> None:
+    response = client.post("/models", json=snapshot_body())
+    assert response.status_code == 201
+    stored = response.get_json()
+    assert response.headers["Location"] == f"/models/{stored['id']}"
+    exported = client.get(f"/models/{stored['id']}").get_json()
+    assert exported == stored
+    again = client.post("/models", json=exported)
+    assert again.status_code == 200
+    assert again.get_json()["id"] == stored["id"]
+
+
+def test_import_names_the_bad_field(client: FlaskClient, snapshot_body) -> None:
+    cases = {
+        "weights": snapshot_body(weights=[[[1.0, 1.0]], [[1.0, 1.0]]]),
+        "layer_sizes": snapshot_body(layer_sizes=[3, 2, 1]),
+        "activation": snapshot_body(activation="relu"),
+        "normalization": snapshot_body(normalization={"mean": [0.0, 0.0], "scale": [1.0, 0.0]}),
+        "extra": {**snapshot_body(), "extra": 1},
+        "biases": snapshot_body(biases=[[0.0, "x"], [0.0]]),
+    }
+    for field, body in cases.items():
+        response = client.post("/models", json=body)
+        assert response.status_code == 422, (field, response.get_json())
+        assert field in response.get_json()["errors"], (field, response.get_json())
+
+
+def test_an_altered_export_is_refused(client: FlaskClient, snapshot_body) -> None:
+    exported = client.post("/models", json=snapshot_body()).get_json()
+    exported["biases"][1][0] = 5.0
+    response = client.post("/models", json=exported)
+    assert response.status_code == 422
+    assert list(response.get_json()["errors"]) == ["sha256"]
+
+
+def test_latest_and_promote(client: FlaskClient, saved_model) -> None:
+    assert client.get("/models/latest").status_code == 404
+    first = saved_model()
+    second = saved_model(promote=False)
+    assert client.get("/models/latest").get_json()["id"] == first
+    response = client.post(f"/models/{second}/promote")
+    assert response.status_code == 200
+    assert response.get_json()["id"] == second and response.get_json()["is_latest"] is True
+    assert client.get("/models/latest").get_json()["id"] == second
+    listing = client.get("/models").get_json()
+    assert {m["id"]: m["is_latest"] for m in listing} == {first: False, second: True}
+    assert client.post("/models/m-nope/promote").status_code == 404
+
+
+def test_a_corrupt_model_cannot_be_promoted_or_fetched(
+    client: FlaskClient, store: ModelStore, saved_model
+) -> None:
+    model_id = saved_model(promote=False)
+    (store.root / "models" / f"{model_id}.json").write_text("not json")
+    for response in (client.get(f"/models/{model_id}"), client.post(f"/models/{model_id}/promote")):
+        assert response.status_code == 409
+        assert model_id in response.get_json()["message"]

@@ -1,0 +1,98 @@
+"""POST /predict against snapshots written into the store, as a worker would write them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from flask.testing import FlaskClient
+
+from model_store import ModelStore
+
+EMILY = {"weight": 128, "height": 63}
+FRANK = {"weight": 155, "height": 68}
+
+
+def predict(client: FlaskClient, **body: object) -> dict:
+    response = client.post("/predict", json=body)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_json()
+
+
+def test_409_before_any_model(client: FlaskClient) -> None:
+    response = client.post("/predict", json=EMILY)
+    assert response.status_code == 409
+    assert "model_id" in response.get_json()["errors"]
+
+
+def test_single_and_batch(client: FlaskClient, saved_model) -> None:
+    model_id = saved_model()
+    single = predict(client, **EMILY)
+    assert single["model_id"] == model_id
+    (emily,) = single["predictions"]
+    assert emily["gender"] == "F"
+    assert emily["probability_female"] == pytest.approx(0.9526, abs=1e-4)
+    batch = predict(client, instances=[EMILY, FRANK])
+    assert [p["gender"] for p in batch["predictions"]] == ["F", "M"]
+    assert batch["predictions"][1]["probability_female"] == pytest.approx(0.0474, abs=1e-4)
+
+
+def test_metric_input_is_converted(client: FlaskClient, saved_model) -> None:
+    saved_model()
+    imperial = predict(client, **EMILY)["predictions"][0]["probability_female"]
+    metric = predict(client, weight=128 * 0.45359237, height=63 * 2.54, units="metric")
+    assert metric["predictions"][0]["probability_female"] == pytest.approx(imperial)
+
+
+def test_a_newly_promoted_model_is_used_without_restart(
+    client: FlaskClient, store: ModelStore, saved_model
+) -> None:
+    first = saved_model()
+    assert predict(client, **EMILY)["predictions"][0]["gender"] == "F"
+    second = saved_model(flip=True)
+    answer = predict(client, **EMILY)
+    assert answer["model_id"] == second
+    assert answer["predictions"][0]["gender"] == "M"
+    store.promote(first)
+    assert predict(client, **EMILY)["model_id"] == first
+
+
+def test_a_pinned_model_by_id(client: FlaskClient, saved_model) -> None:
+    flipped = saved_model(flip=True, promote=False)
+    latest = saved_model()
+    pinned = predict(client, model_id=flipped, **EMILY)
+    assert pinned["model_id"] == flipped
+    assert pinned["predictions"][0]["gender"] == "M"
+    assert predict(client, **EMILY)["model_id"] == latest
+    missing = client.post("/predict", json={"model_id": "m-nope", **EMILY})
+    assert missing.status_code == 404
+    assert list(missing.get_json()["errors"]) == ["model_id"]
+
+
+def test_a_corrupt_latest_keeps_the_last_good_model_serving(
+    client: FlaskClient, store: ModelStore, saved_model
+) -> None:
+    good = saved_model()
+    assert predict(client, **EMILY)["model_id"] == good
+    bad = saved_model(flip=True)
+    path = store.root / "models" / f"{bad}.json"
+    path.write_bytes(path.read_bytes()[:-20])  # truncated after it was promoted
+    assert predict(client, **EMILY)["model_id"] == good
+    response = client.post("/predict", json={"model_id": bad, **EMILY})
+    assert response.status_code == 409
+    assert bad in response.get_json()["message"]
+    listing = {m["id"]: m for m in client.get("/models").get_json()}
+    assert listing[bad]["status"] == "corrupt"
+
+
+def test_ten_thousand_rows_match_the_network(
+    client: FlaskClient, store: ModelStore, saved_model
+) -> None:
+    model_id = saved_model()
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.uniform(90, 250, 10_000), rng.uniform(55, 80, 10_000)])
+    instances = [{"weight": w, "height": h} for w, h in X.tolist()]
+    answer = predict(client, instances=instances)
+    got = np.array([p["probability_female"] for p in answer["predictions"]])
+    np.testing.assert_allclose(got, store.load_model(model_id).predict_proba(X))
+    genders = np.array([p["gender"] for p in answer["predictions"]])
+    np.testing.assert_array_equal(genders == "F", got >= 0.5)
