@@ -59,6 +59,12 @@ class Session:
         self.out = out if out.is_terminal else Console(width=200)
         self.err = Console(stderr=True)
 
+    def print_table(self, table: Table) -> None:
+        """Print a rich table on stdout, without the padding rich leaves at the end of lines."""
+        with self.out.capture() as captured:
+            self.out.print(table)
+        click.echo("\n".join(line.rstrip() for line in captured.get().splitlines()))
+
     def emit_json(self, body: Any) -> None:
         """Print `body` as indented JSON on stdout."""
         click.echo(json.dumps(body, indent=2, sort_keys=True))
@@ -245,7 +251,7 @@ def _finish_watch(session: Session, job: dict) -> None:
         _row(table, "train accuracy", _num(metrics.get("train_accuracy")))
         _row(table, "validation accuracy", _num(metrics.get("validation_accuracy")))
         _row(table, "final loss", _num((job.get("progress") or {}).get("loss"), 6))
-        session.out.print(table)
+        session.print_table(table)
     state = job.get("state")
     if state != "succeeded":
         reason = f": {job['error']}" if job.get("error") else ""
@@ -285,6 +291,11 @@ _DATA_FILE = click.Path(exists=True, dir_okay=False, readable=True, path_type=Pa
 @click.option(
     "--validation-fraction", type=float, help="Share of rows held out [server default: 0]."
 )
+@click.option(
+    "--shuffle/--no-shuffle",
+    default=None,
+    help="Shuffle the rows every epoch [server default: shuffle].",
+)
 @click.option("--loss", type=click.Choice(["mse", "log_loss"]), help="Loss function.")
 @click.option(
     "--normalization", type=click.Choice(["standard", "none"]), help="Input normalization."
@@ -306,6 +317,7 @@ def train(session: Session, file: Path, watch: bool, name: str | None, **options
         "learning_rate": "learning_rate",
         "hidden": "hidden_layers",
         "batch_size": "batch_size",
+        "shuffle": "shuffle",
         "seed": "seed",
         "validation_fraction": "validation_fraction",
         "loss": "loss",
@@ -385,7 +397,7 @@ def predict(
             prediction.get("gender"),
             _num(prediction.get("probability_female"), 3),
         )
-    session.out.print(table)
+    session.print_table(table)
 
 
 def _listing(
@@ -405,7 +417,7 @@ def _listing(
     table = _table(*columns)
     for item in items:
         _row(table, *cells(item))
-    session.out.print(table)
+    session.print_table(table)
 
 
 def _model_cells(model: dict) -> Sequence[Any]:

@@ -1,0 +1,239 @@
+"""The client commands against the real stack: valkey-server, a Celery worker and the API over HTTP.
+
+The seed's walkthrough from the command line: upload Alice, Bob, Charlie and Diana, train with
+`--watch`, predict Emily and Frank; then the listings, promote, cancel, `--json` and the errors.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from nnservice.cli import main
+
+#: The seed's four people, Alice, Bob, Charlie and Diana (weight lb, height in, gender).
+SEED_CSV = "Weight,Height,Gender\n133,65,F\n160,72,M\n152,70,M\n120,60,F\n"
+
+#: The seed's training: 1000 epochs, learning rate 0.1, one hidden layer of 2, in order, one by one.
+SEED_OPTIONS = [
+    "--epochs",
+    "1000",
+    "--learning-rate",
+    "0.1",
+    "--hidden",
+    "2",
+    "--batch-size",
+    "1",
+    "--no-shuffle",
+    "--seed",
+    "0",
+    "--loss",
+    "mse",
+]
+
+
+def run(stack, *args: str, env: dict[str, str] | None = None) -> Result:
+    """`nnservice ARGS` against the test stack (the URL comes from NNSERVICE_URL)."""
+    environment = {"NNSERVICE_URL": stack.base_url, **(env or {})}
+    return CliRunner().invoke(main, list(args), env=environment)
+
+
+def run_json(stack, *args: str) -> object:
+    """`nnservice ARGS --json`, which must succeed and print JSON on stdout."""
+    result = run(stack, *args, "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def seed_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cli") / "four-people.csv"
+    path.write_text(SEED_CSV)
+    return path
+
+
+@pytest.fixture
+def seed_model(stack, seed_csv: Path, request: pytest.FixtureRequest) -> dict:
+    """The job that `nnservice train four-people.csv --watch` ran (trained once per module)."""
+    cache = request.module.__dict__.setdefault("_seed_job", {})
+    if "job" not in cache:
+        result = run(stack, "train", str(seed_csv), *SEED_OPTIONS, "--watch", "--json")
+        assert result.exit_code == 0, result.output
+        cache["job"] = json.loads(result.stdout)
+        cache["stderr"] = result.stderr
+    return cache["job"]
+
+
+def test_train_watch_shows_progress_then_the_model_and_its_accuracy(stack, seed_csv: Path) -> None:
+    result = run(stack, "train", str(seed_csv), *SEED_OPTIONS, "--watch", "--name", "seed")
+
+    assert result.exit_code == 0, result.output
+    assert "4 rows (2 F, 2 M)" in result.stderr
+    assert "epoch" in result.stderr and "1000/1000" in result.stderr  # the progress bar's end
+    lines = dict(line.split(None, 1) for line in result.stdout.splitlines() if " " in line)
+    job = stack.get(f"/jobs/{lines['job'].strip()}").json()
+    assert job["state"] == "succeeded"
+    assert lines["state"].strip() == "succeeded"
+    assert lines["model"].strip() == job["model_id"]
+    assert re.search(r"^train accuracy +1\.0000$", result.stdout, re.M), result.stdout
+
+
+def test_watch_json_prints_the_final_job_record(stack, seed_model: dict) -> None:
+    assert seed_model["state"] == "succeeded"
+    assert seed_model["progress"]["epoch"] == seed_model["progress"]["epochs"] == 1000
+    assert seed_model["metrics"]["train_accuracy"] == 1.0
+    assert seed_model["hyperparameters"]["shuffle"] is False
+    assert seed_model["hyperparameters"]["seed"] == 0
+
+
+@pytest.mark.parametrize(
+    ("weight", "height", "gender"), [("128", "63", "F"), ("155", "68", "M")], ids=["emily", "frank"]
+)
+def test_predict_emily_and_frank(stack, seed_model: dict, weight, height, gender) -> None:
+    model_id = seed_model["model_id"]
+    body = run_json(stack, "predict", "--weight", weight, "--height", height, "--model", model_id)
+    assert body["model_id"] == model_id
+    (prediction,) = body["predictions"]
+    assert prediction["gender"] == gender
+    probability = prediction["probability_female"]
+    assert probability > 0.9 if gender == "F" else probability < 0.1
+
+    table = run(stack, "predict", "--weight", weight, "--height", height, "--model", model_id)
+    assert table.exit_code == 0, table.output
+    assert f"model {model_id}" in table.stderr
+    rows = [line.split() for line in table.stdout.splitlines()]
+    assert rows == [
+        ["weight", "height", "gender", "P(female)"],
+        [weight, height, gender, f"{probability:.3f}"],
+    ]
+
+
+def test_predict_a_tsv_file_with_any_header_case(stack, seed_model: dict, tmp_path: Path) -> None:
+    people = tmp_path / "emily-frank.tsv"
+    people.write_text("HEIGHT\tWeight\tname\n63\t128\tEmily\n68\t155\tFrank\n")
+    model_id = seed_model["model_id"]
+
+    body = run_json(stack, "predict", str(people), "--model", model_id)
+    assert [p["gender"] for p in body["predictions"]] == ["F", "M"]
+
+    table = run(stack, "predict", str(people), "--model", model_id)
+    assert table.exit_code == 0, table.output
+    rows = [line.split() for line in table.stdout.splitlines()]
+    assert rows[0] == ["weight", "height", "gender", "P(female)"]
+    assert [row[:3] for row in rows[1:]] == [["128", "63", "F"], ["155", "68", "M"]]
+
+
+def test_listings_show_the_trained_model_job_and_dataset(stack, seed_model: dict) -> None:
+    model_id, job_id = seed_model["model_id"], seed_model["id"]
+
+    models = run_json(stack, "models")
+    assert model_id in [m["id"] for m in models]
+    jobs = run_json(stack, "jobs")
+    assert job_id in [j["id"] for j in jobs]
+    datasets = run_json(stack, "datasets")
+    assert seed_model["dataset_id"] in [d["id"] for d in datasets]
+
+    models_table = run(stack, "models")
+    assert models_table.exit_code == 0 and model_id in models_table.stdout
+    jobs_table = run(stack, "jobs")
+    assert jobs_table.exit_code == 0
+    (job_line,) = [line for line in jobs_table.stdout.splitlines() if job_id in line]
+    assert job_line.split()[1:4] == [
+        "succeeded",
+        "1000/1000",
+        f"{seed_model['progress']['loss']:.5f}",
+    ]
+    datasets_table = run(stack, "datasets")
+    assert datasets_table.exit_code == 0
+    (dataset_line,) = [
+        line for line in datasets_table.stdout.splitlines() if seed_model["dataset_id"] in line
+    ]
+    assert dataset_line.split()[2:5] == ["4", "2", "2"]
+
+
+def test_promote_changes_the_model_predict_uses(stack, seed_model: dict, seed_csv: Path) -> None:
+    other = run(
+        stack, "train", str(seed_csv), "--epochs", "20", "--no-promote", "--watch", "--json"
+    )
+    assert other.exit_code == 0, other.output
+    other_id = json.loads(other.stdout)["model_id"]
+    try:
+        promoted = run(stack, "promote", other_id)
+        assert promoted.exit_code == 0, promoted.output
+        assert f"promoted {other_id}" in promoted.stdout
+        assert (
+            run_json(stack, "predict", "--weight", "128", "--height", "63")["model_id"] == other_id
+        )
+        (latest,) = [m for m in run_json(stack, "models") if m["is_latest"]]
+        assert latest["id"] == other_id
+        models_table = run(stack, "models").stdout
+        (marked,) = [line for line in models_table.splitlines() if line.startswith("*")]
+        assert other_id in marked
+    finally:
+        assert run_json(stack, "promote", seed_model["model_id"])["id"] == seed_model["model_id"]
+
+
+def test_cancel_a_running_job_then_watch_exits_non_zero(stack, tmp_path: Path) -> None:
+    many = tmp_path / "many.csv"
+    rows = [f"{100 + i % 90},{58 + i % 17},{'FM'[i % 2]}" for i in range(2000)]
+    many.write_text("weight,height,gender\n" + "\n".join(rows) + "\n")
+    started = run(stack, "train", str(many), "--epochs", "100000", "--no-promote")
+    assert started.exit_code == 0, started.output
+    job_id = started.stdout.strip()
+    stack.wait_for_job(job_id, states=("running",))
+
+    cancelled = run(stack, "cancel", job_id)
+    assert cancelled.exit_code == 0, cancelled.output
+    assert f"cancel requested for job {job_id}" in cancelled.stdout
+
+    watched = run(stack, "watch", job_id)
+    assert watched.exit_code == 1
+    assert f"job {job_id} cancelled" in watched.stderr
+    assert stack.get(f"/jobs/{job_id}").json()["model_id"] is None
+
+    again = run(stack, "cancel", job_id)
+    assert again.exit_code == 1
+    assert "(HTTP 409)" in again.stderr
+
+
+def test_train_json_without_watch_prints_the_servers_answer(stack, seed_csv: Path) -> None:
+    body = run_json(stack, "train", str(seed_csv), "--epochs", "5", "--no-promote")
+    assert set(body) >= {"job_id", "status_url"}
+    assert stack.wait_for_job(body["job_id"])["state"] == "succeeded"
+
+
+def test_an_api_error_prints_the_servers_message_and_fields(stack, seed_model: dict) -> None:
+    dataset = stack.store.get_dataset(seed_model["dataset_id"])
+    path = Path(stack.root) / "again.csv"
+    path.write_text(SEED_CSV)
+    result = run(stack, "train", str(path), "--learning-rate", "-1", "--epochs", "0")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    server = stack.post(
+        "/train",
+        json={
+            "dataset_id": dataset["id"],
+            "hyperparameters": {"learning_rate": -1, "epochs": 0},
+        },
+    )
+    assert server.status_code == 422
+    assert f"Error: {server.json()['message']} (HTTP 422)" in result.stderr
+    assert "  hyperparameters.learning_rate: " in result.stderr
+    assert "  hyperparameters.epochs: " in result.stderr
+
+
+def test_an_unknown_model_is_the_servers_404(stack, seed_model: dict) -> None:
+    unknown = "m-000000000000000000000000"
+    server = stack.post("/predict", json={"weight": 128, "height": 63, "model_id": unknown})
+    assert server.status_code == 404
+    result = run(stack, "predict", "--weight", "128", "--height", "63", "--model", unknown)
+    assert result.exit_code == 1
+    body = server.json()
+    assert result.stderr.splitlines()[0] == f"Error: {body['message']} (HTTP 404)"
+    assert result.stderr.splitlines()[1:] == [
+        f"  {field}: {why}" for field, whys in body["errors"].items() for why in whys
+    ]
