@@ -1,0 +1,94 @@
+"""Training jobs against the real stack: the 10k file, cancelling, promoting an older model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+SHARED_TSV = Path(__file__).resolve().parents[3] / "shared/data/weight-height.tsv"
+SEED_ROWS = [
+    {"weight": 133, "height": 65, "gender": "F"},
+    {"weight": 160, "height": 72, "gender": "M"},
+    {"weight": 152, "height": 70, "gender": "M"},
+    {"weight": 120, "height": 60, "gender": "F"},
+]
+SWAPPED_ROWS = [{**row, "gender": "M" if row["gender"] == "F" else "F"} for row in SEED_ROWS]
+EMILY = {"weight": 128, "height": 63}
+
+
+def upload_shared_tsv(stack) -> dict:
+    response = stack.post(
+        "/datasets?name=weight-height",
+        data=SHARED_TSV.read_bytes(),
+        headers={"Content-Type": "text/tab-separated-values"},
+    )
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
+def train(stack, **body: object) -> str:
+    response = stack.post("/train", json=body)
+    assert response.status_code == 202, response.text
+    return response.json()["job_id"]
+
+
+def test_ten_thousand_rows_reach_ninety_percent_validation_accuracy(stack) -> None:
+    dataset = upload_shared_tsv(stack)
+    assert dataset["rows"] == 10_000 and dataset["counts"] == {"F": 5_000, "M": 5_000}
+    job_id = train(
+        stack,
+        dataset_id=dataset["id"],
+        hyperparameters={"epochs": 5, "validation_fraction": 0.2, "seed": 1},
+        promote=False,
+    )
+    job = stack.wait_for_job(job_id, timeout=120)
+    assert job["state"] == "succeeded", job
+    assert job["metrics"]["validation_accuracy"] >= 0.90
+    assert stack.get("/models/latest").json().get("id") != job["model_id"]  # promote: false
+
+
+def test_cancelling_queued_and_running_jobs(stack) -> None:
+    dataset = upload_shared_tsv(stack)
+    long_job = {"dataset_id": dataset["id"], "hyperparameters": {"epochs": 20_000}}
+    # The test stack runs 2 training processes: the first two jobs run, the third waits.
+    running = [train(stack, **long_job) for _ in range(2)]
+    queued = train(stack, **long_job)
+    for job_id in running:
+        stack.wait_for_job(job_id, states=("running",), timeout=60)
+
+    response = stack.delete(f"/jobs/{queued}")
+    assert response.status_code == 200, response.text
+    assert response.json()["state"] == "cancelled"
+
+    for job_id in running:
+        response = stack.delete(f"/jobs/{job_id}")
+        assert response.status_code == 202, response.text
+    for job_id in [*running, queued]:
+        job = stack.wait_for_job(job_id, timeout=60)
+        assert job["state"] == "cancelled", job
+        assert job["model_id"] is None
+        assert job["progress"]["epoch"] < 20_000
+    made_by = {m["job_id"] for m in stack.get("/models").json()}
+    assert made_by.isdisjoint({*running, queued})
+
+    again = stack.delete(f"/jobs/{queued}")
+    assert again.status_code == 409
+    assert "state" in again.json()["errors"]
+
+
+def test_promoting_an_older_model_changes_predict_without_restart(stack) -> None:
+    seed_job = train(stack, rows=SEED_ROWS, hyperparameters={"seed": 937})
+    older = stack.wait_for_job(seed_job, timeout=120)["model_id"]
+    swapped_job = train(stack, rows=SWAPPED_ROWS, hyperparameters={"seed": 937})
+    newer = stack.wait_for_job(swapped_job, timeout=120)["model_id"]
+    assert older and newer
+
+    # Several requests, so that both gunicorn workers answer at least once.
+    def predictions() -> set[tuple[str, str]]:
+        answers = [stack.post("/predict", json=EMILY).json() for _ in range(6)]
+        return {(a["model_id"], a["predictions"][0]["gender"]) for a in answers}
+
+    assert predictions() == {(newer, "M")}
+    promoted = stack.post(f"/models/{older}/promote")
+    assert promoted.status_code == 200 and promoted.json()["is_latest"] is True
+    assert predictions() == {(older, "F")}
+    assert stack.get("/models/latest").json()["id"] == older
