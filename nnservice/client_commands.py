@@ -213,8 +213,9 @@ def watch_job(session: Session, job_id: str) -> dict:
         BarColumn(),
         TextColumn("epoch"),
         MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]}"),
+        TextColumn("loss {task.fields[loss]}  ETA"),
         TimeRemainingColumn(),
+        TextColumn("elapsed"),
         TimeElapsedColumn(),
     )
     job: dict = {}
