@@ -176,9 +176,9 @@ class Client:
         """`GET /jobs/{id}`: the job record (state, progress, loss history, model id, metrics)."""
         return self.request("GET", f"/jobs/{_segment(job_id)}")
 
-    def list_jobs(self) -> list[dict]:
-        """`GET /jobs`: recent jobs, newest first."""
-        return self.request("GET", "/jobs")
+    def list_jobs(self, limit: int | None = None) -> list[dict]:
+        """`GET /jobs`: recent jobs, newest first (at most `limit`; the server has a default)."""
+        return self.request("GET", "/jobs", params={"limit": limit} if limit else None)
 
     def cancel_job(self, job_id: str) -> dict:
         """`DELETE /jobs/{id}`: ask a queued or running job to stop."""

@@ -468,11 +468,12 @@ def models(session: Session) -> None:
 
 
 @click.command()
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many jobs.")
 @api_command
-def jobs(session: Session) -> None:
+def jobs(session: Session, limit: int | None) -> None:
     """List recent training jobs, newest first."""
     columns = ("id", "state", "epoch", "loss", "model", "created")
-    _listing(session, session.client.list_jobs(), "jobs", columns, _job_cells)
+    _listing(session, session.client.list_jobs(limit), "jobs", columns, _job_cells)
 
 
 @click.command()

@@ -138,6 +138,7 @@ def test_listings_show_the_trained_model_job_and_dataset(stack, seed_model: dict
     assert model_id in [m["id"] for m in models]
     jobs = run_json(stack, "jobs")
     assert job_id in [j["id"] for j in jobs]
+    assert len(run_json(stack, "jobs", "--limit", "1")) == 1
     datasets = run_json(stack, "datasets")
     assert seed_model["dataset_id"] in [d["id"] for d in datasets]
 
