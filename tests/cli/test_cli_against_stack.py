@@ -15,25 +15,32 @@ from click.testing import CliRunner, Result
 
 from nnservice.cli import main
 
-#: The seed's four people, Alice, Bob, Charlie and Diana (weight lb, height in, gender).
-SEED_CSV = "Weight,Height,Gender\n133,65,F\n160,72,M\n152,70,M\n120,60,F\n"
+ROOT = Path(__file__).resolve().parents[2]
+#: The seed walkthrough's request bodies and expected answers, shared with the README and the
+#: integration tests.
+WALKTHROUGH = json.loads((ROOT / "docs" / "seed_walkthrough.json").read_text())
 
-#: The seed's training: 1000 epochs, learning rate 0.1, one hidden layer of 2, in order, one by one.
-SEED_OPTIONS = [
-    "--epochs",
-    "1000",
-    "--learning-rate",
-    "0.1",
-    "--hidden",
-    "2",
-    "--batch-size",
-    "1",
-    "--no-shuffle",
-    "--seed",
-    "0",
-    "--loss",
-    "mse",
-]
+#: Alice, Bob, Charlie and Diana as a CSV file (header in another case, as users write it).
+SEED_CSV = "Weight,Height,Gender\n" + "".join(
+    f"{row['weight']},{row['height']},{row['gender']}\n" for row in WALKTHROUGH["upload"]["rows"]
+)
+
+
+def options_for(hyperparameters: dict) -> list[str]:
+    """The `nnservice train` options that send exactly `hyperparameters`."""
+    options: list[str] = []
+    for name, value in hyperparameters.items():
+        if name == "shuffle":
+            options.append("--shuffle" if value else "--no-shuffle")
+        elif name == "hidden_layers":
+            options += ["--hidden", ",".join(str(size) for size in value)]
+        else:
+            options += ["--" + name.replace("_", "-"), str(value)]
+    return options
+
+
+#: The seed's training: 1000 epochs, learning rate 0.1, one hidden layer of 2, a fixed seed.
+SEED_OPTIONS = options_for(WALKTHROUGH["train"]["hyperparameters"])
 
 
 def run(stack, *args: str, env: dict[str, str] | None = None) -> Result:
@@ -56,16 +63,13 @@ def seed_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture
-def seed_model(stack, seed_csv: Path, request: pytest.FixtureRequest) -> dict:
-    """The job that `nnservice train four-people.csv --watch` ran (trained once per module)."""
-    cache = request.module.__dict__.setdefault("_seed_job", {})
-    if "job" not in cache:
-        result = run(stack, "train", str(seed_csv), *SEED_OPTIONS, "--watch", "--json")
-        assert result.exit_code == 0, result.output
-        cache["job"] = json.loads(result.stdout)
-        cache["stderr"] = result.stderr
-    return cache["job"]
+@pytest.fixture(scope="module")
+def seed_model(_session_stack, seed_csv: Path) -> dict:
+    """The final record of the job that `nnservice train four-people.csv --watch --json` ran."""
+    _session_stack.ensure_running()
+    result = run(_session_stack, "train", str(seed_csv), *SEED_OPTIONS, "--watch", "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
 
 
 def test_train_watch_shows_progress_then_the_model_and_its_accuracy(stack, seed_csv: Path) -> None:
@@ -86,21 +90,28 @@ def test_watch_json_prints_the_final_job_record(stack, seed_model: dict) -> None
     assert seed_model["state"] == "succeeded"
     assert seed_model["progress"]["epoch"] == seed_model["progress"]["epochs"] == 1000
     assert seed_model["metrics"]["train_accuracy"] == 1.0
-    assert seed_model["hyperparameters"]["shuffle"] is False
-    assert seed_model["hyperparameters"]["seed"] == 0
+    sent = WALKTHROUGH["train"]["hyperparameters"]
+    assert {name: seed_model["hyperparameters"][name] for name in sent} == sent
+    assert seed_model["dataset_id"] == WALKTHROUGH["train"]["dataset_id"]
 
 
-@pytest.mark.parametrize(
-    ("weight", "height", "gender"), [("128", "63", "F"), ("155", "68", "M")], ids=["emily", "frank"]
-)
-def test_predict_emily_and_frank(stack, seed_model: dict, weight, height, gender) -> None:
+PEOPLE = [
+    (str(person["weight"]), str(person["height"]), expected)
+    for person, expected in zip(
+        WALKTHROUGH["predict"]["instances"], WALKTHROUGH["expected"], strict=True
+    )
+]
+
+
+@pytest.mark.parametrize(("weight", "height", "expected"), PEOPLE, ids=["emily", "frank"])
+def test_predict_emily_and_frank(stack, seed_model: dict, weight, height, expected) -> None:
     model_id = seed_model["model_id"]
     body = run_json(stack, "predict", "--weight", weight, "--height", height, "--model", model_id)
     assert body["model_id"] == model_id
     (prediction,) = body["predictions"]
-    assert prediction["gender"] == gender
-    probability = prediction["probability_female"]
-    assert probability > 0.5 if gender == "F" else probability < 0.5
+    gender, probability = prediction["gender"], prediction["probability_female"]
+    assert gender == expected["gender"]
+    assert probability == pytest.approx(expected["probability_female"], abs=0.02)
     server = stack.post(
         "/predict", json={"weight": float(weight), "height": float(height), "model_id": model_id}
     )
