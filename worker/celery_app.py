@@ -74,14 +74,10 @@ def make_celery(settings: Settings) -> Celery:
 
 @signals.worker_process_init.connect
 def _prepare_pool_child(**_: object) -> None:
-    """In each pool child: compile the numeric kernels once and take over SIGTERM handling."""
+    """In each pool child: compile the numeric kernels once, so no job pays for it."""
     import neural
-    from worker import shutdown
 
-    warm_up = getattr(neural, "warm_up", None)
-    if callable(warm_up):
-        warm_up()
-    shutdown.install_child_handler()
+    neural.warm_up()
 
 
 @signals.worker_shutting_down.connect

@@ -21,10 +21,8 @@ def train(job_id: str) -> str:
     """Train job `job_id`; on a graceful shutdown, put the message back on the queue."""
     settings = Settings.from_env()
     store = ModelStore(settings.store_path)
-    shutdown.mark_job_running(True)
     try:
-        return run_training_job(store, job_id, settings, stop_requested=shutdown.requested)
+        with shutdown.job_running():
+            return run_training_job(store, job_id, settings, stop_requested=shutdown.requested)
     except TrainingInterrupted:
         raise Reject("worker shutting down; job checkpointed and requeued", requeue=True) from None
-    finally:
-        shutdown.mark_job_running(False)

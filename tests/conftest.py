@@ -1,0 +1,65 @@
+"""Fixtures shared by every test directory: the real stack (`stack`, `stack_factory`).
+
+`stack` is one session-wide stack (valkey-server, `nnservice worker`, `nnservice api`; see
+tests/stack.py). Each test that asks for it gets it running: whatever an earlier fault test
+stopped or killed is started again first.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+
+def _load_stack_module():
+    """Import tests/stack.py as `stack` (tests are not a package; --import-mode=importlib)."""
+    if "stack" in sys.modules:
+        return sys.modules["stack"]
+    spec = importlib.util.spec_from_file_location("stack", Path(__file__).with_name("stack.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["stack"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+Stack = _load_stack_module().Stack
+
+
+@pytest.fixture(scope="session")
+def stack_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Stack]]:
+    """Start extra stacks with other settings: `stack_factory(NNSERVICE_MAX_ATTEMPTS="1")`.
+
+    Each is started at once and closed at the end of the session (or earlier with `close()`).
+    """
+    started: list[Stack] = []
+
+    def make(**env: str) -> Stack:
+        new = Stack(tmp_path_factory.mktemp("stack"), env)
+        started.append(new)
+        new.start()
+        return new
+
+    yield make
+    for each in started:
+        each.close()
+
+
+@pytest.fixture(scope="session")
+def _session_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    started = Stack(tmp_path_factory.mktemp("stack"))
+    try:
+        started.start()
+        yield started
+    finally:
+        started.close()
+
+
+@pytest.fixture
+def stack(_session_stack: Stack) -> Stack:
+    """The session's stack, running: base_url, redis_url, store_path, store, HTTP helpers."""
+    _session_stack.ensure_running()
+    return _session_stack
