@@ -44,7 +44,11 @@ class ApiFailure(click.ClickException):
 
     def __init__(self, error: ApiError) -> None:
         lines = [f"{error.message} (HTTP {error.status})"]
-        lines += [f"  {field}: {reason}" for field, reason in error.field_errors()]
+        lines += [
+            f"  {field}: {reason}"
+            for field, reason in error.field_errors()
+            if reason != error.message  # a 404 often repeats its message under the id
+        ]
         super().__init__("\n".join(lines))
 
 

@@ -177,6 +177,8 @@ def test_promote_changes_the_model_predict_uses(stack, seed_model: dict, seed_cs
     )
     assert other.exit_code == 0, other.output
     other_id = json.loads(other.stdout)["model_id"]
+    before = stack.store.latest_model_id()
+    assert before != other_id  # --no-promote kept the latest
     try:
         promoted = run(stack, "promote", other_id)
         assert promoted.exit_code == 0, promoted.output
@@ -190,7 +192,7 @@ def test_promote_changes_the_model_predict_uses(stack, seed_model: dict, seed_cs
         (marked,) = [line for line in models_table.splitlines() if line.startswith("*")]
         assert other_id in marked
     finally:
-        assert run_json(stack, "promote", seed_model["model_id"])["id"] == seed_model["model_id"]
+        assert run_json(stack, "promote", before)["id"] == before
 
 
 def test_cancel_a_running_job_then_watch_exits_non_zero(stack, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from nnservice.client import ApiError, content_type_for
-from nnservice.client_commands import parse_layer_sizes, read_feature_rows, register
+from nnservice.client_commands import ApiFailure, parse_layer_sizes, read_feature_rows, register
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +96,15 @@ def test_api_error_flattens_nested_field_errors() -> None:
         ("(body)", "empty body"),
     ]
     assert ApiError(404, "not found").field_errors() == []
+
+
+def test_a_field_error_that_repeats_the_message_is_shown_once() -> None:
+    error = ApiError(404, "job 'x' not found", {"job_id": ["job 'x' not found"]})
+    assert ApiFailure(error).format_message() == "job 'x' not found (HTTP 404)"
+    error = ApiError(422, "invalid epochs", {"epochs": ["Must be at least 1."]})
+    assert ApiFailure(error).format_message() == (
+        "invalid epochs (HTTP 422)\n  epochs: Must be at least 1."
+    )
 
 
 def test_a_service_that_is_down_is_named_in_the_error(cli: click.Group, closed_url: str) -> None:
