@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from kombu import Connection, Exchange, Producer
+from kombu.exceptions import OperationalError
 
 from nnservice.config import Settings
 from service.schemas.train import DEFAULT_HYPERPARAMETERS
@@ -83,3 +84,19 @@ def test_a_pickled_task_message_is_refused_and_never_runs(stack, celery_app, tmp
     assert not tripwire.exists()
     log = (stack.root / "worker.log").read_text()
     assert "Refusing to deserialize untrusted content of type pickle" in log
+
+
+def test_with_redis_down_sending_fails_at_once_and_works_again_when_it_is_back(
+    stack, celery_app
+) -> None:
+    job_id = _new_job(stack, epochs=10)
+    stack.stop_redis()
+    try:
+        with pytest.raises(OperationalError):
+            celery_app.send_task(TRAIN_TASK, kwargs={"job_id": job_id}, task_id=job_id)
+    finally:
+        stack.start_redis()
+
+    # Neither this sender nor the worker was restarted.
+    celery_app.send_task(TRAIN_TASK, kwargs={"job_id": job_id}, task_id=job_id)
+    assert stack.wait_for_record(job_id, timeout=90)["state"] == "succeeded"
