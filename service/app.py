@@ -17,6 +17,7 @@ from service.converters import IdConverter, id_parameter_schema
 from service.docs import configure_docs
 from service.model_cache import ModelCache
 from service.schemas.datasets import DatasetCreateSchema
+from service.schemas.predict import PredictRequestSchema
 from worker.celery_app import make_celery
 
 
@@ -48,7 +49,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     configure_docs(app, _version())
     api = Api(app)
     api.register_converter(IdConverter, id_parameter_schema)
+    # Request bodies that views load themselves (several content types, or a fast path).
     api.spec.components.schema("DatasetCreate", schema=DatasetCreateSchema)
+    api.spec.components.schema("PredictRequest", schema=PredictRequestSchema)
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     register_store_error_handlers(app)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import request, url_for
 from flask.views import MethodView
 
-from service.api import Blueprint, StrictParser, abort
+from service.api import Blueprint, abort, json_request_body, parse_json_body
 from service.context import services
 from service.dataset_parsing import CONTENT_TYPES, TableError, parse_table
 from service.schemas.datasets import (
@@ -15,7 +15,6 @@ from service.schemas.datasets import (
 )
 
 blp = Blueprint("datasets", __name__, url_prefix="/datasets", description="Training data.")
-_parser = StrictParser()
 
 _TABLE_BODY = {
     "schema": {"type": "string"},
@@ -26,7 +25,7 @@ UPLOAD_BODY = {
     "description": "JSON rows, or a CSV/TSV file with a header row (weight, height, gender in any "
     "case and order); for files, name and units come from the query string.",
     "content": {
-        "application/json": {"schema": {"$ref": "#/components/schemas/DatasetCreate"}},
+        **json_request_body("DatasetCreate")["content"],
         **{content_type: _TABLE_BODY for content_type in CONTENT_TYPES},
     },
 }
@@ -41,7 +40,7 @@ def _read_upload(query: dict) -> tuple[str, object]:
             abort(422, message=str(exc), errors={"file": exc.errors})
         return query["name"], columns
     if request.is_json:
-        data = _parser.parse(DatasetCreateSchema(), request, location="json")
+        data = parse_json_body(DatasetCreateSchema())
         return data["name"], data["columns"]
     supported = ", ".join(["application/json", *CONTENT_TYPES])
     message = f"Content-Type must be one of {supported}; got {request.mimetype or 'none'}"
@@ -55,7 +54,7 @@ class Datasets(MethodView):
         """List datasets, newest first."""
         return services().store.list_datasets()
 
-    @blp.arguments(DatasetUploadQuerySchema, location="query")
+    @blp.arguments(DatasetUploadQuerySchema(), location="query")
     @blp.doc(requestBody=UPLOAD_BODY)
     @blp.response(201, DatasetSchema, description="Stored; Location names it.")
     @blp.alt_response(

@@ -14,7 +14,7 @@ blp = Blueprint("jobs", __name__, url_prefix="/jobs", description="Training jobs
 
 @blp.route("")
 class Jobs(MethodView):
-    @blp.arguments(JobListQuerySchema, location="query")
+    @blp.arguments(JobListQuerySchema(), location="query")
     @blp.response(200, JobSchema(many=True))
     def get(self, query: dict):
         """Recent jobs, newest first."""

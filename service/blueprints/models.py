@@ -27,7 +27,7 @@ class Models(MethodView):
         """Every snapshot, newest first; unreadable ones have status "corrupt" and the reason."""
         return services().store.list_snapshots()
 
-    @blp.arguments(SnapshotSchema)
+    @blp.arguments(SnapshotSchema())
     @blp.response(201, SnapshotSchema, description="Imported (not promoted).")
     @blp.alt_response(200, schema=SnapshotSchema, description="Already here, same content.")
     def post(self, _: dict):

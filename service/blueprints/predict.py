@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from service.api import Blueprint, ErrorSchema, json_response
+from service.api import Blueprint, ErrorSchema, json_request_body, json_response, parse_json_body
 from service.context import services
+from service.predict_request import fast_single
 from service.prediction import predict as run_prediction
 from service.schemas.predict import PredictRequestSchema, PredictResponseSchema
 
 blp = Blueprint("predict", __name__, description="Predictions.")
+_SCHEMA = PredictRequestSchema()
 
 
 @blp.route("/predict", methods=["POST"])
-@blp.arguments(PredictRequestSchema)
+@blp.doc(requestBody=json_request_body("PredictRequest"))
 @blp.response(200, PredictResponseSchema)
+@blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
 @blp.alt_response(409, description="No model has been trained yet.", schema=ErrorSchema)
-def predict(data: dict):
+def predict():
     """Predict F/M for one person (weight, height) or up to 10,000 `instances`."""
+    data = parse_json_body(_SCHEMA, fast_single)
     return json_response(run_prediction(services().models, data["X"], data["model_id"]))

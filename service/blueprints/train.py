@@ -13,7 +13,7 @@ blp = Blueprint("train", __name__, description="Start training jobs.")
 
 
 @blp.route("/train", methods=["POST"])
-@blp.arguments(TrainRequestSchema)
+@blp.arguments(TrainRequestSchema())
 @blp.response(202, TrainAcceptedSchema, description="Queued; poll status_url (also Location).")
 def train(data: dict):
     """Train a network on a dataset (by id or inline rows); 503 if the queue is unreachable.
