@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-SEED_ROWS = [
-    {"weight": 133, "height": 65, "gender": "F"},
-    {"weight": 160, "height": 72, "gender": "M"},
-    {"weight": 152, "height": 70, "gender": "M"},
-    {"weight": 120, "height": 60, "gender": "F"},
-]
-EMILY = {"weight": 128, "height": 63}
+from .conftest import EMILY, SEED_ROWS
 
 
 def error_fields(response, status: int) -> dict:

@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from .conftest import EMILY, SEED_ROWS, SHARED_TSV
 
-SHARED_TSV = Path(__file__).resolve().parents[3] / "shared/data/weight-height.tsv"
-SEED_ROWS = [
-    {"weight": 133, "height": 65, "gender": "F"},
-    {"weight": 160, "height": 72, "gender": "M"},
-    {"weight": 152, "height": 70, "gender": "M"},
-    {"weight": 120, "height": 60, "gender": "F"},
-]
 SWAPPED_ROWS = [{**row, "gender": "M" if row["gender"] == "F" else "F"} for row in SEED_ROWS]
-EMILY = {"weight": 128, "height": 63}
 
 
 def upload_shared_tsv(stack) -> dict:

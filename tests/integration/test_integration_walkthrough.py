@@ -4,14 +4,9 @@ Frank. The request bodies come from docs/seed_walkthrough.json, which the README
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
-WALKTHROUGH = json.loads(
-    (Path(__file__).resolve().parents[2] / "docs/seed_walkthrough.json").read_text()
-)
+from .conftest import SEED_ROWS, WALKTHROUGH
 
 
 def test_seed_walkthrough(stack) -> None:
@@ -62,7 +57,7 @@ def test_reupload_gives_the_same_id_and_200(stack) -> None:
 
 
 def test_a_seed_of_null_is_drawn_and_recorded(stack) -> None:
-    body = {"rows": WALKTHROUGH["upload"]["rows"], "hyperparameters": {"epochs": 5}}
+    body = {"rows": SEED_ROWS, "hyperparameters": {"epochs": 5}}
     job_id = stack.post("/train", json=body).json()["job_id"]
     job = stack.wait_for_job(job_id, timeout=60)
     assert job["state"] == "succeeded", job
