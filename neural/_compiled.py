@@ -20,12 +20,21 @@ try:
 except ImportError:  # pragma: no cover - numba is a dependency; this keeps the numpy path usable
     NUMBA_AVAILABLE = False
 
-    def njit(**_options):  # type: ignore[no-redef]
-        """Stand-in decorator when numba is missing: the function runs as plain Python."""
-        return lambda function: function
+
+def _jit(function):
+    """numba.njit with its on-disk cache, or without it where numba finds no writable cache dir.
+
+    Without numba the function is returned as it is (plain Python: correct, slow, unused).
+    """
+    if not NUMBA_AVAILABLE:
+        return function
+    try:
+        return njit(cache=True, error_model="numpy")(function)
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        return njit(error_model="numpy")(function)
 
 
-@njit(cache=True, error_model="numpy")
+@_jit
 def sgd_epoch(params, sizes, w_off, b_off, a_off, X, Y, order, batch_size, lr, log_loss):
     """One epoch of SGD over the rows `order` of X, Y, in batches of `batch_size`, in place.
 

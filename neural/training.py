@@ -84,8 +84,9 @@ def train_sgd(
 
     training_loss = _loss_evaluator(network, X, Y, loss)
     n = X.shape[0]
+    in_order = np.arange(n, dtype=np.int64)
     while done < epochs:
-        order = rng.permutation(n) if shuffle else np.arange(n, dtype=np.int64)
+        order = rng.permutation(n) if shuffle else in_order
         run_epoch(order)
         done += 1
         current = training_loss()
