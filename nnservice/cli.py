@@ -72,37 +72,9 @@ def up(host: str, port: int) -> None:
 
     Ctrl-C or SIGTERM stops the API and the worker, then the broker, and exits 0.
     """
-    from nnservice.embedded_redis import EmbeddedRedis
-    from nnservice.supervisor import Supervisor, spawn, wait_for_http
+    from nnservice.supervisor import run_stack
 
-    settings = Settings.from_env()
-    env = dict(os.environ)
-    broker = None
-    supervisor = Supervisor()
-    supervisor.install_signal_handlers()
-    exit_code = 0
-    try:
-        if settings.redis_url is None:
-            broker = EmbeddedRedis(settings.store_path / "valkey", appendonly=True)
-            broker.start()
-            env["REDIS_URL"] = broker.url
-            click.echo(f"nnservice: embedded broker at {broker.url} (data in {broker.data_dir})")
-        supervisor.children["worker"] = spawn(["worker"], env)
-        supervisor.children["api"] = spawn(["api", "--host", host, "--port", str(port)], env)
-        url = f"http://{host}:{port}"
-        if wait_for_http(f"{url}/healthz", list(supervisor.children.values())):
-            click.echo(f"nnservice: API listening on {url} (Ctrl-C to stop)")
-        dead = supervisor.wait()
-        if dead is not None:
-            code = supervisor.children[dead].returncode
-            click.echo(f"nnservice: the {dead} exited unexpectedly ({code}); stopping", err=True)
-            exit_code = 1
-    finally:
-        supervisor.stop_all()
-        if broker is not None:
-            broker.stop()
-    click.echo("nnservice: stopped")
-    sys.exit(exit_code)
+    sys.exit(run_stack(Settings.from_env(), host, port, click.echo))
 
 
 client_commands.register(main)

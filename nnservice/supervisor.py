@@ -17,8 +17,11 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+
+from nnservice.config import Settings
+from nnservice.embedded_redis import EmbeddedRedis
 
 #: How long the API and the worker get to stop after SIGTERM before they are killed.
 STOP_TIMEOUT_SECONDS = 60.0
@@ -54,27 +57,13 @@ def stop_process(process: subprocess.Popen, timeout: float = STOP_TIMEOUT_SECOND
     process.wait()
 
 
-def wait_for_http(url: str, processes: list[subprocess.Popen], timeout: float = 60.0) -> bool:
-    """Poll `url` until it answers 200; False if a process exits or time runs out first."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if any(p.poll() is not None for p in processes):
-            return False
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
-                    return True
-        except OSError:
-            pass
-        time.sleep(POLL_SECONDS)
-    return False
-
-
 @dataclass
 class Supervisor:
     """Runs named child processes until a stop signal or an unexpected exit."""
 
     children: dict[str, subprocess.Popen] = field(default_factory=dict)
+    #: Processes whose exit also stops everything, but which the caller stops itself (the broker).
+    watched: dict[str, subprocess.Popen] = field(default_factory=dict)
     stop_signal: int | None = None
 
     def _on_signal(self, signum: int, frame: object) -> None:
@@ -86,11 +75,26 @@ class Supervisor:
         signal.signal(signal.SIGTERM, self._on_signal)
 
     def dead_child(self) -> str | None:
-        """The name of a child that has exited, if any."""
-        for name, process in self.children.items():
+        """The name of a child (or watched process) that has exited, if any."""
+        for name, process in {**self.watched, **self.children}.items():
             if process.poll() is not None:
                 return name
         return None
+
+    def wait_for_http(self, url: str, timeout: float = 60.0) -> bool:
+        """Poll `url` until it answers 200; False on a stop signal, a dead child or time out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.stop_signal is None:
+            if self.dead_child() is not None:
+                return False
+            try:
+                with urllib.request.urlopen(url, timeout=1) as response:
+                    if response.status == 200:
+                        return True
+            except OSError:
+                pass
+            time.sleep(POLL_SECONDS)
+        return False
 
     def wait(self) -> str | None:
         """Block until a stop signal (returns None) or a child exits (returns its name)."""
@@ -108,3 +112,39 @@ class Supervisor:
                 process.terminate()
         for process in self.children.values():
             stop_process(process)
+
+
+def run_stack(settings: Settings, host: str, port: int, echo: Callable[..., object]) -> int:
+    """`nnservice up`: broker (unless REDIS_URL is set), worker and API until a stop; exit code.
+
+    0 after SIGINT or SIGTERM, 1 if any of them exited on its own. `echo(message, err=False)`
+    prints the status lines.
+    """
+    env = dict(os.environ)
+    broker = None
+    supervisor = Supervisor()
+    supervisor.install_signal_handlers()
+    exit_code = 0
+    try:
+        if settings.redis_url is None:
+            broker = EmbeddedRedis(settings.store_path / "valkey", appendonly=True)
+            broker.start()
+            env["REDIS_URL"] = broker.url
+            supervisor.watched["broker"] = broker.process
+            echo(f"nnservice: embedded broker at {broker.url} (data in {broker.data_dir})")
+        supervisor.children["worker"] = spawn(["worker"], env)
+        supervisor.children["api"] = spawn(["api", "--host", host, "--port", str(port)], env)
+        url = f"http://{host}:{port}"
+        if supervisor.wait_for_http(f"{url}/healthz"):
+            echo(f"nnservice: API listening on {url} (Ctrl-C to stop)")
+        dead = supervisor.wait()
+        if dead is not None:
+            code = {**supervisor.watched, **supervisor.children}[dead].returncode
+            echo(f"nnservice: the {dead} exited unexpectedly ({code}); stopping", err=True)
+            exit_code = 1
+    finally:
+        supervisor.stop_all()
+        if broker is not None:
+            broker.stop()
+    echo("nnservice: stopped")
+    return exit_code

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from stack import alive, descendant_pids  # tests/stack.py, loaded by tests/conftest.py
+from stack import alive, child_pids, descendant_pids  # tests/stack.py, loaded by tests/conftest.py
 
 from nnservice.embedded_redis import free_port
 
@@ -94,19 +94,19 @@ def test_up_starts_everything_and_stops_cleanly(up, stop_signal: int) -> None:
     assert "nnservice: stopped" in text
 
 
-def test_up_stops_everything_and_fails_when_a_child_dies(up) -> None:
+@pytest.mark.parametrize(("child", "name"), [("api", "api"), ("valkey-server", "broker")])
+def test_up_stops_everything_and_fails_when_a_child_dies(up, child: str, name: str) -> None:
     process, url, log = up
     _wait_healthy(process, url, log)
     started = descendant_pids(process.pid)
-    api = next(
+    victim = next(
         pid
-        for pid in started
-        if Path(f"/proc/{pid}/stat").read_text().split()[3] == str(process.pid)
-        and b"api" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        for pid in child_pids(process.pid)
+        if child.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
     )
 
-    os.killpg(api, signal.SIGKILL)
+    os.killpg(victim, signal.SIGKILL)
 
     assert process.wait(90) == 1, log.read_text()
     assert not [pid for pid in started if alive(pid)]
-    assert "the api exited unexpectedly" in log.read_text()
+    assert f"the {name} exited unexpectedly" in log.read_text()
