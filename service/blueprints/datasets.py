@@ -16,9 +16,9 @@ from service.schemas.datasets import (
 
 blp = Blueprint("datasets", __name__, url_prefix="/datasets", description="Training data.")
 
-_TABLE_BODY = {
-    "schema": {"type": "string"},
-    "example": "Gender\tHeight\tWeight\nMale\t73.8\t241.9\nFemale\t63.1\t135.2\n",
+_TABLE_EXAMPLES = {
+    "text/csv": "Gender,Height,Weight\nMale,73.8,241.9\nFemale,63.1,135.2\n",
+    "text/tab-separated-values": "Gender\tHeight\tWeight\nMale\t73.8\t241.9\nFemale\t63.1\t135.2\n",
 }
 UPLOAD_BODY = {
     "required": True,
@@ -26,7 +26,10 @@ UPLOAD_BODY = {
     "case and order); for files, name and units come from the query string.",
     "content": {
         **json_request_body("DatasetCreate")["content"],
-        **{content_type: _TABLE_BODY for content_type in CONTENT_TYPES},
+        **{
+            content_type: {"schema": {"type": "string"}, "example": _TABLE_EXAMPLES[content_type]}
+            for content_type in CONTENT_TYPES
+        },
     },
 }
 
