@@ -7,11 +7,10 @@ none of the first two, which is why /healthz and /readyz are separate.
 
 from __future__ import annotations
 
-import os
-import tempfile
-
 import redis
 
+from model_store import ModelStore
+from model_store.errors import StoreWriteError
 from service.context import Services
 
 
@@ -38,13 +37,11 @@ def _worker_problem(svc: Services, timeout: float) -> str | None:
     return None
 
 
-def _store_problem(root: os.PathLike | str) -> str | None:
+def _store_problem(store: ModelStore) -> str | None:
     try:
-        with tempfile.NamedTemporaryFile(dir=root, prefix=".readyz-") as probe:
-            probe.write(b"ok")
-            probe.flush()
-    except OSError as exc:
-        return f"the store directory is not writable: {exc}"
+        store.check_writable()
+    except StoreWriteError as exc:
+        return f"the store is not writable: {exc}"
     return None
 
 
@@ -59,7 +56,7 @@ def readiness_problems(svc: Services, timeout: float = 1.0) -> dict[str, list[st
         worker_problem = _worker_problem(svc, timeout)
         if worker_problem:
             problems["workers"] = [worker_problem]
-    store_problem = _store_problem(svc.settings.store_path)
+    store_problem = _store_problem(svc.store)
     if store_problem:
         problems["store"] = [store_problem]
     return problems
