@@ -98,7 +98,7 @@ def _fail(store: ModelStore, job_id: str, message: str) -> str:
     finally:
         try:
             store.delete_checkpoint(job_id)
-        except OSError:
+        except (StoreError, OSError):
             logger.warning("could not delete the checkpoint of failed job %s", job_id)
     return "failed"
 
