@@ -63,6 +63,8 @@ def make_celery(settings: Settings) -> Celery:
             # Look for messages of dead workers every few seconds (kombu's default: 100 s).
             "unacked_restore_interval": max(1, min(10, settings.visibility_timeout // 3)),
             "unacked_restore_throttle": 1,
+            # A worker killed holding the restore lock blocks restores this long (kombu: 300 s).
+            "unacked_mutex_expire": 10,
         },
         # A running job whose broker connection drops keeps training; its record is in the store.
         worker_cancel_long_running_tasks_on_connection_loss=False,
