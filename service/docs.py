@@ -32,7 +32,18 @@ def configure_docs(app: Flask, version: str) -> None:
                 "description": "Predicts gender from weight (lb) and height (in) with a small "
                 "neural network trained by SGD; datasets, training jobs, model snapshots.",
             },
-            "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
+            "components": {
+                "securitySchemes": {
+                    "bearerAuth": {
+                        "type": "http",
+                        "scheme": "bearer",
+                        "description": "Needed only where NNSERVICE_API_KEYS is set: for every "
+                        "write, and for reads too when NNSERVICE_PUBLIC_READS is false.",
+                    }
+                }
+            },
+            # A key is optional or required depending on the deployment, hence the empty option.
+            "security": [{"bearerAuth": []}, {}],
         },
     )
     app.register_blueprint(assets)
