@@ -84,3 +84,19 @@ def test_promoting_an_older_model_changes_predict_without_restart(stack) -> None
     assert promoted.status_code == 200 and promoted.json()["is_latest"] is True
     assert predictions() == {(older, "F")}
     assert stack.get("/models/latest").json()["id"] == older
+
+
+def test_training_continues_from_an_initial_model(stack) -> None:
+    first = stack.wait_for_job(train(stack, rows=SEED_ROWS, hyperparameters={"seed": 3}))
+    assert first["state"] == "succeeded", first
+    body = {
+        "rows": SEED_ROWS,
+        "initial_model_id": first["model_id"],
+        "hyperparameters": {"epochs": 5},
+    }
+    job = stack.wait_for_job(train(stack, **body), timeout=60)
+    assert job["state"] == "succeeded", job
+    assert job["initial_model_id"] == first["model_id"]
+    snapshot = stack.get(f"/models/{job['model_id']}").json()
+    assert snapshot["training"]["initial_model_id"] == first["model_id"]
+    assert snapshot["layer_sizes"] == [2, 2, 1]
