@@ -1,0 +1,207 @@
+"""Issue 5, item 1: single-row POST /predict under `nnservice api` vs a bare Flask JSON endpoint.
+
+Both servers run side by side with the same gunicorn settings (`nnservice.gunicorn_conf`), and
+wrk (its own process) loads one, then the other, alternating (order flipped every repetition), at
+16 and 64 connections. Targets: requests/s >= 0.85x the bare endpoint's, p99 <= 1.2x. Every
+figure is a median over the repetitions; "paired" ratios are the median of the ratios of
+back-to-back runs, which cancels most of the load other processes put on the machine. The CPU
+the server processes (gunicorn master + workers, from /proc) spend per request is counted for
+each run too: it does not depend on how busy the rest of the machine is.
+
+The per-request check for a newly promoted model (`ModelCache.latest` -> `store.latest_version()`,
+one os.stat) is isolated in the same run two ways: its time per call against the CPU the API
+spends per request, and py-spy's share of the API workers' busy samples inside `latest_version`
+during a wrk run at 16 connections. Target: <= 3%. There is no setting to switch the check off.
+
+    python bench/bench_predict_http.py [--seconds 5] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import timeit
+from pathlib import Path
+
+import bare_app
+import requests
+from harness import (
+    HOST,
+    Stack,
+    free_port,
+    machine,
+    markdown_table,
+    median,
+    tree_cpu_seconds,
+    verdict,
+    wait_http,
+)
+from inprocess import service_app, wsgi_request, wsgi_seconds
+from loadgen import WrkResult, run_wrk
+from sampling import py_spy_path, record_during, top_inclusive
+
+BODY = json.dumps({"weight": 128, "height": 63})
+CONNECTIONS = (16, 64)
+TARGETS = ("bare", "nnservice")
+#: Frames reported from the profile of the API workers, to show where a request's time goes.
+PROFILED = [
+    "latest_version",
+    "predict_proba",
+    "parse_json_body",
+    "json_response",
+    "Flask.full_dispatch_request",
+    "Flask.wsgi_app",
+    "Logger.access",
+    "SyncWorker.handle_request",
+]
+
+
+def start_bare(stack: Stack) -> tuple[str, int]:
+    """bench/bare_app.py under the same gunicorn settings on a free port: (URL, pid)."""
+    port = free_port(HOST)
+    script = Path(__file__).with_name("bare_app.py")
+    process = stack.spawn(
+        [sys.executable, str(script), "--host", HOST, "--port", str(port)], "bare"
+    )
+    return wait_http(f"http://{HOST}:{port}", process), process.pid
+
+
+def check_answers(url: str) -> None:
+    """Both endpoints answer 200 with a prediction before any load."""
+    response = requests.post(
+        f"{url}/predict", data=BODY, headers={"Content-Type": "application/json"}, timeout=10
+    )
+    response.raise_for_status()
+    if response.json()["predictions"][0]["gender"] not in ("F", "M"):
+        raise RuntimeError(f"unexpected answer from {url}: {response.text}")
+
+
+def measured_run(url: str, pid: int, connections: int, seconds: float) -> tuple[WrkResult, float]:
+    """One wrk run; returns its result and the server's CPU microseconds per request."""
+    before = tree_cpu_seconds(pid)
+    result = run_wrk(f"{url}/predict", BODY, connections, seconds)
+    cpu_us = (tree_cpu_seconds(pid) - before) / max(result.requests, 1) * 1e6
+    if result.errors or result.non_2xx:
+        raise RuntimeError(f"{url}: {result.errors} socket errors, {result.non_2xx} non-2xx")
+    return result, cpu_us
+
+
+def load(servers: dict[str, tuple[str, int]], seconds: float, repeats: int) -> dict:
+    """{(target, connections): [(WrkResult, cpu_us), ...]} from alternating wrk runs."""
+    runs: dict[tuple[str, int], list] = {}
+    for connections in CONNECTIONS:
+        for rep in range(repeats):
+            for name in TARGETS if rep % 2 == 0 else reversed(TARGETS):
+                result, cpu_us = measured_run(*servers[name], connections, seconds)
+                runs.setdefault((name, connections), []).append((result, cpu_us))
+                print(
+                    f"  {name:9} c={connections:<3} {result.rps:6.0f} req/s  p50 "
+                    f"{result.p50_ms:6.2f} ms  p99 {result.p99_ms:7.2f} ms  {cpu_us:4.0f} us CPU",
+                    flush=True,
+                )
+    return runs
+
+
+def summarize(runs: dict) -> tuple[list[list], list[str]]:
+    """Table rows and verdicts per connection count."""
+    rows, verdicts = [], []
+    for connections in CONNECTIONS:
+        bare, api = runs[("bare", connections)], runs[("nnservice", connections)]
+        rps = {name: median(r.rps for r, _ in runs[(name, connections)]) for name in TARGETS}
+        p50 = {name: median(r.p50_ms for r, _ in runs[(name, connections)]) for name in TARGETS}
+        p99 = {name: median(r.p99_ms for r, _ in runs[(name, connections)]) for name in TARGETS}
+        cpu = {name: median(c for _, c in runs[(name, connections)]) for name in TARGETS}
+        paired_rps = median(a.rps / b.rps for (a, _), (b, _) in zip(api, bare, strict=True))
+        paired_p99 = median(a.p99_ms / b.p99_ms for (a, _), (b, _) in zip(api, bare, strict=True))
+        rps_ratio, p99_ratio = rps["nnservice"] / rps["bare"], p99["nnservice"] / p99["bare"]
+        rows.append(
+            [connections, rps["bare"], rps["nnservice"], rps_ratio, paired_rps,
+             p50["bare"], p50["nnservice"], p99["bare"], p99["nnservice"], p99_ratio, paired_p99,
+             cpu["bare"], cpu["nnservice"], cpu["bare"] / cpu["nnservice"]]
+        )  # fmt: skip
+        verdicts += [
+            verdict(
+                rps_ratio >= 0.85,
+                f"{connections} connections: req/s {rps_ratio:.2f}x bare (paired "
+                f"{paired_rps:.2f}x; CPU-bound capacity {cpu['bare'] / cpu['nnservice']:.2f}x), "
+                "target >= 0.85x",
+            ),
+            verdict(
+                p99_ratio <= 1.2,
+                f"{connections} connections: p99 {p99_ratio:.2f}x bare (paired {paired_p99:.2f}x), "
+                "target <= 1.2x",
+            ),
+        ]
+    return rows, verdicts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="POST /predict vs a bare Flask endpoint (wrk).")
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of one wrk run")
+    parser.add_argument("--repeats", type=int, default=3, help="wrk runs per target and level")
+    args = parser.parse_args()
+
+    with Stack("predict-http") as stack:
+        stack.promote_seed_like_model()
+        servers = {"bare": start_bare(stack)}
+        servers["nnservice"] = (stack.start_api(), stack.processes[-1].pid)
+        workers = stack.settings.api_workers
+        for url, _ in servers.values():
+            check_answers(url)
+            run_wrk(f"{url}/predict", BODY, 16, 2)  # warm-up, not counted
+        runs = load(servers, args.seconds, args.repeats)
+
+        profile = None
+        if py_spy_path():
+            url, pid = servers["nnservice"]
+            stacks, _ = record_during(
+                pid, args.seconds, lambda: run_wrk(f"{url}/predict", BODY, 16, args.seconds)
+            )
+            profile = top_inclusive(stacks, PROFILED)
+        calls = 20_000
+        check_us = (
+            min(timeit.repeat(stack.store.latest_version, number=calls, repeat=5)) / calls * 1e6
+        )
+        in_process = {
+            "bare": wsgi_seconds(wsgi_request(bare_app.app, "/predict", BODY.encode()), 2000, 5),
+            "nnservice": wsgi_seconds(
+                wsgi_request(service_app(stack.store_path), "/predict", BODY.encode()), 2000, 5
+            ),
+        }
+
+    rows, verdicts = summarize(runs)
+    api_cpu_us = rows[0][12]
+    check_share = check_us / api_cpu_us
+
+    print(f"\n{machine()}; gunicorn {workers} workers; {args.repeats} x {args.seconds:g} s wrk "
+          "runs per cell (2 threads), medians\n")  # fmt: skip
+    print(
+        markdown_table(
+            ["conns", "bare req/s", "nnservice req/s", "ratio (>= 0.85)", "paired ratio",
+             "bare p50 ms", "nnservice p50 ms", "bare p99 ms", "nnservice p99 ms",
+             "p99 ratio (<= 1.2)", "paired p99 ratio", "bare CPU us/req", "nnservice CPU us/req",
+             "CPU ratio bare/nnservice"],
+            rows,
+        )
+    )  # fmt: skip
+    print(
+        f"\nIn-process WSGI call (no HTTP), median: bare {in_process['bare'] * 1e6:.0f} us, "
+        f"nnservice {in_process['nnservice'] * 1e6:.0f} us per single-row request."
+    )
+    print(
+        f"New-model check: store.latest_version() {check_us:.2f} us per call (best of 5) vs "
+        f"{api_cpu_us:.0f} us of API CPU per request at 16 connections: {check_share:.2%}."
+    )
+    verdicts.append(verdict(check_share <= 0.03, f"new-model check {check_share:.2%} of a request"))
+    if profile is not None:
+        print("\npy-spy, API processes under wrk at 16 connections, share of busy samples:\n")
+        print(markdown_table(["frame (inclusive)", "share"], [(n, f"{s:.1%}") for n, s in profile]))
+        sampled = dict(profile)["latest_version"]
+        verdicts.append(verdict(sampled <= 0.03, f"new-model check {sampled:.1%} of busy samples"))
+    print()
+    print("\n".join(f"- {line}" for line in verdicts))
+
+
+if __name__ == "__main__":
+    main()
