@@ -22,9 +22,12 @@ from pathlib import Path
 
 import psutil
 import requests
+from celery import Celery
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the packages import without `pip install -e .` too
+
+import celery_ping  # noqa: E402
 
 from model_store import ModelStore  # noqa: E402
 from nnservice.config import Settings  # noqa: E402
@@ -112,6 +115,23 @@ class Stack:
         process = self.spawn(nnservice(*args), f"worker-{len(self.processes)}")
         wait_for_ping(self.settings, process)
         return process
+
+    def start_bare_celery(self, concurrency: int) -> tuple[Celery, subprocess.Popen]:
+        """The bench-only Celery worker (bench/celery_ping.py) on Redis database 1 of the broker.
+
+        Returns a client app (send `bench.ping` / `bench.train_seed`, wait for results) and the
+        worker process, once the worker answers a ping.
+        """
+        url = self.broker.url.rsplit("/", 1)[0] + "/1"
+        script = Path(__file__).with_name("celery_ping.py")
+        command = [sys.executable, str(script), url, f"--concurrency={concurrency}"]
+        process = self.spawn(command, "bare-celery")
+        app = celery_ping.make_app(url)
+        deadline = time.monotonic() + 60
+        while not app.control.ping(timeout=0.5):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the bench Celery worker did not start")
+        return app, process
 
     def stop_process(self, process: subprocess.Popen) -> None:
         """SIGTERM one process (SIGKILL for its group after 30 s) and forget it."""

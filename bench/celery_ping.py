@@ -1,0 +1,76 @@
+"""A bench-only Celery app: the bare round trip and task throughput that jobs are compared with.
+
+It mirrors the delivery settings of `worker.celery_app` (JSON only, late acks, prefetch 1, prefork
+pool, no mingle/gossip) but does no work around its tasks: `bench.ping` returns at once and
+`bench.train_seed` trains the seed's network on its four people in memory (no store, no job
+record). Results go to the broker's Redis, so a client can wait for them.
+
+Run a worker with `python bench/celery_ping.py REDIS_URL [--concurrency N]`; use a Redis database
+other than nnservice's (e.g. /1), so the two workers never take each other's messages.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+from celery import Celery
+
+import neural
+
+SEED_X = np.array([[133.0, 65.0], [160.0, 72.0], [152.0, 70.0], [120.0, 60.0]])
+SEED_Y = np.array([1.0, 0.0, 0.0, 1.0])
+
+
+def make_app(broker_url: str) -> Celery:
+    """The bench app on `broker_url` (also its result backend)."""
+    app = Celery("bench_ping", broker=broker_url, backend=broker_url)
+    app.conf.update(
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        result_accept_content=["json"],
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        broker_connection_retry_on_startup=True,
+        result_expires=600,
+    )
+
+    @app.task(name="bench.ping")
+    def ping() -> str:
+        return "pong"
+
+    @app.task(name="bench.train_seed")
+    def train_seed(epochs: int = 1000) -> float:
+        """The seed walkthrough's training (standardized inputs, 2-2-1, lr 0.1), final loss."""
+        network = neural.Network((2, 2, 1), rng=np.random.default_rng(0))
+        X = neural.Standardizer().fit(SEED_X).transform(SEED_X)
+        state = neural.train_sgd(
+            network, X, SEED_Y, epochs=epochs, learning_rate=0.1, rng=np.random.default_rng(0)
+        )
+        return state.loss_history[-1]
+
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Run the bench-only Celery worker.")
+    parser.add_argument("broker_url")
+    parser.add_argument("--concurrency", type=int, default=2)
+    args = parser.parse_args()
+    make_app(args.broker_url).worker_main(
+        [
+            "worker",
+            "--pool=prefork",
+            f"--concurrency={args.concurrency}",
+            "--loglevel=WARNING",
+            "--without-mingle",
+            "--without-gossip",
+            "--hostname=bench-ping@%h",
+        ]
+    )
+
+
+if __name__ == "__main__":
+    main()
