@@ -31,24 +31,13 @@ from harness import (
 )
 
 
-def round_trips(app, count: int) -> list[float]:
-    """Seconds of `count` bare Celery round trips (send, run, result back), one after another."""
-    ping = app.signature("bench.ping")
+def round_trips(app, task: str, count: int, **kwargs: object) -> list[float]:
+    """Seconds of `count` bare Celery round trips of `task` (send, run, result back), in turn."""
+    signature = app.signature(task, kwargs=kwargs)
     times = []
     for _ in range(count):
         start = time.perf_counter()
-        ping.delay().get(timeout=30)
-        times.append(time.perf_counter() - start)
-    return times
-
-
-def bare_training(app, count: int) -> list[float]:
-    """Seconds of `count` round trips of the seed training as a bare Celery task."""
-    train = app.signature("bench.train_seed", kwargs={"epochs": 1000})
-    times = []
-    for _ in range(count):
-        start = time.perf_counter()
-        train.delay().get(timeout=60)
+        signature.delay().get(timeout=60)
         times.append(time.perf_counter() - start)
     return times
 
@@ -101,12 +90,12 @@ def main() -> None:
         with requests.Session() as session:
             dataset_id = upload_seed_dataset(session, url)
             one_job(session, url, dataset_id, args.poll)  # warm-up: connections, caches
-            round_trips(app, args.pings)
-            bare_training(app, 4)
+            round_trips(app, "bench.ping", args.pings)
+            round_trips(app, "bench.train_seed", 4, epochs=1000)
             pings, trains, jobs = [], [], []
             for _ in range(args.repeats):
-                pings += round_trips(app, args.pings)
-                trains += bare_training(app, 1)
+                pings += round_trips(app, "bench.ping", args.pings)
+                trains += round_trips(app, "bench.train_seed", 1, epochs=1000)
                 jobs.append(one_job(session, url, dataset_id, args.poll))
         app.close()
 
