@@ -146,6 +146,7 @@ class _Run:
         )
         self._build_network()
         self.X_train = self.standardizer.transform(self.split.X_train)
+        self.X_val = self.standardizer.transform(self.split.X_val)
         state = self._resume_state()
         self.step = "training"
         self._train(state)
@@ -260,7 +261,12 @@ class _Run:
         return update_if_owner(
             self.store,
             self.job_id,
-            progress={"epoch": epoch, "epochs": self.epochs, "loss": loss},
+            progress={
+                "epoch": epoch,
+                "epochs": self.epochs,
+                "loss": loss,
+                "validation_loss": self._validation_loss(),
+            },
             loss_history=_thin(self.history),
         )
 
@@ -332,10 +338,20 @@ class _Run:
         self.store.delete_checkpoint(self.job_id)
         return "succeeded"
 
-    def _loss_now(self) -> float:
-        predictions = self.network.feedforward(self.X_train).reshape(-1)
+    def _loss_on(self, X: np.ndarray, y: np.ndarray) -> float:
+        """The job's loss of the network now on standardized rows X (n, 2) with labels y (n,)."""
+        predictions = self.network.feedforward(X).reshape(-1)
         loss = neural.log_loss if self.hp["loss"] == "log_loss" else neural.mse_loss
-        return float(loss(self.split.y_train, predictions))
+        return float(loss(y, predictions))
+
+    def _loss_now(self) -> float:
+        return self._loss_on(self.X_train, self.split.y_train)
+
+    def _validation_loss(self) -> float | None:
+        """Loss on the held-out rows (None without a validation split); only at progress writes."""
+        if self.X_val.shape[0] == 0:
+            return None
+        return self._loss_on(self.X_val, self.split.y_val)
 
     def _metrics(self) -> dict:
         def accuracy(X: np.ndarray, y: np.ndarray) -> float | None:

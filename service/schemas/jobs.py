@@ -11,6 +11,10 @@ class ProgressSchema(ma.Schema):
     epoch = ma.fields.Integer(required=True, metadata={"description": "Epochs done."})
     epochs = ma.fields.Integer(required=True, allow_none=True)
     loss = ma.fields.Float(required=True, allow_none=True)
+    validation_loss = ma.fields.Float(
+        allow_none=True,
+        metadata={"description": "Loss on the held-out rows; null without a validation split."},
+    )
 
 
 class MetricsSchema(ma.Schema):

@@ -15,6 +15,7 @@ import pytest
 
 from model_store import ModelStore
 from model_store.ids import utc_now_iso
+from worker import training_setup
 from worker.ownership import this_worker
 from worker.training_job import MAX_RECORD_HISTORY, TrainingInterrupted, run_training_job
 
@@ -53,7 +54,12 @@ def test_seed_walkthrough_trains_promotes_and_predicts_emily_f_frank_m(
     job = store.get_job(job_id)
     assert job["state"] == "succeeded"
     assert job["model_id"] == store.model_id_for_job(job_id)
-    assert job["progress"] == {"epoch": 1000, "epochs": 1000, "loss": job["loss_history"][-1]}
+    assert job["progress"] == {
+        "epoch": 1000,
+        "epochs": 1000,
+        "loss": job["loss_history"][-1],
+        "validation_loss": None,
+    }
     assert len(job["loss_history"]) == 1000
     assert job["loss_history"][-1] < job["loss_history"][0]
     assert job["metrics"] == {"train_accuracy": 1.0, "validation_accuracy": None}
@@ -73,6 +79,24 @@ def test_seed_walkthrough_trains_promotes_and_predicts_emily_f_frank_m(
     assert training["job_id"] == job_id and training["seed"] == 0 and training["epochs"] == 1000
     assert training["loss_history"] == job["loss_history"]
     assert training["final_loss"] == job["loss_history"][-1]
+
+
+def test_progress_records_the_validation_loss_of_the_held_out_rows(
+    store, settings, make_job
+) -> None:
+    job_id = make_job(epochs=200, validation_fraction=0.5, seed=3)
+
+    assert run_training_job(store, job_id, settings) == "succeeded"
+
+    job = store.get_job(job_id)
+    dataset = store.load_dataset(job["dataset_id"])
+    split = training_setup.split_rows(
+        dataset.X, dataset.y, 0.5, training_setup.Generators.from_seed(3).split
+    )
+    model = store.load_model(job["model_id"])
+    expected = float(np.mean((split.y_val - model.predict_proba(split.X_val)) ** 2))
+    assert split.X_val.shape[0] == 2
+    assert job["progress"]["validation_loss"] == pytest.approx(expected, rel=1e-9)
 
 
 def test_a_finished_job_is_left_alone(store, settings, make_job) -> None:
