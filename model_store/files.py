@@ -30,6 +30,16 @@ def json_files(directory: Path) -> list[tuple[str, Path]]:
     return found
 
 
+def file_version(path: Path) -> tuple[int, int, int] | None:
+    """(inode, mtime_ns, size) of `path`, or None if absent: one stat that changes on every
+    atomic replace, so pollers and caches can tell a new version without reading the file."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+
 def read_json(path: Path) -> Any:
     """Parse the JSON file at `path` (strict: no NaN); raises OSError or ValueError."""
     return parse_json(path.read_bytes())

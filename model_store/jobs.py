@@ -16,7 +16,7 @@ from typing import cast
 from model_store.atomic import create_exclusive, remove, write_atomic
 from model_store.canonical import canonical_json
 from model_store.errors import AlreadyExists, NotFound, StoreError, StoreWriteError
-from model_store.files import read_all, read_json
+from model_store.files import file_version, read_all, read_json
 from model_store.ids import utc_now_iso, validate_id
 
 STATES = ("queued", "running", "succeeded", "failed", "cancelled")
@@ -91,6 +91,10 @@ class JobFiles:
         if not isinstance(record, dict):
             raise StoreError(f"job {job_id!r} is unreadable: not a JSON object")
         return record
+
+    def version(self, job_id: str) -> tuple[int, int, int] | None:
+        """(inode, mtime_ns, size) of the record, or None if there is no such job (one stat)."""
+        return file_version(self._path(job_id))
 
     def modify(self, job_id: str, change: Callable[[dict], dict | None]) -> dict | None:
         """Read-modify-write under the job's lock, safe across processes.

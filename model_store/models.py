@@ -9,7 +9,7 @@ from pathlib import Path
 from model_store.atomic import create_exclusive, write_atomic
 from model_store.canonical import canonical_json, snapshot_sha256
 from model_store.errors import AlreadyExists, CorruptSnapshot, InvalidId, InvalidSnapshot, NotFound
-from model_store.files import json_files, newest_first
+from model_store.files import file_version, json_files, newest_first
 from model_store.ids import new_model_id, utc_now_iso, validate_id
 from model_store.snapshots import (
     corrupt_summary,
@@ -128,8 +128,4 @@ class ModelFiles:
 
     def latest_version(self) -> tuple[int, int, int] | None:
         """(inode, mtime_ns, size) of LATEST, or None: one stat, so caches notice a promotion."""
-        try:
-            stat = os.stat(self.latest_path)
-        except FileNotFoundError:
-            return None
-        return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        return file_version(self.latest_path)

@@ -133,6 +133,10 @@ class ModelStore:
         """The job record; NotFound if absent."""
         return self._jobs.get(job_id)
 
+    def job_version(self, job_id: str) -> tuple[int, int, int] | None:
+        """(inode, mtime_ns, size) of the job record or None: one stat, changes on every update."""
+        return self._jobs.version(job_id)
+
     def update_job(self, job_id: str, **fields: object) -> dict:
         """Set fields on a job under its lock (safe across processes); return the new record."""
         return self._jobs.update(job_id, **fields)

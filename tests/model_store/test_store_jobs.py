@@ -52,6 +52,22 @@ def test_create_job_needs_a_new_id(store: ModelStore) -> None:
         new_job(store)
 
 
+def test_job_version_changes_with_every_update_and_is_none_without_a_job(
+    store: ModelStore,
+) -> None:
+    assert store.job_version("job1") is None
+    new_job(store)
+    first = store.job_version("job1")
+    store.update_job("job1", progress={"epoch": 1, "epochs": 1000, "loss": 0.2})
+    second = store.job_version("job1")
+    store.update_job("job1", progress={"epoch": 1, "epochs": 1000, "loss": 0.2})
+    third = store.job_version("job1")  # same content, rewritten: a new file, a new inode
+    assert None not in (first, second, third)
+    assert first != second and second != third
+    store.delete_job("job1")
+    assert store.job_version("job1") is None
+
+
 def test_update_and_transition(store: ModelStore) -> None:
     new_job(store)
     updated = store.update_job("job1", progress={"epoch": 5, "epochs": 1000, "loss": 0.2})
