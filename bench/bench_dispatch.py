@@ -20,6 +20,7 @@ import argparse
 import time
 
 import requests
+from celery_ping import round_trips
 from harness import (
     Stack,
     iso_seconds,
@@ -29,17 +30,6 @@ from harness import (
     upload_seed_dataset,
     verdict,
 )
-
-
-def round_trips(app, task: str, count: int, **kwargs: object) -> list[float]:
-    """Seconds of `count` bare Celery round trips of `task` (send, run, result back), in turn."""
-    signature = app.signature(task, kwargs=kwargs)
-    times = []
-    for _ in range(count):
-        start = time.perf_counter()
-        signature.delay().get(timeout=60)
-        times.append(time.perf_counter() - start)
-    return times
 
 
 def one_job(session: requests.Session, url: str, dataset_id: str, poll: float) -> dict[str, float]:

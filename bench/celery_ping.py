@@ -12,6 +12,7 @@ other than nnservice's (e.g. /1), so the two workers never take each other's mes
 from __future__ import annotations
 
 import argparse
+import time
 
 import numpy as np
 from celery import Celery
@@ -52,6 +53,21 @@ def make_app(broker_url: str) -> Celery:
         return state.loss_history[-1]
 
     return app
+
+
+def burst_seconds(app: Celery, task: str, count: int, **kwargs: object) -> float:
+    """Seconds from sending `count` tasks at once until the last result is back."""
+    signature = app.signature(task, kwargs=kwargs)
+    start = time.perf_counter()
+    results = [signature.delay() for _ in range(count)]
+    for result in results:
+        result.get(timeout=300)
+    return time.perf_counter() - start
+
+
+def round_trips(app: Celery, task: str, count: int, **kwargs: object) -> list[float]:
+    """Seconds of `count` round trips of `task` (send, run, result back), one after another."""
+    return [burst_seconds(app, task, 1, **kwargs) for _ in range(count)]
 
 
 def main() -> None:
