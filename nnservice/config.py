@@ -44,6 +44,7 @@ class Settings:
       NNSERVICE_WORKER_CONCURRENCY   [number of CPUs] training processes per worker
       NNSERVICE_API_WORKERS          [2] gunicorn worker processes for the API
       NNSERVICE_API_THREADS          [1] threads per gunicorn worker
+      NNSERVICE_EVENTS_MAX_SECONDS   [600] longest life of one /jobs/{id}/events stream
       NNSERVICE_LOG_LEVEL            [INFO]
     """
 
@@ -61,6 +62,7 @@ class Settings:
     worker_concurrency: int = field(default_factory=lambda: os.cpu_count() or 1)
     api_workers: int = 2
     api_threads: int = 1
+    events_max_seconds: float = 600.0
     log_level: str = "INFO"
 
     @classmethod
@@ -99,6 +101,9 @@ class Settings:
             ),
             api_workers=get("NNSERVICE_API_WORKERS", int, defaults.api_workers),
             api_threads=get("NNSERVICE_API_THREADS", int, defaults.api_threads),
+            events_max_seconds=get(
+                "NNSERVICE_EVENTS_MAX_SECONDS", float, defaults.events_max_seconds
+            ),
             log_level=get("NNSERVICE_LOG_LEVEL", str.strip, defaults.log_level).upper(),
         )
 
@@ -120,6 +125,7 @@ ENVIRONMENT_VARIABLES: frozenset[str] = frozenset(
         "NNSERVICE_WORKER_CONCURRENCY",
         "NNSERVICE_API_WORKERS",
         "NNSERVICE_API_THREADS",
+        "NNSERVICE_EVENTS_MAX_SECONDS",
         "NNSERVICE_LOG_LEVEL",
     }
 )

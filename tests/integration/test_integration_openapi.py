@@ -10,6 +10,7 @@ PATHS = {
     "/train",
     "/jobs",
     "/jobs/{job_id}",
+    "/jobs/{job_id}/events",
     "/models",
     "/models/latest",
     "/models/{model_id}",

@@ -11,6 +11,7 @@ EXPECTED = {
     "/train": {"post"},
     "/jobs": {"get"},
     "/jobs/{job_id}": {"get", "delete"},
+    "/jobs/{job_id}/events": {"get"},
     "/models": {"get", "post"},
     "/models/latest": {"get"},
     "/models/{model_id}": {"get"},

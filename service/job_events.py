@@ -1,0 +1,112 @@
+"""Server-Sent Events for one training job, read from its record in the store.
+
+The stream looks at the record's version (`ModelStore.job_version`, one stat) every
+`POLL_SECONDS` and reads the record only when it changed. It sends a `progress` event whenever
+the state or the progress changes (the first one at once, so a late client starts from the
+present), a comment line every `HEARTBEAT_SECONDS` (so clients and proxies see a live
+connection, and a vanished client is noticed), and ends with one of:
+
+- `end`: the job reached a final state (or its record is gone); the data holds the outcome;
+- `reconnect`: the stream's time limit came first; the client opens a new stream.
+
+No Redis, no Celery: the worker writes progress into the record, and this only reads it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+from model_store import ModelStore, NotFound, StoreError
+
+POLL_SECONDS = 0.2
+HEARTBEAT_SECONDS = 15.0
+#: Sent as the stream's `retry:` field: how long an EventSource waits before reconnecting.
+RETRY_MILLISECONDS = 2000
+#: A stream on a single-threaded server process (gunicorn's sync worker) holds the whole
+#: process and is killed at gunicorn's 60 s worker timeout: end such streams well before it.
+SINGLE_THREADED_MAX_SECONDS = 25.0
+TERMINAL_STATES = frozenset({"succeeded", "failed", "cancelled"})
+
+
+def stream_seconds(configured: float, multithreaded: bool) -> float:
+    """How long one stream may last: `configured`, capped on single-threaded servers."""
+    return configured if multithreaded else min(configured, SINGLE_THREADED_MAX_SECONDS)
+
+
+def format_event(event: str, data: dict, event_id: int | None = None) -> str:
+    """One SSE message: `event:`, optional `id:`, one `data:` line of compact JSON."""
+    head = f"event: {event}\n" + (f"id: {event_id}\n" if event_id is not None else "")
+    return head + f"data: {json.dumps(data, separators=(',', ':'), allow_nan=False)}\n\n"
+
+
+def progress_payload(record: dict) -> dict:
+    """The `progress` event's data: state, epoch, epochs, loss, validation_loss."""
+    progress = record.get("progress") or {}
+    return {
+        "job_id": record["id"],
+        "state": record["state"],
+        "epoch": progress.get("epoch"),
+        "epochs": progress.get("epochs"),
+        "loss": progress.get("loss"),
+        "validation_loss": progress.get("validation_loss"),
+    }
+
+
+def end_payload(record: dict) -> dict:
+    """The `end` event's data: the last progress plus the outcome (model, metrics, error)."""
+    return {
+        **progress_payload(record),
+        "model_id": record.get("model_id"),
+        "metrics": record.get("metrics"),
+        "error": record.get("error"),
+        "finished_at": record.get("finished_at"),
+    }
+
+
+def job_events(
+    store: ModelStore,
+    job_id: str,
+    *,
+    max_seconds: float,
+    poll_seconds: float = POLL_SECONDS,
+    heartbeat_seconds: float = HEARTBEAT_SECONDS,
+) -> Iterator[str]:
+    """The text of the event stream for `job_id`, chunk by chunk, until the job ends or
+    `max_seconds` pass."""
+    started = last_beat = time.monotonic()
+    last_version: tuple | None = None
+    last_sent: dict | None = None
+    event_id = 0
+    yield f"retry: {RETRY_MILLISECONDS}\n\n"
+    while True:
+        version = store.job_version(job_id)
+        if version != last_version:
+            try:
+                record = store.get_job(job_id)
+            except NotFound:
+                message = f"job {job_id!r} no longer exists"
+                yield format_event("end", {"job_id": job_id, "state": None, "error": message})
+                return
+            except StoreError:  # unreadable right now: look again at the next poll
+                record = None
+            if record is not None:
+                last_version = version
+                payload = progress_payload(record)
+                if payload != last_sent:
+                    event_id += 1
+                    last_sent = payload
+                    yield format_event("progress", payload, event_id)
+                if record["state"] in TERMINAL_STATES:
+                    yield format_event("end", end_payload(record), event_id + 1)
+                    return
+        now = time.monotonic()
+        if now - started >= max_seconds:
+            reason = f"this stream ends after {max_seconds:g} s; open a new one to follow the job"
+            yield format_event("reconnect", {"job_id": job_id, "reason": reason})
+            return
+        if now - last_beat >= heartbeat_seconds:
+            last_beat = now
+            yield ": heartbeat\n\n"
+        time.sleep(poll_seconds)
