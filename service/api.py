@@ -83,7 +83,14 @@ class StrictParser(FlaskParser):
         if not is_json_request(req):
             message = f"expected Content-Type application/json, got {req.mimetype or 'none'}"
             abort(415, message=message, errors={"Content-Type": [message]})
-        return core.parse_json(req.get_data(cache=True))
+        try:
+            return core.parse_json(req.get_data(cache=True))
+        except json.JSONDecodeError:
+            raise  # webargs turns it into _handle_invalid_json_error
+        except RecursionError as exc:
+            raise json.JSONDecodeError("nested too deeply", "<body>", 0) from exc
+        except ValueError as exc:  # e.g. an integer literal over Python's 4300-digit limit
+            raise json.JSONDecodeError(str(exc), "<body>", 0) from exc
 
     def _handle_invalid_json_error(self, error, req, *args: Any, **kwargs: Any) -> NoReturn:
         abort(
@@ -141,9 +148,22 @@ class Blueprint(flask_smorest.Blueprint):
 
 
 class Api(flask_smorest.Api):
-    """flask-smorest's Api, answering every HTTP error in the one documented shape."""
+    """flask-smorest's Api, answering every HTTP error in the one documented shape.
+
+    The OpenAPI document lists each operation's error statuses (service.openapi_errors).
+    """
 
     ERROR_SCHEMA = ErrorSchema
+
+    def __init__(self, app: Flask | None = None, *, spec_kwargs: dict | None = None, **kwargs):
+        from service.openapi_errors import ErrorResponsesPlugin
+
+        spec_kwargs = dict(spec_kwargs or {})
+        spec_kwargs["extra_plugins"] = [
+            *spec_kwargs.get("extra_plugins", ()),
+            ErrorResponsesPlugin(),
+        ]
+        super().__init__(app, spec_kwargs=spec_kwargs, **kwargs)
 
     def handle_http_exception(self, error: HTTPException):
         """Render any `HTTPException` (ours or Flask's own) as the common error body."""

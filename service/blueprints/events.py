@@ -32,10 +32,23 @@ _DESCRIPTION = (
 )
 
 
+#: One event of the stream (OpenAPI 3.0 has no itemSchema, so `schema` describes each event).
+_EVENT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "event": {"type": "string", "enum": ["progress", "end", "reconnect"]},
+        "id": {"type": "string"},
+        "data": {"type": "string", "description": "A JSON object (see the example)."},
+        "retry": {"type": "integer", "minimum": 0},
+    },
+    "required": ["event", "data"],
+}
+
+
 @blp.route("/jobs/<id:job_id>/events", methods=["GET"])
 @blp.response(
     200,
-    {"type": "string"},
+    _EVENT_SCHEMA,
     content_type="text/event-stream",
     description=_DESCRIPTION,
     example=_EXAMPLE,

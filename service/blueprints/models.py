@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import request, url_for
 from flask.views import MethodView
 
-from service.api import Blueprint, abort
+from service.api import Blueprint, ErrorSchema, abort
 from service.context import services
 from service.schemas.models import ModelSummarySchema, SnapshotSchema
 from service.snapshot_import import import_snapshot
@@ -30,6 +30,7 @@ class Models(MethodView):
     @blp.arguments(SnapshotSchema())
     @blp.response(201, SnapshotSchema, description="Imported (not promoted).")
     @blp.alt_response(200, schema=SnapshotSchema, description="Already here, same content.")
+    @blp.alt_response(409, schema=ErrorSchema, description="A different model has this id.")
     def post(self, _: dict):
         """Import a snapshot (e.g. one exported with GET /models/{id}); 422 names a bad field."""
         stored, created = import_snapshot(services().store, request.get_json())
@@ -40,6 +41,8 @@ class Models(MethodView):
 @blp.route("/latest")
 class LatestModel(MethodView):
     @blp.response(200, SnapshotSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="No model has been promoted yet.")
+    @blp.alt_response(409, schema=ErrorSchema, description="The latest snapshot is corrupt.")
     def get(self):
         """The snapshot /predict uses by default; 404 before any model is promoted."""
         model_id = services().store.latest_model_id()
@@ -51,6 +54,7 @@ class LatestModel(MethodView):
 @blp.route("/<id:model_id>")
 class Model(MethodView):
     @blp.response(200, SnapshotSchema)
+    @blp.alt_response(409, schema=ErrorSchema, description="Its file is corrupt.")
     def get(self, model_id: str):
         """The snapshot itself; 409 if its file is corrupt."""
         return services().store.get_snapshot(model_id)
@@ -58,6 +62,7 @@ class Model(MethodView):
 
 @blp.route("/<id:model_id>/promote", methods=["POST"])
 @blp.response(200, ModelSummarySchema)
+@blp.alt_response(409, schema=ErrorSchema, description="Its file is corrupt.")
 def promote(model_id: str):
     """Make this model the latest; /predict picks it up without a restart."""
     services().store.promote(model_id)

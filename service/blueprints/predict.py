@@ -16,7 +16,12 @@ _SCHEMA = PredictRequestSchema()
 @blp.doc(requestBody=json_request_body("PredictRequest"))
 @blp.response(200, PredictResponseSchema)
 @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
-@blp.alt_response(409, description="No model has been trained yet.", schema=ErrorSchema)
+@blp.alt_response(404, description="No model with this model_id.", schema=ErrorSchema)
+@blp.alt_response(
+    409,
+    description="No model has been trained yet, or model_id's file is corrupt.",
+    schema=ErrorSchema,
+)
 def predict():
     """Predict F/M for one person (weight, height) or up to 10,000 `instances`."""
     data = parse_json_body(_SCHEMA, fast_single)

@@ -1,0 +1,220 @@
+"""Schemathesis over every operation of /openapi.json (issue 4, item 6).
+
+The API under test is the real app (`create_app`, called in process through WSGI) on a private
+store, with a private valkey-server and a real `nnservice worker`, so the jobs and models the
+fuzzer creates never reach the session stack. Every operation gets schema-valid (positive) and
+schema-invalid (negative) requests, derandomized and bounded so that the test is repeatable and
+fast. Each response must: not be a 5xx; have a status listed explicitly for the operation (not only
+through `default`); match the documented content type, headers and schema; and a schema-invalid
+request must be refused. A second pass replays known-good requests against a store with a
+dataset, a good and a corrupt model and finished jobs, so the 2xx and 409 bodies are checked too.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+import schemathesis
+from flask import Flask
+from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+from schemathesis import checks as st_checks
+from stack import Stack
+
+from nnservice.config import Settings
+from service import create_app
+
+from .conftest import SEED_ROWS, SNAPSHOT
+
+pytestmark = pytest.mark.timeout(240)
+
+EXAMPLES_PER_MODE = 40
+MIN_GENERATED_REQUESTS = 500
+
+
+def status_is_documented(ctx, response, case) -> None:
+    """The status is one the operation lists itself; `default` may only stand in for a 500."""
+    listed = {str(code) for code in case.operation.definition.raw["responses"]} - {"default"}
+    status = response.status_code
+    assert status == 500 or str(status) in listed, (
+        f"{case.operation.label} answered {status}, which it does not document ({sorted(listed)})"
+    )
+
+
+CHECKS = [
+    st_checks.not_a_server_error,
+    status_is_documented,
+    st_checks.status_code_conformance,
+    st_checks.content_type_conformance,
+    st_checks.response_headers_conformance,
+    st_checks.response_schema_conformance,
+    st_checks.negative_data_rejection,
+    st_checks.unsupported_method,
+    st_checks.allow_header_conformance,
+]
+
+
+@dataclass
+class Known:
+    """Ids of things seeded in the fuzzed store: every state the responses can describe."""
+
+    dataset_id: str
+    model_id: str
+    corrupt_model_id: str
+    finished_job_id: str
+    queued_job_id: str
+
+
+@pytest.fixture(scope="module")
+def fuzz_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A private valkey-server and worker (no HTTP API: the app runs in this process)."""
+    private = Stack(
+        tmp_path_factory.mktemp("fuzz"),
+        {"NNSERVICE_WORKER_CONCURRENCY": "1", "NNSERVICE_JOB_BUDGET": "100000"},
+    )
+    try:
+        private.start_redis()
+        private.start_worker()
+        yield private
+    finally:
+        private.close()
+
+
+@pytest.fixture(scope="module")
+def app(fuzz_stack: Stack) -> Flask:
+    return create_app(Settings.from_env(fuzz_stack.env()))
+
+
+@pytest.fixture(scope="module")
+def known(fuzz_stack: Stack, app: Flask) -> Known:
+    """Seed the store through the API: a dataset, a finished job and its model, a corrupt model,
+    and a queued job (a record without a task, so it stays queued until the test cancels it)."""
+    client, store = app.test_client(), fuzz_stack.store
+    dataset_id = client.post("/datasets", json={"rows": SEED_ROWS}).get_json()["id"]
+    body = {"dataset_id": dataset_id, "hyperparameters": {"epochs": 50, "seed": 1}}
+    job_id = client.post("/train", json=body).get_json()["job_id"]
+    record = fuzz_stack.wait_for_record(job_id)
+    assert record["state"] == "succeeded", record
+    corrupt = store.save_snapshot(SNAPSHOT)["id"]
+    path = store.root / "models" / f"{corrupt}.json"
+    path.write_bytes(path.read_bytes()[:-40])
+    queued = store.create_job({"id": "queued-by-hand", "dataset_id": dataset_id})
+    return Known(dataset_id, record["model_id"], corrupt, job_id, queued["id"])
+
+
+def _has_inputs(operation) -> bool:
+    return bool(operation.path_parameters or operation.query or operation.headers or operation.body)
+
+
+def _fuzz(operation, mode: GenerationMode, sent: collections.Counter) -> None:
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @settings(
+        max_examples=EXAMPLES_PER_MODE,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    def run(case) -> None:
+        sent[operation.label] += 1
+        case.call_and_validate(checks=CHECKS)
+
+    try:
+        run()
+    except Unsatisfiable:
+        # Only an operation without any input has nothing to make invalid.
+        assert mode is GenerationMode.NEGATIVE and not _has_inputs(operation), operation.label
+
+
+def test_generated_requests_over_every_operation(app: Flask, known: Known) -> None:
+    schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    sent: collections.Counter = collections.Counter()
+    for operation in operations:
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            _fuzz(operation, mode, sent)
+    assert {operation.label for operation in operations} == set(sent)
+    assert sum(sent.values()) >= MIN_GENERATED_REQUESTS, sent
+
+
+def _known_requests(known: Known) -> list[tuple[str, dict]]:
+    """(operation label, Case arguments) of requests with real ids and valid bodies."""
+    exported = {**SNAPSHOT, "id": "m-imported-by-fuzz-test"}
+    ids = {
+        "dataset": {"dataset_id": known.dataset_id},
+        "job": {"job_id": known.finished_job_id},
+        "model": {"model_id": known.model_id},
+        "corrupt": {"model_id": known.corrupt_model_id},
+    }
+    csv = "weight,height,gender\n133,65,F\n160,72,M\n"
+    return [
+        ("GET /healthz", {}),
+        ("GET /readyz", {}),
+        ("POST /datasets", {"body": {"rows": SEED_ROWS[:3]}, "media_type": "application/json"}),
+        ("POST /datasets", {"body": csv, "media_type": "text/csv"}),
+        (
+            "POST /datasets",
+            {"body": csv.replace(",", "\t"), "media_type": "text/tab-separated-values"},
+        ),
+        ("GET /datasets", {}),
+        ("GET /datasets/{dataset_id}", {"path_parameters": ids["dataset"]}),
+        ("POST /train", {"body": {"dataset_id": "ds-none"}, "media_type": "application/json"}),
+        (
+            "POST /train",
+            {
+                "body": {"rows": SEED_ROWS, "initial_model_id": known.corrupt_model_id},
+                "media_type": "application/json",
+            },
+        ),
+        ("GET /jobs", {"query": {"limit": 5}}),
+        ("GET /jobs/{job_id}", {"path_parameters": ids["job"]}),
+        ("GET /jobs/{job_id}/events", {"path_parameters": ids["job"]}),
+        ("DELETE /jobs/{job_id}", {"path_parameters": ids["job"]}),
+        ("DELETE /jobs/{job_id}", {"path_parameters": {"job_id": known.queued_job_id}}),
+        ("GET /models", {}),
+        ("POST /models", {"body": exported, "media_type": "application/json"}),
+        (
+            "POST /models",
+            {"body": {**exported, "loss": "log_loss"}, "media_type": "application/json"},
+        ),
+        ("GET /models/{model_id}", {"path_parameters": ids["model"]}),
+        ("GET /models/{model_id}", {"path_parameters": ids["corrupt"]}),
+        ("POST /models/{model_id}/promote", {"path_parameters": ids["corrupt"]}),
+        ("POST /models/{model_id}/promote", {"path_parameters": ids["model"]}),
+        ("GET /models/latest", {}),
+        (
+            "POST /predict",
+            {"body": {"weight": 128, "height": 63}, "media_type": "application/json"},
+        ),
+        ("POST /predict", {"body": {"instances": [{"weight": 128, "height": 63}] * 3}}),
+        (
+            "POST /predict",
+            {"body": {"weight": 128, "height": 63, "model_id": known.corrupt_model_id}},
+        ),
+        ("POST /predict", {"body": {"weight": 128, "height": 63, "model_id": "m-none"}}),
+    ]
+
+
+def test_known_requests_get_documented_answers(app: Flask, known: Known) -> None:
+    """2xx and the documented 404/409s, checked against the document like the generated ones."""
+    schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
+    operations = {result.ok().label: result.ok() for result in schema.get_all_operations()}
+    statuses = collections.defaultdict(set)
+    for label, arguments in _known_requests(known):
+        arguments.setdefault("media_type", "application/json" if "body" in arguments else None)
+        case = operations[label].Case(**arguments)
+        response = case.call_and_validate(checks=CHECKS)
+        statuses[label].add(response.status_code)
+    assert set(operations) == set(statuses), set(operations) - set(statuses)
+    assert statuses["POST /datasets"] == {200, 201}
+    assert statuses["DELETE /jobs/{job_id}"] == {200, 409}
+    assert statuses["POST /models"] == {201, 409}
+    assert statuses["GET /models/{model_id}"] == statuses["POST /models/{model_id}/promote"]
+    assert statuses["GET /models/{model_id}"] == {200, 409}
+    assert statuses["POST /predict"] == {200, 404, 409}
+    assert statuses["POST /train"] == {404, 409}
+    assert statuses["GET /readyz"] == {200}
