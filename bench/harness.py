@@ -89,12 +89,12 @@ class Stack:
     def settings(self) -> Settings:
         return Settings.from_env(self.env)
 
-    def spawn(self, args: Sequence[str], log_name: str) -> subprocess.Popen:
-        """Start `args` in its own session with stdout and stderr going to a log file."""
+    def spawn(self, args: Sequence[str], log_name: str, **env: str) -> subprocess.Popen:
+        """Start `args` (extra `env` on top of the stack's) in its own session, output to a log."""
         with open(self.root / f"{log_name}.log", "ab") as log:
             process = subprocess.Popen(
                 list(args),
-                env=self.env,
+                env={**self.env, **env},
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -109,10 +109,10 @@ class Stack:
         process = self.spawn(nnservice("api", "--host", HOST, "--port", str(port)), f"api-{port}")
         return wait_http(f"http://{HOST}:{port}", process)
 
-    def start_worker(self, concurrency: int | None = None) -> subprocess.Popen:
+    def start_worker(self, concurrency: int | None = None, **env: str) -> subprocess.Popen:
         """`nnservice worker` (default concurrency unless given), once it answers a ping."""
         args = ["worker"] + ([f"--concurrency={concurrency}"] if concurrency else [])
-        process = self.spawn(nnservice(*args), f"worker-{len(self.processes)}")
+        process = self.spawn(nnservice(*args), f"worker-{len(self.processes)}", **env)
         wait_for_ping(self.settings, process)
         return process
 
