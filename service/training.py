@@ -117,9 +117,15 @@ def submit_training(svc: Services, data: dict) -> dict:
 
 
 def _revoke(svc: Services, job_id: str) -> None:
-    """Best effort: the worker also checks the record's state before it trains."""
+    """Best effort: the worker also checks the record's state before it trains.
+
+    The connection is checked first with a single attempt: Celery's broadcast would otherwise
+    wait for a broker that is down for as long as it stays down, and the request with it.
+    """
     try:
-        svc.celery.control.revoke(job_id)
+        with svc.celery.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, interval_start=0, interval_max=0.2)
+            svc.celery.control.revoke(job_id, connection=connection)
     except Exception as exc:  # the broker may be down; the record already says cancelled
         log.warning("could not revoke task %s: %s", job_id, exc)
 
