@@ -258,7 +258,7 @@ def markdown_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> s
 
 
 def machine() -> str:
-    """One line naming the date, the CPU count, the CPU model and Python."""
+    """One line: the date, CPU count and model, Python, the commit (dirty: uncommitted edits)."""
     model = "unknown CPU"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -268,7 +268,17 @@ def machine() -> str:
     except OSError:
         pass
     today = datetime.now().strftime("%Y-%m-%d")
-    return f"{today}, {os.cpu_count()} cores ({model}), Python {platform.python_version()}"
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(REPO), "describe", "--always", "--dirty"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    return (
+        f"{today}, {os.cpu_count()} cores ({model}), Python {platform.python_version()}, "
+        f"commit {commit}"
+    )
 
 
 def verdict(met: bool, text: str) -> str:

@@ -7,6 +7,7 @@ request count, duration, latency percentiles and errors, which `run_wrk` parses.
 from __future__ import annotations
 
 import json
+import resource
 import shutil
 import subprocess
 import tempfile
@@ -31,7 +32,7 @@ end
 
 @dataclass(frozen=True)
 class WrkResult:
-    """One wrk run: throughput and latency (milliseconds) and every failed request."""
+    """One wrk run: throughput, latency (milliseconds), failed requests, wrk's own CPU time."""
 
     requests: int
     seconds: float
@@ -39,6 +40,7 @@ class WrkResult:
     p99_ms: float
     errors: int
     non_2xx: int
+    client_cpu_seconds: float
 
     @property
     def rps(self) -> float:
@@ -69,7 +71,9 @@ def run_wrk(url: str, body: str, connections: int, seconds: float, threads: int 
             f"--script={script}",
             url,
         ]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
     line = next(line for line in output.splitlines() if line.startswith("WRK_JSON "))
     data = json.loads(line.removeprefix("WRK_JSON "))
     return WrkResult(
@@ -79,4 +83,5 @@ def run_wrk(url: str, body: str, connections: int, seconds: float, threads: int 
         p99_ms=data["p99_us"] / 1000,
         errors=data["errors"],
         non_2xx=data["non_2xx"],
+        client_cpu_seconds=(after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
     )
