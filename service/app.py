@@ -14,6 +14,7 @@ from service.auth import install_auth
 from service.blueprints import BLUEPRINTS
 from service.context import EXTENSION, Services
 from service.converters import IdConverter, id_parameter_schema
+from service.dashboard import blp as dashboard
 from service.docs import configure_docs
 from service.model_cache import ModelCache
 from service.schemas.datasets import DatasetCreateSchema
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.spec.components.schema("PredictRequest", schema=PredictRequestSchema)
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
+    app.register_blueprint(dashboard)  # plain Flask: not part of the OpenAPI document
     register_store_error_handlers(app)
     install_auth(app, settings)
     return app

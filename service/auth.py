@@ -14,9 +14,10 @@ from flask import Flask, request
 from nnservice.config import Settings
 from service.api import abort
 
-#: Endpoints that never need a key (probes, the OpenAPI document and its UI).
-OPEN_ENDPOINTS = frozenset({"health.healthz", "health.readyz"})
-OPEN_BLUEPRINTS = frozenset({"api-docs", "docs_assets"})
+#: Endpoints that never need a key (probes, the OpenAPI document and its UI, the dashboard's
+#: page and static files, which hold no data: the page calls the API with the user's key).
+OPEN_ENDPOINTS = frozenset({"health.healthz", "health.readyz", "static"})
+OPEN_BLUEPRINTS = frozenset({"api-docs", "docs_assets", "dashboard"})
 #: POSTs that only read (they change nothing in the store).
 READ_ONLY_POSTS = frozenset({"predict.predict"})
 

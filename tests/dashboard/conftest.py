@@ -1,11 +1,27 @@
-"""Helpers for the dashboard tests: reading Server-Sent Events."""
+"""Helpers for the dashboard tests: reading Server-Sent Events, a headless Chromium."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 
 import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
+#: Screenshots and other files a run leaves for people to look at (git-ignored).
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 def sse_messages(lines: Iterable[str]) -> Iterator[tuple[str, dict]]:
@@ -27,3 +43,38 @@ def sse_messages(lines: Iterable[str]) -> Iterator[tuple[str, dict]]:
 def read_sse() -> Callable[[Iterable[str]], Iterator[tuple[str, dict]]]:
     """`read_sse(lines)`: the messages of an event stream given line by line."""
     return sse_messages
+
+
+@pytest.fixture
+def browser(tmp_path: Path):
+    """Debian's headless Chromium through chromedriver (selenium), with a fresh profile.
+
+    Fails (never skips) when Chromium is missing: scripts/test.sh installs it when run as root.
+    """
+    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.exists()]
+    if missing:
+        pytest.fail(
+            f"the dashboard browser test needs Debian's chromium and chromium-driver; missing "
+            f"{', '.join(missing)}. Install them with `apt-get install -y chromium "
+            "chromium-driver` (scripts/test.sh does so when run as root)."
+        )
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium'}"):
+        options.add_argument(flag)
+    options.add_argument("--window-size=1400,1000")
+    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    """The directory for test artifacts (created)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS

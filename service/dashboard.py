@@ -1,0 +1,26 @@
+"""The web dashboard at `/`: one HTML page with ES modules and CSS from `service/static`.
+
+No build step and no CDN: the page, its modules and the vendored chart library (uPlot, in
+`static/vendor/`) ship inside the package. The page holds no data of its own; it calls the JSON
+API from the browser (with the key the user pasted, when keys are configured), so the page and
+its files are served without a key, like /docs.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+
+from service.context import services
+
+blp = Blueprint("dashboard", __name__)
+
+
+@blp.get("/")
+def index() -> str:
+    """The dashboard page; it asks for an API key only where the deployment has keys."""
+    settings = services().settings
+    return render_template(
+        "dashboard.html",
+        keys_configured=bool(settings.api_keys),
+        public_reads=settings.public_reads,
+    )

@@ -1,0 +1,93 @@
+// The training form: upload a CSV/TSV (or pick a stored dataset), then POST /train.
+
+import { api } from "./api.js";
+import { setOptions } from "./dom.js";
+
+const value = (id) => document.getElementById(id).value.trim();
+const checked = (id) => document.getElementById(id).checked;
+
+function contentType(file) {
+  const tsv = file.type === "text/tab-separated-values" || /\.(tsv|tab)$/i.test(file.name);
+  return tsv ? "text/tab-separated-values" : "text/csv";
+}
+
+function hyperparameters() {
+  const hp = {
+    hidden_layers: value("train-hidden")
+      .split(/[\s,]+/)
+      .filter(Boolean)
+      .map(Number),
+    epochs: Number(value("train-epochs")),
+    learning_rate: Number(value("train-learning-rate")),
+    batch_size: Number(value("train-batch-size")),
+    loss: value("train-loss"),
+    validation_fraction: Number(value("train-validation") || 0),
+    normalization: value("train-normalization"),
+    shuffle: checked("train-shuffle"),
+  };
+  if (value("train-seed") !== "") hp.seed = Number(value("train-seed"));
+  return hp;
+}
+
+export class TrainForm {
+  constructor(form, { onUploaded, onStarted, notify }) {
+    this.form = form;
+    this.status = document.getElementById("train-status");
+    this.select = document.getElementById("train-dataset");
+    this.onUploaded = onUploaded;
+    this.onStarted = onStarted;
+    this.notify = notify;
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.submit();
+    });
+  }
+
+  /** Offer the stored datasets in the form (keeping the current choice). */
+  setDatasets(datasets) {
+    const options = datasets.map((d) => [d.id, `${d.name} (${d.rows} rows)`]);
+    setOptions(this.select, "the file above", options);
+  }
+
+  async datasetId() {
+    const file = document.getElementById("train-file").files[0];
+    if (!file) {
+      if (this.select.value) return this.select.value;
+      throw new Error("Choose a CSV/TSV file or a stored dataset.");
+    }
+    const name = value("train-name") || file.name.replace(/\.[^.]+$/, "") || "upload";
+    const query = new URLSearchParams({ name, units: value("train-units") });
+    this.status.textContent = `Uploading ${file.name}…`;
+    const dataset = await api(`/datasets?${query}`, {
+      method: "POST",
+      body: file,
+      contentType: contentType(file),
+    });
+    this.onUploaded(dataset);
+    return dataset.id;
+  }
+
+  async submit() {
+    const button = document.getElementById("train-submit");
+    button.disabled = true;
+    try {
+      const datasetId = await this.datasetId();
+      this.status.textContent = "Starting training…";
+      const accepted = await api("/train", {
+        method: "POST",
+        json: {
+          dataset_id: datasetId,
+          hyperparameters: hyperparameters(),
+          promote: checked("train-promote"),
+        },
+      });
+      this.status.textContent = `Job ${accepted.job_id} queued.`;
+      await this.onStarted(accepted.job_id);
+    } catch (error) {
+      this.status.textContent = "";
+      this.notify.error(error);
+    } finally {
+      button.disabled = false;
+    }
+  }
+}
