@@ -12,6 +12,7 @@ from nnservice.config import Settings
 from service.api import Api, register_store_error_handlers
 from service.auth import install_auth
 from service.blueprints import BLUEPRINTS
+from service.body_limit import install_body_limit
 from service.context import EXTENSION, Services
 from service.converters import IdConverter, id_parameter_schema
 from service.dashboard import blp as dashboard
@@ -58,4 +59,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(dashboard)  # plain Flask: not part of the OpenAPI document
     register_store_error_handlers(app)
     install_auth(app, settings)
+    install_body_limit(app)
     return app

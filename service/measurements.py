@@ -150,10 +150,12 @@ def _check_measurements(
     weight: np.ndarray, height: np.ndarray, units: str, errors: _Collector
 ) -> tuple[np.ndarray, np.ndarray]:
     """Finite and in range (after conversion to lb and in); returns the converted columns."""
-    weight, height = to_imperial(weight, height, units)
+    given = {"weight": np.isfinite(weight), "height": np.isfinite(height)}
+    with np.errstate(over="ignore"):  # a huge metric value becomes inf: out of range below
+        weight, height = to_imperial(weight, height, units)
     bounds = {"weight": (weight, WEIGHT_RANGE_LB), "height": (height, HEIGHT_RANGE_IN)}
     for field, (column, (low, high)) in bounds.items():
-        finite = np.isfinite(column)
+        finite = given[field]
         for row in np.flatnonzero(~finite):
             if (int(row), field) not in errors.bad:
                 errors.add(int(row), field, NOT_FINITE)

@@ -8,6 +8,7 @@ from flask.views import MethodView
 from service.api import Blueprint, abort, json_request_body, parse_json_body
 from service.context import services
 from service.dataset_parsing import CONTENT_TYPES, TableError, parse_table
+from service.measurements import check_both_classes
 from service.schemas.datasets import (
     DatasetCreateSchema,
     DatasetSchema,
@@ -41,6 +42,9 @@ def _read_upload(query: dict) -> tuple[str, object]:
             columns = parse_table(request.get_data(), request.mimetype, query["units"])
         except TableError as exc:
             abort(422, message=str(exc), errors={"file": exc.errors})
+        problem = check_both_classes(columns.label)
+        if problem:  # the same rule as for JSON rows: no empty or one-class datasets
+            abort(422, message=problem, errors={"file": [problem]})
         return query["name"], columns
     if request.is_json:
         data = parse_json_body(DatasetCreateSchema())
