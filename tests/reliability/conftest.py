@@ -67,8 +67,8 @@ class ApiProcess:
             try:
                 if requests.get(self.base_url + "/healthz", timeout=2).status_code == 200:
                     return
-            except requests.ConnectionError:
-                pass
+            except (requests.ConnectionError, requests.Timeout):
+                pass  # not listening yet, or no worker process has started
             time.sleep(0.1)
         raise TimeoutError(f"the API did not answer within {timeout} s; see {self.log}")
 
