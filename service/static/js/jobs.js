@@ -39,7 +39,7 @@ export class JobsView {
       this.list,
       table(columns, jobs, {
         empty: "No jobs yet.",
-        onSelect: (job) => this.watch(job.id),
+        onSelect: (job) => this.watch(job.id).catch(this.report),
         rowData: (job) => ({ jobId: job.id }),
       }),
     );
@@ -89,7 +89,7 @@ export class JobsView {
         this.update(data);
         this.chart.add(data.epoch, data.loss, data.validation_loss);
       },
-      onEnd: (data) => this.finish(job.id, data),
+      onEnd: (data) => this.finish(job.id, data).catch(this.report),
       onError: (error) => this.report(error),
     });
   }
