@@ -27,6 +27,7 @@ from harness import (
     machine,
     markdown_table,
     median,
+    seed_job,
     upload_seed_dataset,
     verdict,
 )
@@ -34,7 +35,7 @@ from harness import (
 
 def one_job(session: requests.Session, url: str, dataset_id: str, poll: float) -> dict[str, float]:
     """Submit the seed job, poll it to `succeeded`; timings in seconds."""
-    body = {"dataset_id": dataset_id, "hyperparameters": {"seed": 0}}
+    body = seed_job(dataset_id)
     sent_wall, sent = time.time(), time.perf_counter()
     response = session.post(f"{url}/train", json=body, timeout=30)
     answered_wall, answered = time.time(), time.perf_counter()

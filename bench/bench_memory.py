@@ -96,7 +96,7 @@ def api_memory(predictions: int, batches: int) -> tuple[list[list], list[str]]:
         ]
     batch = json.dumps({"instances": people})
     with Stack("memory-api") as stack:
-        stack.promote_seed_like_model()
+        stack.promote_seed_model()
         url = stack.start_api()
         pid = stack.processes[-1].pid
         master = psutil.Process(pid)

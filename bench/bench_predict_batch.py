@@ -78,7 +78,7 @@ def main() -> None:
     bad_body = json.dumps({"instances": bad_rows}).encode()
 
     with Stack("predict-batch") as stack:
-        stack.promote_seed_like_model()
+        stack.promote_seed_model()
         app = service_app(stack.store_path)
         call = wsgi_request(app, "/predict", body)
         status, answer = call()

@@ -159,7 +159,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with Stack("predict-http") as stack:
-        stack.promote_seed_like_model()
+        stack.promote_seed_model()
         servers = {"bare": start_bare(stack)}
         servers["nnservice"] = (stack.start_api(), stack.processes[-1].pid)
         workers = stack.settings.api_workers

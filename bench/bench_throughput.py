@@ -27,6 +27,7 @@ from harness import (
     machine,
     markdown_table,
     median,
+    seed_job,
     upload_seed_dataset,
     verdict,
 )
@@ -41,7 +42,7 @@ def bare_rate(app, task: str, count: int, **kwargs: object) -> float:
 
 def job_rate(url: str, dataset_id: str, count: int) -> tuple[float, float, dict[str, int]]:
     """(jobs/s, seconds to submit them all, final states) for `count` seed jobs sent at once."""
-    body = {"dataset_id": dataset_id, "hyperparameters": {"seed": 0}}
+    body = seed_job(dataset_id)
     sessions = [requests.Session() for _ in range(8)]
 
     def submit(i: int) -> str:

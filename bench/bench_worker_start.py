@@ -66,6 +66,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--jobs", type=int, default=10)
     args = parser.parse_args()
+    if args.jobs < 4:
+        parser.error("--jobs must be at least 4 (job 1, job 2, the middle ones, the last)")
     n = args.jobs
 
     with Stack("worker-start") as stack:

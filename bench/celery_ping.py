@@ -14,13 +14,8 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
 from celery import Celery
-
-import neural
-
-SEED_X = np.array([[133.0, 65.0], [160.0, 72.0], [152.0, 70.0], [120.0, 60.0]])
-SEED_Y = np.array([1.0, 0.0, 0.0, 1.0])
+from seed import train_seed_network
 
 
 def make_app(broker_url: str) -> Celery:
@@ -44,13 +39,8 @@ def make_app(broker_url: str) -> Celery:
 
     @app.task(name="bench.train_seed")
     def train_seed(epochs: int = 1000) -> float:
-        """The seed walkthrough's training (standardized inputs, 2-2-1, lr 0.1), final loss."""
-        network = neural.Network((2, 2, 1), rng=np.random.default_rng(0))
-        X = neural.Standardizer().fit(SEED_X).transform(SEED_X)
-        state = neural.train_sgd(
-            network, X, SEED_Y, epochs=epochs, learning_rate=0.1, rng=np.random.default_rng(0)
-        )
-        return state.loss_history[-1]
+        """The seed walkthrough's training in memory (no store, no job record); its final loss."""
+        return train_seed_network(epochs)[2]
 
     return app
 

@@ -8,7 +8,6 @@ file under the stack's temporary directory. Leaving the `with` block stops every
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import statistics
@@ -28,6 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the packages import without `pip install -e .` too
 
 import celery_ping  # noqa: E402
+import seed  # noqa: E402
 
 from model_store import ModelStore  # noqa: E402
 from nnservice.config import Settings  # noqa: E402
@@ -36,23 +36,6 @@ from nnservice.supervisor import stop_process  # noqa: E402
 from worker.celery_app import make_celery  # noqa: E402
 
 HOST = "127.0.0.1"
-#: The seed's four people (weight lb, height in, gender): the walkthrough's training set.
-SEED_ROWS = [
-    {"weight": 133, "height": 65, "gender": "F"},
-    {"weight": 160, "height": 72, "gender": "M"},
-    {"weight": 152, "height": 70, "gender": "M"},
-    {"weight": 120, "height": 60, "gender": "F"},
-]
-#: A 2-2-1 snapshot that answers like the seed's trained network (Emily F, Frank M).
-SEED_LIKE_SNAPSHOT = {
-    "layer_sizes": [2, 2, 1],
-    "activation": "sigmoid",
-    "loss": "mse",
-    "weights": [[[-1.0, -1.0], [1.0, 1.0]], [[3.0, -3.0]]],
-    "biases": [[0.0, 0.0], [0.0]],
-    "normalization": {"mean": [135.0, 66.0], "scale": [1.0, 1.0]},
-    "training": {},
-}
 
 
 class Stack:
@@ -145,9 +128,18 @@ class Stack:
         self.broker.stop()
         self._tmp.cleanup()
 
-    def promote_seed_like_model(self) -> str:
-        """Save and promote a small model directly in the store; returns its id."""
-        snapshot = self.store.save_snapshot(json.loads(json.dumps(SEED_LIKE_SNAPSHOT)))
+    def promote_seed_model(self) -> str:
+        """Train the walkthrough's network here (no worker needed), save and promote it; its id."""
+        network, standardizer, _ = seed.train_seed_network(seed.HYPERPARAMETERS["epochs"])
+        snapshot = self.store.save_snapshot(
+            {
+                **network.to_dict(),
+                "activation": "sigmoid",
+                "loss": "mse",
+                "normalization": standardizer.to_dict(),
+                "training": {},
+            }
+        )
         self.store.promote(snapshot["id"])
         return snapshot["id"]
 
@@ -188,16 +180,20 @@ def wait_for_ping(settings: Settings, process: subprocess.Popen, timeout: float 
 
 
 def upload_seed_dataset(session: requests.Session, base_url: str) -> str:
-    """POST the seed's four people as a dataset; returns its id."""
-    response = session.post(f"{base_url}/datasets", json={"name": "seed", "rows": SEED_ROWS})
+    """POST the walkthrough's four people as a dataset; returns its id."""
+    response = session.post(f"{base_url}/datasets", json=seed.UPLOAD)
     response.raise_for_status()
     return response.json()["id"]
 
 
+def seed_job(dataset_id: str, **hp: object) -> dict:
+    """POST /train body: the walkthrough's job on `dataset_id`, hyperparameters `hp` overridden."""
+    return {"dataset_id": dataset_id, "hyperparameters": {**seed.HYPERPARAMETERS, **hp}}
+
+
 def submit_job(session: requests.Session, base_url: str, dataset_id: str, **hp: object) -> str:
-    """POST /train for the dataset with hyperparameters `hp`; returns the job id."""
-    body = {"dataset_id": dataset_id, "hyperparameters": {"seed": 0, **hp}}
-    response = session.post(f"{base_url}/train", json=body)
+    """POST /train of the walkthrough's job (hyperparameters `hp` overridden); the job id."""
+    response = session.post(f"{base_url}/train", json=seed_job(dataset_id, **hp), timeout=60)
     response.raise_for_status()
     return response.json()["job_id"]
 
