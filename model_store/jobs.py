@@ -16,7 +16,7 @@ from typing import cast
 from model_store.atomic import create_exclusive, remove, write_atomic
 from model_store.canonical import canonical_json
 from model_store.errors import AlreadyExists, NotFound, StoreError, StoreWriteError
-from model_store.files import file_version, read_all, read_json
+from model_store.files import file_version, json_files, read_all, read_json
 from model_store.ids import utc_now_iso, validate_id
 
 STATES = ("queued", "running", "succeeded", "failed", "cancelled")
@@ -95,6 +95,16 @@ class JobFiles:
     def version(self, job_id: str) -> tuple[int, int, int] | None:
         """(inode, mtime_ns, size) of the record, or None if there is no such job (one stat)."""
         return file_version(self._path(job_id))
+
+    def versions(self) -> dict[str, tuple[int, int, int]]:
+        """{job id: (inode, mtime_ns, size)} of every record: one directory scan and a stat each,
+        so a cache over all jobs re-reads only the records that changed."""
+        found = {}
+        for job_id, path in json_files(self.directory):
+            version = file_version(path)
+            if version is not None:  # removed since the scan
+                found[job_id] = version
+        return found
 
     def modify(self, job_id: str, change: Callable[[dict], dict | None]) -> dict | None:
         """Read-modify-write under the job's lock, safe across processes.

@@ -137,6 +137,10 @@ class ModelStore:
         """(inode, mtime_ns, size) of the job record or None: one stat, changes on every update."""
         return self._jobs.version(job_id)
 
+    def job_versions(self) -> dict[str, tuple[int, int, int]]:
+        """{job id: (inode, mtime_ns, size)} of every job record: one scan, for caches."""
+        return self._jobs.versions()
+
     def update_job(self, job_id: str, **fields: object) -> dict:
         """Set fields on a job under its lock (safe across processes); return the new record."""
         return self._jobs.update(job_id, **fields)

@@ -37,3 +37,14 @@ class TrainedModel:
         """
         features = np.asarray(X, dtype=np.float64).reshape(-1, 2)
         return self.network.feedforward(self.standardizer.transform(features))[:, 0]
+
+    def explain(self, X: ArrayLike) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+        """The feedforward step by step: (normalized inputs, each layer's (z, a)).
+
+        X : ndarray of shape (n_samples, 2), columns [weight (lb), height (in)]
+        returns the normalized inputs, ndarray of shape (n_samples, 2), and per layer the weighted
+        sums z and activations a, each of shape (n_samples, layer size); the last a is
+        `predict_proba(X)` as a column.
+        """
+        normalized = self.standardizer.transform(np.asarray(X, dtype=np.float64).reshape(-1, 2))
+        return normalized, self.network.layer_values(normalized)

@@ -64,6 +64,21 @@ class Network:
         outputs = forward_columns(self.weights, self.biases, np.atleast_2d(a).T)[-1]
         return outputs[:, 0] if a.ndim == 1 else np.ascontiguousarray(outputs.T)
 
+    def layer_values(self, X: ArrayLike) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Each layer's weighted sums and activations, to follow the feedforward by hand.
+
+        X has shape (n, n_in); returns one `(z, a)` per layer after the input, each of shape
+        (n, n_l), with `z = a_prev @ weights[l].T + biases[l]` and `a = sigmoid(z)`; the last `a`
+        is `feedforward(X)`. For the seed's 2-2-1 network: `[([sum_h1, sum_h2], [h1, h2]),
+        ([sum_o1], [o1])]` per row.
+        """
+        a = check.finite_array(X, "X")
+        if a.ndim != 2 or a.shape[1] != self.n_inputs:
+            raise ValueError(f"X must have shape (n, {self.n_inputs}), got {a.shape}")
+        sums: list[np.ndarray] = []
+        activations = forward_columns(self.weights, self.biases, a.T, sums=sums)
+        return [(z.T.copy(), act.T.copy()) for z, act in zip(sums, activations[1:], strict=True)]
+
     def backprop(
         self, x: ArrayLike, y_true: ArrayLike, loss: str = "mse"
     ) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -125,16 +140,20 @@ def forward_columns(
     biases: Sequence[np.ndarray],
     a: np.ndarray,
     buffers: Sequence[np.ndarray] | None = None,
+    sums: list[np.ndarray] | None = None,
 ) -> list[np.ndarray]:
     """Every layer's activations, a column per sample: (n_in, n) -> [a, (n_1, n), ..., (n_out, n)].
 
     Samples as columns keep the bias broadcast along the long axis, which numpy does far faster than
     along a short last axis. `buffers` (one (n_l, n) float64 array per layer) avoids allocations.
+    If `sums` is a list, each layer's weighted sums z (before the sigmoid) are appended to it.
     """
     activations = [a]
     for layer, (w, b) in enumerate(zip(weights, biases, strict=True)):
         z = w @ a if buffers is None else np.matmul(w, a, out=buffers[layer])
         z += b[:, None]
+        if sums is not None:
+            sums.append(z.copy())
         a = sigmoid_inplace(z)
         activations.append(a)
     return activations

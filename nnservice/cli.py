@@ -49,10 +49,13 @@ def api(host: str, port: int) -> None:
 )
 def worker(concurrency: int | None) -> None:
     """Run a Celery worker (prefork pool) that trains the queued jobs, in the foreground."""
+    from nnservice.logs import configure_logging
     from worker.celery_app import app as celery_app
 
     settings = Settings.from_env()
+    configure_logging(settings.log_level)  # JSON from the first line, Celery's warnings included
     argv = [
+        "--quiet",  # no banner: every line the worker writes is JSON (worker.logging_setup)
         "worker",
         "--pool=prefork",
         f"--concurrency={concurrency or settings.worker_concurrency}",

@@ -7,6 +7,7 @@ code base reads `os.environ` for configuration. Each field names its environment
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +46,9 @@ class Settings:
       NNSERVICE_API_WORKERS          [2] gunicorn worker processes for the API
       NNSERVICE_API_THREADS          [1] threads per gunicorn worker
       NNSERVICE_EVENTS_MAX_SECONDS   [600] longest life of one /jobs/{id}/events stream
-      NNSERVICE_LOG_LEVEL            [INFO]
+      NNSERVICE_LOG_LEVEL            [INFO] for every process's JSON log lines
+      NNSERVICE_METRICS_DIR          [<temp dir>/nnservice-metrics] where the API's processes
+                                     keep their Prometheus figures (a subdirectory per host-port)
     """
 
     redis_url: str | None = None
@@ -64,6 +67,9 @@ class Settings:
     api_threads: int = 1
     events_max_seconds: float = 600.0
     log_level: str = "INFO"
+    metrics_dir: Path = field(
+        default_factory=lambda: Path(tempfile.gettempdir()) / "nnservice-metrics"
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -105,6 +111,7 @@ class Settings:
                 "NNSERVICE_EVENTS_MAX_SECONDS", float, defaults.events_max_seconds
             ),
             log_level=get("NNSERVICE_LOG_LEVEL", str.strip, defaults.log_level).upper(),
+            metrics_dir=get("NNSERVICE_METRICS_DIR", Path, defaults.metrics_dir),
         )
 
 
@@ -127,5 +134,6 @@ ENVIRONMENT_VARIABLES: frozenset[str] = frozenset(
         "NNSERVICE_API_THREADS",
         "NNSERVICE_EVENTS_MAX_SECONDS",
         "NNSERVICE_LOG_LEVEL",
+        "NNSERVICE_METRICS_DIR",
     }
 )

@@ -5,15 +5,24 @@ started.
 behaves the same everywhere: `api_workers` processes with `api_threads` threads each, and a
 graceful SIGTERM that lets in-flight requests finish (up to `GRACEFUL_TIMEOUT_SECONDS`) before
 the workers exit.
+
+Logs are JSON lines (`nnservice.gunicorn_logging.JsonLogger`). Metrics: every worker records into
+files in this instance's metrics directory (prometheus-client's multiprocess mode), which `serve`
+empties at start and removes at exit; a worker that exits is marked dead there, so its gauges go
+while its counts stay.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
 from nnservice.config import Settings
+from nnservice.gunicorn_logging import JsonLogger
 
 #: The WSGI callable gunicorn serves (`app = create_app()`).
 WSGI_APP = "service.wsgi:app"
@@ -39,7 +48,37 @@ def options(settings: Settings, host: str, port: int) -> dict[str, Any]:
         "errorlog": "-",
         "loglevel": settings.log_level.lower(),
         "proc_name": "nnservice-api",
+        "logger_class": JsonLogger,
+        "child_exit": _forget_worker_metrics,
     }
+
+
+#: prometheus-client's variable: the directory its multiprocess mode records into.
+MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def metrics_directory(settings: Settings, host: str, port: int) -> Path:
+    """This API instance's metrics directory: one per host and port, so instances never share."""
+    return settings.metrics_dir / f"{host}-{port}"
+
+
+def prepare_metrics_directory(directory: Path) -> None:
+    """Create `directory`, drop a previous run's files, and have prometheus-client record there.
+
+    Must run before any process imports prometheus_client (the workers import it with the app).
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink(missing_ok=True)
+    os.environ[MULTIPROCESS_VARIABLE] = str(directory)
+
+
+def _forget_worker_metrics(server: Any, worker: Any) -> None:
+    """gunicorn child_exit hook: mark the worker dead for prometheus-client."""
+    if os.environ.get(MULTIPROCESS_VARIABLE):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
 
 
 class ApiServer(BaseApplication):
@@ -61,4 +100,8 @@ class ApiServer(BaseApplication):
 
 def serve(settings: Settings, host: str, port: int) -> None:
     """Run the API in this process until SIGTERM or SIGINT (blocking)."""
-    ApiServer(settings, host, port).run()
+    directory = metrics_directory(settings, host, port)
+    prepare_metrics_directory(directory)
+    server = ApiServer(settings, host, port)
+    server.cfg.set("on_exit", lambda _arbiter: shutil.rmtree(directory, ignore_errors=True))
+    server.run()

@@ -18,6 +18,7 @@ from service.converters import IdConverter, id_parameter_schema
 from service.dashboard import blp as dashboard
 from service.docs import configure_docs
 from service.model_cache import ModelCache
+from service.observability import install_observability
 from service.schemas.datasets import DatasetCreateSchema
 from service.schemas.predict import PredictRequestSchema
 from worker.celery_app import make_celery
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         celery=make_celery(settings),
         models=ModelCache(store),
     )
+    install_observability(app, app.extensions[EXTENSION])  # first hooks: request ids, metrics
 
     configure_docs(app, _version())
     api = Api(app)

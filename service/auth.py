@@ -16,10 +16,22 @@ from service.api import abort
 
 #: Endpoints that never need a key (probes, the OpenAPI document and its UI, the dashboard's
 #: page and static files, which hold no data: the page calls the API with the user's key).
-OPEN_ENDPOINTS = frozenset({"health.healthz", "health.readyz", "static"})
+OPEN_ENDPOINTS = frozenset(
+    {
+        "health.healthz",
+        "health.readyz",
+        "static",
+        "mlflow.ping",
+        "mlflow.health",
+        "v2.live",
+        "v2.ready",
+    }
+)
 OPEN_BLUEPRINTS = frozenset({"api-docs", "docs_assets", "dashboard"})
 #: POSTs that only read (they change nothing in the store).
-READ_ONLY_POSTS = frozenset({"predict.predict"})
+READ_ONLY_POSTS = frozenset(
+    {"predict.predict", "mlflow.invocations", "v2.infer_latest", "v2.infer_version"}
+)
 
 
 def _changes_state() -> bool:

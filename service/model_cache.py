@@ -47,14 +47,13 @@ class ModelCache:
     def _reload_latest(self, version: object) -> None:
         model_id = self.store.latest_model_id()
         if model_id is not None and (self._latest is None or self._latest.model_id != model_id):
+            previous = getattr(self._latest, "model_id", None)
             try:
                 self._latest = self.store.load_model(model_id)
+                log.info("serving model %s (LATEST changed; was %s)", model_id, previous)
             except (CorruptSnapshot, NotFound) as exc:
                 log.error(
-                    "latest model %s is unusable, still serving %s: %s",
-                    model_id,
-                    getattr(self._latest, "model_id", None),
-                    exc,
+                    "latest model %s is unusable, still serving %s: %s", model_id, previous, exc
                 )
         self._latest_version = version
 

@@ -1,31 +1,48 @@
-"""The work behind POST /predict: pick the model, run the network, shape the answer."""
+"""The one predict path behind POST /predict, /invocations (MLflow) and /v2/.../infer: pick the
+model from the cache, run the network, count the predictions, shape /predict's answer."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from model_store.errors import NotFound
+from model_store.trained_model import TrainedModel
 from service.api import abort, abort_unknown_reference
+from service.explanation import explanations
+from service.metrics import count_predictions
 from service.model_cache import ModelCache, NoModelYet
 
 
-def predict(models: ModelCache, X: np.ndarray, model_id: str | None) -> dict:
-    """`{"model_id", "predictions": [{"gender", "probability_female"}]}` for X (n, 2) in lb, in."""
-    if model_id is None:
-        try:
-            model = models.latest()
-        except NoModelYet as exc:
-            message = f"{exc}: train one with POST /train first"
-            abort(409, message=message, errors={"model_id": [message]})
-    else:
-        try:
-            model = models.get(model_id)
-        except NotFound:
-            abort_unknown_reference("model_id", "model", model_id)
-    probabilities = model.predict_proba(X).tolist()
-    return {
-        "model_id": model.model_id,
-        "predictions": [
-            {"gender": "F" if p >= 0.5 else "M", "probability_female": p} for p in probabilities
-        ],
-    }
+def pick_model(models: ModelCache, model_id: str | None) -> TrainedModel:
+    """The latest model, or `model_id`'s; raises NoModelYet, NotFound or CorruptSnapshot."""
+    return models.latest() if model_id is None else models.get(model_id)
+
+
+def probabilities(model: TrainedModel, X: np.ndarray) -> np.ndarray:
+    """Probability of female for each row of X (n, 2) in lb and in; counted in /metrics."""
+    result = model.predict_proba(X)
+    count_predictions(result)
+    return result
+
+
+def predict(models: ModelCache, X: np.ndarray, model_id: str | None, explain: bool = False) -> dict:
+    """`{"model_id", "predictions": [{"gender", "probability_female"}]}` for X (n, 2) in lb, in.
+
+    With `explain`, each prediction also has the feedforward's intermediate values
+    (`service.explanation`).
+    """
+    try:
+        model = pick_model(models, model_id)
+    except NoModelYet as exc:
+        message = f"{exc}: train one with POST /train first"
+        abort(409, message=message, errors={"model_id": [message]})
+    except NotFound:
+        abort_unknown_reference("model_id", "model", model_id or "")
+    predictions = [
+        {"gender": "F" if p >= 0.5 else "M", "probability_female": p}
+        for p in probabilities(model, X).tolist()
+    ]
+    if explain:
+        for prediction, explanation in zip(predictions, explanations(model, X), strict=True):
+            prediction["explanation"] = explanation
+    return {"model_id": model.model_id, "predictions": predictions}

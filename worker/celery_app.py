@@ -18,6 +18,7 @@ from __future__ import annotations
 from celery import Celery, signals
 
 from nnservice.config import Settings
+from worker import logging_setup  # noqa: F401 - JSON log lines with job ids (Celery signals)
 from worker.names import TRAIN_TASK
 
 #: Broker used when REDIS_URL is unset (`nnservice up` always sets it for its children).

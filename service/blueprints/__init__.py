@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from service.blueprints import datasets, events, health, jobs, models, predict, train
+from service.blueprints import (
+    datasets,
+    events,
+    health,
+    jobs,
+    metrics,
+    mlflow,
+    models,
+    predict,
+    train,
+    v2,
+)
 
 BLUEPRINTS = (
     datasets.blp,
@@ -12,4 +23,7 @@ BLUEPRINTS = (
     models.blp,
     predict.blp,
     health.blp,
+    metrics.blp,
+    mlflow.blp,
+    v2.blp,
 )

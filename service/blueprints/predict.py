@@ -25,4 +25,7 @@ _SCHEMA = PredictRequestSchema()
 def predict():
     """Predict F/M for one person (weight, height) or up to 10,000 `instances`."""
     data = parse_json_body(_SCHEMA, fast_single)
-    return json_response(run_prediction(services().models, data["X"], data["model_id"]))
+    answer = run_prediction(
+        services().models, data["X"], data["model_id"], explain=data.get("explain", False)
+    )
+    return json_response(answer)

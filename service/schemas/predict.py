@@ -15,7 +15,7 @@ from service.measurements import (
     validate_json_rows,
     validate_single,
 )
-from service.schemas.fields import IdField, RowsField, StrictFloat, UnitsField
+from service.schemas.fields import IdField, RowsField, StrictBoolean, StrictFloat, UnitsField
 
 
 class PredictRequestSchema(ma.Schema):
@@ -33,6 +33,13 @@ class PredictRequestSchema(ma.Schema):
         metadata={"description": "A model by id; the latest when left out."},
     )
     units = UnitsField()
+    explain = StrictBoolean(
+        load_default=False,
+        metadata={
+            "description": "Also return, per row, each layer's weighted sums (z) and "
+            "activations (a): the seed's h1, h2 and o1 for a 2-2-1 network."
+        },
+    )
 
     @ma.validates_schema
     def _one_shape(self, data: dict, **_: Any) -> None:
@@ -70,9 +77,41 @@ class PredictRequestSchema(ma.Schema):
         return data
 
 
+class LayerValuesSchema(ma.Schema):
+    z = ma.fields.List(
+        ma.fields.Float(), required=True, metadata={"description": "Weighted sums, one a neuron."}
+    )
+    a = ma.fields.List(
+        ma.fields.Float(), required=True, metadata={"description": "sigmoid(z), one a neuron."}
+    )
+
+
+class ExplanationSchema(ma.Schema):
+    input = ma.fields.List(
+        ma.fields.Float(), required=True, metadata={"description": "[weight (lb), height (in)]"}
+    )
+    normalized = ma.fields.List(
+        ma.fields.Float(),
+        required=True,
+        metadata={"description": "(input - mean) / scale: what the network's first layer sees."},
+    )
+    layers = ma.fields.List(
+        ma.fields.Nested(LayerValuesSchema),
+        required=True,
+        metadata={
+            "description": "Hidden layers, then the output layer (whose a is "
+            "probability_female). For the seed's network: [{z: [sum_h1, sum_h2], a: [h1, h2]}, "
+            "{z: [sum_o1], a: [o1]}]."
+        },
+    )
+
+
 class PredictionSchema(ma.Schema):
     gender = ma.fields.String(required=True, validate=ma.validate.OneOf(["F", "M"]))
     probability_female = ma.fields.Float(required=True)
+    explanation = ma.fields.Nested(
+        ExplanationSchema, metadata={"description": 'Only with "explain": true.'}
+    )
 
 
 class PredictResponseSchema(ma.Schema):

@@ -18,6 +18,19 @@ PATHS = {
     "/predict",
     "/healthz",
     "/readyz",
+    "/metrics",
+    "/invocations",
+    "/ping",
+    "/health",
+    "/v2",
+    "/v2/health/live",
+    "/v2/health/ready",
+    "/v2/models/{name}",
+    "/v2/models/{name}/ready",
+    "/v2/models/{name}/infer",
+    "/v2/models/{name}/versions/{version}",
+    "/v2/models/{name}/versions/{version}/ready",
+    "/v2/models/{name}/versions/{version}/infer",
 }
 
 

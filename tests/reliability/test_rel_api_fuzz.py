@@ -196,6 +196,31 @@ def _known_requests(known: Known) -> list[tuple[str, dict]]:
             {"body": {"weight": 128, "height": 63, "model_id": known.corrupt_model_id}},
         ),
         ("POST /predict", {"body": {"weight": 128, "height": 63, "model_id": "m-none"}}),
+        *_protocol_requests(known),
+    ]
+
+
+def _protocol_requests(known: Known) -> list[tuple[str, dict]]:
+    """The MLflow and Open Inference Protocol operations, and GET /metrics (tests/protocols)."""
+    model = {"name": "nnservice"}
+    version = {**model, "version": known.model_id}
+    tensor = {"name": "features", "shape": [1, 2], "datatype": "FP64", "data": [128, 63]}
+    infer = {"body": {"inputs": [tensor]}, "media_type": "application/json"}
+    return [
+        ("GET /metrics", {}),
+        ("GET /ping", {}),
+        ("GET /health", {}),
+        ("POST /invocations", {"body": {"inputs": [[128, 63]]}, "media_type": "application/json"}),
+        ("POST /invocations", {"body": "weight,height\n128,63\n", "media_type": "text/csv"}),
+        ("GET /v2", {}),
+        ("GET /v2/health/live", {}),
+        ("GET /v2/health/ready", {}),
+        ("GET /v2/models/{name}", {"path_parameters": model}),
+        ("GET /v2/models/{name}/ready", {"path_parameters": model}),
+        ("POST /v2/models/{name}/infer", {"path_parameters": model, **infer}),
+        ("GET /v2/models/{name}/versions/{version}", {"path_parameters": version}),
+        ("GET /v2/models/{name}/versions/{version}/ready", {"path_parameters": version}),
+        ("POST /v2/models/{name}/versions/{version}/infer", {"path_parameters": version, **infer}),
     ]
 
 

@@ -19,6 +19,19 @@ EXPECTED = {
     "/predict": {"post"},
     "/healthz": {"get"},
     "/readyz": {"get"},
+    "/metrics": {"get"},
+    "/invocations": {"post"},
+    "/ping": {"get"},
+    "/health": {"get"},
+    "/v2": {"get"},
+    "/v2/health/live": {"get"},
+    "/v2/health/ready": {"get"},
+    "/v2/models/{name}": {"get"},
+    "/v2/models/{name}/ready": {"get"},
+    "/v2/models/{name}/infer": {"post"},
+    "/v2/models/{name}/versions/{version}": {"get"},
+    "/v2/models/{name}/versions/{version}/ready": {"get"},
+    "/v2/models/{name}/versions/{version}/infer": {"post"},
 }
 
 

@@ -1,0 +1,52 @@
+"""gunicorn's logs as JSON lines: its own messages and one access line a request.
+
+`JsonLogger` (gunicorn's `logger_class`) hands gunicorn's error and access loggers to the root
+logger, which `nnservice.logs.configure_logging` gives one JSON handler, so gunicorn, Flask and
+nnservice lines come out alike. Access lines carry the request id the app returned in
+`X-Request-ID` (the app's own request context is gone by the time gunicorn logs the request).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from gunicorn.glogging import Logger
+
+from nnservice.logs import configure_logging
+
+_REQUEST_ID_HEADER = "x-request-id"
+
+
+class JsonLogger(Logger):
+    """gunicorn's logger writing through the root logger's JSON handler."""
+
+    def setup(self, cfg) -> None:
+        super().setup(cfg)
+        configure_logging(self.loglevel)
+        self.access_log.setLevel(self.loglevel)  # NNSERVICE_LOG_LEVEL=WARNING: no access lines
+        for log in (self.error_log, self.access_log):
+            for handler in list(log.handlers):
+                log.removeHandler(handler)
+            log.propagate = True
+
+    def access(self, resp, req, environ, request_time) -> None:
+        """One line a request: method, path, status, duration, size, client, request id."""
+        if not self.access_log_enabled or not self.access_log.isEnabledFor(logging.INFO):
+            return
+        request_id = next(
+            (value for name, value in resp.headers if name.lower() == _REQUEST_ID_HEADER), None
+        )
+        status = resp.status_code if isinstance(resp.status_code, int) else resp.status
+        fields = {
+            "method": environ.get("REQUEST_METHOD"),
+            "path": environ.get("PATH_INFO"),
+            "status": status,
+            "duration_ms": round(request_time.total_seconds() * 1000, 3),
+            "response_bytes": getattr(resp, "sent", None),
+            "remote_addr": environ.get("REMOTE_ADDR"),
+        }
+        if request_id is not None:
+            fields["request_id"] = request_id
+        self.access_log.info(
+            "%s %s %s", fields["method"], fields["path"], fields["status"], extra=fields
+        )

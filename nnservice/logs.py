@@ -1,0 +1,98 @@
+"""JSON log lines for every nnservice process: one JSON object per line, with context ids.
+
+The API binds a request id and the worker a job id into `LOG_CONTEXT` while they handle a request
+or a job; `JsonFormatter` writes those ids into every line logged meanwhile, whichever logger
+wrote it (ours, Flask's, Celery's, gunicorn's). Standard library only, so that the API, the
+worker and the CLI can all use it.
+
+A line looks like::
+
+    {"time": "2026-11-25T08:00:00.123Z", "level": "INFO", "logger": "service.training",
+     "message": "...", "process": 4242, "request_id": "..."}
+
+Fields given with `logger.info(..., extra={"field": value})` are added as they are.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from types import MappingProxyType
+from typing import Any, TextIO
+
+#: Ids that belong in every line logged while they are bound (request_id, job_id).
+LOG_CONTEXT: ContextVar[Mapping[str, str]] = ContextVar(
+    "nnservice_log_context", default=MappingProxyType({})
+)
+
+#: Attributes every LogRecord has; anything else on a record came from `extra=` and is logged.
+_RECORD_ATTRIBUTES = frozenset(
+    logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys()
+    | {"message", "asctime", "taskName"}
+)
+
+
+@contextmanager
+def log_context(**ids: str) -> Iterator[None]:
+    """Bind `ids` (e.g. job_id=...) to every line logged in this block, in this thread."""
+    token = LOG_CONTEXT.set({**LOG_CONTEXT.get(), **ids})
+    try:
+        yield
+    finally:
+        LOG_CONTEXT.reset(token)
+
+
+def _timestamp(created: float) -> str:
+    seconds = int(created)
+    millis = int((created - seconds) * 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+
+
+class JsonFormatter(logging.Formatter):
+    """Formats a record as one line of JSON: time (UTC), level, logger, message, process, ids."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": _timestamp(record.created),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "process": record.process,
+        }
+        line.update(LOG_CONTEXT.get())
+        for key, value in record.__dict__.items():
+            if key not in _RECORD_ATTRIBUTES and not key.startswith("_"):
+                line[key] = value
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            line["stack"] = self.formatStack(record.stack_info)
+        return json.dumps(line, default=str, ensure_ascii=False)
+
+
+def json_handler(stream: TextIO | None = None) -> logging.Handler:
+    """A stream handler (stderr by default) writing JSON lines."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    return handler
+
+
+def configure_logging(level: str | int, stream: TextIO | None = None) -> logging.Handler:
+    """Send every logger's records, as JSON lines, through one handler on the root logger.
+
+    Replaces the root logger's handlers (so nothing is written twice) and sets its level; returns
+    the handler so callers can add filters to it.
+    """
+    root = logging.getLogger()
+    handler = json_handler(stream)
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    logging.captureWarnings(True)
+    return handler

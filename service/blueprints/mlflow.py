@@ -1,0 +1,118 @@
+"""The MLflow scoring protocol, as `mlflow models serve` answers it: POST /invocations, GET /ping,
+GET /health. Same models and predict path as POST /predict (the latest model); values in lb and
+in. Errors are MLflow's `{"error_code", "message"}`.
+"""
+
+from __future__ import annotations
+
+import json
+
+from flask import Response, request
+
+from service.api import Blueprint, json_response
+from service.context import services
+from service.mlflow_scoring import rows_from_csv, rows_from_json
+from service.model_cache import NoModelYet
+from service.prediction import pick_model, probabilities
+from service.protocol_errors import ProtocolError, answer_errors_in_shape
+from service.protocol_input import features
+from service.schemas.protocols import (
+    MLFLOW_REQUEST_BODY,
+    MlflowErrorSchema,
+    MlflowPingSchema,
+    MlflowPredictionsSchema,
+)
+
+blp = Blueprint(
+    "mlflow",
+    __name__,
+    description="MLflow scoring protocol (`mlflow models serve`): clients of an MLflow model "
+    "server work unchanged. Predictions are the probability of female, one a row.",
+)
+
+#: MLflow's error codes for the statuses these endpoints answer.
+ERROR_CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHENTICATED",
+    404: "RESOURCE_DOES_NOT_EXIST",
+    409: "INVALID_STATE",
+    500: "INTERNAL_ERROR",
+}
+CONTENT_TYPES = ("application/json", "text/csv")
+NO_MODEL = "no model has been trained or promoted yet: train one with POST /train first"
+
+
+def mlflow_error(status: int, message: str) -> Response:
+    """An error in MLflow's shape."""
+    code = ERROR_CODES.get(status, "BAD_REQUEST")
+    return json_response({"error_code": code, "message": message}, status)
+
+
+answer_errors_in_shape(blp, mlflow_error)
+
+
+def _latest_model():
+    try:
+        return pick_model(services().models, None)
+    except NoModelYet:
+        raise ProtocolError(409, NO_MODEL) from None
+
+
+def _rows() -> list:
+    """The request's rows, by content type (JSON or CSV, UTF-8)."""
+    if request.mimetype not in CONTENT_TYPES:
+        message = f"This predictor only supports the content types {list(CONTENT_TYPES)}."
+        raise ProtocolError(415, f"{message} Got {request.content_type!r:.80}.")
+    if request.mimetype_params.get("charset", "utf-8").lower() != "utf-8":
+        raise ProtocolError(415, "The scoring server only supports UTF-8")
+    try:
+        text = request.get_data().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProtocolError(400, f"the body is not UTF-8: {exc}") from None
+    if request.mimetype == "text/csv":
+        return rows_from_csv(text)
+    try:
+        body = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise ProtocolError(400, f"Failed to parse input as JSON: {exc}") from None
+    return rows_from_json(body)
+
+
+@blp.route("/invocations", methods=["POST"])
+@blp.doc(requestBody=MLFLOW_REQUEST_BODY)
+@blp.response(200, MlflowPredictionsSchema)
+@blp.alt_response(400, schema=MlflowErrorSchema, description="Not one of the input formats.")
+@blp.alt_response(401, schema=MlflowErrorSchema, description="An API key is needed.")
+@blp.alt_response(409, schema=MlflowErrorSchema, description="No model has been trained yet.")
+@blp.alt_response(413, schema=MlflowErrorSchema, description="The body is too large.")
+@blp.alt_response(415, schema=MlflowErrorSchema, description="Not JSON or CSV, or not UTF-8.")
+def invocations():
+    """Score rows with the latest model: `{"predictions": [probability of female, ...]}`."""
+    X = features(_rows(), services().settings.max_predict_rows)
+    model = _latest_model()
+    predictions = probabilities(model, X).tolist()
+    return json_response({"predictions": predictions}, headers={"X-Model-Id": model.model_id})
+
+
+def _served() -> dict:
+    try:
+        model = pick_model(services().models, None)
+    except NoModelYet:
+        raise ProtocolError(404, NO_MODEL) from None
+    return {"status": "ok", "model_id": model.model_id}
+
+
+@blp.route("/ping", methods=["GET"])
+@blp.response(200, MlflowPingSchema)
+@blp.alt_response(404, schema=MlflowErrorSchema, description="No model to serve yet.")
+def ping():
+    """MLflow's health check: 200 when a model can be served, 404 before the first one."""
+    return _served()
+
+
+@blp.route("/health", methods=["GET"])
+@blp.response(200, MlflowPingSchema)
+@blp.alt_response(404, schema=MlflowErrorSchema, description="No model to serve yet.")
+def health():
+    """The same as /ping."""
+    return _served()

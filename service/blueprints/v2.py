@@ -1,0 +1,219 @@
+"""The Open Inference Protocol (KServe v2) REST API: health, server and model metadata,
+inference. One model name, `nnservice`: without a version it is the latest model, and its
+versions are the model ids. Same models and predict path as POST /predict; values in lb and in.
+Errors are the protocol's `{"error": "..."}`.
+"""
+
+from __future__ import annotations
+
+import json
+
+from flask import Response, current_app, request
+
+from model_store.errors import CorruptSnapshot, NotFound
+from model_store.trained_model import TrainedModel
+from service.api import Blueprint, json_response
+from service.context import services
+from service.inference_v2 import MODEL_NAME, infer_response, model_metadata, parse_infer_request
+from service.logging_setup import current_request_id
+from service.model_cache import NoModelYet
+from service.prediction import pick_model, probabilities
+from service.protocol_errors import ProtocolError, answer_errors_in_shape
+from service.schemas.protocols import (
+    V2_INFER_BODY,
+    V2ErrorSchema,
+    V2InferResponseSchema,
+    V2LiveSchema,
+    V2ModelMetadataSchema,
+    V2ModelReadySchema,
+    V2ReadySchema,
+    V2ServerMetadataSchema,
+)
+
+blp = Blueprint(
+    "v2",
+    __name__,
+    url_prefix="/v2",
+    description="Open Inference Protocol (KServe v2) over HTTP: model `nnservice`, versions "
+    "are model ids; input `features` [n, 2] (weight lb, height in), outputs "
+    "`probability_female` and `gender` [n, 1].",
+)
+
+MODEL = "/models/<string:name>"
+VERSION = "/models/<string:name>/versions/<id:version>"
+#: The documented path parameter: this server has one model name.
+NAME = [
+    {
+        "in": "path",
+        "name": "name",
+        "required": True,
+        "schema": {"type": "string", "enum": [MODEL_NAME]},
+        "description": "The model name; its versions are the model ids.",
+    }
+]
+#: A path naming another model or version gets the protocol's error; one that matches no route
+#: at all (an empty name, a version that is not an id) gets the API's common error body.
+NOT_FOUND = {
+    "oneOf": [
+        {"$ref": "#/components/schemas/V2Error"},
+        {"$ref": "#/components/schemas/Error"},
+    ]
+}
+NO_MODEL = "no model has been trained or promoted yet: train one with POST /train first"
+
+
+def v2_error(status: int, message: str) -> Response:
+    """An error in the protocol's shape."""
+    return json_response({"error": message}, status)
+
+
+answer_errors_in_shape(blp, v2_error)
+
+
+def _model(name: str, version: str | None) -> TrainedModel:
+    """The model a path names: 404 for another name or an unknown version, 409 if none yet."""
+    if name != MODEL_NAME:
+        raise ProtocolError(404, f"no model named {name!r:.80}; this server serves {MODEL_NAME!r}")
+    try:
+        return pick_model(services().models, version)
+    except NoModelYet:
+        raise ProtocolError(409, NO_MODEL) from None
+    except NotFound:
+        raise ProtocolError(404, f"no version {version!r} of model {MODEL_NAME!r}") from None
+    except CorruptSnapshot as exc:
+        raise ProtocolError(409, str(exc)) from None
+
+
+def _metadata(name: str, version: str | None) -> dict:
+    if version is None:  # the inputs and outputs are known before the first model
+        if name != MODEL_NAME:
+            _model(name, None)
+    else:
+        _model(name, version)
+    versions = [s["id"] for s in services().store.list_snapshots() if s["status"] == "ok"]
+    return model_metadata(versions)
+
+
+def _ready(name: str, version: str | None) -> tuple[dict, int]:
+    try:
+        _model(name, version)
+    except ProtocolError as exc:
+        if exc.status != 409:
+            raise
+        return {"name": name, "ready": False}, 400
+    return {"name": name, "ready": True}, 200
+
+
+def _infer(name: str, version: str | None) -> Response:
+    model = _model(name, version)
+    try:
+        body = json.loads(request.get_data())
+    except (ValueError, RecursionError) as exc:
+        raise ProtocolError(400, f"the body is not valid JSON: {exc}") from None
+    X, outputs, request_id = parse_infer_request(body, services().settings.max_predict_rows)
+    answer = infer_response(
+        model.model_id, probabilities(model, X), outputs, request_id or current_request_id() or ""
+    )
+    return json_response(answer)
+
+
+@blp.route("/health/live", methods=["GET"])
+@blp.response(200, V2LiveSchema)
+def live():
+    """Server live: the API process answers."""
+    return {"live": True}
+
+
+@blp.route("/health/ready", methods=["GET"])
+@blp.response(200, V2ReadySchema)
+@blp.alt_response(400, schema=V2ReadySchema, description="Not ready: no model to serve yet.")
+def ready():
+    """Server ready: a model can be served (training needs more: see GET /readyz)."""
+    body, status = _ready(MODEL_NAME, None)
+    return {"ready": body["ready"]}, status
+
+
+@blp.route("", methods=["GET"])
+@blp.response(200, V2ServerMetadataSchema)
+@blp.alt_response(401, schema=V2ErrorSchema, description="An API key is needed.")
+def server_metadata():
+    """Server metadata: name, version, extensions (none)."""
+    return {"name": "nnservice", "version": current_app.config["API_VERSION"], "extensions": []}
+
+
+#: The errors of every path naming the model, besides 404 (NOT_FOUND).
+MODEL_PATH_ERRORS = (
+    (401, "An API key is needed."),
+    (409, "No model has been trained yet, or the version's file is corrupt."),
+)
+
+
+def _errors(*more: tuple[int, str]):
+    """Document the errors of a model path (and `more`), in the protocol's shape."""
+
+    def document(view):
+        for status, description in (*MODEL_PATH_ERRORS, *more):
+            view = blp.alt_response(status, schema=V2ErrorSchema, description=description)(view)
+        return blp.alt_response(404, schema=NOT_FOUND, description="No such model or version.")(
+            view
+        )
+
+    return document
+
+
+@blp.route(MODEL, methods=["GET"], parameters=NAME)
+@blp.response(200, V2ModelMetadataSchema)
+@_errors()
+def model_metadata_latest(name: str):
+    """Model metadata: inputs [-1, 2], outputs [-1, 1], versions (the model ids)."""
+    return _metadata(name, None)
+
+
+@blp.route(VERSION, methods=["GET"], parameters=NAME)
+@blp.response(200, V2ModelMetadataSchema)
+@_errors()
+def model_metadata_version(name: str, version: str):
+    """Model metadata of one version (model id)."""
+    return _metadata(name, version)
+
+
+@blp.route(f"{MODEL}/ready", methods=["GET"], parameters=NAME)
+@blp.response(200, V2ModelReadySchema)
+@blp.alt_response(400, schema=V2ModelReadySchema, description="Not ready: no model yet.")
+@_errors()
+def model_ready_latest(name: str):
+    """Model ready: the latest model can be served."""
+    return _ready(name, None)
+
+
+@blp.route(f"{VERSION}/ready", methods=["GET"], parameters=NAME)
+@blp.response(200, V2ModelReadySchema)
+@blp.alt_response(400, schema=V2ModelReadySchema, description="Not ready.")
+@_errors()
+def model_ready_version(name: str, version: str):
+    """Model ready: this version (model id) can be served."""
+    return _ready(name, version)
+
+
+INFER_ERRORS = (
+    (400, "Not an inference request for this model (the message says why)."),
+    (413, "The body is too large."),
+)
+
+
+@blp.route(f"{MODEL}/infer", methods=["POST"], parameters=NAME)
+@blp.doc(requestBody=V2_INFER_BODY)
+@blp.response(200, V2InferResponseSchema)
+@_errors(*INFER_ERRORS)
+def infer_latest(name: str):
+    """Inference with the latest model."""
+    return _infer(name, None)
+
+
+@blp.route(f"{VERSION}/infer", methods=["POST"], parameters=NAME)
+@blp.doc(requestBody=V2_INFER_BODY)
+@blp.response(200, V2InferResponseSchema)
+@_errors(*INFER_ERRORS)
+def infer_version(name: str, version: str):
+    """Inference with one version (model id)."""
+    return _infer(name, version)

@@ -1,0 +1,115 @@
+"""Prometheus metrics recorded while serving: requests, their latency, predictions by label.
+
+Each request adds one count and one latency observation (`record_request`, called by the hooks in
+`service.observability`), under the Flask URL rule (so `/models/<id:model_id>`, not one series
+per id), the method and the status; each predicted row adds one to its label. Recording costs a
+couple of microseconds: the labelled children are looked up once per (rule, method, status).
+
+`nnservice api` runs several gunicorn processes; it sets prometheus-client's
+`PROMETHEUS_MULTIPROC_DIR` before any of them starts (see `nnservice.gunicorn_conf`), so every
+process records into files there and a scrape, whichever process answers it, adds them all up.
+Without that variable (tests, a single process) the values live in this process's memory.
+The figures read from the store at scrape time are in `service.store_metrics`.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from flask import Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.registry import Collector
+
+#: prometheus-client's own variable: set, every process records into files in that directory.
+MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+#: Endpoint label of requests that matched no route (404s, 405s).
+UNMATCHED = "unmatched"
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+#: Seconds; a single-row /predict takes a fraction of a millisecond, a large upload seconds.
+LATENCY_BUCKETS = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+)  # fmt: skip
+
+#: Our metrics only (not the library's default registry with its process collectors).
+RECORDED = CollectorRegistry(auto_describe=False)
+REQUESTS = Counter(
+    "nnservice_http_requests",
+    "HTTP requests answered, by endpoint (the URL rule), method and status.",
+    ["endpoint", "method", "status"],
+    registry=RECORDED,
+)
+LATENCY = Histogram(
+    "nnservice_http_request_duration_seconds",
+    "Time from the start of request handling to the response, by endpoint and method.",
+    ["endpoint", "method"],
+    buckets=LATENCY_BUCKETS,
+    registry=RECORDED,
+)
+PREDICTIONS = Counter(
+    "nnservice_predictions",
+    "Rows predicted (all protocols), by predicted label: F (probability >= 0.5) or M.",
+    ["gender"],
+    registry=RECORDED,
+)
+_FEMALE = PREDICTIONS.labels("F")
+_MALE = PREDICTIONS.labels("M")
+
+
+def count_predictions(probabilities: np.ndarray) -> None:
+    """Add each row of `probabilities` (of female) to the predictions counter of its label."""
+    rows = probabilities.size
+    if rows == 1:
+        (_FEMALE if probabilities.flat[0] >= 0.5 else _MALE).inc()
+        return
+    females = int(np.count_nonzero(probabilities >= 0.5))
+    if females:
+        _FEMALE.inc(females)
+    if rows > females:
+        _MALE.inc(rows - females)
+
+
+_children: dict[tuple[str, str, int], tuple] = {}
+
+
+def record_request(rule: str | None, method: str, status: int, seconds: float) -> None:
+    """Count one answered request and observe its duration (`rule` None: no route matched)."""
+    key = (rule or UNMATCHED, method, status)
+    pair = _children.get(key)
+    if pair is None:
+        endpoint = key[0]
+        method = method if method in KNOWN_METHODS else "OTHER"
+        pair = (
+            REQUESTS.labels(endpoint, method, str(status)),
+            LATENCY.labels(endpoint, method),
+        )
+        _children[key] = pair
+    pair[0].inc()
+    pair[1].observe(seconds)
+
+
+class _Recorded:
+    """The metrics this process recorded in memory, as a collector of a scrape's registry."""
+
+    def collect(self):
+        return RECORDED.collect()
+
+
+def exposition(*scrape_time: Collector) -> Response:
+    """The Prometheus text page: recorded metrics (of every API process) plus `scrape_time` ones."""
+    registry = CollectorRegistry(auto_describe=False)
+    directory = os.environ.get(MULTIPROCESS_VARIABLE)
+    if directory:
+        multiprocess.MultiProcessCollector(registry, path=directory)
+    else:
+        registry.register(_Recorded())
+    for collector in scrape_time:
+        registry.register(collector)
+    return Response(generate_latest(registry), mimetype=None, content_type=CONTENT_TYPE_LATEST)

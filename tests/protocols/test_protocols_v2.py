@@ -1,0 +1,132 @@
+"""The Open Inference Protocol (KServe v2) against the real stack, with the request shapes of the
+protocol's documentation (kserve/open-inference-protocol, specification/protocol/inference_rest.md).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from nnservice.config import Settings
+from service import create_app
+
+from .conftest import EMILY, FRANK, probability_female
+
+EXPECTED = [probability_female(*EMILY), probability_female(*FRANK)]
+
+# The specification's inference request example:
+#   POST /v2/models/mymodel/infer
+#   {"id" : "42",
+#    "inputs" : [{"name" : "input0", "shape" : [ 2, 2 ], "datatype" : "UINT32",
+#                 "data" : [ 1, 2, 3, 4 ]},
+#                {"name" : "input1", "shape" : [ 3 ], "datatype" : "BOOL", "data" : [ true ]}],
+#    "outputs" : [{"name" : "output0"}]}
+# and its answer: {"id" : "42", "outputs" : [{"name" : "output0", "shape" : [ 3, 2 ],
+#                  "datatype"  : "FP32", "data" : [ 1.0, 1.1, 2.0, 2.1, 3.0, 3.1 ]}]}
+# This model has one input of shape [n, 2]; "data" may be flat or nested ("[ [ 1, 2 ], [ 4, 5 ] ]").
+FLAT = {
+    "id": "42",
+    "inputs": [{"name": "input0", "shape": [2, 2], "datatype": "UINT32", "data": EMILY + FRANK}],
+    "outputs": [{"name": "probability_female"}],
+}
+NESTED = {
+    "inputs": [{"name": "features", "shape": [2, 2], "datatype": "FP32", "data": [EMILY, FRANK]}]
+}
+
+
+def test_health_and_server_metadata(stack, latest_model_id: str) -> None:
+    assert stack.get("/v2/health/live").json() == {"live": True}
+    ready = stack.get("/v2/health/ready")
+    assert (ready.status_code, ready.json()) == (200, {"ready": True})
+    metadata = stack.get("/v2").json()
+    assert metadata["name"] == "nnservice" and metadata["extensions"] == []
+    assert metadata["version"]
+
+
+def test_model_metadata_and_readiness(stack, latest_model_id: str) -> None:
+    metadata = stack.get("/v2/models/nnservice").json()
+    assert metadata["name"] == "nnservice"
+    assert metadata["inputs"] == [{"name": "features", "datatype": "FP64", "shape": [-1, 2]}]
+    assert {output["name"]: output["shape"] for output in metadata["outputs"]} == {
+        "probability_female": [-1, 1],
+        "gender": [-1, 1],
+    }
+    assert latest_model_id in metadata["versions"]
+    version = f"/v2/models/nnservice/versions/{latest_model_id}"
+    assert stack.get(version).json()["inputs"] == metadata["inputs"]
+    for path in ("/v2/models/nnservice/ready", f"{version}/ready"):
+        answer = stack.get(path)
+        assert (answer.status_code, answer.json()) == (200, {"name": "nnservice", "ready": True})
+
+
+def test_infer_with_the_documented_request(stack, latest_model_id: str) -> None:
+    response = stack.post("/v2/models/nnservice/infer", json=FLAT)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["id"] == "42"
+    assert (answer["model_name"], answer["model_version"]) == ("nnservice", latest_model_id)
+    (output,) = answer["outputs"]
+    assert (output["name"], output["shape"], output["datatype"]) == (
+        "probability_female",
+        [2, 1],
+        "FP64",
+    )
+    assert output["data"] == pytest.approx(EXPECTED, abs=1e-12)
+
+
+def test_infer_a_version_with_nested_data_and_both_outputs(stack, model_id: str) -> None:
+    path = f"/v2/models/nnservice/versions/{model_id}/infer"
+    response = stack.post(path, json=NESTED, headers={"X-Request-ID": "v2-test-7"})
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["model_version"] == model_id
+    assert answer["id"] == "v2-test-7"  # no "id" in the request: the request id stands in
+    outputs = {output["name"]: output for output in answer["outputs"]}
+    assert outputs["probability_female"]["data"] == pytest.approx(EXPECTED, abs=1e-12)
+    assert outputs["gender"] == {"name": "gender", "shape": [2, 1], "datatype": "BYTES",
+                                 "data": ["F" if p >= 0.5 else "M" for p in EXPECTED]}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "words"),
+    [
+        ("/v2/models/mymodel/infer", FLAT, 404, "no model named 'mymodel'"),
+        ("/v2/models/nnservice/versions/m-nope/infer", FLAT, 404, "no version"),
+        (
+            "/v2/models/nnservice/infer",
+            {"inputs": [{"name": "x", "shape": [2], "datatype": "FP64", "data": [1, 2]}]},
+            400,
+            "shape must be [n, 2]",
+        ),
+        (
+            "/v2/models/nnservice/infer",
+            {"inputs": [{"name": "x", "shape": [1, 2], "datatype": "BOOL", "data": [True, True]}]},
+            400,
+            "datatype",
+        ),
+        (
+            "/v2/models/nnservice/infer",
+            {"inputs": [{"name": "x", "shape": [1, 2], "datatype": "FP64", "data": [128, 6300]}]},
+            400,
+            "row 0, height",
+        ),
+        ("/v2/models/nnservice/infer", {**FLAT, "outputs": [{"name": "output0"}]}, 400, "output0"),
+    ],
+)
+def test_errors_in_v2_shape(stack, latest_model_id, path, body, status, words) -> None:
+    response = stack.post(path, json=body)
+    assert response.status_code == status, response.text
+    error = response.json()
+    assert list(error) == ["error"]
+    assert words in error["error"]
+
+
+def test_not_ready_before_any_model(stack, tmp_path) -> None:
+    client = create_app(Settings(store_path=tmp_path, redis_url=stack.redis_url)).test_client()
+    assert client.get("/v2/health/live").status_code == 200
+    ready = client.get("/v2/health/ready")
+    assert (ready.status_code, ready.get_json()) == (400, {"ready": False})
+    model_ready = client.get("/v2/models/nnservice/ready")
+    assert model_ready.get_json() == {"name": "nnservice", "ready": False}
+    assert client.get("/v2/models/nnservice").get_json()["versions"] == []
+    infer = client.post("/v2/models/nnservice/infer", json=NESTED)
+    assert infer.status_code == 409 and "POST /train" in infer.get_json()["error"]
