@@ -56,7 +56,11 @@ class ApiProcess:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        self.wait_healthy()
+        try:
+            self.wait_healthy()
+        except BaseException:
+            self.stop()  # never leave a server behind that no fixture knows about
+            raise
 
     def wait_healthy(self, timeout: float = 60.0) -> None:
         """Poll GET /healthz until it answers 200."""
