@@ -1,6 +1,7 @@
 """neural: the seed's from-scratch sigmoid network, general, exact and fast.
 
-numpy only (plus numba for the compiled SGD inner loop). No Flask, Celery, files or printing.
+numpy only (plus numba for the compiled SGD inner loop, imported only when training or
+`warm_up()` needs it). No Flask, Celery, files or printing.
 """
 
 from neural._compiled import warm_up

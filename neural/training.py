@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -21,7 +22,7 @@ EpochCallback = Callable[[int, float], object]
 
 
 def default_backend() -> str:
-    """Return "numba" when numba imports, else "numpy" (the reference path)."""
+    """Return "numba" when numba is installed, else "numpy" (the reference path)."""
     return "numba" if _compiled.NUMBA_AVAILABLE else "numpy"
 
 
@@ -52,7 +53,7 @@ def train_sgd(
     `state` (a `TrainingState` or its `to_dict()`) continues a run: its weights replace the
     network's, its RNG state is restored (into `rng` if given, so a caller holding `rng` can
     checkpoint from `on_epoch` with `TrainingState.capture`) and its loss history is continued.
-    `backend` is "numba" (compiled, the default when numba imports) or "numpy" (the reference).
+    `backend` is "numba" (compiled, the default when numba is installed) or "numpy" (the reference).
     """
     check_loss_name(loss)
     epochs = check.integer(epochs, "epochs", 0)
@@ -69,32 +70,30 @@ def train_sgd(
         raise ValueError("log_loss needs targets between 0 and 1")
 
     rng, done, history = _start(network, epochs, rng, state)
-    if backend == "numba":
-        run_epoch = _compiled.CompiledEpochs(
-            network.weights,
-            network.biases,
-            X,
-            Y,
-            batch_size,
-            learning_rate,
-            loss == "log_loss",
-        ).run
-    else:
-        run_epoch = _numpy_epochs(network, X, Y, batch_size, learning_rate, loss)
-
     training_loss = _loss_evaluator(network, X, Y, loss)
+    if backend == "numba":
+        compiled = _compiled.CompiledEpochs(
+            network, X, Y, batch_size, learning_rate, loss == "log_loss", training_loss
+        )
+        run_epoch, finish = compiled.run, compiled.close
+    else:
+        run_epoch = _numpy_epochs(network, X, Y, batch_size, learning_rate, loss, training_loss)
+        finish = None
+
     n = X.shape[0]
     in_order = np.arange(n, dtype=np.int64)
-    while done < epochs:
-        order = rng.permutation(n) if shuffle else in_order
-        run_epoch(order)
-        done += 1
-        current = training_loss()
-        if not np.isfinite(current):
-            raise ValueError(f"training diverged at epoch {done}: the loss is {current}")
-        history.append(current)
-        if on_epoch is not None and on_epoch(done, current):
-            break
+    try:
+        while done < epochs:
+            current = run_epoch(rng.permutation(n) if shuffle else in_order)
+            done += 1
+            if not math.isfinite(current):
+                raise ValueError(f"training diverged at epoch {done}: the loss is {current}")
+            history.append(current)
+            if on_epoch is not None and on_epoch(done, current):
+                break
+    finally:
+        if finish is not None:
+            finish()
     return TrainingState.capture(network, rng, done, history)
 
 
@@ -135,12 +134,14 @@ def _loss_evaluator(
 ) -> Callable[[], float]:
     """The loss over the whole training set with the network's current parameters.
 
-    One vectorised feedforward per call into buffers allocated once, so an epoch over a million
-    rows does not allocate its activations again each time.
+    One vectorised feedforward per call into buffers allocated on the first call and kept, so an
+    epoch over a million rows does not allocate its activations again each time.
     """
-    buffers = [np.empty((n_out, X.shape[0])) for n_out in network.layer_sizes[1:]]
+    buffers: list[np.ndarray] = []
 
     def evaluate() -> float:
+        if not buffers:
+            buffers.extend(np.empty((n_out, X.shape[0])) for n_out in network.layer_sizes[1:])
         outputs = forward_columns(network.weights, network.biases, X.T, buffers)[-1]
         return compute_loss(loss, Y, outputs.T)
 
@@ -148,11 +149,18 @@ def _loss_evaluator(
 
 
 def _numpy_epochs(
-    network: Network, X: np.ndarray, Y: np.ndarray, batch_size: int, learning_rate: float, loss: str
-) -> Callable[[np.ndarray], None]:
-    """The pure-numpy reference epoch: backprop on each batch, then update, as the seed does."""
+    network: Network,
+    X: np.ndarray,
+    Y: np.ndarray,
+    batch_size: int,
+    learning_rate: float,
+    loss: str,
+    training_loss: Callable[[], float],
+) -> Callable[[np.ndarray], float]:
+    """The pure-numpy reference epoch: backprop on each batch, then update, as the seed does;
+    returns `training_loss()` after the epoch."""
 
-    def run(order: np.ndarray) -> None:
+    def run(order: np.ndarray) -> float:
         for start in range(0, order.shape[0], batch_size):
             rows = order[start : start + batch_size]
             weight_grads, bias_grads = network.batch_gradients(X[rows], Y[rows], loss)
@@ -161,5 +169,6 @@ def _numpy_epochs(
             ):
                 w -= learning_rate * gw
                 b -= learning_rate * gb
+        return training_loss()
 
     return run
