@@ -20,7 +20,9 @@ from model_store.files import file_version, json_files, read_all, read_json
 from model_store.ids import utc_now_iso, validate_id
 
 STATES = ("queued", "running", "succeeded", "failed", "cancelled")
-# Fields whose change must survive a crash; other updates (progress) skip the directory fsync.
+# Fields whose change must survive a crash; other updates (progress) skip the directory fsync,
+# and so does any write that leaves the job "running" (a claim): if a crash undoes it, the job is
+# back to its previous state and its message is delivered again, so the job is redone.
 DURABLE_FIELDS = frozenset({"state", "model_id", "error", "finished_at", "attempts"})
 
 
@@ -52,6 +54,7 @@ class JobFiles:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        self._prefix = f"{directory}{os.sep}"  # for the per-epoch cancel look: no Path objects
 
     def _path(self, job_id: str, suffix: str = ".json") -> Path:
         return self.directory / f"{validate_id(job_id)}{suffix}"
@@ -123,7 +126,7 @@ class JobFiles:
             write_atomic(
                 self._path(job_id),
                 canonical_json(updated),
-                sync_dir=not DURABLE_FIELDS.isdisjoint(fields),
+                sync_dir=updated["state"] != "running" and not DURABLE_FIELDS.isdisjoint(fields),
             )
             return updated
 
@@ -161,5 +164,5 @@ class JobFiles:
         write_atomic(self._path(job_id, ".cancel"), f"{utc_now_iso()}\n".encode())
 
     def cancel_requested(self, job_id: str) -> bool:
-        """Whether cancellation was requested (one stat)."""
-        return self._path(job_id, ".cancel").exists()
+        """Whether cancellation was requested (one stat; training asks every few milliseconds)."""
+        return os.path.exists(f"{self._prefix}{validate_id(job_id)}.cancel")

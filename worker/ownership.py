@@ -121,6 +121,11 @@ def claim(store: object, job_id: str, max_attempts: int, lease: float) -> Claim:
     return Claim(result["outcome"], updated if updated is not None else result["record"])
 
 
+def owns(record: dict, me: str | None = None) -> bool:
+    """Whether the job is running under this process (a read: no lock, no write)."""
+    return record["state"] == "running" and record.get("worker") == (me or this_worker())
+
+
 def update_if_owner(store: object, job_id: str, **fields: object) -> dict | None:
     """Set `fields` (and a fresh heartbeat) only while this process owns the running job.
 
@@ -129,7 +134,7 @@ def update_if_owner(store: object, job_id: str, **fields: object) -> dict | None
     me = this_worker()
 
     def change(record: dict) -> dict | None:
-        if record["state"] != "running" or record.get("worker") != me:
+        if not owns(record, me):
             return None
         return {**fields, "heartbeat_at": utc_now_iso()}
 

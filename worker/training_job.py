@@ -3,7 +3,8 @@
 `run_training_job(store, job_id, settings)` needs no Celery, so tests call it directly. It is
 idempotent: a finished job is left alone, a job another live worker runs is waited for, and a
 job whose worker was lost is taken over and resumed from its last checkpoint (see
-`worker.ownership`). Cancellation is honoured before training and after every epoch; a failure
+`worker.ownership`). Cancellation is honoured before training and after the epoch that ends
+when `CANCEL_POLL_SECONDS` have passed since the last look; a failure
 of any kind ends the job `failed` with an error that says which step failed and why; LATEST only
 changes after the snapshot was saved whole.
 """
@@ -22,12 +23,22 @@ from model_store import ModelStore, NotFound, StoreError
 from model_store.ids import utc_now_iso
 from nnservice.config import Settings
 from worker import training_setup as setup
-from worker.ownership import TERMINAL_STATES, claim, lease_seconds, this_worker, update_if_owner
+from worker.ownership import (
+    TERMINAL_STATES,
+    claim,
+    lease_seconds,
+    owns,
+    this_worker,
+    update_if_owner,
+)
 
 logger = logging.getLogger(__name__)
 
 #: Seconds between two looks at a job that another live worker runs.
 WAIT_POLL_SECONDS = 0.5
+#: Seconds between two looks at the job's cancel marker while training (one stat each): a
+#: cancelled job stops after the epoch running when this much time has passed.
+CANCEL_POLL_SECONDS = 0.005
 #: The job record's loss_history is thinned to this many points for long runs (the snapshot
 #: keeps every epoch's loss).
 MAX_RECORD_HISTORY = 1000
@@ -221,24 +232,32 @@ class _Run:
 
     def _train(self, state: neural.TrainingState | None) -> None:
         settings = self.settings
-        last_progress = last_checkpoint = time.monotonic()
+        history = self.history
+        cancel_requested = self.store.cancel_requested
+        last_progress = last_checkpoint = last_cancel_look = time.monotonic()
 
         def on_epoch(epoch: int, loss: float) -> bool:
-            nonlocal last_progress, last_checkpoint
-            self.history.append(float(loss))
-            if self.store.cancel_requested(self.job_id):
-                self.stop_reason = "cancelled"
-                return True
+            # Called after every epoch (thousands a second for small data sets): cheap unless a
+            # look at the cancel marker, a progress write or a checkpoint is due.
+            nonlocal last_progress, last_checkpoint, last_cancel_look
+            history.append(loss)
+            now = time.monotonic()
+            if now - last_cancel_look >= CANCEL_POLL_SECONDS:
+                last_cancel_look = now
+                if cancel_requested(self.job_id):
+                    self.stop_reason = "cancelled"
+                    return True
             if self.stop_requested():
                 self.stop_reason = "interrupted"
                 return True
-            now = time.monotonic()
-            if epoch >= self.epochs or now - last_progress >= settings.progress_seconds:
+            if epoch >= self.epochs:
+                return False  # the final record (`_save`) carries the last epoch's progress
+            if now - last_progress >= settings.progress_seconds:
                 last_progress = now
                 if self._write_progress(epoch, loss) is None:
                     self.stop_reason = "superseded"
                     return True
-            if epoch < self.epochs and now - last_checkpoint >= settings.checkpoint_seconds:
+            if now - last_checkpoint >= settings.checkpoint_seconds:
                 last_checkpoint = now
                 self.store.save_checkpoint(self.job_id, self._checkpoint_data(epoch))
             return False
@@ -257,18 +276,20 @@ class _Run:
             state=state,
         )
 
-    def _write_progress(self, epoch: int, loss: float | None) -> dict | None:
-        return update_if_owner(
-            self.store,
-            self.job_id,
-            progress={
+    def _progress(self, epoch: int, loss: float | None) -> dict:
+        """The record's `progress` and `loss_history` fields at `epoch`."""
+        return {
+            "progress": {
                 "epoch": epoch,
                 "epochs": self.epochs,
                 "loss": loss,
                 "validation_loss": self._validation_loss(),
             },
-            loss_history=_thin(self.history),
-        )
+            "loss_history": _thin(self.history),
+        }
+
+    def _write_progress(self, epoch: int, loss: float | None) -> dict | None:
+        return update_if_owner(self.store, self.job_id, **self._progress(epoch, loss))
 
     # Endings
 
@@ -317,7 +338,7 @@ class _Run:
         self.step = "evaluating the model"
         metrics = self._metrics()
         final_loss = self.history[-1] if self.history else self._loss_now()
-        if self._write_progress(len(self.history), final_loss) is None:
+        if not owns(self.store.get_job(self.job_id)):  # cancelled or taken over meanwhile
             self.stop_reason = "superseded"
             return self._stopped()
         self.step = "saving the model"
@@ -334,6 +355,7 @@ class _Run:
             metrics=metrics,
             finished_at=utc_now_iso(),
             worker=None,
+            **self._progress(len(self.history), final_loss),
         )
         self.store.delete_checkpoint(self.job_id)
         return "succeeded"

@@ -215,3 +215,31 @@ def test_a_jobs_directory_that_cannot_be_listed_raises_store_error(store: ModelS
     (store.root / "jobs").write_text("not a directory")
     with pytest.raises(StoreError, match="cannot list jobs"):
         store.list_jobs()
+
+
+def test_only_writes_that_settle_a_job_sync_the_directory(
+    store: ModelStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from model_store import atomic
+
+    synced: list[str] = []
+    real_fsync_dir = atomic.fsync_dir
+
+    def recording_fsync_dir(directory):
+        synced.append(directory.name)
+        real_fsync_dir(directory)
+
+    monkeypatch.setattr(atomic, "fsync_dir", recording_fsync_dir)
+
+    def dir_syncs(write) -> int:
+        synced.clear()
+        write()
+        return synced.count("jobs")
+
+    assert dir_syncs(lambda: new_job(store)) == 1
+    claim = {"state": "running", "attempts": 1, "worker": "host:1", "error": None}
+    assert dir_syncs(lambda: store.update_job("job1", **claim)) == 0
+    assert dir_syncs(lambda: store.update_job("job1", progress={"epoch": 3})) == 0
+    assert dir_syncs(lambda: store.update_job("job1", state="queued", attempts=0)) == 1
+    assert dir_syncs(lambda: store.update_job("job1", state="succeeded", model_id="m-1")) == 1
+    assert store.get_job("job1")["state"] == "succeeded"
