@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         celery=make_celery(settings),
         models=ModelCache(store),
     )
-    install_observability(app, app.extensions[EXTENSION])  # first hooks: request ids, metrics
+    install_observability(app, app.extensions[EXTENSION])  # request ids, metrics
 
     configure_docs(app, _version())
     api = Api(app)

@@ -2,10 +2,9 @@
 
 A client's own `X-Request-ID` is kept when it is sane (1-128 characters: letters, digits and
 `._:@/+=-`, so nothing can break a log line); otherwise a random 32-hex-digit id is made. The id is
-bound into `nnservice.logs.LOG_CONTEXT` from the app's first `before_request` hook until its
-response is finished (`service.observability`), so every line logged meanwhile, by any logger,
-carries `"request_id"`. The lines themselves are JSON (`nnservice.logs`), set up by `nnservice api`
-for the server processes.
+bound into `nnservice.logs.LOG_CONTEXT` while the app handles the request (the WSGI middleware
+in `service.observability`), so every line logged meanwhile, by any logger, carries `"request_id"`.
+The lines themselves are JSON (`nnservice.logs`), set up by `nnservice api` for its processes.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Prometheus metrics recorded while serving: requests, their latency, predictions by label.
 
-Each request adds one count and one latency observation (`record_request`, called by the hooks in
-`service.observability`), under the Flask URL rule (so `/models/<id:model_id>`, not one series
-per id), the method and the status; each predicted row adds one to its label. Recording costs a
-couple of microseconds: the labelled children are looked up once per (rule, method, status).
+Each request adds one observation to a latency histogram (`record_request`, called by the
+middleware in `service.observability`) under the Flask URL rule (so `/models/<id:model_id>`, not
+one series per id), the method and the status; the histogram's `_count` is the request count, so
+a request costs one histogram observation and nothing more. Each predicted row adds one to its
+label's counter. The labelled children are looked up once per (rule, method, status).
 
 `nnservice api` runs several gunicorn processes; it sets prometheus-client's
 `PROMETHEUS_MULTIPROC_DIR` before any of them starts (see `nnservice.gunicorn_conf`), so every
@@ -15,6 +16,7 @@ The figures read from the store at scrape time are in `service.store_metrics`.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numpy as np
 from flask import Response
@@ -40,16 +42,11 @@ LATENCY_BUCKETS = (
 
 #: Our metrics only (not the library's default registry with its process collectors).
 RECORDED = CollectorRegistry(auto_describe=False)
-REQUESTS = Counter(
-    "nnservice_http_requests",
-    "HTTP requests answered, by endpoint (the URL rule), method and status.",
-    ["endpoint", "method", "status"],
-    registry=RECORDED,
-)
 LATENCY = Histogram(
     "nnservice_http_request_duration_seconds",
-    "Time from the start of request handling to the response, by endpoint and method.",
-    ["endpoint", "method"],
+    "HTTP requests answered, by endpoint (the URL rule), method and status, and how long each "
+    "took from the start of handling to the response headers (its _count counts the requests).",
+    ["endpoint", "method", "status"],
     buckets=LATENCY_BUCKETS,
     registry=RECORDED,
 )
@@ -76,23 +73,16 @@ def count_predictions(probabilities: np.ndarray) -> None:
         _MALE.inc(rows - females)
 
 
-_children: dict[tuple[str, str, int], tuple] = {}
+_children: dict[tuple[str | None, str, int], Any] = {}
 
 
 def record_request(rule: str | None, method: str, status: int, seconds: float) -> None:
     """Count one answered request and observe its duration (`rule` None: no route matched)."""
-    key = (rule or UNMATCHED, method, status)
-    pair = _children.get(key)
-    if pair is None:
-        endpoint = key[0]
-        method = method if method in KNOWN_METHODS else "OTHER"
-        pair = (
-            REQUESTS.labels(endpoint, method, str(status)),
-            LATENCY.labels(endpoint, method),
-        )
-        _children[key] = pair
-    pair[0].inc()
-    pair[1].observe(seconds)
+    key = (rule, method if method in KNOWN_METHODS else "OTHER", status)
+    child = _children.get(key)
+    if child is None:
+        child = _children[key] = LATENCY.labels(rule or UNMATCHED, key[1], str(status))
+    child.observe(seconds)
 
 
 class _Recorded:

@@ -2,15 +2,20 @@
 for every request (`service.logging_setup`), request and prediction metrics (`service.metrics`)
 and the store's figures for GET /metrics (`service.store_metrics`).
 
-The per-request part is one `before_request` and one `after_request` hook, registered before any
-other hook, that reach the request object once each: together they cost a few microseconds.
+The per-request part is a thin WSGI middleware around the Flask app (cheaper than Flask hooks:
+no context-local lookups): it binds the request id for logging while the app handles the request,
+adds `X-Request-ID` to the response headers, and records the request's URL rule, method, status
+and duration when the app starts the response (the request context is still there to name the
+rule). It costs a few microseconds a request (bench/bench_observability.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from time import perf_counter
+from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask
 
 from model_store.errors import StoreError
 from nnservice.logs import LOG_CONTEXT
@@ -26,37 +31,42 @@ from service.metrics import record_request
 from service.model_cache import NoModelYet
 from service.store_metrics import JobFigures, StoreCollector
 
-#: environ key of (start time, log context token, request id).
-_STATE = "nnservice.request_state"
+WsgiApp = Callable[[dict, Callable], Iterable[bytes]]
+
+
+class ObservedApp:
+    """WSGI middleware: request id (logs and response header) and request metrics."""
+
+    def __init__(self, app: WsgiApp) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        started = perf_counter()
+        request_id = request_id_from(environ.get(ENVIRON_HEADER))
+        token = bind_request_id(request_id)
+
+        def start_observed(status: str, headers: list, exc_info: Any = None) -> Callable:
+            if exc_info is None:
+                headers.append((REQUEST_ID_HEADER, request_id))
+                request = environ.get("werkzeug.request")  # Flask's, until the app returns
+                rule = getattr(request, "url_rule", None)
+                record_request(
+                    rule.rule if rule is not None else None,
+                    environ.get("REQUEST_METHOD", ""),
+                    int(status[:3]),
+                    perf_counter() - started,
+                )
+            return start_response(status, headers, exc_info)
+
+        try:
+            return self.app(environ, start_observed)
+        finally:
+            LOG_CONTEXT.reset(token)
 
 
 def install_observability(app: Flask, svc: Services) -> None:
-    """Request ids and metrics hooks (call before registering other hooks); /metrics figures."""
-
-    @app.before_request
-    def _begin() -> None:
-        environ = request._get_current_object().environ
-        request_id = request_id_from(environ.get(ENVIRON_HEADER))
-        environ[_STATE] = (perf_counter(), bind_request_id(request_id), request_id)
-
-    @app.after_request
-    def _finish(response: Response) -> Response:
-        current = request._get_current_object()
-        state = current.environ.pop(_STATE, None)
-        if state is None:  # a hook before ours answered; the id is still owed
-            response.headers[REQUEST_ID_HEADER] = request_id_from(None)
-            return response
-        start, token, request_id = state
-        response.headers[REQUEST_ID_HEADER] = request_id
-        rule = current.url_rule
-        record_request(
-            rule.rule if rule is not None else None,
-            current.method,
-            response.status_code,
-            perf_counter() - start,
-        )
-        LOG_CONTEXT.reset(token)
-        return response
+    """Wrap the app in `ObservedApp`, and give GET /metrics the store's figures."""
+    app.wsgi_app = ObservedApp(app.wsgi_app)
 
     def served_model_id() -> str | None:
         try:

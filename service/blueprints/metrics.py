@@ -19,8 +19,8 @@ STORE_COLLECTOR = "nnservice.store_metrics"
     200,
     {"type": "string"},
     content_type=CONTENT_TYPE_LATEST,
-    description="Prometheus text format: nnservice_http_requests_total, "
-    "nnservice_http_request_duration_seconds, nnservice_predictions_total, "
+    description="Prometheus text format: nnservice_http_request_duration_seconds (its _count "
+    "counts requests by endpoint, method and status), nnservice_predictions_total, "
     "nnservice_training_jobs, nnservice_training_duration_seconds, nnservice_served_model_info.",
 )
 def metrics():

@@ -10,8 +10,9 @@ import requests
 
 from .conftest import EMILY, FRANK, scrape, value
 
-REQUESTS = "nnservice_http_requests_total"
-LATENCY_COUNT = "nnservice_http_request_duration_seconds_count"
+#: The latency histogram's count is the request count, by endpoint, method and status.
+REQUESTS = "nnservice_http_request_duration_seconds_count"
+LATENCY_SUM = "nnservice_http_request_duration_seconds_sum"
 PREDICTIONS = "nnservice_predictions_total"
 
 
@@ -29,13 +30,12 @@ def test_requests_and_predictions_are_counted_across_api_processes(stack, promot
 
     scrapes = [scrape(stack.base_url) for _ in range(4)]  # served by either process
     for after in scrapes:
-        predict = {"endpoint": "/predict", "method": "POST"}
-        assert (
-            value(after, REQUESTS, **predict, status="200")
-            - value(before, REQUESTS, **predict, status="200")
-            == 8
-        )
-        assert value(after, LATENCY_COUNT, **predict) - value(before, LATENCY_COUNT, **predict) == 8
+        predict = {"endpoint": "/predict", "method": "POST", "status": "200"}
+        assert value(after, REQUESTS, **predict) - value(before, REQUESTS, **predict) == 8
+        assert value(after, LATENCY_SUM, **predict) > value(before, LATENCY_SUM, **predict)
+        fast = {**predict, "le": "30.0"}
+        bucket = "nnservice_http_request_duration_seconds_bucket"
+        assert value(after, bucket, **fast) - value(before, bucket, **fast) == 8
         assert value(after, PREDICTIONS, gender="F") - value(before, PREDICTIONS, gender="F") == 16
         assert value(after, PREDICTIONS, gender="M") - value(before, PREDICTIONS, gender="M") == 8
         model = {"endpoint": "/models/<id:model_id>", "method": "GET", "status": "200"}
