@@ -117,6 +117,7 @@ class Stack:
         env.update(self.extra_env)
         env["REDIS_URL"] = self.redis_url
         env["NNSERVICE_STORE"] = str(self.store_path)
+        env["NNSERVICE_METRICS_DIR"] = str(self.root / "metrics")  # nothing left in /tmp
         env["NUMBA_CACHE_DIR"] = str(REPO_ROOT / ".numba_cache")
         env["PYTHONUNBUFFERED"] = "1"
         return env
