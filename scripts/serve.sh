@@ -3,10 +3,5 @@
 # an embedded Redis-compatible server unless REDIS_URL is set, one Celery worker and the API.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYTHON=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-    "$PYTHON" -m venv .venv
-fi
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e .
+. scripts/venv.sh ""
 exec .venv/bin/nnservice up "$@"

@@ -3,12 +3,7 @@
 # ruff lint, ruff format check, the import-layer contracts, then the whole pytest suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYTHON=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-    "$PYTHON" -m venv .venv
-fi
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[test]'
+. scripts/venv.sh "test"
 # The dashboard test drives Debian's headless Chromium; install it where we may (root, as in CI).
 # Without it that test fails with a message saying what to install; it never passes silently.
 if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then

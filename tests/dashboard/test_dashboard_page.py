@@ -65,8 +65,13 @@ def test_modules_never_turn_data_into_html(module: str) -> None:
 
 
 def test_static_files_and_templates_are_package_data() -> None:
-    patterns = tomllib.loads(PYPROJECT.read_text())["tool"]["setuptools"]["package-data"]
-    shipped = {path for pattern in patterns["service"] for path in SERVICE.glob(pattern)}
+    package_data = tomllib.loads(PYPROJECT.read_text())["tool"]["setuptools"]["package-data"]
+    shipped = {
+        path
+        for package, patterns in package_data.items()
+        for pattern in patterns
+        for path in SERVICE.parent.joinpath(*package.split(".")).glob(pattern)
+    }
     files = [p for folder in ("static", "templates") for p in (SERVICE / folder).rglob("*")]
     missing = [str(p.relative_to(SERVICE)) for p in files if p.is_file() and p not in shipped]
     assert files and not missing, f"not in the wheel: {missing}"
