@@ -13,6 +13,7 @@ from service.api import Api, register_store_error_handlers
 from service.auth import install_auth
 from service.blueprints import BLUEPRINTS
 from service.body_limit import install_body_limit
+from service.cached_flask import CachedSyncFlask
 from service.context import EXTENSION, Services
 from service.converters import IdConverter, id_parameter_schema
 from service.dashboard import blp as dashboard
@@ -34,7 +35,7 @@ def _version() -> str:
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the Flask app from `settings` (default: read from the environment)."""
     settings = settings or Settings.from_env()
-    app = Flask(__name__)
+    app = CachedSyncFlask(__name__)
     app.config["NNSERVICE_SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     logging.getLogger("service").setLevel(settings.log_level)

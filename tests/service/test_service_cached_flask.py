@@ -1,0 +1,50 @@
+"""CachedSyncFlask: ensure_sync answers as Flask does, asking inspect once per function."""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+from flask import Flask
+
+from service.cached_flask import CachedSyncFlask
+
+
+def view() -> str:
+    return "ok"
+
+
+async def coroutine_view() -> str:
+    return "ok"
+
+
+def test_plain_functions_are_looked_up_once_and_served(monkeypatch: pytest.MonkeyPatch) -> None:
+    app = CachedSyncFlask(__name__)
+    app.add_url_rule("/", view_func=view)
+    asked: list[object] = []
+    real = Flask.ensure_sync
+
+    def counting(self: Flask, func):
+        asked.append(func)
+        return real(self, func)
+
+    monkeypatch.setattr(Flask, "ensure_sync", counting)
+    client = app.test_client()
+    assert [client.get("/").text for _ in range(3)] == ["ok"] * 3
+    assert asked.count(view) == 1
+    assert app.ensure_sync(view) is view
+
+
+def _outcome(app: Flask, func) -> str:
+    try:
+        return type(app.ensure_sync(func)).__name__
+    except RuntimeError as error:  # Flask without its async extra
+        return str(error)
+
+
+def test_other_callables_and_coroutines_answer_as_in_flask() -> None:
+    app = CachedSyncFlask(__name__)
+    partial = functools.partial(view)
+    assert app.ensure_sync(partial) is partial
+    assert _outcome(app, coroutine_view) == _outcome(Flask(__name__), coroutine_view)
+    assert _outcome(app, coroutine_view) == _outcome(Flask(__name__), coroutine_view)
