@@ -1,4 +1,4 @@
-"""CachedSyncFlask: ensure_sync answers as Flask does, asking inspect once per function."""
+"""The per-request savings: CachedSyncFlask answers as Flask does; /predict runs undecorated."""
 
 from __future__ import annotations
 
@@ -48,3 +48,15 @@ def test_other_callables_and_coroutines_answer_as_in_flask() -> None:
     assert app.ensure_sync(partial) is partial
     assert _outcome(app, coroutine_view) == _outcome(Flask(__name__), coroutine_view)
     assert _outcome(app, coroutine_view) == _outcome(Flask(__name__), coroutine_view)
+
+
+def test_predict_is_served_without_its_documentation_wrappers(app) -> None:
+    import inspect
+
+    from service.blueprints import predict
+
+    served = app.view_functions["predict.predict"]
+    assert served is inspect.unwrap(predict.predict) and served is not predict.predict
+    assert served.__module__ == "service.blueprints.predict"
+    responses = app.test_client().get("/openapi.json").get_json()["paths"]["/predict"]["post"]
+    assert {"200", "404", "409", "422"} <= set(responses["responses"])
