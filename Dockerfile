@@ -23,5 +23,10 @@ COPY nnservice ./nnservice
 RUN pip install .
 
 USER nnservice
+# Fill numba's on-disk cache (NUMBA_CACHE_DIR) with the training kernels for every network
+# depth the API accepts, as the runtime user, so a fresh container's worker loads them
+# instead of compiling them at start (-P: the installed package, whose path keys the cache, not
+# the sources in /app; numba recompiles if the host's CPU differs).
+RUN python -P -c "import neural; neural.warm_up(hidden_layers=(1, 2, 3, 4))"
 EXPOSE 8000
 CMD ["nnservice", "api", "--host", "0.0.0.0", "--port", "8000"]

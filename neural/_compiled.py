@@ -251,26 +251,3 @@ class CompiledEpochs:
         ):
             target[...] = source
         self.network.weights[:], self.network.biases[:] = weights, biases
-
-
-def warm_up(hidden_layers: tuple[int, ...] = (1,)) -> bool:
-    """Compile (or load from numba's cache) the kernel, so a worker pays that once at start.
-
-    numba specializes the kernel per network depth; `hidden_layers` lists the numbers of hidden
-    layers to prepare (the service's default network has one). Returns True when the compiled path
-    is available, False when numba is not installed.
-    """
-    if not NUMBA_AVAILABLE:
-        return False
-    X = np.zeros((2, 2))
-    Y = np.zeros((2, 1))
-    order = np.arange(2, dtype=np.int64)
-    for depth in hidden_layers:
-        sizes = (2,) + (2,) * depth + (1,)
-        network = Network(sizes, rng=np.random.default_rng(0))
-        epochs = CompiledEpochs(network, X, Y, 1, 0.1, False, lambda: 0.0)
-        try:
-            epochs.run(order)
-        finally:
-            epochs.close()
-    return True

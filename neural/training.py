@@ -97,6 +97,24 @@ def train_sgd(
     return TrainingState.capture(network, rng, done, history)
 
 
+def warm_up(hidden_layers: tuple[int, ...] = (1,)) -> bool:
+    """Compile (or load from numba's cache) the kernel, so a worker pays that once at start.
+
+    numba specializes the kernel per network depth; `hidden_layers` lists the numbers of hidden
+    layers to prepare (the service's default network has one). Each is prepared by a one-epoch
+    `train_sgd` on two rows, so the whole training path has run once. Returns True when the
+    compiled path is available, False when numba is not installed.
+    """
+    if not _compiled.NUMBA_AVAILABLE:
+        return False
+    X = np.array([[0.5, -0.5], [-0.5, 0.5]])
+    y = np.array([1.0, 0.0])
+    for depth in hidden_layers:
+        network = Network((2,) + (2,) * depth + (1,), rng=np.random.default_rng(0))
+        train_sgd(network, X, y, epochs=1, learning_rate=0.1, rng=np.random.default_rng(0))
+    return True
+
+
 def _start(
     network: Network,
     epochs: int,

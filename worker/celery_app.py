@@ -75,12 +75,28 @@ def make_celery(settings: Settings) -> Celery:
     return app
 
 
-@signals.worker_process_init.connect
-def _prepare_pool_child(**_: object) -> None:
-    """In each pool child: compile the numeric kernels once, so no job pays for it."""
+#: Hidden-layer counts the API accepts (1-4, `service.schemas.train`): numba compiles the
+#: training kernel once per network depth, so every depth is prepared before any job runs.
+WARM_UP_DEPTHS = (1, 2, 3, 4)
+
+
+@signals.worker_init.connect
+def _warm_up_before_the_pool(**_: object) -> None:
+    """In the worker's main process, before the pool forks and before it consumes any message:
+    compile the kernels (or load them from numba's cache), so the pool children inherit them
+    and no job waits for a compile. The worker answers pings only after this."""
     import neural
 
-    neural.warm_up()
+    neural.warm_up(hidden_layers=WARM_UP_DEPTHS)
+
+
+@signals.worker_process_init.connect
+def _prepare_pool_child(**_: object) -> None:
+    """In each pool child, before its first task: the same warm-up (instant when inherited; a
+    child started later to replace one that died gets it too)."""
+    import neural
+
+    neural.warm_up(hidden_layers=WARM_UP_DEPTHS)
 
 
 @signals.worker_shutting_down.connect
