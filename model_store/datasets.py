@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from model_store.atomic import create_exclusive
-from model_store.canonical import canonical_json
+from model_store.canonical import canonical_json, parse_json
 from model_store.errors import NotFound, StoreError
-from model_store.files import read_all, read_json
+from model_store.files import read_all
 from model_store.ids import dataset_id_for, utc_now_iso, validate_id
 
 METADATA_FIELDS = ("id", "name", "rows", "counts", "created_at")
@@ -74,6 +74,72 @@ def _metadata(record: dict) -> dict:
     return info
 
 
+def _parse_json(dataset_id: str, data: bytes) -> object:
+    try:
+        return parse_json(data)
+    except ValueError as error:
+        raise StoreError(f"dataset {dataset_id!r} is unreadable: {error}") from None
+
+
+def _checked(dataset_id: str, record: object) -> dict:
+    """`record` if it is a dataset record with every field; StoreError otherwise."""
+    if not isinstance(record, dict) or record.get("id") != dataset_id:
+        raise StoreError(f"dataset {dataset_id!r} is unreadable: not a dataset record")
+    for field in (*METADATA_FIELDS, *COLUMNS):
+        if field not in record:
+            raise StoreError(f"dataset {dataset_id!r} is unreadable: {field} missing")
+    return record
+
+
+def split_columns(data: bytes, dataset_id: str) -> tuple[bytes, dict[str, memoryview]] | None:
+    """Take a stored record apart: (the record with empty columns, {column: its JSON text}).
+
+    A record is canonical JSON (sorted keys, no spaces, ASCII), so each column is the one
+    `,"<name>":[` ... `]` in it (a `"` inside a JSON string is always escaped, and numbers hold
+    no `]`), and the content id is the sha256 of exactly these texts: `{"height":[...],
+    "label":[...],"weight":[...]}`. The texts are used only if that hash gives `dataset_id`, so
+    they are byte for byte what was saved. None when anything differs (the caller parses the
+    whole file instead).
+    """
+    spans = []
+    for name in COLUMNS:
+        marker = f',"{name}":['.encode()
+        start = data.find(marker)
+        if start < 0 or data.find(marker, start + 1) >= 0:
+            return None
+        begin = start + len(marker)
+        end = data.find(b"]", begin)
+        if end < 0:
+            return None
+        spans.append((begin, end, name))
+    spans.sort()
+    view = memoryview(data)
+    texts = {name: view[begin:end] for begin, end, name in spans}  # no copies
+    digest = hashlib.sha256()
+    for position, name in enumerate(sorted(COLUMNS)):  # canonical_json(columns), piece by piece
+        opener = "," if position else "{"
+        digest.update(f'{opener}"{name}":['.encode())
+        digest.update(texts[name])
+        digest.update(b"]")
+    digest.update(b"}")
+    if dataset_id_for(digest.hexdigest()) != dataset_id:
+        return None
+    rest, last = [], 0
+    for begin, end, _ in spans:
+        rest.append(data[last:begin])
+        last = end
+    rest.append(data[last:])
+    return b"".join(rest), texts
+
+
+def _numbers(text: memoryview) -> np.ndarray:
+    """A column's verified JSON text (numbers and commas, no brackets) as a float64 array;
+    numpy parses each number exactly as Python's float() does."""
+    if not text:
+        return np.empty(0)
+    return np.fromstring(text.tobytes(), dtype=np.float64, sep=",")
+
+
 class DatasetFiles:
     """Saves, reads and lists datasets; caches metadata (datasets never change once written)."""
 
@@ -104,20 +170,24 @@ class DatasetFiles:
             return _metadata(record), True
         return self.get(dataset_id), False
 
-    def _read(self, dataset_id: str) -> dict:
-        path = self._path(dataset_id)
+    def _bytes(self, dataset_id: str) -> bytes:
         try:
-            record = read_json(path)
-            if not isinstance(record, dict) or record.get("id") != dataset_id:
-                raise ValueError("not a dataset record")
-            for field in (*METADATA_FIELDS, *COLUMNS):
-                if field not in record:
-                    raise ValueError(f"{field} missing")
+            return self._path(dataset_id).read_bytes()
         except FileNotFoundError:
             raise NotFound("dataset", dataset_id) from None
-        except (OSError, ValueError) as error:
+        except OSError as error:
             raise StoreError(f"dataset {dataset_id!r} is unreadable: {error}") from None
-        return record
+
+    def _read_split(self, dataset_id: str) -> tuple[dict, dict[str, memoryview] | None]:
+        """(record, column texts): the record without its columns and each column's JSON text,
+        taken apart without parsing a number (`split_columns`); (whole record, None) when the
+        file is not the canonical record its id was made from."""
+        data = self._bytes(dataset_id)
+        split = split_columns(data, dataset_id)
+        if split is None:
+            return _checked(dataset_id, _parse_json(dataset_id, data)), None
+        rest, texts = split
+        return _checked(dataset_id, _parse_json(dataset_id, rest)), texts
 
     def get(self, dataset_id: str) -> dict:
         """Metadata of a dataset (no columns); NotFound if absent."""
@@ -130,21 +200,26 @@ class DatasetFiles:
         cached = self._info_cache.get(dataset_id)
         if cached is not None and cached[0] == key:
             return _metadata(cached[1])
-        info = _metadata(self._read(dataset_id))
+        info = _metadata(self._read_split(dataset_id)[0])
         self._info_cache[dataset_id] = (key, info)
         return _metadata(info)
 
     def load(self, dataset_id: str) -> Dataset:
-        """The dataset with its columns as arrays, for training."""
-        record = self._read(dataset_id)
-        X = np.column_stack(
-            [
-                np.asarray(record["weight"], dtype=np.float64),
-                np.asarray(record["height"], dtype=np.float64),
-            ]
-        )
-        y = np.asarray(record["label"], dtype=np.float64)
-        return Dataset(info=_metadata(record), X=X, y=y)
+        """The dataset with its columns as arrays, for training.
+
+        The columns go from their JSON text straight into float64 arrays (bit-exact, no Python
+        float per value): a million rows take about a third of the memory `json.loads` needs.
+        """
+        record, texts = self._read_split(dataset_id)
+        if texts is None:
+            try:
+                columns = {name: np.asarray(record[name], dtype=np.float64) for name in COLUMNS}
+            except (TypeError, ValueError) as error:
+                raise StoreError(f"dataset {dataset_id!r} is unreadable: {error}") from None
+        else:  # one column's text copied at a time
+            columns = {name: _numbers(texts.pop(name)) for name in COLUMNS}
+        X = np.column_stack([columns["weight"], columns["height"]])
+        return Dataset(info=_metadata(record), X=X, y=columns["label"])
 
     def list(self) -> list[dict]:
         """Metadata of every readable dataset, newest first."""

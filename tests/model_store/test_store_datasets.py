@@ -8,7 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from model_store import Dataset, ModelStore, NotFound
+from model_store import Dataset, ModelStore, NotFound, StoreError
+from model_store.datasets import split_columns
 
 # The seed's four people: [weight (lb), height (in)], gender.
 SEED = {"weight": [133, 160, 152, 120], "height": [65, 72, 70, 60], "label": [1, 0, 0, 1]}
@@ -136,3 +137,33 @@ def test_missing_and_unreadable_datasets(store: ModelStore) -> None:
     info, _ = save_seed(store)
     (store.root / "datasets" / "ds-broken.json").write_text('{"id": "ds-broken"')
     assert store.list_datasets() == [info]
+
+
+def test_columns_load_bit_exactly_whatever_the_numbers(store: ModelStore) -> None:
+    rng = np.random.default_rng(3)
+    weight = np.concatenate([rng.normal(160, 30, 5000), [1e-300, 5e-324, 1e308, -0.0, 7.0]])
+    height = np.concatenate([rng.normal(66, 4, 5000), [0.1, 1 / 3, 2**-40, 1e22, 66.0]])
+    label = (rng.random(weight.size) < 0.5).astype(float)
+    info, _ = store.save_dataset('odd "name",\\"weight\\":[1]', weight, height, label)
+    data = (store.root / "datasets" / f"{info['id']}.json").read_bytes()
+    assert split_columns(data, info["id"]) is not None  # the columns are read without json
+    stored = json.loads(data)
+    dataset = store.load_dataset(info["id"])
+    for got, column in ((dataset.X[:, 0], "weight"), (dataset.X[:, 1], "height")):
+        expected = np.array(stored[column], dtype=np.float64)
+        assert got.tobytes() == expected.tobytes()
+    assert dataset.y.tobytes() == np.array(stored["label"], dtype=np.float64).tobytes()
+    assert dataset.info == store.get_dataset(info["id"]) == info
+
+
+def test_a_record_edited_by_hand_is_read_as_the_file_says(store: ModelStore) -> None:
+    info, _ = save_seed(store)
+    path = store.root / "datasets" / f"{info['id']}.json"
+    record = json.loads(path.read_bytes())
+    record["weight"][0] = 134.5  # no longer the rows the id was made from
+    path.write_text(json.dumps(record, indent=2))
+    dataset = store.load_dataset(info["id"])
+    assert dataset.X[:, 0].tolist() == [134.5, 160.0, 152.0, 120.0]
+    path.write_text(json.dumps({**record, "weight": "broken"}))
+    with pytest.raises(StoreError, match="unreadable"):
+        store.load_dataset(info["id"])
