@@ -31,14 +31,32 @@ def _paired(y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.ndarray, np.ndarra
 def mse_loss(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     """Mean squared error, ((y_true - y_pred) ** 2).mean(), as in the seed."""
     t, p = _paired(y_true, y_pred)
-    return float(((t - p) ** 2).mean())
+    return float(_squared_errors(t, p).mean())
 
 
 def log_loss(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     """Binary cross-entropy -mean(y log p + (1 - y) log(1 - p)), p clipped to [EPS, 1 - EPS]."""
     t, p = _paired(y_true, y_pred)
+    return float(-_log_likelihoods(t, p).mean())
+
+
+def _squared_errors(t: np.ndarray, p: np.ndarray) -> np.ndarray:
+    return (t - p) ** 2
+
+
+def _log_likelihoods(t: np.ndarray, p: np.ndarray) -> np.ndarray:
     p = np.clip(p, EPS, 1.0 - EPS)
-    return float(-(t * np.log(p) + (1.0 - t) * np.log1p(-p)).mean())
+    return t * np.log(p) + (1.0 - t) * np.log1p(-p)
+
+
+def loss_sum(loss: str, y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """The loss named `loss` times its number of terms, for two arrays of one shape: a loss over
+    many rows is the sum of these over slices of them, divided by the number of terms (for one
+    slice, exactly `compute_loss`)."""
+    check_loss_name(loss)
+    if loss == "mse":
+        return float(_squared_errors(y_true, y_pred).sum())
+    return float(-_log_likelihoods(y_true, y_pred).sum())
 
 
 def check_loss_name(loss: str) -> None:

@@ -12,6 +12,9 @@ from neural import _validation as check
 from neural.activations import sigmoid_inplace
 from neural.losses import check_loss_name, output_delta
 
+#: Samples per slice in `Network.feedforward` (and the training-set loss): bounds the temporaries.
+FEEDFORWARD_CHUNK = 65_536
+
 
 class Network:
     """Layers of sigmoid neurons, parameters stored as in Nielsen's `network.py`.
@@ -56,13 +59,24 @@ class Network:
         return self.layer_sizes[-1]
 
     def feedforward(self, x: ArrayLike) -> np.ndarray:
-        """Outputs: one sample (n_in,) gives (n_out,), a batch (n, n_in) gives (n, n_out)."""
+        """Outputs: one sample (n_in,) gives (n_out,), a batch (n, n_in) gives (n, n_out).
+
+        A batch goes through in slices of FEEDFORWARD_CHUNK samples, so a million rows need a
+        few MB of activations rather than hundreds.
+        """
         a = check.finite_array(x, "x")
         if a.shape[-1:] != (self.n_inputs,) or a.ndim not in (1, 2):
             n = self.n_inputs
             raise ValueError(f"x must have shape ({n},) or (n, {n}), got {a.shape}")
-        outputs = forward_columns(self.weights, self.biases, np.atleast_2d(a).T)[-1]
-        return outputs[:, 0] if a.ndim == 1 else np.ascontiguousarray(outputs.T)
+        if a.ndim == 1:
+            return forward_columns(self.weights, self.biases, a[:, None])[-1][:, 0]
+        outputs = np.empty((a.shape[0], self.n_outputs))
+        for start in range(0, a.shape[0], FEEDFORWARD_CHUNK):
+            chunk = a[start : start + FEEDFORWARD_CHUNK].T
+            outputs[start : start + FEEDFORWARD_CHUNK] = forward_columns(
+                self.weights, self.biases, chunk
+            )[-1].T
+        return outputs
 
     def layer_values(self, X: ArrayLike) -> list[tuple[np.ndarray, np.ndarray]]:
         """Each layer's weighted sums and activations, to follow the feedforward by hand.

@@ -11,8 +11,8 @@ from numpy.typing import ArrayLike
 
 from neural import _compiled
 from neural import _validation as check
-from neural.losses import check_loss_name, compute_loss
-from neural.network import Network, forward_columns
+from neural.losses import check_loss_name, loss_sum
+from neural.network import FEEDFORWARD_CHUNK, Network, forward_columns
 from neural.state import TrainingState
 
 BACKENDS = ("numba", "numpy")
@@ -152,16 +152,25 @@ def _loss_evaluator(
 ) -> Callable[[], float]:
     """The loss over the whole training set with the network's current parameters.
 
-    One vectorised feedforward per call into buffers allocated on the first call and kept, so an
-    epoch over a million rows does not allocate its activations again each time.
+    Vectorised feedforwards over slices of at most FEEDFORWARD_CHUNK rows, into buffers
+    allocated on the first call and kept: an epoch over a million rows needs a few MB for them,
+    and allocates nothing after the first.
     """
+    n = X.shape[0]
+    chunk = min(n, FEEDFORWARD_CHUNK)
     buffers: list[np.ndarray] = []
 
     def evaluate() -> float:
         if not buffers:
-            buffers.extend(np.empty((n_out, X.shape[0])) for n_out in network.layer_sizes[1:])
-        outputs = forward_columns(network.weights, network.biases, X.T, buffers)[-1]
-        return compute_loss(loss, Y, outputs.T)
+            buffers.extend(np.empty((n_out, chunk)) for n_out in network.layer_sizes[1:])
+        total = 0.0
+        for start in range(0, n, chunk):
+            rows = slice(start, min(start + chunk, n))
+            width = rows.stop - start
+            out = buffers if width == chunk else [buffer[:, :width] for buffer in buffers]
+            outputs = forward_columns(network.weights, network.biases, X[rows].T, out)[-1]
+            total += loss_sum(loss, Y[rows], outputs.T)
+        return total / Y.size
 
     return evaluate
 

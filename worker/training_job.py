@@ -379,11 +379,12 @@ class _Run:
         def accuracy(X: np.ndarray, y: np.ndarray) -> float | None:
             if X.shape[0] == 0:
                 return None
-            return setup.accuracy(self.network.feedforward(self.standardizer.transform(X)), y)
+            return setup.accuracy(self.network.feedforward(X), y)
 
+        # X_train and X_val are the split's rows already normalized: no second copy of them.
         return {
-            "train_accuracy": accuracy(self.split.X_train, self.split.y_train),
-            "validation_accuracy": accuracy(self.split.X_val, self.split.y_val),
+            "train_accuracy": accuracy(self.X_train, self.split.y_train),
+            "validation_accuracy": accuracy(self.X_val, self.split.y_val),
         }
 
     def _snapshot(self, metrics: dict, final_loss: float) -> dict:

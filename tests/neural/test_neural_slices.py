@@ -1,0 +1,32 @@
+"""Big inputs go through in slices (bounded memory) with the same results as in one piece."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import neural.network
+import neural.training
+from neural import Network, train_sgd
+
+
+@pytest.mark.parametrize("loss", ["mse", "log_loss"])
+def test_sliced_training_loss_and_feedforward_match_one_piece(
+    loss: str, thousand_people, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    X, y = thousand_people  # 1,000 rows: above the kernel's own loss, so numpy computes it
+    network = Network((2, 3, 1), rng=np.random.default_rng(4))
+    whole = network.copy()
+    settings = dict(epochs=3, learning_rate=0.1, loss=loss)
+    one_piece = train_sgd(whole, X, y, rng=np.random.default_rng(1), **settings)
+    expected = whole.feedforward(X)
+
+    monkeypatch.setattr(neural.training, "FEEDFORWARD_CHUNK", 128)
+    monkeypatch.setattr(neural.network, "FEEDFORWARD_CHUNK", 96)
+    sliced = train_sgd(network, X, y, rng=np.random.default_rng(1), **settings)
+
+    np.testing.assert_allclose(sliced.loss_history, one_piece.loss_history, rtol=1e-12)
+    for a, b in zip(network.weights + network.biases, whole.weights + whole.biases, strict=True):
+        assert np.array_equal(a, b)  # the loss is only observed: training is unchanged
+    np.testing.assert_allclose(network.feedforward(X), expected, rtol=0, atol=1e-15)
+    assert network.feedforward(X[0]).shape == (1,)
