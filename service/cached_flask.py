@@ -14,6 +14,9 @@ from typing import Any
 
 from flask import Flask
 
+#: Far more than the app's views, hooks and handlers; a bound, so the cache can never leak.
+MAX_CACHED_FUNCTIONS = 1024
+
 
 class CachedSyncFlask(Flask):
     """A Flask app whose `ensure_sync` caches its result per plain function."""
@@ -27,6 +30,8 @@ class CachedSyncFlask(Flask):
         sync = self._sync_functions.get(func)
         if sync is None:
             sync = super().ensure_sync(func)
-            if type(func) is FunctionType:  # module-level functions: a fixed set, safe to keep
+            # Views, hooks and handlers are a fixed set; closures made per request (such as
+            # `after_this_request` callbacks) must not grow the cache, hence the bound.
+            if type(func) is FunctionType and len(self._sync_functions) < MAX_CACHED_FUNCTIONS:
                 self._sync_functions[func] = sync
         return sync
