@@ -44,7 +44,7 @@ class Settings:
       NNSERVICE_VISIBILITY_TIMEOUT   [30] seconds before an unacknowledged task is redelivered
       NNSERVICE_WORKER_CONCURRENCY   [number of CPUs] training processes per worker
       NNSERVICE_API_WORKERS          [2] gunicorn worker processes for the API
-      NNSERVICE_API_THREADS          [1] threads per gunicorn worker
+      NNSERVICE_API_THREADS          [2] threads per gunicorn worker (1: sync workers)
       NNSERVICE_EVENTS_MAX_SECONDS   [600] longest life of one /jobs/{id}/events stream
       NNSERVICE_LOG_LEVEL            [INFO] for every process's JSON log lines
       NNSERVICE_METRICS_DIR          [<temp dir>/nnservice-metrics] where the API's processes
@@ -64,7 +64,7 @@ class Settings:
     visibility_timeout: int = 30
     worker_concurrency: int = field(default_factory=lambda: os.cpu_count() or 1)
     api_workers: int = 2
-    api_threads: int = 1
+    api_threads: int = 2
     events_max_seconds: float = 600.0
     log_level: str = "INFO"
     metrics_dir: Path = field(

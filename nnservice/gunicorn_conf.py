@@ -6,6 +6,12 @@ behaves the same everywhere: `api_workers` processes with `api_threads` threads 
 graceful SIGTERM that lets in-flight requests finish (up to `GRACEFUL_TIMEOUT_SECONDS`) before
 the workers exit.
 
+The defaults (2 workers, 2 threads: gunicorn's gthread worker, keep-alive connections) were
+chosen with bench/bench_predict_http.py against a bare Flask endpoint under the same settings:
+single-row /predict reached 0.85-0.91x the bare endpoint's requests/s with 2 threads, 0.73x with
+sync workers (1 thread) and 0.76-0.78x with 4 threads, and a server-sent event stream then holds
+one thread instead of a whole process. Sync workers had the steadier p99 (bench/README.md).
+
 Logs are JSON lines (`nnservice.gunicorn_logging.JsonLogger`). Metrics: every worker records into
 files in this instance's metrics directory (prometheus-client's multiprocess mode), which `serve`
 empties at start and removes at exit; a worker that exits is marked dead there, so its gauges go
