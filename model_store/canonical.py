@@ -21,8 +21,7 @@ def canonical_json(obj: Any) -> bytes:
 
     numpy numbers and arrays are written as the plain numbers and lists they hold.
     """
-    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False, default=_plain)
-    return text.encode("utf-8")
+    return _canonical_text(obj).encode("utf-8")
 
 
 def sha256_hex(obj: Any) -> str:
@@ -33,6 +32,28 @@ def sha256_hex(obj: Any) -> str:
 def snapshot_sha256(snapshot: dict) -> str:
     """The sha256 a snapshot carries: over every field except "sha256" itself."""
     return sha256_hex({key: value for key, value in snapshot.items() if key != "sha256"})
+
+
+def hashed_snapshot_json(snapshot: dict) -> tuple[str, bytes]:
+    """(sha256, canonical JSON of the snapshot with that sha256 in it), encoding each field once.
+
+    Equal to `snapshot_sha256(s)` and `canonical_json({**s, "sha256": ...})`: a dict's canonical
+    JSON is its sorted keys and their values' canonical JSON, joined, so the field texts serve
+    both the hash (without "sha256") and the stored bytes (with it).
+    """
+    fields = {
+        key: json.dumps(key) + ":" + _canonical_text(value)
+        for key, value in snapshot.items()
+        if key != "sha256"
+    }
+    digest = hashlib.sha256(("{" + ",".join(fields[k] for k in sorted(fields)) + "}").encode())
+    sha256 = digest.hexdigest()
+    fields["sha256"] = json.dumps("sha256") + ":" + json.dumps(sha256)
+    return sha256, ("{" + ",".join(fields[k] for k in sorted(fields)) + "}").encode("utf-8")
+
+
+def _canonical_text(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False, default=_plain)
 
 
 def _refuse_constant(name: str) -> None:

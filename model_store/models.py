@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from model_store.atomic import create_exclusive, write_atomic
-from model_store.canonical import canonical_json, snapshot_sha256
+from model_store.canonical import hashed_snapshot_json
 from model_store.errors import AlreadyExists, CorruptSnapshot, InvalidId, InvalidSnapshot, NotFound
 from model_store.files import file_version, json_files, newest_first
 from model_store.ids import new_model_id, utc_now_iso, validate_id
@@ -29,6 +29,7 @@ class ModelFiles:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.latest_path = directory / LATEST
+        self._just_saved: tuple[str, tuple[int, int, int] | None] | None = None
         self._summaries: dict[str, tuple[tuple[int, int, int], dict]] = {}
 
     def _path(self, model_id: str) -> Path:
@@ -48,14 +49,14 @@ class ModelFiles:
         prepared.pop("sha256", None)
         validate_snapshot(prepared)
         try:
-            prepared["sha256"] = snapshot_sha256(prepared)
-            data = canonical_json(prepared)
+            prepared["sha256"], data = hashed_snapshot_json(prepared)
         except ValueError:
             raise InvalidSnapshot(
                 "training: contains NaN or Infinity, which JSON cannot hold"
             ) from None
         model_id = prepared["id"]
         if create_exclusive(self._path(model_id), data):
+            self._just_saved = (model_id, file_version(self._path(model_id)))
             return prepared
         existing = self.get(model_id)
         job_id = prepared["training"].get("job_id")
@@ -122,8 +123,14 @@ class ModelFiles:
             return None
 
     def promote(self, model_id: str) -> None:
-        """Point LATEST at `model_id` after verifying its snapshot (NotFound / CorruptSnapshot)."""
-        self.get(model_id)
+        """Point LATEST at `model_id` after verifying its snapshot (NotFound / CorruptSnapshot).
+
+        The snapshot this object has just created (same id, inode, mtime and size: the store never
+        rewrites a snapshot in place) was verified as it was written, so it is not read again.
+        """
+        just_saved = self._just_saved
+        if just_saved is None or just_saved != (model_id, file_version(self._path(model_id))):
+            self.get(model_id)
         write_atomic(self.latest_path, f"{model_id}\n".encode())
 
     def latest_version(self) -> tuple[int, int, int] | None:

@@ -359,3 +359,36 @@ def test_a_snapshot_that_is_not_an_object_is_refused(store: ModelStore) -> None:
     assert caught.value.reason.startswith("snapshot: expected a JSON object")
     with pytest.raises(InvalidSnapshot, match="snapshot: expected a JSON object"):
         validate_snapshot("text")
+
+
+def test_hashed_snapshot_json_equals_hashing_then_encoding(make_snapshot) -> None:
+    import numpy as np
+
+    from model_store.canonical import hashed_snapshot_json
+
+    snapshot = {
+        **make_snapshot(job_id="j-1"),
+        "id": "m-x",
+        "note": 'ünïcode \u2028 "quoted"',
+        "weights": [np.array([[0.1, 1e-300], [5e-324, -0.0]]), [[np.float64(0.5), 1 / 3]]],
+        "sha256": "an old value, replaced",
+    }
+    sha256, data = hashed_snapshot_json(snapshot)
+    assert sha256 == snapshot_sha256(snapshot)
+    assert data == canonical_json({**snapshot, "sha256": sha256})
+
+
+def test_promote_checks_a_snapshot_changed_after_it_was_saved(
+    store: ModelStore, make_snapshot
+) -> None:
+    saved = store.save_snapshot(make_snapshot())
+    path = store.root / "models" / f"{saved['id']}.json"
+    tampered = path.with_name("tampered.tmp")
+    tampered.write_bytes(path.read_bytes().replace(b"0.5", b"0.6"))
+    os.replace(tampered, path)  # a new file under the name: promote must read it again
+    with pytest.raises(CorruptSnapshot):
+        store.promote(saved["id"])
+    assert store.latest_model_id() is None
+    second = store.save_snapshot(make_snapshot())
+    store.promote(second["id"])  # just saved and untouched: promoted without a second read
+    assert store.latest_model_id() == second["id"]
