@@ -1,4 +1,4 @@
-"""Snapshot files under `models/` and the `models/LATEST` pointer."""
+"""Snapshot files under `models/`, the `models/LATEST` pointer and its history `PROMOTIONS`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 import time
 from pathlib import Path
 
-from model_store.atomic import create_exclusive, write_atomic
+from model_store.atomic import append_line, create_exclusive, write_atomic
 from model_store.canonical import hashed_snapshot_json
 from model_store.errors import AlreadyExists, CorruptSnapshot, InvalidId, InvalidSnapshot, NotFound
 from model_store.files import file_version, json_files, newest_first
@@ -20,6 +20,8 @@ from model_store.snapshots import (
 )
 
 LATEST = "LATEST"
+#: Every promoted id, one a line, oldest first: where to fall back when LATEST names a broken file.
+PROMOTIONS = "PROMOTIONS"
 SETTLED_NS = 2_000_000_000
 
 
@@ -29,6 +31,7 @@ class ModelFiles:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.latest_path = directory / LATEST
+        self.promotions_path = directory / PROMOTIONS
         self._just_saved: tuple[str, tuple[int, int, int] | None] | None = None
         self._summaries: dict[str, tuple[tuple[int, int, int], dict]] = {}
 
@@ -131,7 +134,29 @@ class ModelFiles:
         just_saved = self._just_saved
         if just_saved is None or just_saved != (model_id, file_version(self._path(model_id))):
             self.get(model_id)
+        append_line(self.promotions_path, model_id)  # first: a failed write changes nothing
         write_atomic(self.latest_path, f"{model_id}\n".encode())
+
+    def promotion_history(self, limit: int = 50) -> list[str]:
+        """Ids promoted before, most recent first, without repeats (at most `limit`).
+
+        Not checked against their snapshots; unreadable lines and ids are skipped.
+        """
+        try:
+            lines = self.promotions_path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            return []
+        history: list[str] = []
+        for line in reversed(lines):
+            try:
+                model_id = validate_id(line.strip())
+            except InvalidId:
+                continue
+            if model_id not in history:
+                history.append(model_id)
+                if len(history) == limit:
+                    break
+        return history
 
     def latest_version(self) -> tuple[int, int, int] | None:
         """(inode, mtime_ns, size) of LATEST, or None: one stat, so caches notice a promotion."""

@@ -108,6 +108,10 @@ class ModelStore:
         """Make `model_id` the latest, after verifying it (NotFound / CorruptSnapshot)."""
         self._models.promote(model_id)
 
+    def promotion_history(self, limit: int = 50) -> list[str]:
+        """Ids promoted before, most recent first (the current latest among them), not verified."""
+        return self._models.promotion_history(limit)
+
     def latest_version(self) -> tuple[int, int, int] | None:
         """(inode, mtime_ns, size) of LATEST or None: one stat, so callers can cache the model."""
         return self._models.latest_version()

@@ -2,7 +2,8 @@
 
 The hot path does one `os.stat` (`store.latest_version()`) per request to notice a newly promoted
 model; the snapshot is read and verified only when that changes. A latest snapshot that turns out
-corrupt is logged and skipped, and the last good model keeps answering. Models asked for by id are
+corrupt is logged and skipped, and the last good model keeps answering (after a restart: the most
+recently promoted one that loads, from the store's promotion history). Models asked for by id are
 immutable once written, so they are loaded once and kept in a small LRU.
 """
 
@@ -52,10 +53,27 @@ class ModelCache:
                 self._latest = self.store.load_model(model_id)
                 log.info("serving model %s (LATEST changed; was %s)", model_id, previous)
             except (CorruptSnapshot, NotFound) as exc:
+                if self._latest is None:
+                    self._latest = self._last_good_promoted(skip=model_id)
                 log.error(
-                    "latest model %s is unusable, still serving %s: %s", model_id, previous, exc
+                    "latest model %s is unusable, serving %s instead: %s",
+                    model_id,
+                    getattr(self._latest, "model_id", None),
+                    exc,
                 )
         self._latest_version = version
+
+    def _last_good_promoted(self, skip: str):
+        """The most recently promoted model that loads, for a process that has served none yet
+        (a fresh start while LATEST names a broken file); None if there is none."""
+        for model_id in self.store.promotion_history():
+            if model_id == skip:
+                continue
+            try:
+                return self.store.load_model(model_id)
+            except (CorruptSnapshot, NotFound):
+                continue
+        return None
 
     def get(self, model_id: str):
         """The model `model_id` (raises NotFound / CorruptSnapshot), cached after the first load."""

@@ -101,13 +101,15 @@ def test_a_write_failing_for_lack_of_space_leaves_no_partial_file_and_latest_int
     results = json.loads(out)
     assert results["save"].startswith("StoreWriteError: cannot write models/m-new.json")
     assert "File too large" in results["save"]
-    assert results["promote"].startswith("StoreWriteError: cannot write models/LATEST")
+    # The promotion history is written first, so its failure leaves LATEST as it was.
+    assert results["promote"].startswith("StoreWriteError: cannot write models/PROMOTIONS")
     models = store.root / "models"
     assert _leftovers(models) == []
     assert sorted(p.name for p in models.iterdir()) == sorted(
-        ["LATEST", f"{good['id']}.json", f"{other['id']}.json"]
+        ["LATEST", "PROMOTIONS", f"{good['id']}.json", f"{other['id']}.json"]
     )
     assert store.latest_model_id() == good["id"]
+    assert store.promotion_history() == [good["id"]]
     assert store.get_snapshot(good["id"]) == good
 
 

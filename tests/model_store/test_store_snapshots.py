@@ -392,3 +392,18 @@ def test_promote_checks_a_snapshot_changed_after_it_was_saved(
     second = store.save_snapshot(make_snapshot())
     store.promote(second["id"])  # just saved and untouched: promoted without a second read
     assert store.latest_model_id() == second["id"]
+
+
+def test_promotion_history_is_most_recent_first_without_repeats(
+    store: ModelStore, make_snapshot
+) -> None:
+    first = store.save_snapshot(make_snapshot(job_id="first"))["id"]
+    second = store.save_snapshot(make_snapshot(job_id="second"))["id"]
+    assert store.promotion_history() == []
+    for model_id in (first, second, first):
+        store.promote(model_id)
+    assert store.promotion_history() == [first, second]
+    assert store.promotion_history(limit=1) == [first]
+    with (store.root / "models" / "PROMOTIONS").open("a") as history:
+        history.write("../etc/passwd\n")  # a line that is not an id is skipped
+    assert store.promotion_history() == [first, second]

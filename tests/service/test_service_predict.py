@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
 from model_store import ModelStore
+from service import create_app
 
 EMILY = {"weight": 128, "height": 63}
 FRANK = {"weight": 155, "height": 68}
@@ -82,6 +84,23 @@ def test_a_corrupt_latest_keeps_the_last_good_model_serving(
     assert bad in response.get_json()["message"]
     listing = {m["id"]: m for m in client.get("/models").get_json()}
     assert listing[bad]["status"] == "corrupt"
+
+
+def test_a_fresh_process_with_a_corrupt_latest_serves_the_last_good_promoted_model(
+    app: Flask, store: ModelStore, saved_model
+) -> None:
+    """No model in memory yet (a restart): fall back through the promotion history."""
+    older = saved_model()
+    good = saved_model(flip=True)
+    saved_model(promote=False)  # never promoted: never a fallback
+    bad = saved_model()
+    (store.root / "models" / f"{bad}.json").write_text("not json")
+    assert store.promotion_history() == [bad, good, older]
+    assert predict(app.test_client(), **EMILY)["model_id"] == good  # this app served nothing yet
+
+    (store.root / "models" / f"{good}.json").write_text("{}")
+    restarted = create_app(app.config["NNSERVICE_SETTINGS"])  # another cold process
+    assert predict(restarted.test_client(), **EMILY)["model_id"] == older
 
 
 def test_ten_thousand_rows_match_the_network(
