@@ -9,6 +9,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from service.schemas.fields import IdField, StrictFloat, StrictInteger
+from service.schemas.jobs import MetricsSchema
 
 _VECTOR = ma.fields.List(StrictFloat())
 
@@ -57,11 +58,6 @@ class SnapshotSchema(ma.Schema):
     )
 
 
-class ModelMetricsSchema(ma.Schema):
-    train_accuracy = ma.fields.Float(required=True, allow_none=True)
-    validation_accuracy = ma.fields.Float(required=True, allow_none=True)
-
-
 class ModelSummarySchema(ma.Schema):
     """One entry of GET /models; a corrupt snapshot is listed with status "corrupt" and why."""
 
@@ -69,7 +65,7 @@ class ModelSummarySchema(ma.Schema):
     created_at = ma.fields.String(required=True, allow_none=True)
     job_id = ma.fields.String(required=True, allow_none=True)
     dataset_id = ma.fields.String(required=True, allow_none=True)
-    metrics = ma.fields.Nested(ModelMetricsSchema, required=True)
+    metrics = ma.fields.Nested(MetricsSchema, required=True)
     is_latest = ma.fields.Boolean(required=True)
     status = ma.fields.String(required=True, validate=ma.validate.OneOf(["ok", "corrupt"]))
     error = ma.fields.String(required=True, allow_none=True)
