@@ -1,4 +1,5 @@
-"""Snapshot files under `models/`, the `models/LATEST` pointer and its history `PROMOTIONS`."""
+"""Snapshot files under `models/`, the `models/LATEST` pointer, its history `PROMOTIONS` and the
+promotion signal `PROMOTED` (`model_store.promotion_signal`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from model_store.canonical import hashed_snapshot_json
 from model_store.errors import AlreadyExists, CorruptSnapshot, InvalidId, InvalidSnapshot, NotFound
 from model_store.files import file_version, json_files, newest_first
 from model_store.ids import new_model_id, utc_now_iso, validate_id
+from model_store.promotion_signal import SIGNAL, PromotionSignal
 from model_store.snapshots import (
     corrupt_summary,
     summarise,
@@ -32,6 +34,7 @@ class ModelFiles:
         self.directory = directory
         self.latest_path = directory / LATEST
         self.promotions_path = directory / PROMOTIONS
+        self.signal = PromotionSignal(directory / SIGNAL)
         self._just_saved: tuple[str, tuple[int, int, int] | None] | None = None
         self._summaries: dict[str, tuple[tuple[int, int, int], dict]] = {}
 
@@ -136,6 +139,7 @@ class ModelFiles:
             self.get(model_id)
         append_line(self.promotions_path, model_id)  # first: a failed write changes nothing
         write_atomic(self.latest_path, f"{model_id}\n".encode())
+        self.signal.bump()  # after LATEST: a reader that sees the new token finds the new id
 
     def promotion_history(self, limit: int = 50) -> list[str]:
         """Ids promoted before, most recent first, without repeats (at most `limit`).

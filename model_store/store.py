@@ -116,6 +116,15 @@ class ModelStore:
         """(inode, mtime_ns, size) of LATEST or None: one stat, so callers can cache the model."""
         return self._models.latest_version()
 
+    def watch_promotions(self) -> None:
+        """Map the promotion signal for `promotion_token` (again, if its file was replaced)."""
+        self._models.signal.watch()
+
+    def promotion_token(self) -> bytes | None:
+        """A token that changes with every `promote`, read from shared memory (no system call);
+        None until `watch_promotions` has mapped it. Promotions by other means do not change it."""
+        return self._models.signal.token()
+
     def load_model(self, model_id: str) -> TrainedModel:
         """The verified snapshot as a TrainedModel, ready to predict."""
         from model_store.trained_model import TrainedModel

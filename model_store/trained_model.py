@@ -62,6 +62,13 @@ class TrainedModel:
         features = np.asarray(X, dtype=np.float64).reshape(-1, 2)
         return self.network.feedforward(self.standardizer.transform(features))[:, 0]
 
+    def predict_one(self, weight: float, height: float) -> float:
+        """Probability of female for one person (lb, in): `predict_proba` of one row, as a float,
+        without making arrays when the network is small enough for the plain-Python path."""
+        if self.plain is not None and math.isfinite(weight) and math.isfinite(height):
+            return _feedforward_plain(self.plain, [weight, height])[0]
+        return float(self.predict_proba(np.array([[weight, height]]))[0])
+
     def explain(self, X: ArrayLike) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
         """The feedforward step by step: (normalized inputs, each layer's (z, a)).
 

@@ -106,7 +106,7 @@ def test_a_write_failing_for_lack_of_space_leaves_no_partial_file_and_latest_int
     models = store.root / "models"
     assert _leftovers(models) == []
     assert sorted(p.name for p in models.iterdir()) == sorted(
-        ["LATEST", "PROMOTIONS", f"{good['id']}.json", f"{other['id']}.json"]
+        ["LATEST", "PROMOTED", "PROMOTIONS", f"{good['id']}.json", f"{other['id']}.json"]
     )
     assert store.latest_model_id() == good["id"]
     assert store.promotion_history() == [good["id"]]

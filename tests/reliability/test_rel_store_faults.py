@@ -137,7 +137,8 @@ def test_a_snapshot_that_cannot_be_written_fails_the_job_cleanly(stack_factory) 
         assert job["model_id"] is None
         assert not (private.store.root / model_file).exists()
         remaining = sorted(path.name for path in (private.store.root / "models").iterdir())
-        assert remaining == ["LATEST", "PROMOTIONS", f"{good}.json"]  # no temporary or partial file
+        # no temporary or partial file
+        assert remaining == ["LATEST", "PROMOTED", "PROMOTIONS", f"{good}.json"]
         assert latest.read_text().strip() == good
         assert private.post("/predict", json=EMILY).json()["model_id"] == good
         assert private.store.load_checkpoint(job["id"]) is None

@@ -229,7 +229,7 @@ def test_a_failing_store_write_fails_the_job_and_leaves_latest_and_no_partial_fi
     assert store.latest_model_id() == old_model
     assert [s["id"] for s in store.list_snapshots()] == [old_model]
     leftovers = [p.name for p in (store.root / "models").iterdir()]
-    assert sorted(leftovers) == sorted(["LATEST", "PROMOTIONS", f"{old_model}.json"])
+    assert sorted(leftovers) == sorted(["LATEST", "PROMOTED", "PROMOTIONS", f"{old_model}.json"])
 
 
 def test_interrupted_job_is_requeued_with_a_checkpoint_and_resumes_bit_identically(
