@@ -14,14 +14,16 @@ one thread instead of a whole process. Sync workers had the steadier p99 (bench/
 
 Logs are JSON lines (`nnservice.gunicorn_logging.JsonLogger`). Metrics: every worker records into
 files in this instance's metrics directory (prometheus-client's multiprocess mode), which `serve`
-empties at start and removes at exit; a worker that exits is marked dead there, so its gauges go
-while its counts stay.
+empties at start and removes at exit; a worker adds the counts it has not flushed yet as it
+exits (`service.metrics.flush`) and is then marked dead there, so its gauges go while its counts
+stay.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +58,7 @@ def options(settings: Settings, host: str, port: int) -> dict[str, Any]:
         "proc_name": "nnservice-api",
         "logger_class": JsonLogger,
         "child_exit": _forget_worker_metrics,
+        "worker_exit": _flush_worker_metrics,
     }
 
 
@@ -77,6 +80,13 @@ def prepare_metrics_directory(directory: Path) -> None:
     for stale in directory.glob("*.db"):
         stale.unlink(missing_ok=True)
     os.environ[MULTIPROCESS_VARIABLE] = str(directory)
+
+
+def _flush_worker_metrics(server: Any, worker: Any) -> None:
+    """gunicorn worker_exit hook (in the exiting worker): record the counts not yet flushed."""
+    metrics = sys.modules.get("service.metrics")  # absent when the app is not nnservice's
+    if metrics is not None:
+        metrics.flush()
 
 
 def _forget_worker_metrics(server: Any, worker: Any) -> None:

@@ -2,20 +2,31 @@
 
 Each request adds one observation to a latency histogram (`record_request`, called by the
 middleware in `service.observability`) under the Flask URL rule (so `/models/<id:model_id>`, not
-one series per id), the method and the status; the histogram's `_count` is the request count, so
-a request costs one histogram observation and nothing more. Each predicted row adds one to its
-label's counter. The labelled children are looked up once per (rule, method, status).
+one series per id), the method and the status; the histogram's `_count` is the request count.
+Each predicted row adds one to its label's counter.
 
 `nnservice api` runs several gunicorn processes; it sets prometheus-client's
 `PROMETHEUS_MULTIPROC_DIR` before any of them starts (see `nnservice.gunicorn_conf`), so every
 process records into files there and a scrape, whichever process answers it, adds them all up.
 Without that variable (tests, a single process) the values live in this process's memory.
 The figures read from the store at scrape time are in `service.store_metrics`.
+
+Requests do not write those values themselves: each appends one tuple to a queue in this process
+(no lock: a deque's append is atomic), and a background thread adds what is queued to
+prometheus-client's values every `FLUSH_SECONDS`, as do a scrape (for the process answering
+it) and a worker's exit (`flush`). A scrape therefore sees every request its own process
+answered, and those of the other API processes up to `FLUSH_SECONDS` late. prometheus-client's
+multiprocess values cost a lock, a `getpid` and an mmap write each, three a request; batched,
+a second of traffic costs one write per bucket touched.
 """
 
 from __future__ import annotations
 
 import os
+import threading
+import time
+from bisect import bisect_left
+from collections import deque
 from typing import Any
 
 import numpy as np
@@ -58,31 +69,136 @@ PREDICTIONS = Counter(
 )
 _FEMALE = PREDICTIONS.labels("F")
 _MALE = PREDICTIONS.labels("M")
+#: Seconds between two additions of the counts to prometheus-client's values.
+FLUSH_SECONDS = 1.0
+
+RequestKey = tuple[str | None, str, int]
+
+
+class Tally:
+    """Counts not yet added to the Prometheus metrics.
+
+    `requests` maps (rule, method, status) to one count per latency bucket (the last one for
+    durations above every bucket) followed by the sum of the durations; `predictions` counts
+    [F, M].
+    """
+
+    def __init__(self) -> None:
+        self.requests: dict[RequestKey, list] = {}
+        self.predictions = [0, 0]
+
+    def add_request(self, key: RequestKey, seconds: float) -> None:
+        row = self.requests.get(key)
+        if row is None:
+            row = self.requests[key] = [0] * (len(LATENCY_BUCKETS) + 1) + [0.0]
+        row[bisect_left(LATENCY_BUCKETS, seconds)] += 1  # the first bucket with le >= seconds
+        row[-1] += seconds
+
+    def add_to_metrics(self) -> None:
+        """Add these counts to the Prometheus values: per bucket, what that many `observe` calls
+        would have added (tests/observability checks the two against each other)."""
+        for (rule, method, status), row in self.requests.items():
+            child = _latency_child(rule, method, status)
+            child._sum.inc(row[-1])
+            for bucket, count in zip(child._buckets, row[:-1], strict=True):
+                if count:
+                    bucket.inc(count)
+        females, males = self.predictions
+        if females:
+            _FEMALE.inc(females)
+        if males:
+            _MALE.inc(males)
+
+
+_children: dict[RequestKey, Any] = {}
+
+
+def _latency_child(rule: str | None, method: str, status: int) -> Any:
+    key = (rule, method, status)
+    child = _children.get(key)
+    if child is None:
+        child = _children[key] = LATENCY.labels(rule or UNMATCHED, method, str(status))
+    return child
+
+
+#: What requests recorded since the last flush: (rule, method, status, seconds) for a request,
+#: (females, males) for predictions. A deque's append and popleft are atomic, so requests need
+#: no lock and the flush takes each entry exactly once.
+_requests: deque[tuple[str | None, str, int, float]] = deque()
+_predictions: deque[tuple[int, int]] = deque()
+_ONE_FEMALE, _ONE_MALE = (1, 0), (0, 1)
+_flushing = threading.Lock()
+_flusher: threading.Thread | None = None
 
 
 def count_predictions(probabilities: np.ndarray) -> None:
     """Add each row of `probabilities` (of female) to the predictions counter of its label."""
-    rows = probabilities.size
-    if rows == 1:
-        (_FEMALE if probabilities.flat[0] >= 0.5 else _MALE).inc()
-        return
     females = int(np.count_nonzero(probabilities >= 0.5))
-    if females:
-        _FEMALE.inc(females)
-    if rows > females:
-        _MALE.inc(rows - females)
+    _predictions.append((females, probabilities.size - females))
+    if _flusher is None:
+        _start_flusher()
 
 
-_children: dict[tuple[str | None, str, int], Any] = {}
+def count_prediction(female: bool) -> None:
+    """Count one predicted row (the single-row path: no array)."""
+    _predictions.append(_ONE_FEMALE if female else _ONE_MALE)
+    if _flusher is None:
+        _start_flusher()
 
 
 def record_request(rule: str | None, method: str, status: int, seconds: float) -> None:
-    """Count one answered request and observe its duration (`rule` None: no route matched)."""
-    key = (rule, method if method in KNOWN_METHODS else "OTHER", status)
-    child = _children.get(key)
-    if child is None:
-        child = _children[key] = LATENCY.labels(rule or UNMATCHED, key[1], str(status))
-    child.observe(seconds)
+    """Count one answered request and its duration (`rule` None: no route matched)."""
+    _requests.append((rule, method, status, seconds))
+    if _flusher is None:
+        _start_flusher()
+
+
+def flush() -> None:
+    """Add what this process recorded so far to the Prometheus metrics (once this returns, every
+    request recorded before the call is in them)."""
+    with _flushing:  # one flush at a time: a scrape waits for one the thread has under way
+        tally = Tally()
+        while True:
+            try:
+                rule, method, status, seconds = _requests.popleft()
+            except IndexError:
+                break
+            method = method if method in KNOWN_METHODS else "OTHER"
+            tally.add_request((rule, method, status), seconds)
+        while True:
+            try:
+                females, males = _predictions.popleft()
+            except IndexError:
+                break
+            tally.predictions[0] += females
+            tally.predictions[1] += males
+        tally.add_to_metrics()
+
+
+def _start_flusher() -> None:
+    """Start this process's flushing thread (once; again in a forked child)."""
+    global _flusher
+    with _flushing:
+        if _flusher is None:
+            _flusher = threading.Thread(target=_flush_forever, name="metrics-flush", daemon=True)
+            _flusher.start()
+
+
+def _flush_forever() -> None:
+    while True:
+        time.sleep(FLUSH_SECONDS)
+        flush()
+
+
+def _forget_parent_state() -> None:
+    """In a forked child: the parent's thread is not running here, and its records are its own."""
+    global _flusher, _flushing
+    _flusher, _flushing = None, threading.Lock()
+    _requests.clear()
+    _predictions.clear()
+
+
+os.register_at_fork(after_in_child=_forget_parent_state)
 
 
 class _Recorded:
@@ -94,6 +210,7 @@ class _Recorded:
 
 def exposition(*scrape_time: Collector) -> Response:
     """The Prometheus text page: recorded metrics (of every API process) plus `scrape_time` ones."""
+    flush()
     registry = CollectorRegistry(auto_describe=False)
     directory = os.environ.get(MULTIPROCESS_VARIABLE)
     if directory:

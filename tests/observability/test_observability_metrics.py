@@ -1,5 +1,9 @@
 """GET /metrics on the real stack: counts move with requests, whichever gunicorn process served
-them (prometheus-client's multiprocess mode), and the store's jobs and served model are there."""
+them (prometheus-client's multiprocess mode), and the store's jobs and served model are there.
+
+Each API process adds what it recorded to the shared values every `FLUSH_SECONDS` (and the one
+answering a scrape first), so a scrape may lag the other process by that much: the test lets the
+earlier tests' requests settle before counting, then waits that long for the counts to arrive."""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ import collections
 import time
 
 import requests
+
+from service.metrics import FLUSH_SECONDS
 
 from .conftest import EMILY, FRANK, scrape, value
 
@@ -17,6 +23,7 @@ PREDICTIONS = "nnservice_predictions_total"
 
 
 def test_requests_and_predictions_are_counted_across_api_processes(stack, promoted: str) -> None:
+    time.sleep(FLUSH_SECONDS * 1.5)  # every process has flushed what earlier tests sent
     before = scrape(stack.base_url)
     for _ in range(8):  # a new connection each: both gunicorn workers get some
         answer = requests.post(
@@ -28,6 +35,12 @@ def test_requests_and_predictions_are_counted_across_api_processes(stack, promot
     for _ in range(2):
         assert requests.get(stack.base_url + "/no/such/page", timeout=30).status_code == 404
 
+    predict = {"endpoint": "/predict", "method": "POST", "status": "200"}
+    deadline = time.monotonic() + FLUSH_SECONDS * 5
+    counted_before = value(before, REQUESTS, **predict)
+    while value(scrape(stack.base_url), REQUESTS, **predict) - counted_before < 8:
+        assert time.monotonic() < deadline, "the other process's requests never reached /metrics"
+        time.sleep(0.1)
     scrapes = [scrape(stack.base_url) for _ in range(4)]  # served by either process
     for after in scrapes:
         predict = {"endpoint": "/predict", "method": "POST", "status": "200"}

@@ -5,9 +5,13 @@ from __future__ import annotations
 import io
 import json
 import logging
+import uuid
+
+from prometheus_client import CollectorRegistry, Histogram
 
 from model_store import ModelStore
 from nnservice.logs import JsonFormatter, configure_logging, log_context
+from service import metrics
 from service.store_metrics import JobFigures, training_seconds
 
 
@@ -84,3 +88,32 @@ def test_training_seconds_needs_both_ends() -> None:
     assert training_seconds({"started_at": "2026-11-25T08:00:00Z", "finished_at": None}) is None
     ends = {"started_at": "2026-11-25T08:00:00Z", "finished_at": "2026-11-25T08:01:00.5Z"}
     assert training_seconds(ends) == 60.5
+
+
+def test_batched_latency_counts_equal_observing_each_request() -> None:
+    """`service.metrics` adds a flush's counts to prometheus-client's histogram values directly;
+    the result must be what one `observe` per request gives (bounds are `le`: inclusive)."""
+    durations = [0.0, 0.0001, 0.0005, 0.00050001, 0.003, 0.7, 2.5, 29.9, 30.0, 31.0, 1e6]
+    rule = f"/equivalence/{uuid.uuid4().hex}"
+    for seconds in durations:
+        metrics.record_request(rule, "GET", 200, seconds)
+    metrics.record_request(rule, "BREW", 418, 0.001)  # an unknown method becomes OTHER
+    metrics.flush()
+
+    reference = Histogram(
+        "reference", "", ["endpoint", "method", "status"],
+        buckets=metrics.LATENCY_BUCKETS, registry=CollectorRegistry(),
+    )  # fmt: skip
+    for seconds in durations:
+        reference.labels(rule, "GET", "200").observe(seconds)
+
+    def samples(histogram: Histogram, method: str, status: str) -> dict:
+        child = histogram.labels(rule, method, status)
+        return {
+            (s.name, s.labels.get("le")): s.value
+            for s in child._child_samples()
+            if s.name != "_created"
+        }
+
+    assert samples(metrics.LATENCY, "GET", "200") == samples(reference, "GET", "200")
+    assert samples(metrics.LATENCY, "OTHER", "418")[("_count", None)] == 1
