@@ -1,9 +1,10 @@
 """JSON log lines for every nnservice process: one JSON object per line, with context ids.
 
-The API binds a request id and the worker a job id into `LOG_CONTEXT` while they handle a request
-or a job; `JsonFormatter` writes those ids into every line logged meanwhile, whichever logger
-wrote it (ours, Flask's, Celery's, gunicorn's). Standard library only, so that the API, the
-worker and the CLI can all use it.
+The worker binds a job id into `LOG_CONTEXT` while it runs a job, and the API registers a context
+source that names the request being handled (`add_context_source`: it is asked only when a line
+is logged, so a request that logs nothing pays nothing); `JsonFormatter` writes those ids into
+every line logged meanwhile, whichever logger wrote it (ours, Flask's, Celery's, gunicorn's).
+Standard library only, so that the API, the worker and the CLI can all use it.
 
 A line looks like::
 
@@ -19,7 +20,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from types import MappingProxyType
@@ -29,6 +30,17 @@ from typing import Any, TextIO
 LOG_CONTEXT: ContextVar[Mapping[str, str]] = ContextVar(
     "nnservice_log_context", default=MappingProxyType({})
 )
+
+#: Functions asked for more ids as each line is formatted (None: nothing to add).
+_CONTEXT_SOURCES: list[Callable[[], Mapping[str, str] | None]] = []
+
+
+def add_context_source(source: Callable[[], Mapping[str, str] | None]) -> None:
+    """Have every line also carry the ids `source()` returns when the line is logged (once per
+    source however often it is added)."""
+    if source not in _CONTEXT_SOURCES:
+        _CONTEXT_SOURCES.append(source)
+
 
 #: Attributes every LogRecord has; anything else on a record came from `extra=` and is logged.
 _RECORD_ATTRIBUTES = frozenset(
@@ -65,6 +77,10 @@ class JsonFormatter(logging.Formatter):
             "process": record.process,
         }
         line.update(LOG_CONTEXT.get())
+        for source in _CONTEXT_SOURCES:
+            ids = source()
+            if ids:
+                line.update(ids)
         for key, value in record.__dict__.items():
             if key not in _RECORD_ATTRIBUTES and not key.startswith("_"):
                 line[key] = value

@@ -3,10 +3,11 @@ for every request (`service.logging_setup`), request and prediction metrics (`se
 and the store's figures for GET /metrics (`service.store_metrics`).
 
 The per-request part is a thin WSGI middleware around the Flask app (cheaper than Flask hooks:
-no context-local lookups): it binds the request id for logging while the app handles the request,
-adds `X-Request-ID` to the response headers, and records the request's URL rule, method, status
-and duration when the app starts the response (the request context is still there to name the
-rule). It costs a few microseconds a request (bench/bench_observability.py).
+no context-local lookups): it puts the request id in the environ, where log lines find it
+(`service.logging_setup.request_ids`), adds `X-Request-ID` to the response headers, and records
+the request's URL rule, method, status and duration when the app starts the response (the
+request context is still there to name the rule). It costs a few microseconds a request
+(bench/bench_observability.py).
 """
 
 from __future__ import annotations
@@ -18,14 +19,15 @@ from typing import Any
 from flask import Flask
 
 from model_store.errors import StoreError
-from nnservice.logs import LOG_CONTEXT
+from nnservice.logs import add_context_source
 from service.blueprints.metrics import STORE_COLLECTOR
 from service.context import Services
 from service.logging_setup import (
     ENVIRON_HEADER,
+    ENVIRON_REQUEST_ID,
     REQUEST_ID_HEADER,
-    bind_request_id,
     request_id_from,
+    request_ids,
 )
 from service.metrics import record_request
 from service.model_cache import NoModelYet
@@ -42,8 +44,7 @@ class ObservedApp:
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         started = perf_counter()
-        request_id = request_id_from(environ.get(ENVIRON_HEADER))
-        token = bind_request_id(request_id)
+        request_id = environ[ENVIRON_REQUEST_ID] = request_id_from(environ.get(ENVIRON_HEADER))
 
         def start_observed(status: str, headers: list, exc_info: Any = None) -> Callable:
             if exc_info is None:
@@ -58,15 +59,13 @@ class ObservedApp:
                 )
             return start_response(status, headers, exc_info)
 
-        try:
-            return self.app(environ, start_observed)
-        finally:
-            LOG_CONTEXT.reset(token)
+        return self.app(environ, start_observed)
 
 
 def install_observability(app: Flask, svc: Services) -> None:
     """Wrap the app in `ObservedApp`, and give GET /metrics the store's figures."""
     app.wsgi_app = ObservedApp(app.wsgi_app)
+    add_context_source(request_ids)
 
     def served_model_id() -> str | None:
         try:
