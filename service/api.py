@@ -61,6 +61,16 @@ def _flatten_locations(messages: Any) -> Any:
     return merged
 
 
+def too_large_error(limit: int | None) -> dict:
+    """The 413 body: the request's body is over NNSERVICE_MAX_BODY_BYTES."""
+    return error_body(
+        413,
+        "Request Entity Too Large",
+        f"the request body is larger than the limit of {limit} bytes",
+        {"body": [f"At most {limit} bytes (NNSERVICE_MAX_BODY_BYTES)."]},
+    )
+
+
 def summarize_errors(errors: Any, limit: int = 3) -> str:
     """One line naming the first fields in `errors`, for the error's `message`."""
     paths: list[str] = []
@@ -110,27 +120,28 @@ class StrictParser(FlaskParser):
 
 
 _PARSER = StrictParser()
+#: webargs' `load_json` takes a schema but reads only its `many` flag; the body is loaded apart.
+_NO_SCHEMA = ma.Schema()
 
 
-def parse_json_body(
-    schema: ma.Schema, fast_path: Callable[[Any], dict | None] | None = None
-) -> dict:
-    """The request's JSON body loaded by `schema`, failing as @blp.arguments would (415/400/422).
+def json_body() -> Any:
+    """The request's JSON body, failing as @blp.arguments would: 415 if it is not JSON, 400 if it
+    does not parse; `{}` for an empty body."""
+    body = _PARSER.load_json(request._get_current_object(), _NO_SCHEMA)  # one context lookup
+    return {} if body is core.missing else body
 
-    `fast_path(body)` may accept a well-formed body more cheaply than marshmallow; it returns None
-    for anything it is not sure about, which the schema then loads (and names the errors of).
-    """
-    body = _PARSER.load_json(request._get_current_object(), schema)  # one context lookup
-    if body is core.missing:
-        body = {}
-    if fast_path is not None:
-        loaded = fast_path(body)
-        if loaded is not None:
-            return loaded
+
+def load_body(schema: ma.Schema, body: Any) -> dict:
+    """`body` loaded by `schema`; 422 naming every invalid field."""
     try:
         return schema.load(body)
     except ma.ValidationError as error:
         abort(422, message=summarize_errors(error.messages), errors=error.messages)
+
+
+def parse_json_body(schema: ma.Schema) -> dict:
+    """The request's JSON body loaded by `schema` (415/400/422 as @blp.arguments would)."""
+    return load_body(schema, json_body())
 
 
 def serve_undecorated(blp: flask_smorest.Blueprint, view: Callable) -> None:
@@ -167,6 +178,10 @@ class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = StrictParser()
 
 
+#: webargs' `load_json` takes a schema but reads only its `many` flag; the body is loaded apart.
+_NO_SCHEMA = ma.Schema()
+
+
 class Api(flask_smorest.Api):
     """flask-smorest's Api, answering every HTTP error in the one documented shape.
 
@@ -194,9 +209,7 @@ class Api(flask_smorest.Api):
         if error.code == 405 and getattr(error, "valid_methods", None):
             headers["Allow"] = ", ".join(error.valid_methods)
         if error.code == 413 and "message" not in data:
-            limit = current_app.config.get("MAX_CONTENT_LENGTH")
-            message = f"the request body is larger than the limit of {limit} bytes"
-            errors = {"body": [f"At most {limit} bytes (NNSERVICE_MAX_BODY_BYTES)."]}
+            return too_large_error(current_app.config.get("MAX_CONTENT_LENGTH")), 413, headers
         body = error_body(error.code or 500, error.name, message, errors)
         return body, error.code, headers
 

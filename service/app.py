@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         celery=make_celery(settings),
         models=ModelCache(store),
     )
+    install_body_limit(app)  # WSGI middleware inside the next one
     install_observability(app, app.extensions[EXTENSION])  # request ids, metrics
 
     configure_docs(app, _version())
@@ -62,5 +63,4 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(dashboard)  # plain Flask: not part of the OpenAPI document
     register_store_error_handlers(app)
     install_auth(app, settings)
-    install_body_limit(app)
     return app

@@ -9,9 +9,7 @@ loads the body and names every error, so errors have one source.
 from __future__ import annotations
 
 import math
-from typing import Any
-
-import numpy as np
+from typing import Any, NamedTuple
 
 from model_store.ids import ID_PATTERN
 from service.measurements import UNITS, RowValidationError, validate_single
@@ -30,8 +28,16 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def fast_single(body: Any) -> dict | None:
-    """`{"X", "single", "model_id"}` for a valid one-person body, or None to use the schema."""
+class Person(NamedTuple):
+    """One valid person of a single-row body: weight in lb, height in in, the model asked for."""
+
+    weight: float
+    height: float
+    model_id: str | None
+
+
+def fast_single(body: Any) -> Person | None:
+    """The person of a valid one-person body, or None to use the schema."""
     if type(body) is not dict or not REQUIRED <= body.keys() <= ALLOWED:
         return None
     weight, height = _number(body["weight"]), _number(body["height"])
@@ -45,4 +51,4 @@ def fast_single(body: Any) -> dict | None:
         weight, height = validate_single(weight, height, units)
     except RowValidationError:
         return None
-    return {"X": np.array([[weight, height]]), "single": True, "model_id": model_id}
+    return Person(weight, height, model_id)

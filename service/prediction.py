@@ -9,8 +9,9 @@ from model_store.errors import NotFound
 from model_store.trained_model import TrainedModel
 from service.api import abort, abort_unknown_reference
 from service.explanation import explanations
-from service.metrics import count_predictions
+from service.metrics import count_prediction, count_predictions
 from service.model_cache import ModelCache, NoModelYet
+from service.predict_request import Person
 
 
 def pick_model(models: ModelCache, model_id: str | None) -> TrainedModel:
@@ -25,19 +26,34 @@ def probabilities(model: TrainedModel, X: np.ndarray) -> np.ndarray:
     return result
 
 
+def _model_or_abort(models: ModelCache, model_id: str | None) -> TrainedModel:
+    """`pick_model`, with 409 when no model is promoted and 404 naming model_id when unknown."""
+    try:
+        return pick_model(models, model_id)
+    except NoModelYet as exc:
+        message = f"{exc}: train one with POST /train first"
+        abort(409, message=message, errors={"model_id": [message]})
+    except NotFound:
+        abort_unknown_reference("model_id", "model", model_id or "")
+
+
+def predict_person(models: ModelCache, person: Person) -> dict:
+    """`predict` of one person, in Python floats (the single-row hot path: no arrays)."""
+    model = _model_or_abort(models, person.model_id)
+    probability = model.predict_one(person.weight, person.height)
+    female = probability >= 0.5
+    count_prediction(female)
+    prediction = {"gender": "F" if female else "M", "probability_female": probability}
+    return {"model_id": model.model_id, "predictions": [prediction]}
+
+
 def predict(models: ModelCache, X: np.ndarray, model_id: str | None, explain: bool = False) -> dict:
     """`{"model_id", "predictions": [{"gender", "probability_female"}]}` for X (n, 2) in lb, in.
 
     With `explain`, each prediction also has the feedforward's intermediate values
     (`service.explanation`).
     """
-    try:
-        model = pick_model(models, model_id)
-    except NoModelYet as exc:
-        message = f"{exc}: train one with POST /train first"
-        abort(409, message=message, errors={"model_id": [message]})
-    except NotFound:
-        abort_unknown_reference("model_id", "model", model_id or "")
+    model = _model_or_abort(models, model_id)
     predictions = [
         {"gender": "F" if p >= 0.5 else "M", "probability_female": p}
         for p in probabilities(model, X).tolist()

@@ -5,14 +5,16 @@ from __future__ import annotations
 from service.api import (
     Blueprint,
     ErrorSchema,
+    json_body,
     json_request_body,
     json_response,
-    parse_json_body,
+    load_body,
     serve_undecorated,
 )
 from service.context import services
 from service.predict_request import fast_single
 from service.prediction import predict as run_prediction
+from service.prediction import predict_person
 from service.schemas.predict import PredictRequestSchema, PredictResponseSchema
 
 blp = Blueprint("predict", __name__, description="Predictions.")
@@ -31,7 +33,11 @@ _SCHEMA = PredictRequestSchema()
 )
 def predict():
     """Predict F/M for one person (weight, height) or up to 10,000 `instances`."""
-    data = parse_json_body(_SCHEMA, fast_single)
+    body = json_body()
+    person = fast_single(body)  # one well-formed person: no schema, no arrays
+    if person is not None:
+        return json_response(predict_person(services().models, person))
+    data = load_body(_SCHEMA, body)
     answer = run_prediction(
         services().models, data["X"], data["model_id"], explain=data.get("explain", False)
     )

@@ -46,5 +46,6 @@ def test_fast_path_agrees_with_the_schema(app, body: object) -> None:
         assert expected is None or not expected["single"]
     else:
         assert expected is not None
-        np.testing.assert_array_equal(fast["X"], expected["X"])
-        assert fast["model_id"] == expected["model_id"]
+        np.testing.assert_array_equal([[fast.weight, fast.height]], expected["X"])
+        assert fast.model_id == expected["model_id"]
+        assert expected["single"]
