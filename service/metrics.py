@@ -71,6 +71,8 @@ _FEMALE = PREDICTIONS.labels("F")
 _MALE = PREDICTIONS.labels("M")
 #: Seconds between two additions of the counts to prometheus-client's values.
 FLUSH_SECONDS = 1.0
+#: Entries the background flush adds between two moments of letting other threads run.
+FLUSH_PAUSE_EVERY = 256
 
 RequestKey = tuple[str | None, str, int]
 
@@ -153,23 +155,25 @@ def record_request(rule: str | None, method: str, status: int, seconds: float) -
         _start_flusher()
 
 
-def flush() -> None:
+def flush(pause_every: int | None = None) -> None:
     """Add what this process recorded so far to the Prometheus metrics (once this returns, every
-    request recorded before the call is in them)."""
+    request recorded before the call is in them).
+
+    `pause_every` N entries the GIL is let go for a moment (the background thread's flushes), so
+    that requests in flight wait for a few hundred microseconds of this work at most, not for all
+    of a second's worth.
+    """
     with _flushing:  # one flush at a time: a scrape waits for one the thread has under way
         tally = Tally()
-        while True:
-            try:
-                rule, method, status, seconds = _requests.popleft()
-            except IndexError:
-                break
-            method = method if method in KNOWN_METHODS else "OTHER"
-            tally.add_request((rule, method, status), seconds)
-        while True:
-            try:
-                females, males = _predictions.popleft()
-            except IndexError:
-                break
+        add, taken = tally.add_request, 0
+        while _requests:
+            rule, method, status, seconds = _requests.popleft()  # only this thread takes
+            add((rule, method if method in KNOWN_METHODS else "OTHER", status), seconds)
+            taken += 1
+            if pause_every and taken % pause_every == 0:
+                time.sleep(0)
+        while _predictions:
+            females, males = _predictions.popleft()
             tally.predictions[0] += females
             tally.predictions[1] += males
         tally.add_to_metrics()
@@ -187,7 +191,7 @@ def _start_flusher() -> None:
 def _flush_forever() -> None:
     while True:
         time.sleep(FLUSH_SECONDS)
-        flush()
+        flush(pause_every=FLUSH_PAUSE_EVERY)
 
 
 def _forget_parent_state() -> None:
