@@ -209,7 +209,8 @@ class Api(flask_smorest.Api):
         if error.code == 405 and getattr(error, "valid_methods", None):
             headers["Allow"] = ", ".join(error.valid_methods)
         if error.code == 413 and "message" not in data:
-            return too_large_error(current_app.config.get("MAX_CONTENT_LENGTH")), 413, headers
+            limit = current_app.config["NNSERVICE_SETTINGS"].max_body_bytes
+            return too_large_error(limit), 413, headers
         body = error_body(error.code or 500, error.name, message, errors)
         return body, error.code, headers
 

@@ -37,7 +37,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = CachedSyncFlask(__name__)
     app.config["NNSERVICE_SETTINGS"] = settings
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     logging.getLogger("service").setLevel(settings.log_level)
     app.url_map.converters["id"] = IdConverter
     app.url_map.strict_slashes = False
@@ -49,7 +48,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         celery=make_celery(settings),
         models=ModelCache(store),
     )
-    install_body_limit(app)  # WSGI middleware inside the next one
+    install_body_limit(app, settings.max_body_bytes)  # WSGI middleware inside the next one
     install_observability(app, app.extensions[EXTENSION])  # request ids, metrics
 
     configure_docs(app, _version())

@@ -1,14 +1,17 @@
-"""The body size limit for requests that do not say how long they are (chunked uploads).
+"""The request body size limit (NNSERVICE_MAX_BODY_BYTES), for bodies with and without a length.
 
-Flask refuses a Content-Length over MAX_CONTENT_LENGTH (413) before reading anything. A chunked
-body has no length: Werkzeug then reads at most MAX_CONTENT_LENGTH bytes and hands the view the
-body cut short, without an error, so an upload over the limit could be stored truncated.
-`BodyLimitedApp` reads such bodies up front and answers 413 when the client had more to send;
-a body within the limit is handed on as if it had come with its Content-Length.
+A request whose Content-Length is over the limit gets 413 before anything is read. A chunked
+body has no length: it is read up front, 413 when the client had more to send than the limit,
+and otherwise handed on as if it had come with its Content-Length. (Flask's MAX_CONTENT_LENGTH
+would cover the first case only: for a chunked body Werkzeug reads at most that many bytes and
+hands the view the body cut short, without an error, so an upload over the limit could be stored
+truncated.)
 
-It is WSGI middleware rather than a Flask `before_request` hook: nearly every request has a
-Content-Length and no Transfer-Encoding, and is then let through after two dictionary looks in
-the environ, with no context-local lookup and no hook for Flask to run.
+It is WSGI middleware rather than Flask's setting plus a `before_request` hook: nearly every
+request has a Content-Length and no Transfer-Encoding, and is let through after two dictionary
+looks and an integer comparison, with no hook for Flask to run, no context-local lookup, and no
+extra stream wrapper around the body (with MAX_CONTENT_LENGTH set, Werkzeug wraps every body
+gunicorn hands it in one more limited stream; bench/README.md has the cost under load).
 """
 
 from __future__ import annotations
@@ -33,20 +36,26 @@ class BodyLimitedApp:
         self.limit = limit
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        if "CONTENT_LENGTH" in environ and "HTTP_TRANSFER_ENCODING" not in environ:
-            return self.app(environ, start_response)  # Flask itself enforces the limit
+        length = environ.get("CONTENT_LENGTH")
+        if length and "HTTP_TRANSFER_ENCODING" not in environ:
+            if self.limit is not None and length.isdigit() and int(length) > self.limit:
+                return self._too_large(start_response)
+            return self.app(environ, start_response)  # Werkzeug reads at most `length` bytes
         if self.limit is None or not environ.get("wsgi.input_terminated"):
             return self.app(environ, start_response)  # Werkzeug gives the view no body then
         body = _read_at_most(environ["wsgi.input"], self.limit + 1)
         if len(body) > self.limit:
-            payload = json.dumps(too_large_error(self.limit)).encode()
-            headers = [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
-            start_response(_STATUS, headers)
-            return [payload]
+            return self._too_large(start_response)
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         environ.pop("HTTP_TRANSFER_ENCODING", None)
         return self.app(environ, start_response)
+
+    def _too_large(self, start_response: Callable) -> Iterable[bytes]:
+        payload = json.dumps(too_large_error(self.limit)).encode()
+        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
+        start_response(_STATUS, headers)
+        return [payload]
 
 
 def _read_at_most(stream: io.RawIOBase, size: int) -> bytes:
@@ -61,7 +70,7 @@ def _read_at_most(stream: io.RawIOBase, size: int) -> bytes:
     return b"".join(parts)
 
 
-def install_body_limit(app: Flask) -> None:
-    """Wrap the app in `BodyLimitedApp` with app.config["MAX_CONTENT_LENGTH"] (install it before
-    `service.observability`, so that its 413s get a request id and are counted)."""
-    app.wsgi_app = BodyLimitedApp(app.wsgi_app, app.config.get("MAX_CONTENT_LENGTH"))
+def install_body_limit(app: Flask, limit: int) -> None:
+    """Wrap the app in `BodyLimitedApp` (install it before `service.observability`, so that its
+    413s get a request id and are counted)."""
+    app.wsgi_app = BodyLimitedApp(app.wsgi_app, limit)
