@@ -126,8 +126,20 @@ _NO_SCHEMA = ma.Schema()
 
 def json_body() -> Any:
     """The request's JSON body, failing as @blp.arguments would: 415 if it is not JSON, 400 if it
-    does not parse; `{}` for an empty body."""
-    body = _PARSER.load_json(request._get_current_object(), _NO_SCHEMA)  # one context lookup
+    does not parse; `{}` for an empty body.
+
+    A well-formed `application/json` body is parsed right here (the common case, in a few calls);
+    anything else goes through the webargs parser, which names the error.
+    """
+    req = request._get_current_object()  # one context lookup
+    if req.mimetype == "application/json":
+        data = req.get_data(cache=True)
+        if data:
+            try:
+                return json.loads(data.decode("utf-8"))
+            except (ValueError, RecursionError):  # decoding and JSON errors are ValueErrors
+                pass
+    body = _PARSER.load_json(req, _NO_SCHEMA)
     return {} if body is core.missing else body
 
 
@@ -215,10 +227,14 @@ class Api(flask_smorest.Api):
         return body, error.code, headers
 
 
+#: Built once: `json.dumps` with arguments builds a new encoder on every call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+
 def json_response(payload: Any, status: int = 200, headers: dict | None = None) -> Response:
     """A JSON response built with the standard library (no key sorting), for large bodies."""
     return Response(
-        json.dumps(payload, separators=(",", ":"), allow_nan=False),
+        _ENCODER.encode(payload),
         status=status,
         headers=headers,
         mimetype="application/json",
