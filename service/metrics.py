@@ -23,10 +23,13 @@ a second of traffic costs one write per bucket touched.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from bisect import bisect_left
-from collections import deque
+from collections import Counter as Tallied
+from collections import defaultdict, deque
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -89,12 +92,22 @@ class Tally:
         self.requests: dict[RequestKey, list] = {}
         self.predictions = [0, 0]
 
-    def add_request(self, key: RequestKey, seconds: float) -> None:
-        row = self.requests.get(key)
-        if row is None:
-            row = self.requests[key] = [0] * (len(LATENCY_BUCKETS) + 1) + [0.0]
-        row[bisect_left(LATENCY_BUCKETS, seconds)] += 1  # the first bucket with le >= seconds
-        row[-1] += seconds
+    def add_requests(self, entries: list[tuple]) -> None:
+        """Add (rule, method, status, bucket index, seconds) entries (see `record_request`)."""
+        counts = Tallied(map(_KEY_AND_BUCKET, entries))  # counted in C
+        sums: dict[tuple, float] = defaultdict(float)
+        for rule, method, status, _, seconds in entries:
+            sums[rule, method, status] += seconds
+        empty = [0] * (len(LATENCY_BUCKETS) + 1)
+        for (rule, method, status, bucket), count in counts.items():
+            key = (rule, method if method in KNOWN_METHODS else "OTHER", status)
+            row = self.requests.get(key)
+            if row is None:
+                row = self.requests[key] = [*empty, 0.0]
+            row[bucket] += count
+        for (rule, method, status), seconds in sums.items():
+            method = method if method in KNOWN_METHODS else "OTHER"
+            self.requests[rule, method, status][-1] += seconds
 
     def add_to_metrics(self) -> None:
         """Add these counts to the Prometheus values: per bucket, what that many `observe` calls
@@ -123,10 +136,12 @@ def _latency_child(rule: str | None, method: str, status: int) -> Any:
     return child
 
 
-#: What requests recorded since the last flush: (rule, method, status, seconds) for a request,
+#: What requests recorded since the last flush: (rule, method, status, latency bucket index,
+#: seconds) for a request,
 #: (females, males) for predictions. A deque's append and popleft are atomic, so requests need
 #: no lock and the flush takes each entry exactly once.
-_requests: deque[tuple[str | None, str, int, float]] = deque()
+_requests: deque[tuple[str | None, str, int, int, float]] = deque()
+_KEY_AND_BUCKET = itemgetter(0, 1, 2, 3)
 _predictions: deque[tuple[int, int]] = deque()
 _ONE_FEMALE, _ONE_MALE = (1, 0), (0, 1)
 _flushing = threading.Lock()
@@ -150,7 +165,8 @@ def count_prediction(female: bool) -> None:
 
 def record_request(rule: str | None, method: str, status: int, seconds: float) -> None:
     """Count one answered request and its duration (`rule` None: no route matched)."""
-    _requests.append((rule, method, status, seconds))
+    # the latency bucket: the first whose upper bound (le) is >= seconds, the last for +Inf
+    _requests.append((rule, method, status, bisect_left(LATENCY_BUCKETS, seconds), seconds))
     if _flusher is None:
         _start_flusher()
 
@@ -159,24 +175,26 @@ def flush(pause_every: int | None = None) -> None:
     """Add what this process recorded so far to the Prometheus metrics (once this returns, every
     request recorded before the call is in them).
 
-    `pause_every` N entries the GIL is let go for a moment (the background thread's flushes), so
-    that requests in flight wait for a few hundred microseconds of this work at most, not for all
-    of a second's worth.
+    The queue is taken `pause_every` entries at a time (the background thread's flushes), letting
+    other threads run in between, so that requests in flight wait for a fraction of a millisecond
+    of this work at most, not for all of a second's worth.
     """
-    with _flushing:  # one flush at a time: a scrape waits for one the thread has under way
+    chunk = pause_every or sys.maxsize
+    with _flushing:  # one flush at a time (and only a flush takes entries from the queues)
         tally = Tally()
-        add, taken = tally.add_request, 0
         while _requests:
-            rule, method, status, seconds = _requests.popleft()  # only this thread takes
-            add((rule, method if method in KNOWN_METHODS else "OTHER", status), seconds)
-            taken += 1
-            if pause_every and taken % pause_every == 0:
+            tally.add_requests(_take(_requests, chunk))
+            if pause_every:
                 time.sleep(0)
-        while _predictions:
-            females, males = _predictions.popleft()
+        for females, males in _take(_predictions, sys.maxsize):
             tally.predictions[0] += females
             tally.predictions[1] += males
         tally.add_to_metrics()
+
+
+def _take(queue: deque, most: int) -> list:
+    popleft = queue.popleft
+    return [popleft() for _ in range(min(len(queue), most))]
 
 
 def _start_flusher() -> None:
