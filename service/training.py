@@ -25,6 +25,23 @@ log = logging.getLogger(__name__)
 FINAL_STATES = ("succeeded", "failed", "cancelled")
 
 
+def warm_task_publishing(svc: Services) -> None:
+    """Do now what the first `send_task` of this process would otherwise do while a client waits
+    (about 50 ms): load Celery's result-backend setting and message machinery, connect to the
+    broker and declare the task queue (idempotent: the worker declares the same queue).
+
+    A broker that cannot be reached is not an error here: the first POST /train reports it (503).
+    """
+    celery = svc.celery
+    celery.backend  # noqa: B018 - resolved lazily (an entry-point scan) on the first send
+    try:
+        with celery.producer_or_acquire() as producer:
+            producer.connection.ensure_connection(max_retries=0)
+            producer.maybe_declare(celery.amqp.queues[celery.conf.task_default_queue])
+    except Exception as exc:  # noqa: BLE001 - any failure only means "not warmed"
+        log.info("task queue not reached at start (the first POST /train will retry): %s", exc)
+
+
 def _dataset_rows(svc: Services, data: dict) -> tuple[str, int]:
     """(dataset id, row count) of the request's dataset, storing inline rows first."""
     if "columns" in data:
