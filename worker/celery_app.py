@@ -93,10 +93,14 @@ def _warm_up_before_the_pool(**_: object) -> None:
 @signals.worker_process_init.connect
 def _prepare_pool_child(**_: object) -> None:
     """In each pool child, before its first task: the same warm-up (instant when inherited; a
-    child started later to replace one that died gets it too)."""
+    child started later to replace one that died gets it too), then one rehearsal job on a
+    throwaway store, so the child's first real job does not pay its first pass over the code
+    (`worker.rehearsal`)."""
     import neural
+    from worker.rehearsal import rehearse_job
 
     neural.warm_up(hidden_layers=WARM_UP_DEPTHS)
+    rehearse_job(Settings.from_env())
 
 
 @signals.worker_shutting_down.connect
