@@ -19,7 +19,7 @@ two ways: its time per call against the CPU the API spends per request, and py-s
 the API workers' busy samples inside `ModelCache.latest` during a wrk run at 16 connections.
 Target: <= 3%. There is no setting to switch the check off.
 
-    python bench/bench_predict_http.py [--seconds 3] [--repeats 7]
+    python bench/bench_predict_http.py [--seconds 3] [--repeats 11]
 """
 
 from __future__ import annotations
@@ -217,7 +217,7 @@ def summarize(runs: dict) -> tuple[list[list], list[str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description="POST /predict vs a bare Flask endpoint (wrk).")
     parser.add_argument("--seconds", type=float, default=3.0, help="length of one wrk run")
-    parser.add_argument("--repeats", type=int, default=7, help="wrk runs per target and level")
+    parser.add_argument("--repeats", type=int, default=11, help="wrk runs per target and level")
     args = parser.parse_args()
 
     production = compose_settings()
