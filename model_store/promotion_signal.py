@@ -77,7 +77,5 @@ class PromotionSignal:
         return None if mapped is None else mapped[:TOKEN_BYTES]
 
     def _forget(self) -> None:
-        mapped, self._map, self._inode = self._map, None, None
-        if mapped is not None:
-            with contextlib.suppress(BufferError):
-                mapped.close()
+        # Not closed here: another thread may be reading the old map; it closes when unreferenced.
+        self._map, self._inode = None, None

@@ -137,9 +137,8 @@ def _latency_child(rule: str | None, method: str, status: int) -> Any:
 
 
 #: What requests recorded since the last flush: (rule, method, status, latency bucket index,
-#: seconds) for a request,
-#: (females, males) for predictions. A deque's append and popleft are atomic, so requests need
-#: no lock and the flush takes each entry exactly once.
+#: seconds) for a request, (females, males) for predictions. A deque's append and popleft are
+#: atomic, so requests need no lock and the flush takes each entry exactly once.
 _requests: deque[tuple[str | None, str, int, int, float]] = deque()
 _KEY_AND_BUCKET = itemgetter(0, 1, 2, 3)
 _predictions: deque[tuple[int, int]] = deque()

@@ -141,3 +141,25 @@ def test_without_a_readable_signal_every_request_looks_at_latest(
     second = saved_model(flip=True, promote=False)
     (store.root / "models" / "LATEST").write_text(f"{second}\n")
     assert cache.latest().model_id == second
+
+
+def test_a_replaced_signal_file_is_mapped_again_at_the_recheck(
+    app, store: ModelStore, saved_model, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = saved_model()
+    cache = services_of(app).models
+    assert cache.latest().model_id == first
+    (store.root / "models" / "PROMOTED").unlink()  # the cache still maps the old file
+    second = saved_model(flip=True)  # promote creates a new PROMOTED
+    clock = [time.monotonic()]
+    monkeypatch.setattr(model_cache, "monotonic", lambda: clock[0])
+    clock[0] += model_cache.RECHECK_SECONDS
+    assert cache.latest().model_id == second  # the recheck stats LATEST and maps the new file
+    stats: list[int] = []
+    real = ModelStore.latest_version
+    monkeypatch.setattr(
+        ModelStore, "latest_version", lambda self: stats.append(1) or real(self)
+    )  # fmt: skip
+    third = saved_model()
+    assert cache.latest().model_id == third  # through the new file's token
+    assert len(stats) == 1
