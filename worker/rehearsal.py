@@ -16,22 +16,14 @@ import tempfile
 from model_store import ModelStore
 from nnservice.config import Settings
 from worker.training_job import run_training_job
+from worker.training_setup import DEFAULT_HYPERPARAMETERS
 
 log = logging.getLogger(__name__)
 
 #: The seed's four people: weight (lb), height (in), label (1.0 = F).
 PEOPLE = ((133.0, 65.0, 1.0), (160.0, 72.0, 0.0), (152.0, 70.0, 0.0), (120.0, 60.0, 1.0))
-HYPERPARAMETERS = {
-    "hidden_layers": [2],
-    "epochs": 1000,
-    "learning_rate": 0.1,
-    "batch_size": 1,
-    "loss": "mse",
-    "shuffle": True,
-    "seed": 0,
-    "validation_fraction": 0.0,
-    "normalization": "standard",
-}
+#: The service's defaults (one hidden layer of 2, 1000 epochs), as POST /train of the seed has them.
+HYPERPARAMETERS = {**DEFAULT_HYPERPARAMETERS, "seed": 0}
 JOB_ID = "rehearsal"
 
 

@@ -10,11 +10,25 @@ uninterrupted run.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 import neural
 
+#: Used for every hyperparameter a POST /train leaves out (docs/architecture.md): the API fills
+#: them into the job record before sending.
+DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
+    "hidden_layers": [2],
+    "epochs": 1000,
+    "learning_rate": 0.1,
+    "batch_size": 1,
+    "loss": "mse",
+    "shuffle": True,
+    "seed": None,
+    "validation_fraction": 0.0,
+    "normalization": "standard",
+}
 #: What a job record's "hyperparameters" must hold; the API fills in the defaults before sending.
 REQUIRED = (
     "hidden_layers",

@@ -15,19 +15,8 @@ from service.schemas.fields import (
     StrictInteger,
     UnitsField,
 )
+from worker.training_setup import DEFAULT_HYPERPARAMETERS  # the job record's defaults
 
-#: Used for every hyperparameter the request leaves out (docs/architecture.md).
-DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
-    "hidden_layers": [2],
-    "epochs": 1000,
-    "learning_rate": 0.1,
-    "batch_size": 1,
-    "loss": "mse",
-    "shuffle": True,
-    "seed": None,
-    "validation_fraction": 0.0,
-    "normalization": "standard",
-}
 MAX_SEED = 2**32 - 1
 
 
