@@ -190,10 +190,6 @@ class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = StrictParser()
 
 
-#: webargs' `load_json` takes a schema but reads only its `many` flag; the body is loaded apart.
-_NO_SCHEMA = ma.Schema()
-
-
 class Api(flask_smorest.Api):
     """flask-smorest's Api, answering every HTTP error in the one documented shape.
 
