@@ -6,7 +6,8 @@ behaves the same everywhere: `api_workers` processes with `api_threads` threads 
 graceful SIGTERM that lets in-flight requests finish (up to `GRACEFUL_TIMEOUT_SECONDS`) before
 the workers exit.
 
-The defaults (2 workers, 2 threads: gunicorn's gthread worker, keep-alive connections) were
+The defaults (2 workers, 2 threads: gunicorn's gthread worker, keep-alive connections, spread
+evenly over the workers by `nnservice.gunicorn_balance`) were
 chosen with bench/bench_predict_http.py against a bare Flask endpoint under the same settings:
 single-row /predict reached 0.85-0.91x the bare endpoint's requests/s with 2 threads, 0.73x with
 sync workers (1 thread) and 0.76-0.78x with 4 threads, and a server-sent event stream then holds
@@ -30,6 +31,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from nnservice.config import Settings
+from nnservice.gunicorn_balance import BalancedThreadWorker, hand_out_slot, take_back_slot
 from nnservice.gunicorn_logging import JsonLogger
 
 #: The WSGI callable gunicorn serves (`app = create_app()`).
@@ -48,7 +50,7 @@ def options(settings: Settings, host: str, port: int) -> dict[str, Any]:
         "bind": f"{host}:{port}",
         "workers": max(1, settings.api_workers),
         "threads": threads,
-        "worker_class": "gthread" if threads > 1 else "sync",
+        "worker_class": BalancedThreadWorker if threads > 1 else "sync",
         "graceful_timeout": GRACEFUL_TIMEOUT_SECONDS,
         "timeout": WORKER_TIMEOUT_SECONDS,
         "keepalive": KEEPALIVE_SECONDS,
@@ -57,7 +59,8 @@ def options(settings: Settings, host: str, port: int) -> dict[str, Any]:
         "loglevel": settings.log_level.lower(),
         "proc_name": "nnservice-api",
         "logger_class": JsonLogger,
-        "child_exit": _forget_worker_metrics,
+        "pre_fork": hand_out_slot,
+        "child_exit": _worker_exited,
         "worker_exit": _flush_worker_metrics,
     }
 
@@ -89,8 +92,10 @@ def _flush_worker_metrics(server: Any, worker: Any) -> None:
         metrics.flush()
 
 
-def _forget_worker_metrics(server: Any, worker: Any) -> None:
-    """gunicorn child_exit hook: mark the worker dead for prometheus-client."""
+def _worker_exited(server: Any, worker: Any) -> None:
+    """gunicorn child_exit hook (in the master): free the worker's connection-board slot and mark
+    it dead for prometheus-client."""
+    take_back_slot(server, worker)
     if os.environ.get(MULTIPROCESS_VARIABLE):
         from prometheus_client import multiprocess
 
