@@ -3,7 +3,8 @@
 `JsonLogger` (gunicorn's `logger_class`) hands gunicorn's error and access loggers to the root
 logger, which `nnservice.logs.configure_logging` gives one JSON handler, so gunicorn, Flask and
 nnservice lines come out alike. Access lines carry the request id the app returned in
-`X-Request-ID` (the app's own request context is gone by the time gunicorn logs the request).
+`X-Request-ID`, read from the WSGI environ where the app keeps it (the app's own request context
+is gone by the time gunicorn logs the request).
 """
 
 from __future__ import annotations
@@ -12,9 +13,7 @@ import logging
 
 from gunicorn.glogging import Logger
 
-from nnservice.logs import configure_logging
-
-_REQUEST_ID_HEADER = "x-request-id"
+from nnservice.logs import ENVIRON_REQUEST_ID, configure_logging
 
 
 class JsonLogger(Logger):
@@ -33,9 +32,7 @@ class JsonLogger(Logger):
         """One line a request: method, path, status, duration, size, client, request id."""
         if not self.access_log_enabled or not self.access_log.isEnabledFor(logging.INFO):
             return
-        request_id = next(
-            (value for name, value in resp.headers if name.lower() == _REQUEST_ID_HEADER), None
-        )
+        request_id = environ.get(ENVIRON_REQUEST_ID)
         status = resp.status_code if isinstance(resp.status_code, int) else resp.status
         fields = {
             "method": environ.get("REQUEST_METHOD"),

@@ -21,12 +21,12 @@ import re
 
 from flask import has_request_context, request
 
+from nnservice.logs import ENVIRON_REQUEST_ID
+
 REQUEST_ID_HEADER = "X-Request-ID"
 SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
 #: The header as a WSGI environ key.
 ENVIRON_HEADER = "HTTP_X_REQUEST_ID"
-#: Where the middleware keeps the request's id in the WSGI environ.
-ENVIRON_REQUEST_ID = "nnservice.request_id"
 
 _process_prefix = ""
 _made = itertools.count()
