@@ -20,8 +20,8 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import pytest
+from stack import child_pids  # tests/stack.py, loaded by tests/conftest.py
 
 from nnservice.embedded_redis import free_port
 from nnservice.gunicorn_balance import (
@@ -84,7 +84,7 @@ def server(tmp_path: Path) -> Iterator[tuple[int, subprocess.Popen]]:
 
 
 def workers(process: subprocess.Popen) -> list[int]:
-    return [child.pid for child in psutil.Process(process.pid).children()]
+    return child_pids(process.pid)
 
 
 def _answers(port: int) -> bool:
@@ -139,14 +139,11 @@ def test_a_stopped_worker_does_not_hold_connections_up(
     os.kill(stopped, signal.SIGSTOP)
     held: list[socket.socket] = []
     try:
-        started = time.monotonic()
+        # Each connection has a 10-s socket timeout: one left waiting for the stopped worker fails
+        # here. The running worker defers to the stopped one (it holds fewer connections) once,
+        # for at most MAX_DEFER_SECONDS, then takes every connection.
         held = open_connections(port, 8)
-        pids = [answering_pid(connection) for connection in held]
-        took = time.monotonic() - started
-        # the running worker defers to the stopped one (it holds fewer) once, for at most
-        # MAX_DEFER_SECONDS, then takes every connection
-        assert pids == [running] * 8
-        assert took < 5, f"8 connections took {took:.2f} s with one worker stopped"
+        assert [answering_pid(connection) for connection in held] == [running] * 8
     finally:
         os.kill(stopped, signal.SIGCONT)
         for connection in held:
