@@ -46,8 +46,8 @@ STUCK_SIBLING_SECONDS = 1.0
 class ConnectionBoard:
     """Open-connection counts of the workers, one 8-byte slot each, in shared anonymous memory.
 
-    Created in the gunicorn master; forked workers share it. Each slot is written by one process
-    only (the master when it hands the slot out or takes it back, then the worker holding it).
+    Created in the gunicorn master; forked workers share it. A slot is written by the master when
+    it hands the slot out or takes it back, and in between by the worker holding it only.
     """
 
     def __init__(self, slots: int = SLOTS) -> None:
@@ -58,11 +58,13 @@ class ConnectionBoard:
         self._size = slots
 
     def claim(self, taken: set[int]) -> int | None:
-        """A free slot, not in `taken` (the slots of running workers), set to 0; None if none
-        is left."""
+        """A slot not in `taken` (the slots of running workers), None if none is left.
+
+        The slot stays FREE until its worker publishes a count from its event loop, so that no
+        one defers to a worker still loading the app."""
         for slot in range(self._size):
             if slot not in taken:
-                self._counts[slot] = 0
+                self._counts[slot] = FREE
                 return slot
         return None
 

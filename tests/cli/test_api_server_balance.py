@@ -186,7 +186,10 @@ def test_the_master_hands_out_and_takes_back_slots() -> None:
     assert first.board.fewest_elsewhere(first.board_slot) is None
     replacement = BalancedThreadWorker.__new__(BalancedThreadWorker)
     hand_out_slot(arbiter, replacement)
-    assert replacement.board_slot == second.board_slot  # the freed slot, now at 0
+    assert replacement.board_slot == second.board_slot  # the freed slot...
+    assert first.board.fewest_elsewhere(first.board_slot) is None  # ...not deferred to yet
+    replacement.nr_conns = 0
+    replacement._publish()  # what its event loop does once it serves
     assert first.board.fewest_elsewhere(first.board_slot) == 0
     take_back_slot(arbiter, replacement)
     take_back_slot(arbiter, first)
