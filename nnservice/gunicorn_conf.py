@@ -12,6 +12,8 @@ chosen with bench/bench_predict_http.py against a bare Flask endpoint under the 
 single-row /predict reached 0.85-0.91x the bare endpoint's requests/s with 2 threads, 0.73x with
 sync workers (1 thread) and 0.76-0.78x with 4 threads, and a server-sent event stream then holds
 one thread instead of a whole process. Sync workers had the steadier p99 (bench/README.md).
+Re-checked in the third round with both servers under each setting: 2 x 2 gave the most requests/s
+for both, ahead of 3 x 2, 4 x 2 and 4 processes x 1 thread.
 
 Logs are JSON lines (`nnservice.gunicorn_logging.JsonLogger`). Metrics: every worker records into
 files in this instance's metrics directory (prometheus-client's multiprocess mode), which `serve`

@@ -26,11 +26,11 @@ from contextvars import ContextVar
 from types import MappingProxyType
 from typing import Any, TextIO
 
-#: Ids that belong in every line logged while they are bound (request_id, job_id).
 #: Where the API keeps a request's id in the WSGI environ (`service.logging_setup`), for the
 #: access line gunicorn logs once the app is done (`nnservice.gunicorn_logging`).
 ENVIRON_REQUEST_ID = "nnservice.request_id"
 
+#: Ids that belong in every line logged while they are bound (request_id, job_id).
 LOG_CONTEXT: ContextVar[Mapping[str, str]] = ContextVar(
     "nnservice_log_context", default=MappingProxyType({})
 )
