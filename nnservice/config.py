@@ -26,6 +26,10 @@ def _keys(value: str) -> tuple[str, ...]:
     return tuple(key.strip() for key in value.split(",") if key.strip())
 
 
+#: The variable naming the store's directory.
+STORE_VARIABLE = "NNSERVICE_STORE"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Configuration shared by the API, the workers and the CLI.
@@ -88,7 +92,7 @@ class Settings:
 
         return cls(
             redis_url=get("REDIS_URL", str.strip, None),
-            store_path=get("NNSERVICE_STORE", Path, defaults.store_path),
+            store_path=get(STORE_VARIABLE, Path, defaults.store_path),
             api_keys=get("NNSERVICE_API_KEYS", _keys, ()),
             public_reads=get("NNSERVICE_PUBLIC_READS", _bool, defaults.public_reads),
             max_body_bytes=get("NNSERVICE_MAX_BODY_BYTES", int, defaults.max_body_bytes),
@@ -119,7 +123,7 @@ class Settings:
 ENVIRONMENT_VARIABLES: frozenset[str] = frozenset(
     {
         "REDIS_URL",
-        "NNSERVICE_STORE",
+        STORE_VARIABLE,
         "NNSERVICE_API_KEYS",
         "NNSERVICE_PUBLIC_READS",
         "NNSERVICE_MAX_BODY_BYTES",

@@ -6,16 +6,24 @@ copy-on-write page faults and cold caches: about 5-8 ms on a seed job, twice the
 in the worker (bench/bench_worker_start.py). Running the same path once when the child starts
 (`worker.celery_app`'s `worker_process_init`), on a store in a temporary directory that is deleted
 afterwards, moves that cost to the child's start. Nothing of it reaches the real store.
+
+The rehearsal runs the `nnservice.train` task itself, through Celery's task tracer (`apply`: in
+this process, no broker), not just `run_training_job`: rehearsing only the job function left the
+task layer cold, and the first real job still took 1.5-2x the tenth in the worker. The task finds
+its store in the environment (`NNSERVICE_STORE`), which points at the temporary store while the
+rehearsal runs; the child has no other thread then.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from model_store import ModelStore
-from nnservice.config import Settings
-from worker.training_job import run_training_job
+from nnservice.config import STORE_VARIABLE, Settings
 from worker.training_setup import DEFAULT_HYPERPARAMETERS
 
 log = logging.getLogger(__name__)
@@ -28,9 +36,11 @@ JOB_ID = "rehearsal"
 
 
 def rehearse_job(settings: Settings) -> bool:
-    """Run one seed job end to end (claim, training, snapshot, promotion, final record) on a
-    temporary store; True if it succeeded. Never raises: a failed rehearsal only means the first
-    real job is slower."""
+    """Run one seed job end to end through the train task (claim, training, snapshot, promotion,
+    final record) on a temporary store; True if it succeeded. `settings` are the worker's; only
+    the store differs. Never raises: a failed rehearsal only means the first real job is slower."""
+    from worker.tasks import train  # the task module imports the Celery app: import it late
+
     try:
         with tempfile.TemporaryDirectory(prefix="nnservice-rehearsal-") as root:
             store = ModelStore(root)
@@ -44,7 +54,25 @@ def rehearse_job(settings: Settings) -> bool:
                     "promote": True,
                 }
             )
-            return run_training_job(store, JOB_ID, settings) == "succeeded"
+            with _store_in_environment(root):
+                # throw: a failure raises here (and is logged below); `.get()` would refuse to
+                # run in a worker process
+                result = train.apply(kwargs={"job_id": JOB_ID}, task_id=JOB_ID, throw=True)
+            return result.result == "succeeded"
     except Exception:  # noqa: BLE001 - never keep a worker from starting
         log.warning("the start-up rehearsal job failed; the first job may be slower", exc_info=True)
         return False
+
+
+@contextmanager
+def _store_in_environment(root: str) -> Iterator[None]:
+    """NNSERVICE_STORE pointing at `root` inside the block, as it was after it."""
+    before = os.environ.get(STORE_VARIABLE)
+    os.environ[STORE_VARIABLE] = root
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(STORE_VARIABLE, None)
+        else:
+            os.environ[STORE_VARIABLE] = before
