@@ -102,7 +102,7 @@ def _prepare_pool_child(**_: object) -> None:
     from worker.rehearsal import rehearse_job
 
     neural.warm_up(hidden_layers=WARM_UP_DEPTHS)
-    rehearse_job(Settings.from_env())
+    rehearse_job()
 
 
 @signals.worker_ready.connect

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from model_store import ModelStore
-from nnservice.config import STORE_VARIABLE, Settings
+from nnservice.config import STORE_VARIABLE
 from worker.training_setup import DEFAULT_HYPERPARAMETERS
 
 log = logging.getLogger(__name__)
@@ -35,10 +35,11 @@ HYPERPARAMETERS = {**DEFAULT_HYPERPARAMETERS, "seed": 0}
 JOB_ID = "rehearsal"
 
 
-def rehearse_job(settings: Settings) -> bool:
+def rehearse_job() -> bool:
     """Run one seed job end to end through the train task (claim, training, snapshot, promotion,
-    final record) on a temporary store; True if it succeeded. `settings` are the worker's; only
-    the store differs. Never raises: a failed rehearsal only means the first real job is slower."""
+    final record) on a temporary store; True if it succeeded. The task reads the worker's settings
+    from the environment, as for a real job; only the store differs. Never raises: a failed
+    rehearsal only means the first real job is slower."""
     from worker.tasks import train  # the task module imports the Celery app: import it late
 
     try:

@@ -33,7 +33,7 @@ def test_the_rehearsal_job_succeeds_and_leaves_nothing(
         return outcome
 
     monkeypatch.setattr(tasks, "run_training_job", spy)  # what the train task calls
-    assert rehearsal.rehearse_job(settings) is True
+    assert rehearsal.rehearse_job() is True
     assert ran == [("succeeded", temp_root)]  # through the task, on a store in the temp dir
     assert list(temp_root.iterdir()) == []
     assert store.list_jobs() == [] and store.latest_model_id() is None
@@ -41,13 +41,13 @@ def test_the_rehearsal_job_succeeds_and_leaves_nothing(
 
 
 def test_a_failing_rehearsal_is_logged_not_raised(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     def broken(*_: object) -> str:
         raise OSError("disk full")
 
     monkeypatch.setattr(tasks, "run_training_job", broken)
-    assert rehearsal.rehearse_job(settings) is False
+    assert rehearsal.rehearse_job() is False
     assert "rehearsal job failed" in caplog.text
 
 
