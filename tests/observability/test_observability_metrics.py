@@ -14,7 +14,7 @@ import requests
 
 from service.metrics import FLUSH_SECONDS
 
-from .conftest import EMILY, FRANK, scrape, value
+from .conftest import EMILY, FRANK, Samples, scrape, value
 
 #: The latency histogram's count is the request count, by endpoint, method and status.
 REQUESTS = "nnservice_http_request_duration_seconds_count"
@@ -36,25 +36,39 @@ def test_requests_and_predictions_are_counted_across_api_processes(stack, promot
         assert requests.get(stack.base_url + "/no/such/page", timeout=30).status_code == 404
 
     predict = {"endpoint": "/predict", "method": "POST", "status": "200"}
+    model = {"endpoint": "/models/<id:model_id>", "method": "GET", "status": "200"}
+    unmatched = {"endpoint": "unmatched", "method": "GET", "status": "404"}
+    bucket = {**predict, "le": "30.0"}
+    expected = [  # (sample name, labels, how much it must have grown)
+        (REQUESTS, predict, 8),
+        ("nnservice_http_request_duration_seconds_bucket", bucket, 8),
+        (PREDICTIONS, {"gender": "F"}, 16),
+        (PREDICTIONS, {"gender": "M"}, 8),
+        (REQUESTS, model, 3),
+        (REQUESTS, unmatched, 2),
+    ]
+
+    def growth(after: Samples) -> list[tuple[str, dict, float]]:
+        return [
+            (name, labels, value(after, name, **labels) - value(before, name, **labels))
+            for name, labels, _ in expected
+        ]
+
+    def arrived(after: Samples) -> bool:
+        return all(
+            got >= want for (*_, got), (*_, want) in zip(growth(after), expected, strict=True)
+        )
+
+    # Either process may flush its share of these requests in any order, between any two of them:
+    # wait until every count has arrived, then every scrape must show exactly those counts.
     deadline = time.monotonic() + FLUSH_SECONDS * 5
-    counted_before = value(before, REQUESTS, **predict)
-    while value(scrape(stack.base_url), REQUESTS, **predict) - counted_before < 8:
+    while not arrived(scrape(stack.base_url)):
         assert time.monotonic() < deadline, "the other process's requests never reached /metrics"
         time.sleep(0.1)
     scrapes = [scrape(stack.base_url) for _ in range(4)]  # served by either process
     for after in scrapes:
-        predict = {"endpoint": "/predict", "method": "POST", "status": "200"}
-        assert value(after, REQUESTS, **predict) - value(before, REQUESTS, **predict) == 8
+        assert growth(after) == expected
         assert value(after, LATENCY_SUM, **predict) > value(before, LATENCY_SUM, **predict)
-        fast = {**predict, "le": "30.0"}
-        bucket = "nnservice_http_request_duration_seconds_bucket"
-        assert value(after, bucket, **fast) - value(before, bucket, **fast) == 8
-        assert value(after, PREDICTIONS, gender="F") - value(before, PREDICTIONS, gender="F") == 16
-        assert value(after, PREDICTIONS, gender="M") - value(before, PREDICTIONS, gender="M") == 8
-        model = {"endpoint": "/models/<id:model_id>", "method": "GET", "status": "200"}
-        assert value(after, REQUESTS, **model) - value(before, REQUESTS, **model) == 3
-        unmatched = {"endpoint": "unmatched", "method": "GET", "status": "404"}
-        assert value(after, REQUESTS, **unmatched) - value(before, REQUESTS, **unmatched) == 2
     endpoints = {dict(labels).get("endpoint") for name, labels in scrapes[-1] if name == REQUESTS}
     assert not any(promoted in endpoint for endpoint in endpoints), "a raw path became a label"
     assert value(scrapes[-1], REQUESTS, endpoint="/metrics", method="GET", status="200") >= 4
