@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -56,7 +57,13 @@ def test_a_real_worker_rehearses_in_each_child_and_warms_its_consumer(stack) -> 
     through the train task, and the main process sent itself the no-op `nnservice.warm`, which
     a child ran. (Inside a worker process Celery refuses a result's `.get()`, which a test of
     `rehearse_job` alone, outside a worker, cannot show.)"""
-    log = (stack.root / "worker.log").read_text()
+
+    def warmed(log: str) -> bool:
+        rehearsed = log.count("Task nnservice.train[rehearsal] succeeded") >= 2
+        return rehearsed and "] succeeded" in log.partition("Task nnservice.warm[")[2]
+
+    deadline = time.monotonic() + 60  # the stack answers before its worker's warm task has run
+    while not warmed(log := (stack.root / "worker.log").read_text()):
+        assert time.monotonic() < deadline, log[-3000:]
+        time.sleep(0.2)
     assert "rehearsal job failed" not in log
-    assert log.count("Task nnservice.train[rehearsal] succeeded") >= 2
-    assert "Task nnservice.warm[" in log and "] succeeded" in log.split("Task nnservice.warm[")[-1]
