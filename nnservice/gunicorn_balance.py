@@ -15,7 +15,8 @@ before the first fork (`pre_fork`) and clears for a worker that exited (`child_e
 that holds more than another stops polling the listening socket and looks again every
 `RECHECK_SECONDS`. After `MAX_DEFER_SECONDS` of deferring it takes the sibling it waited for to
 be stuck, and accepts without looking at the board for `STUCK_SIBLING_SECONDS`, so a stuck or slow
-sibling never leaves connections waiting. A stopping worker leaves the board first.
+sibling never leaves connections waiting, and logs that it did (INFO, `GAVE_UP_DEFERRING`).
+A stopping worker leaves the board first.
 
 The request path does not pay for it: a worker's event loop stores its count (8 bytes) once per
 turn, and reads the others' counts only when it accepts a connection or while it defers.
@@ -41,6 +42,8 @@ RECHECK_SECONDS = 0.002
 MAX_DEFER_SECONDS = 0.05
 #: After a deferral ran out, the worker accepts without looking at the board for this long.
 STUCK_SIBLING_SECONDS = 1.0
+#: How the log line that a deferral ran out begins (at most once a STUCK_SIBLING_SECONDS).
+GAVE_UP_DEFERRING = "gave up deferring"
 
 
 class ConnectionBoard:
@@ -131,6 +134,11 @@ class BalancedThreadWorker(ThreadWorker):
         elif now - self._deferring_since >= MAX_DEFER_SECONDS:
             self._deferring_since = None
             self._unbalanced_until = now + STUCK_SIBLING_SECONDS
+            self.log.info(
+                "%s: a sibling took no connection for %.0f ms; accepting without the board for "
+                "%.0f s",
+                GAVE_UP_DEFERRING, MAX_DEFER_SECONDS * 1e3, STUCK_SIBLING_SECONDS,
+            )  # fmt: skip
             return True
         return False
 
