@@ -40,6 +40,7 @@ import psycopg
 PG_BINDIR = Path("/usr/lib/postgresql/15/bin")
 HOST = "127.0.0.1"
 START_ATTEMPTS = 3  # a free port can be taken by someone else before the server binds it
+PORT_TAKEN = ("Address already in use", "is not available on")  # PostgreSQL's, weed's
 READY_SECONDS = 60.0
 STOP_SECONDS = 30.0
 REGION = "us-east-1"
@@ -87,7 +88,7 @@ def _start(
             clean(directory)
             if not isinstance(error, BackendError):
                 raise
-            if "already in use" in log.lower() and attempt < START_ATTEMPTS:
+            if any(sign in log for sign in PORT_TAKEN) and attempt < START_ATTEMPTS:
                 continue
             raise BackendError(f"{error}\n--- {name} log ---\n{log}") from error
     raise AssertionError("unreachable")
@@ -257,16 +258,24 @@ def _start_seaweedfs_in(
         process = subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
+
+    def stop_server() -> None:
+        _stop_process_group(process)
+        # weed puts some gRPC sockets in /tmp whatever its flags, and leaves them there.
+        for index, component in enumerate(components):
+            grpc_socket = Path(f"/tmp/seaweedfs-{component}-grpc-{ports[2 * index + 1]}.sock")
+            if grpc_socket.is_socket():
+                grpc_socket.unlink()
+
+    def stop() -> None:
+        stop_server()
+        shutil.rmtree(directory, ignore_errors=True)
+
     try:
         _create_bucket_when_ready(process, env, bucket)
     except BaseException:
-        _stop_process_group(process)
+        stop_server()  # the directory, with the log, is left to _start
         raise
-
-    def stop() -> None:
-        _stop_process_group(process)
-        shutil.rmtree(directory, ignore_errors=True)
-
     return env, stop
 
 
