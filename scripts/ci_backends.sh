@@ -22,7 +22,7 @@ trap 'exit 143' TERM
 
 # tests/backends.py bounds each server's start (60 s, three tries on port clashes); this is a backstop.
 _backends_deadline=$((SECONDS + 300))
-until grep -qx '# ready' "$_backends_out/env"; do
+until grep -qsx '# ready' "$_backends_out/env"; do
     if ! kill -0 "$_backends_pid" 2>/dev/null || ((SECONDS > _backends_deadline)); then
         echo "scripts/ci_backends.sh: PostgreSQL and SeaweedFS did not start:" >&2
         cat "$_backends_out/log" >&2
