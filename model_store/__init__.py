@@ -1,27 +1,37 @@
-"""model_store: the durable, file-based store of datasets, model snapshots, jobs and checkpoints."""
+"""model_store: metadata in a SQL database, blobs in an object store (datasets, snapshots,
+checkpoints), and the job leases that let workers on many hosts share the work."""
 
 from model_store.datasets import Dataset
 from model_store.errors import (
     AlreadyExists,
     CorruptSnapshot,
     InvalidId,
+    InvalidPageToken,
     InvalidSnapshot,
     NotFound,
+    SchemaOutOfDate,
     StoreError,
     StoreWriteError,
 )
 from model_store.ids import validate_id
+from model_store.jobs import STATES, TERMINAL_STATES
+from model_store.pages import Page
 from model_store.snapshots import validate_snapshot
 from model_store.store import ModelStore
 
 __all__ = [
+    "STATES",
+    "TERMINAL_STATES",
     "AlreadyExists",
     "CorruptSnapshot",
     "Dataset",
     "InvalidId",
+    "InvalidPageToken",
     "InvalidSnapshot",
     "ModelStore",
     "NotFound",
+    "Page",
+    "SchemaOutOfDate",
     "StoreError",
     "StoreWriteError",
     "TrainedModel",

@@ -101,20 +101,6 @@ def create_exclusive(path: Path, data: bytes) -> bool:
     return True
 
 
-def append_line(path: Path, line: str) -> None:
-    """Append one line to `path` (created if absent) and fsync it: a short O_APPEND write lands
-    whole, so readers see complete lines only."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        try:
-            os.write(fd, f"{line}\n".encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError as error:
-        raise _write_error(path, error) from error
-
-
 def remove(path: Path) -> bool:
     """Delete `path` if it exists (durably); return whether it existed."""
     try:

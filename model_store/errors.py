@@ -56,3 +56,15 @@ class StoreWriteError(StoreError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class SchemaOutOfDate(StoreError):
+    """The database's schema is not the one this version of nnservice needs."""
+
+
+class InvalidPageToken(StoreError, ValueError):
+    """A page token that this store did not hand out (or for another listing)."""
+
+    def __init__(self, token: object) -> None:
+        super().__init__(f"page_token: not a token this listing handed out: {token!r}")
+        self.token = token

@@ -1,168 +1,494 @@
-"""Job records under `jobs/`: created once, changed only under an flock, written atomically.
+"""Training jobs as rows: every change is one compare-and-set UPDATE, never read-modify-write.
 
-Readers never lock: a record is replaced with `os.replace`, so a read sees one whole version.
-Writers (the API and any number of workers) serialise read-modify-write on `jobs/<id>.lock`.
+A job is created `queued`; a worker process claims it (`running`, with itself as the lease's
+owner and a heartbeat it refreshes with every progress write) and finishes it. Any number of
+deliveries of the same task may arrive (broker redelivery, the reaper's re-send): the one that
+claims the job runs it, the others see a live lease and are dropped at once. `reap` is what
+repairs the rest: it requeues a job whose owner stopped beating (or fails it after
+`max_attempts`), and says which queued jobs' messages look lost so the caller re-sends them.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import os
-from collections.abc import Callable, Collection, Iterator
-from pathlib import Path
-from typing import cast
+import time
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
-from model_store.atomic import create_exclusive, remove, write_atomic
-from model_store.canonical import canonical_json
-from model_store.errors import AlreadyExists, NotFound, StoreError, StoreWriteError
-from model_store.files import file_version, json_files, read_all, read_json
-from model_store.ids import utc_now_iso, validate_id
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 
+from model_store.errors import AlreadyExists, NotFound
+from model_store.ids import model_id_for_job, validate_id
+from model_store.pages import Page, make_page, page_query
+from model_store.tables import jobs
+from model_store.times import from_iso, iso, now_us
+
+#: Every state a job can be in, in the order of a job's life; the last three are final.
 STATES = ("queued", "running", "succeeded", "failed", "cancelled")
-# Fields whose change must survive a crash; other updates (progress) skip the directory fsync,
-# and so does any write that leaves the job "running" (a claim): if a crash undoes it, the job is
-# back to its previous state and its message is delivered again, so the job is redone.
-DURABLE_FIELDS = frozenset({"state", "model_id", "error", "finished_at", "attempts"})
-
-
-def new_job_record(record: dict) -> dict:
-    """A complete queued job record: the documented defaults, overlaid with `record`."""
-    hyperparameters = record.get("hyperparameters") or {}
-    full = {
-        "progress": {"epoch": 0, "epochs": hyperparameters.get("epochs"), "loss": None},
-        "loss_history": [],
-        "model_id": None,
-        "metrics": {"train_accuracy": None, "validation_accuracy": None},
-        "error": None,
-        "created_at": utc_now_iso(),
-        "started_at": None,
-        "finished_at": None,
-        "dataset_id": None,
-        "hyperparameters": hyperparameters,
-        "initial_model_id": None,
-        "promote": True,
-        "attempts": 0,
+TERMINAL_STATES = frozenset({"succeeded", "failed", "cancelled"})
+#: Fields a caller may set with `transition`, `heartbeat` or `finish` (record names).
+SETTABLE = frozenset(
+    {
+        "state",
+        "progress",
+        "loss_history",
+        "model_id",
+        "metrics",
+        "error",
+        "started_at",
+        "finished_at",
+        "hyperparameters",
     }
-    full.update(record)
-    full["state"] = "queued"
-    return full
+)
+#: Rows the reaper looks at per pass and kind of repair.
+REAP_BATCH = 100
 
 
-class JobFiles:
-    """Creates, changes, lists and deletes job records, and their cancel markers."""
+def _record(row: sa.Row) -> dict:
+    """The job as the API shows it (and a few lease fields the API's schema leaves out)."""
+    return {
+        "id": row.id,
+        "state": row.state,
+        "progress": row.progress,
+        "loss_history": row.loss_history,
+        "model_id": row.model_id,
+        "metrics": row.metrics,
+        "error": row.error,
+        "created_at": iso(row.created_us),
+        "started_at": iso(row.started_us),
+        "finished_at": iso(row.finished_us),
+        "dataset_id": row.dataset_id,
+        "hyperparameters": row.hyperparameters,
+        "initial_model_id": row.initial_model_id,
+        "promote": row.promote,
+        "attempts": row.attempts,
+        "worker": row.owner,
+        "heartbeat_at": row.heartbeat_at,
+        "cancel_requested": row.cancel_requested,
+        "version": row.version,
+    }
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self._prefix = f"{directory}{os.sep}"  # for the per-epoch cancel look: no Path objects
 
-    def _path(self, job_id: str, suffix: str = ".json") -> Path:
-        return self.directory / f"{validate_id(job_id)}{suffix}"
+def _values(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Column values for record fields (ISO times as microseconds)."""
+    unknown = set(fields) - SETTABLE
+    if unknown:
+        raise ValueError(f"job fields that cannot be set: {sorted(unknown)}")
+    values = dict(fields)
+    if "state" in values and values["state"] not in STATES:
+        raise ValueError(f"state: expected one of {list(STATES)}, got {values['state']!r}")
+    for name in ("started_at", "finished_at"):
+        if name in values:
+            values[name.replace("_at", "_us")] = from_iso(values.pop(name))
+    return values
 
-    @contextlib.contextmanager
-    def _locked(self, job_id: str) -> Iterator[None]:
-        """Hold an exclusive flock on `jobs/<id>.lock` (released when the descriptor closes)."""
-        path = self._path(job_id, ".lock")
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        except OSError as error:
-            raise StoreWriteError(f"cannot open {path.name}: {error.strerror}") from error
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
 
-    def create(self, record: dict) -> dict:
-        """Store a new job in state "queued"; needs `record["id"]` (AlreadyExists if taken)."""
+def _bump() -> dict[str, Any]:
+    return {"version": jobs.c.version + 1}
+
+
+@dataclass
+class Claim:
+    """The outcome of a delivery's try to take a job.
+
+    "claimed": this process owns it now (run it); "busy": a live owner runs it (drop this
+    delivery); "terminal": it has ended; "gave_up": it had lost `max_attempts` workers and is now
+    failed; "cancel": cancellation was asked for while nobody ran it, and it is now cancelled.
+    """
+
+    outcome: str
+    record: dict
+
+
+@dataclass
+class Repairs:
+    """What one reaper pass did: jobs requeued or ended, and jobs whose task must be re-sent."""
+
+    requeued: list[str] = field(default_factory=list)
+    ended: list[str] = field(default_factory=list)
+    resend: list[str] = field(default_factory=list)
+
+
+class JobTable:
+    """Creates, changes and lists jobs; the lease, cancel requests and the reaper."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # Creating and reading
+
+    def create(self, record: dict, *, created_us: int | None = None) -> dict:
+        """Store a new job in state "queued"; needs record["id"] (AlreadyExists if taken)."""
         if not isinstance(record, dict) or "id" not in record:
             raise ValueError("a job record needs an id")
-        job = new_job_record(record)
-        if not create_exclusive(self._path(record["id"]), canonical_json(job)):
-            raise AlreadyExists("job", record["id"])
-        return job
+        job_id = validate_id(record["id"])
+        hyperparameters = record.get("hyperparameters") or {}
+        now = created_us if created_us is not None else now_us()
+        values = {
+            "id": job_id,
+            "state": "queued",
+            "created_us": now,
+            "dataset_id": record.get("dataset_id"),
+            "hyperparameters": hyperparameters,
+            "initial_model_id": record.get("initial_model_id"),
+            "promote": bool(record.get("promote", True)),
+            "snapshot_id": model_id_for_job(job_id),
+            "metrics": {"train_accuracy": None, "validation_accuracy": None},
+            "progress": {"epoch": 0, "epochs": hyperparameters.get("epochs"), "loss": None},
+            "loss_history": [],
+            "attempts": 0,
+            "sent_us": now,
+        }
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(jobs.insert().values(**values))
+        except sa.exc.IntegrityError:
+            raise AlreadyExists("job", job_id) from None
+        return self.get(job_id)
+
+    def insert_imported(self, record: dict) -> bool:
+        """Insert a whole job record from another store, as it was (an unfinished one comes
+        back `queued`, so the reaper sends its task); False if the id exists already."""
+        job_id = validate_id(record["id"])
+        state = record.get("state")
+        unfinished = state not in TERMINAL_STATES
+        created_us = from_iso(record.get("created_at")) or now_us()
+        values = {
+            "id": job_id,
+            "state": "queued" if unfinished else state,
+            "created_us": created_us,
+            "started_us": from_iso(record.get("started_at")),
+            "finished_us": None if unfinished else from_iso(record.get("finished_at")),
+            "dataset_id": record.get("dataset_id"),
+            "hyperparameters": record.get("hyperparameters") or {},
+            "initial_model_id": record.get("initial_model_id"),
+            "promote": bool(record.get("promote", True)),
+            "snapshot_id": model_id_for_job(job_id),
+            "model_id": record.get("model_id"),
+            "metrics": record.get("metrics")
+            or {"train_accuracy": None, "validation_accuracy": None},
+            "progress": record.get("progress") or {"epoch": 0, "epochs": None, "loss": None},
+            "loss_history": record.get("loss_history") or [],
+            "error": record.get("error"),
+            "attempts": int(record.get("attempts") or 0),
+            "sent_us": 0 if unfinished else created_us,
+        }
+        started, finished = values["started_us"], values["finished_us"]
+        if started is not None and finished is not None:
+            values["training_seconds"] = max(finished - started, 0) / 1_000_000
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(jobs.insert().values(**values))
+        except sa.exc.IntegrityError:
+            return False
+        return True
 
     def get(self, job_id: str) -> dict:
-        """The job record; NotFound if absent, StoreError if unreadable."""
-        path = self._path(job_id)
-        try:
-            record = read_json(path)
-        except FileNotFoundError:
-            raise NotFound("job", job_id) from None
-        except (OSError, ValueError) as error:
-            raise StoreError(f"job {job_id!r} is unreadable: {error}") from None
-        if not isinstance(record, dict):
-            raise StoreError(f"job {job_id!r} is unreadable: not a JSON object")
-        return record
+        """The job; NotFound if absent."""
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                sa.select(jobs).where(jobs.c.id == validate_id(job_id))
+            ).first()
+        if row is None:
+            raise NotFound("job", job_id)
+        return _record(row)
 
-    def version(self, job_id: str) -> tuple[int, int, int] | None:
-        """(inode, mtime_ns, size) of the record, or None if there is no such job (one stat)."""
-        return file_version(self._path(job_id))
+    def version(self, job_id: str) -> int | None:
+        """A number that changes with every change of the job (None: no such job)."""
+        with self.engine.connect() as connection:
+            return connection.execute(
+                sa.select(jobs.c.version).where(jobs.c.id == validate_id(job_id))
+            ).scalar()
 
-    def versions(self) -> dict[str, tuple[int, int, int]]:
-        """{job id: (inode, mtime_ns, size)} of every record: one directory scan and a stat each,
-        so a cache over all jobs re-reads only the records that changed."""
-        found = {}
-        for job_id, path in json_files(self.directory):
-            version = file_version(path)
-            if version is not None:  # removed since the scan
-                found[job_id] = version
-        return found
+    def list(
+        self,
+        limit: int = 100,
+        page_token: str | None = None,
+        *,
+        state: str | None = None,
+        dataset_id: str | None = None,
+    ) -> Page:
+        """One page of jobs, newest first, optionally of one state and/or dataset."""
+        filters = []
+        if state is not None:
+            filters.append(jobs.c.state == state)
+        if dataset_id is not None:
+            filters.append(jobs.c.dataset_id == dataset_id)
+        query = page_query(jobs, [jobs], limit, page_token, filters)
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        return make_page(rows, limit, _record)
 
-    def modify(self, job_id: str, change: Callable[[dict], dict | None]) -> dict | None:
-        """Read-modify-write under the job's lock, safe across processes.
+    def delete(self, job_id: str) -> None:
+        """Remove a job whose task was never sent; NotFound if absent."""
+        with self.engine.begin() as connection:
+            deleted = connection.execute(jobs.delete().where(jobs.c.id == validate_id(job_id)))
+        if deleted.rowcount == 0:
+            raise NotFound("job", job_id)
 
-        `change(record)` returns the fields to set (shallow merge; "id" cannot change) or None to
-        leave the record as it is, in which case None is returned; otherwise the new record.
-        """
-        with self._locked(job_id):
-            record = self.get(job_id)
-            fields = change(dict(record))
-            if fields is None:
-                return None
-            updated = {**record, **fields, "id": record["id"]}
-            if updated["state"] not in STATES:
-                raise ValueError(f"state: expected one of {list(STATES)}, got {updated['state']!r}")
-            write_atomic(
-                self._path(job_id),
-                canonical_json(updated),
-                sync_dir=updated["state"] != "running" and not DURABLE_FIELDS.isdisjoint(fields),
-            )
-            return updated
+    # Changing
 
-    def update(self, job_id: str, **fields: object) -> dict:
-        """Set `fields` on the record (under the lock) and return the new record."""
-        return cast(dict, self.modify(job_id, lambda record: fields))
+    def _update(self, job_id: str, conditions: list, values: dict) -> dict | None:
+        """UPDATE the job WHERE `conditions`; the new record, or None if nothing matched."""
+        with self.engine.begin() as connection:
+            row = connection.execute(
+                jobs.update()
+                .where(jobs.c.id == validate_id(job_id), *conditions)
+                .values(**values, **_bump())
+                .returning(*jobs.c)
+            ).first()
+        return None if row is None else _record(row)
 
     def transition(
         self, job_id: str, from_states: Collection[str], **fields: object
     ) -> dict | None:
-        """Set `fields` only if the job's state is in `from_states`; the new record, else None."""
-        if isinstance(from_states, str):  # one state, not its characters
+        """Set `fields` only if the job's state is in `from_states`: the new record, else None."""
+        if isinstance(from_states, str):
             from_states = (from_states,)
-        return self.modify(
-            job_id, lambda record: fields if record["state"] in from_states else None
-        )
+        values = _values(fields)
+        if values.get("state") in TERMINAL_STATES:
+            values.update(owner=None, heartbeat_at=None)
+        return self._update(job_id, [jobs.c.state.in_(list(from_states))], values)
 
-    def list(self, limit: int = 100) -> list[dict]:
-        """Up to `limit` records, newest (created_at) first; unreadable records are skipped."""
-        if limit < 0:
-            raise ValueError("limit must be >= 0")
-        return read_all(self.directory, self.get)[:limit]
-
-    def delete(self, job_id: str) -> None:
-        """Remove a job's record, cancel marker and lock (for a job whose task was never sent)."""
-        with self._locked(job_id):
-            if not remove(self._path(job_id)):
-                raise NotFound("job", job_id)
-            remove(self._path(job_id, ".cancel"))
-            remove(self._path(job_id, ".lock"))
-
-    def request_cancel(self, job_id: str) -> None:
-        """Leave the `jobs/<id>.cancel` marker the training loop polls; NotFound if no such job."""
-        self.get(job_id)
-        write_atomic(self._path(job_id, ".cancel"), f"{utc_now_iso()}\n".encode())
+    def request_cancel(self, job_id: str) -> dict:
+        """Ask whoever runs the job to stop (read with its next progress write); NotFound."""
+        record = self._update(job_id, [], {"cancel_requested": True})
+        if record is None:
+            raise NotFound("job", job_id)
+        return record
 
     def cancel_requested(self, job_id: str) -> bool:
-        """Whether cancellation was requested (one stat; training asks every few milliseconds)."""
-        return os.path.exists(f"{self._prefix}{validate_id(job_id)}.cancel")
+        """Whether cancellation was asked for."""
+        with self.engine.connect() as connection:
+            return bool(
+                connection.execute(
+                    sa.select(jobs.c.cancel_requested).where(jobs.c.id == validate_id(job_id))
+                ).scalar()
+            )
+
+    def mark_sent(self, job_id: str) -> None:
+        """Note that the job's task was (re-)sent now."""
+        with self.engine.begin() as connection:
+            connection.execute(
+                jobs.update().where(jobs.c.id == validate_id(job_id)).values(sent_us=now_us())
+            )
+
+    # The lease
+
+    def claim(self, job_id: str, owner: str, lease_seconds: float, max_attempts: int) -> Claim:
+        """Make `owner` the job's owner if it is queued or its owner stopped beating."""
+        validate_id(job_id)
+        now = time.time()
+        lost = sa.or_(jobs.c.heartbeat_at.is_(None), jobs.c.heartbeat_at < now - lease_seconds)
+        free = sa.or_(jobs.c.state == "queued", sa.and_(jobs.c.state == "running", lost))
+        with self.engine.begin() as connection:
+            row = connection.execute(
+                jobs.update()
+                .where(
+                    jobs.c.id == job_id,
+                    free,
+                    sa.not_(jobs.c.cancel_requested),
+                    sa.or_(jobs.c.state == "queued", jobs.c.attempts < max_attempts),
+                )
+                .values(
+                    state="running",
+                    owner=owner,
+                    heartbeat_at=now,
+                    attempts=jobs.c.attempts + 1,
+                    started_us=sa.func.coalesce(jobs.c.started_us, now_us()),
+                    error=None,
+                    **_bump(),
+                )
+                .returning(*jobs.c)
+            ).first()
+        if row is not None:
+            return Claim("claimed", _record(row))
+        record = self.get(job_id)
+        if record["state"] in TERMINAL_STATES:
+            return Claim("terminal", record)
+        if record["state"] == "running" and not _lost(record, now, lease_seconds):
+            return Claim("busy", record)
+        ended = self._end_unclaimable(record, now, lease_seconds, max_attempts)
+        if ended is not None:
+            return ended
+        return Claim("busy", self.get(job_id))  # changed under us: let the current owner be
+
+    def _end_unclaimable(
+        self, record: dict, now: float, lease_seconds: float, max_attempts: int
+    ) -> Claim | None:
+        """Cancel a job nobody runs that was asked to stop, or fail one that lost too many
+        workers; None if another process changed it first."""
+        stale = sa.or_(
+            jobs.c.state == "queued",
+            jobs.c.heartbeat_at.is_(None),
+            jobs.c.heartbeat_at < now - lease_seconds,
+        )
+        ending = {"finished_us": now_us(), "owner": None, "heartbeat_at": None}
+        if record["cancel_requested"]:
+            done = self._update(
+                record["id"],
+                [jobs.c.state.in_(["queued", "running"]), stale],
+                {"state": "cancelled", **ending},
+            )
+            return None if done is None else Claim("cancel", done)
+        message = (
+            f"the worker running this job was lost {record['attempts']} times "
+            f"(limit {max_attempts}); giving up"
+        )
+        done = self._update(
+            record["id"],
+            [jobs.c.state == "running", stale, jobs.c.attempts >= max_attempts],
+            {"state": "failed", "error": message, **ending},
+        )
+        return None if done is None else Claim("gave_up", done)
+
+    def heartbeat(self, job_id: str, owner: str, **fields: object) -> bool | None:
+        """Refresh the lease and set `fields` (progress) while `owner` runs the job.
+
+        Returns None if the job is no longer `owner`'s (cancelled, or taken over after a lost
+        lease), else whether cancellation was asked for.
+        """
+        with self.engine.begin() as connection:
+            row = connection.execute(
+                jobs.update()
+                .where(
+                    jobs.c.id == validate_id(job_id),
+                    jobs.c.state == "running",
+                    jobs.c.owner == owner,
+                )
+                .values(**_values(fields), heartbeat_at=time.time(), **_bump())
+                .returning(jobs.c.cancel_requested)
+            ).first()
+        return None if row is None else bool(row.cancel_requested)
+
+    def finish(self, job_id: str, owner: str, state: str, **fields: object) -> dict | None:
+        """End the job in `state` if `owner` still runs it: the new record, else None."""
+        if state not in TERMINAL_STATES:
+            raise ValueError(f"state: expected one of {sorted(TERMINAL_STATES)}, got {state!r}")
+        finished = now_us()
+        values = {
+            **_values(fields),
+            "state": state,
+            "finished_us": finished,
+            "training_seconds": (sa.literal(finished) - jobs.c.started_us) / 1_000_000.0,
+            "owner": None,
+            "heartbeat_at": None,
+        }
+        conditions = [jobs.c.state == "running", jobs.c.owner == owner]
+        return self._update(job_id, conditions, values)
+
+    def release(self, job_id: str, owner: str) -> dict | None:
+        """Hand a job back to the queue (a graceful shutdown): this attempt does not count."""
+        values = {
+            "state": "queued",
+            "owner": None,
+            "heartbeat_at": None,
+            "attempts": sa.case((jobs.c.attempts > 0, jobs.c.attempts - 1), else_=0),
+            "sent_us": now_us(),
+        }
+        conditions = [jobs.c.state == "running", jobs.c.owner == owner]
+        return self._update(job_id, conditions, values)
+
+    # Repair
+
+    def reap(self, lease_seconds: float, max_attempts: int, resend_after: float) -> Repairs:
+        """One pass of repairs; the caller re-sends the tasks of `Repairs.resend`.
+
+        A running job whose heartbeat is older than the lease is requeued (or failed after
+        `max_attempts` lost workers, or cancelled if that was asked for). A queued job whose
+        task was sent more than `resend_after` seconds ago may have lost its message: it is
+        listed for re-sending (a duplicate is harmless: only one delivery can claim the job).
+        Every change is conditional on what was read, so reapers in many workers may race.
+        """
+        now = time.time()
+        repairs = Repairs()
+        with self.engine.connect() as connection:
+            lost = connection.execute(
+                sa.select(jobs.c.id, jobs.c.heartbeat_at, jobs.c.attempts, jobs.c.cancel_requested)
+                .where(
+                    jobs.c.state == "running",
+                    sa.or_(
+                        jobs.c.heartbeat_at.is_(None), jobs.c.heartbeat_at < now - lease_seconds
+                    ),
+                )
+                .limit(REAP_BATCH)
+            ).all()
+            quiet = connection.execute(
+                sa.select(jobs.c.id, jobs.c.sent_us)
+                .where(
+                    jobs.c.state == "queued",
+                    jobs.c.sent_us < now_us() - int(resend_after * 1_000_000),
+                )
+                .limit(REAP_BATCH)
+            ).all()
+        for row in lost:
+            self._repair_lost(row, max_attempts, repairs)
+        for row in quiet:
+            resent = self._update(
+                row.id,
+                [jobs.c.state == "queued", jobs.c.sent_us == row.sent_us],
+                {"sent_us": now_us()},
+            )
+            if resent is not None:
+                repairs.resend.append(row.id)
+        return repairs
+
+    def _repair_lost(self, row: sa.Row, max_attempts: int, repairs: Repairs) -> None:
+        same_lease = [
+            jobs.c.state == "running",
+            jobs.c.heartbeat_at.is_(None)
+            if row.heartbeat_at is None
+            else jobs.c.heartbeat_at == row.heartbeat_at,
+        ]
+        ending = {"finished_us": now_us(), "owner": None, "heartbeat_at": None}
+        if row.cancel_requested:
+            if self._update(row.id, same_lease, {"state": "cancelled", **ending}):
+                repairs.ended.append(row.id)
+        elif row.attempts >= max_attempts:
+            message = (
+                f"the worker running this job was lost {row.attempts} times "
+                f"(limit {max_attempts}); giving up"
+            )
+            if self._update(row.id, same_lease, {"state": "failed", "error": message, **ending}):
+                repairs.ended.append(row.id)
+        else:
+            requeue = {"state": "queued", "owner": None, "heartbeat_at": None, "sent_us": now_us()}
+            if self._update(row.id, same_lease, requeue):
+                repairs.requeued.append(row.id)
+                repairs.resend.append(row.id)
+
+    # Figures for /metrics
+
+    def counts(self) -> dict[str, int]:
+        """{state: number of jobs} for every state (one aggregate query)."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(jobs.c.state, sa.func.count()).group_by(jobs.c.state)
+            ).all()
+        found = dict(rows)
+        return {state: int(found.get(state, 0)) for state in STATES}
+
+    def duration_histogram(
+        self, bounds: Collection[float]
+    ) -> dict[str, tuple[list[int], int, float]]:
+        """Per final state: (cumulative counts at each bound, count, sum) of training seconds."""
+        seconds = jobs.c.training_seconds
+        columns = [sa.func.sum(sa.case((seconds <= bound, 1), else_=0)) for bound in bounds]
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(jobs.c.state, sa.func.count(), sa.func.sum(seconds), *columns)
+                .where(seconds.is_not(None))
+                .group_by(jobs.c.state)
+            ).all()
+        figures: dict[str, tuple[list[int], int, float]] = {
+            state: ([0] * len(bounds), 0, 0.0) for state in TERMINAL_STATES
+        }
+        for state, count, total, *cumulative in rows:
+            figures[state] = ([int(c or 0) for c in cumulative], int(count), float(total or 0.0))
+        return figures
+
+
+def _lost(record: dict, now: float, lease_seconds: float) -> bool:
+    heartbeat = record.get("heartbeat_at")
+    return heartbeat is None or heartbeat < now - lease_seconds

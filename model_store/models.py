@@ -1,57 +1,91 @@
-"""Snapshot files under `models/`, the `models/LATEST` pointer, its history `PROMOTIONS` and the
-promotion signal `PROMOTED` (`model_store.promotion_signal`)."""
+"""Model snapshots (canonical JSON blobs with their sha256, and a row each) and promotions.
+
+A snapshot's blob is written create-only under a key that holds its sha256, then its row commits;
+the row is what makes the model exist. The model a job trains has the id `m-<job id>`, reserved
+for that job from its creation (`jobs.snapshot_id`): no import can take it, and a retried job
+finds its own snapshot instead of writing a second. Promotions are an append-only history; the
+newest promotion of an alias ("latest" for /predict) names the model it serves.
+"""
 
 from __future__ import annotations
 
-import os
-import time
-from pathlib import Path
+import logging
+from types import SimpleNamespace
 
-from model_store.atomic import append_line, create_exclusive, write_atomic
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
 from model_store.canonical import hashed_snapshot_json
-from model_store.errors import AlreadyExists, CorruptSnapshot, InvalidId, InvalidSnapshot, NotFound
-from model_store.files import file_version, json_files, newest_first
-from model_store.ids import new_model_id, utc_now_iso, validate_id
-from model_store.promotion_signal import SIGNAL, PromotionSignal
-from model_store.snapshots import (
-    corrupt_summary,
-    summarise,
-    validate_snapshot,
-    verify_snapshot_bytes,
-    with_defaults,
+from model_store.errors import AlreadyExists, CorruptSnapshot, InvalidSnapshot, NotFound, StoreError
+from model_store.ids import new_model_id, validate_id
+from model_store.objects import ObjectStore
+from model_store.pages import Page, make_page, page_query
+from model_store.snapshots import validate_snapshot, verify_snapshot_bytes, with_defaults
+from model_store.tables import jobs, models, promotions
+from model_store.times import iso, now_us
+
+log = logging.getLogger(__name__)
+
+#: The alias /predict serves when no model is named.
+LATEST = "latest"
+#: Who promoted a model when no API key names them.
+ANONYMOUS = "anonymous"
+#: Promotions looked at when listing the history of distinct models.
+HISTORY_SCAN = 1000
+
+SUMMARY_COLUMNS = (
+    models.c.id,
+    models.c.created_us,
+    models.c.job_id,
+    models.c.dataset_id,
+    models.c.train_accuracy,
+    models.c.validation_accuracy,
+    models.c.status,
+    models.c.error,
 )
 
-LATEST = "LATEST"
-#: Every promoted id, one a line, oldest first: where to fall back when LATEST names a broken file.
-PROMOTIONS = "PROMOTIONS"
-SETTLED_NS = 2_000_000_000
+
+def object_key(model_id: str, sha256: str) -> str:
+    return f"models/{validate_id(model_id)}/{sha256}.json"
 
 
-class ModelFiles:
-    """Saves, verifies and lists snapshots; keeps the LATEST pointer."""
+def _summary(row: sa.Row | SimpleNamespace, latest: str | None) -> dict:
+    return {
+        "id": row.id,
+        "created_at": iso(row.created_us),
+        "job_id": row.job_id,
+        "dataset_id": row.dataset_id,
+        "metrics": {
+            "train_accuracy": row.train_accuracy,
+            "validation_accuracy": row.validation_accuracy,
+        },
+        "is_latest": row.id == latest,
+        "status": row.status,
+        "error": row.error,
+    }
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.latest_path = directory / LATEST
-        self.promotions_path = directory / PROMOTIONS
-        self.signal = PromotionSignal(directory / SIGNAL)
-        self._just_saved: tuple[str, tuple[int, int, int] | None] | None = None
-        self._summaries: dict[str, tuple[tuple[int, int, int], dict]] = {}
 
-    def _path(self, model_id: str) -> Path:
-        return self.directory / f"{validate_id(model_id)}.json"
+class ModelTable:
+    """Saves, verifies and lists snapshots; records and reads promotions."""
 
-    def save(self, snapshot: dict) -> dict:
+    def __init__(self, engine: Engine, objects: ObjectStore) -> None:
+        self.engine = engine
+        self.objects = objects
+
+    # Snapshots
+
+    def save(self, snapshot: dict, *, created_us: int | None = None) -> dict:
         """Validate and store a snapshot; fill id (if absent), created_at and sha256.
 
-        If `snapshot["id"]` names an existing file made by the same `training.job_id`, that file is
-        returned unchanged (a retried job saves exactly one snapshot); any other clash raises
-        AlreadyExists. Creation is an `os.link`, so of two racing writers only one creates the id.
+        Saving again under an id whose snapshot came from the same `training.job_id` returns the
+        stored one (a retried job saves exactly one snapshot); any other taken id, or the id
+        reserved for a job's model, raises AlreadyExists.
         """
         prepared = with_defaults(snapshot)
         if prepared.get("id") is None:
             prepared["id"] = new_model_id()
-        prepared["created_at"] = utc_now_iso()
+        created_us = created_us if created_us is not None else now_us()
+        prepared["created_at"] = iso(created_us)
         prepared.pop("sha256", None)
         validate_snapshot(prepared)
         try:
@@ -61,107 +95,191 @@ class ModelFiles:
                 "training: contains NaN or Infinity, which JSON cannot hold"
             ) from None
         model_id = prepared["id"]
-        if create_exclusive(self._path(model_id), data):
-            self._just_saved = (model_id, file_version(self._path(model_id)))
-            return prepared
-        existing = self.get(model_id)
         job_id = prepared["training"].get("job_id")
-        if job_id is not None and existing["training"].get("job_id") == job_id:
+        existing = self._existing(model_id, job_id)
+        if existing is not None:
             return existing
+        key = object_key(model_id, prepared["sha256"])
+        self.objects.create(key, data)  # False only if these very bytes are there already
+        training = prepared["training"]
+        values = {
+            "id": model_id,
+            "created_us": created_us,
+            "job_id": job_id,
+            "dataset_id": training.get("dataset_id"),
+            "train_accuracy": training.get("train_accuracy"),
+            "validation_accuracy": training.get("validation_accuracy"),
+            "sha256": prepared["sha256"],
+            "object_key": key,
+        }
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(models.insert().values(**values))
+        except sa.exc.IntegrityError:  # another writer took the id meanwhile
+            existing = self._existing(model_id, job_id)
+            if existing is not None:
+                return existing
+            raise AlreadyExists("model", model_id) from None
+        return prepared
+
+    def _existing(self, model_id: str, job_id: str | None) -> dict | None:
+        """The stored snapshot if `model_id` is this job's and saved; AlreadyExists if the id
+        is taken by another model or reserved for another job's; None if it is free."""
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                sa.select(models.c.job_id).where(models.c.id == model_id)
+            ).first()
+            reserved_by = connection.execute(
+                sa.select(jobs.c.id).where(jobs.c.snapshot_id == model_id)
+            ).scalar()
+        if reserved_by is not None and reserved_by != job_id:
+            raise AlreadyExists("model", model_id)
+        if row is None:
+            return None
+        if job_id is not None and row.job_id == job_id:
+            return self.get(model_id)
         raise AlreadyExists("model", model_id)
 
     def get(self, model_id: str) -> dict:
         """The verified snapshot; NotFound if absent, CorruptSnapshot if it cannot be trusted."""
-        path = self._path(model_id)
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                sa.select(models.c.object_key, models.c.sha256).where(
+                    models.c.id == validate_id(model_id)
+                )
+            ).first()
+        if row is None:
+            raise NotFound("model", model_id)
         try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise NotFound("model", model_id) from None
-        except OSError as error:
-            raise CorruptSnapshot(model_id, f"unreadable ({error.strerror})") from None
-        return verify_snapshot_bytes(model_id, data)
-
-    def _summary(self, model_id: str, path: Path) -> dict | None:
-        """The listing entry of one file (is_latest unset), re-verified only when the file changed.
-
-        The stat comes before the read, so a file replaced in between is verified again next time.
-        As in git's "racy clean" rule, a file modified less than SETTLED_NS ago is not cached: an
-        in-place rewrite within the timestamp granularity could keep mtime, size and inode.
-        """
-        try:
-            stat = os.stat(path)
-        except FileNotFoundError:
-            return None
-        key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-        cached = self._summaries.get(model_id)
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        try:
-            summary = summarise(self.get(model_id), is_latest=False)
-        except NotFound:
-            return None
-        except CorruptSnapshot as error:
-            summary = corrupt_summary(model_id, error.reason, is_latest=False)
-        if time.time_ns() - stat.st_mtime_ns > SETTLED_NS:
-            self._summaries[model_id] = (key, summary)
-        return summary
-
-    def list(self) -> list[dict]:
-        """Summaries of every snapshot, newest first, corrupt ones (status "corrupt") last.
-
-        Never raises for a bad file: its entry carries the reason in "error".
-        """
-        latest = self.latest_id()
-        summaries = []
-        for model_id, path in json_files(self.directory):
-            summary = self._summary(model_id, path)
-            if summary is not None:
-                metrics = dict(summary["metrics"])
-                summaries.append({**summary, "metrics": metrics, "is_latest": model_id == latest})
-        return newest_first(summaries)
-
-    def latest_id(self) -> str | None:
-        """The id LATEST points to, as written (not checked against the snapshot); None if unset."""
-        try:
-            text = self.latest_path.read_text(encoding="utf-8").strip()
-            return validate_id(text)
-        except (OSError, UnicodeDecodeError, InvalidId):
-            return None
-
-    def promote(self, model_id: str) -> None:
-        """Point LATEST at `model_id` after verifying its snapshot (NotFound / CorruptSnapshot).
-
-        The snapshot this object has just created (same id, inode, mtime and size: the store never
-        rewrites a snapshot in place) was verified as it was written, so it is not read again.
-        """
-        just_saved = self._just_saved
-        if just_saved is None or just_saved != (model_id, file_version(self._path(model_id))):
-            self.get(model_id)
-        append_line(self.promotions_path, model_id)  # first: a failed write changes nothing
-        write_atomic(self.latest_path, f"{model_id}\n".encode())
-        self.signal.bump()  # after LATEST: a reader that sees the new token finds the new id
-
-    def promotion_history(self, limit: int = 50) -> list[str]:
-        """Ids promoted before, most recent first, without repeats (at most `limit`).
-
-        Not checked against their snapshots; unreadable lines and ids are skipped.
-        """
-        try:
-            lines = self.promotions_path.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError):
-            return []
-        history: list[str] = []
-        for line in reversed(lines):
             try:
-                model_id = validate_id(line.strip())
-            except InvalidId:
-                continue
-            if model_id not in history:
-                history.append(model_id)
-                if len(history) == limit:
-                    break
-        return history
+                data = self.objects.get(row.object_key)
+            except NotFound:
+                raise CorruptSnapshot(model_id, "its snapshot object is missing") from None
+            except StoreError as error:
+                raise CorruptSnapshot(model_id, f"unreadable ({error})") from None
+            snapshot = verify_snapshot_bytes(model_id, data)
+            if snapshot["sha256"] != row.sha256:
+                raise CorruptSnapshot(model_id, "sha256 differs from the one recorded at saving")
+        except CorruptSnapshot as error:
+            self._mark_corrupt(model_id, error.reason)
+            raise
+        return snapshot
 
-    def latest_version(self) -> tuple[int, int, int] | None:
-        """(inode, mtime_ns, size) of LATEST, or None: one stat, so caches notice a promotion."""
-        return file_version(self.latest_path)
+    def _mark_corrupt(self, model_id: str, reason: str) -> None:
+        """Record the damage so listings show it (best effort: the read already failed)."""
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(
+                    models.update()
+                    .where(models.c.id == model_id)
+                    .values(status="corrupt", error=reason)
+                )
+        except sa.exc.SQLAlchemyError:
+            log.warning("could not record that model %s is corrupt", model_id, exc_info=True)
+
+    def summary(self, model_id: str) -> dict:
+        """The listing entry of one model; NotFound if absent."""
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                sa.select(*SUMMARY_COLUMNS).where(models.c.id == validate_id(model_id))
+            ).first()
+            latest = _latest_id(connection, LATEST)
+        if row is None:
+            raise NotFound("model", model_id)
+        return _summary(row, latest)
+
+    def list(
+        self, limit: int = 100, page_token: str | None = None, dataset_id: str | None = None
+    ) -> Page:
+        """One page of model summaries, newest first (optionally of one dataset)."""
+        filters = [] if dataset_id is None else [models.c.dataset_id == dataset_id]
+        query = page_query(models, SUMMARY_COLUMNS, limit, page_token, filters)
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+            latest = _latest_id(connection, LATEST)
+        return make_page(rows, limit, lambda row: _summary(row, latest))
+
+    # Promotions
+
+    def promote(
+        self,
+        model_id: str,
+        promoted_by: str = ANONYMOUS,
+        *,
+        alias: str = LATEST,
+        verified: bool = False,
+    ) -> None:
+        """Append a promotion of `model_id` to `alias`, after verifying its snapshot (NotFound,
+        CorruptSnapshot) unless the caller has just saved it (`verified`)."""
+        if not verified:
+            self.get(model_id)
+        with self.engine.begin() as connection:
+            connection.execute(
+                promotions.insert().values(
+                    alias=alias, model_id=model_id, promoted_us=now_us(), promoted_by=promoted_by
+                )
+            )
+
+    def latest_id(self, alias: str = LATEST) -> str | None:
+        """The model the newest promotion of `alias` names (not verified); None if none."""
+        with self.engine.connect() as connection:
+            return _latest_id(connection, alias)
+
+    def latest_promotion(self, alias: str = LATEST) -> tuple[int, str] | None:
+        """(sequence number, model id) of the newest promotion of `alias`: one indexed query,
+        which every API process polls to notice promotions made anywhere."""
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                sa.select(promotions.c.seq, promotions.c.model_id)
+                .where(promotions.c.alias == alias)
+                .order_by(promotions.c.seq.desc())
+                .limit(1)
+            ).first()
+        return None if row is None else (row.seq, row.model_id)
+
+    def history(self, limit: int = 50, alias: str = LATEST) -> list[dict]:
+        """The newest promotions of `alias` first: model_id, promoted_at, promoted_by."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(promotions.c.model_id, promotions.c.promoted_us, promotions.c.promoted_by)
+                .where(promotions.c.alias == alias)
+                .order_by(promotions.c.seq.desc())
+                .limit(limit)
+            ).all()
+        return [
+            {
+                "model_id": r.model_id,
+                "promoted_at": iso(r.promoted_us),
+                "promoted_by": r.promoted_by,
+            }
+            for r in rows
+        ]
+
+    def count_promotions_by(self, promoted_by: str) -> int:
+        """The number of promotions `promoted_by` made."""
+        with self.engine.connect() as connection:
+            return int(
+                connection.execute(
+                    sa.select(sa.func.count()).where(promotions.c.promoted_by == promoted_by)
+                ).scalar()
+                or 0
+            )
+
+    def promoted_ids(self, limit: int = 50, alias: str = LATEST) -> list[str]:
+        """Distinct ids promoted before, most recent first (the current one among them)."""
+        seen: list[str] = []
+        for entry in self.history(HISTORY_SCAN, alias):
+            if entry["model_id"] not in seen:
+                seen.append(entry["model_id"])
+                if len(seen) == limit:
+                    break
+        return seen
+
+
+def _latest_id(connection: sa.Connection, alias: str) -> str | None:
+    return connection.execute(
+        sa.select(promotions.c.model_id)
+        .where(promotions.c.alias == alias)
+        .order_by(promotions.c.seq.desc())
+        .limit(1)
+    ).scalar()

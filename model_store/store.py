@@ -1,61 +1,75 @@
-"""ModelStore: the one object the API and the workers use to reach the store on disk.
+"""ModelStore: the one object the API, the workers and the CLI use to reach the store.
 
-Layout under the root (docs/architecture.md, "Model store layout"):
-datasets/, models/ (+ LATEST), jobs/ (+ .cancel and .lock files), checkpoints/.
-Each part lives in its own module; this class creates the directories and delegates.
+Metadata lives in a SQL database (`database_url`: SQLite on one machine, PostgreSQL for many),
+blobs in an object store (`objects`: a local directory, or `s3://bucket/prefix`), the way
+MLflow keeps its backend store apart from its artifact store. The store never reads the
+environment: it is given both locations. Every blob is written before the row that names it.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Collection
-from pathlib import Path
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
-from model_store.atomic import remove, write_atomic
-from model_store.checkpoints import CheckpointFiles
-from model_store.datasets import Dataset, DatasetFiles
-from model_store.errors import StoreWriteError
-from model_store.ids import model_id_for_job
-from model_store.jobs import JobFiles
-from model_store.models import ModelFiles
+import sqlalchemy as sa
+
+from model_store.canonical import canonical_json, parse_json
+from model_store.database import make_engine, sqlite_url_for
+from model_store.datasets import Dataset, DatasetTable
+from model_store.errors import AlreadyExists, NotFound, StoreError, StoreWriteError
+from model_store.ids import model_id_for_job, validate_id
+from model_store.jobs import Claim, JobTable, Repairs
+from model_store.models import ANONYMOUS, LATEST, ModelTable
+from model_store.objects import ObjectStore, open_objects
+from model_store.pages import Page
+from model_store.schema import require_current
+from model_store.times import from_iso
 
 if TYPE_CHECKING:
     from model_store.trained_model import TrainedModel
 
-SUBDIRECTORIES = ("datasets", "models", "jobs", "checkpoints")
+
+def checkpoint_key(job_id: str) -> str:
+    return f"checkpoints/{validate_id(job_id)}.json"
 
 
 class ModelStore:
-    """Datasets, model snapshots with a LATEST pointer, job records and checkpoints under `root`.
+    """Datasets, model snapshots and their promotions, jobs with leases, and checkpoints."""
 
-    Safe to share between processes: every write is atomic, job changes are serialised by flock.
-    Read methods never write.
-    """
+    def __init__(self, database_url: str, objects: str | os.PathLike[str] | ObjectStore) -> None:
+        self.database_url = database_url
+        self.engine = make_engine(database_url)
+        self.objects = open_objects(objects) if isinstance(objects, str | os.PathLike) else objects
+        self._datasets = DatasetTable(self.engine, self.objects)
+        self._models = ModelTable(self.engine, self.objects)
+        self._jobs = JobTable(self.engine)
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
-        self.root = Path(root)
-        for name in SUBDIRECTORIES:
-            try:
-                (self.root / name).mkdir(parents=True, exist_ok=True)
-            except OSError as error:
-                raise StoreWriteError(
-                    f"cannot create {self.root / name}: {error.strerror}"
-                ) from error
-        self._datasets = DatasetFiles(self.root / "datasets")
-        self._models = ModelFiles(self.root / "models")
-        self._jobs = JobFiles(self.root / "jobs")
-        self._checkpoints = CheckpointFiles(self.root / "checkpoints")
+    @classmethod
+    def in_directory(cls, root: str | os.PathLike[str]) -> ModelStore:
+        """The one-machine store: `root/nnservice.db` (SQLite) and `root/objects`."""
+        return cls(sqlite_url_for(root), os.path.join(os.fspath(root), "objects"))
 
     def __repr__(self) -> str:
-        return f"ModelStore({str(self.root)!r})"
+        url = self.engine.url.render_as_string(hide_password=True)
+        return f"ModelStore({url!r}, {self.objects!r})"
+
+    def close(self) -> None:
+        """Close the database connections this process holds."""
+        self.engine.dispose()
+
+    def require_current_schema(self) -> None:
+        """SchemaOutOfDate (naming `nnservice db upgrade`) unless the database is up to date."""
+        require_current(self.engine)
 
     def check_writable(self) -> None:
-        """Raise StoreWriteError unless a file can be written (and removed) in every directory."""
-        for name in SUBDIRECTORIES:
-            probe = self.root / name / ".writable-probe"
-            write_atomic(probe, b"ok\n", sync_dir=False)
-            remove(probe)
+        """Raise StoreWriteError unless the database and the object store both take a write."""
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(sa.text("SELECT 1"))
+        except sa.exc.SQLAlchemyError as error:
+            raise StoreWriteError(f"the database does not answer: {error}") from error
+        self.objects.check_writable()
 
     # Datasets
 
@@ -77,9 +91,9 @@ class ModelStore:
         """The dataset as arrays: X (n, 2) [weight, height], y (n,)."""
         return self._datasets.load(dataset_id)
 
-    def list_datasets(self) -> list[dict]:
-        """Metadata of every dataset, newest first."""
-        return self._datasets.list()
+    def list_datasets(self, limit: int = 100, page_token: str | None = None) -> Page:
+        """One page of dataset metadata, newest first."""
+        return self._datasets.list(limit, page_token)
 
     # Models
 
@@ -88,7 +102,7 @@ class ModelStore:
 
         Fills id (if absent), created_at and sha256 and returns the stored snapshot. Saving again
         under an existing id from the same training.job_id returns the stored one unchanged;
-        any other existing id raises AlreadyExists.
+        any other taken id, or one reserved for a job's model, raises AlreadyExists.
         """
         return self._models.save(snapshot)
 
@@ -96,34 +110,39 @@ class ModelStore:
         """The verified snapshot; NotFound, or CorruptSnapshot(model_id, reason)."""
         return self._models.get(model_id)
 
-    def list_snapshots(self) -> list[dict]:
-        """Summaries of every snapshot (status "ok" or "corrupt" with the error), newest first."""
-        return self._models.list()
+    def get_model_summary(self, model_id: str) -> dict:
+        """The listing entry of one model; NotFound if absent."""
+        return self._models.summary(model_id)
 
-    def latest_model_id(self) -> str | None:
-        """The id LATEST points to (not checked: the caller decides about a corrupt latest)."""
-        return self._models.latest_id()
+    def list_snapshots(
+        self, limit: int = 100, page_token: str | None = None, dataset_id: str | None = None
+    ) -> Page:
+        """One page of model summaries, newest first (status "corrupt" once a read failed)."""
+        return self._models.list(limit, page_token, dataset_id)
 
-    def promote(self, model_id: str) -> None:
-        """Make `model_id` the latest, after verifying it (NotFound / CorruptSnapshot)."""
-        self._models.promote(model_id)
+    def latest_model_id(self, alias: str = LATEST) -> str | None:
+        """The id the newest promotion names (not checked: the caller decides about a corrupt
+        one)."""
+        return self._models.latest_id(alias)
+
+    def latest_promotion(self, alias: str = LATEST) -> tuple[int, str] | None:
+        """(sequence number, model id) of the newest promotion: what API processes poll."""
+        return self._models.latest_promotion(alias)
+
+    def promote(
+        self, model_id: str, promoted_by: str = ANONYMOUS, *, verified: bool = False
+    ) -> None:
+        """Make `model_id` the latest, after verifying it (NotFound / CorruptSnapshot) unless
+        the caller has just saved it."""
+        self._models.promote(model_id, promoted_by, verified=verified)
 
     def promotion_history(self, limit: int = 50) -> list[str]:
-        """Ids promoted before, most recent first (the current latest among them), not verified."""
-        return self._models.promotion_history(limit)
+        """Distinct ids promoted before, most recent first (the current latest among them)."""
+        return self._models.promoted_ids(limit)
 
-    def latest_version(self) -> tuple[int, int, int] | None:
-        """(inode, mtime_ns, size) of LATEST or None: one stat, so callers can cache the model."""
-        return self._models.latest_version()
-
-    def watch_promotions(self) -> None:
-        """Map the promotion signal for `promotion_token` (again, if its file was replaced)."""
-        self._models.signal.watch()
-
-    def promotion_token(self) -> bytes | None:
-        """A token that changes with every `promote`, read from shared memory (no system call);
-        None until `watch_promotions` has mapped it. Promotions by other means do not change it."""
-        return self._models.signal.token()
+    def promotions(self, limit: int = 50) -> list[dict]:
+        """The newest promotions first: model_id, promoted_at, promoted_by."""
+        return self._models.history(limit)
 
     def load_model(self, model_id: str) -> TrainedModel:
         """The verified snapshot as a TrainedModel, ready to predict."""
@@ -139,24 +158,27 @@ class ModelStore:
     # Jobs
 
     def create_job(self, record: dict) -> dict:
-        """Store a new job record in state "queued" (needs record["id"]; AlreadyExists if taken)."""
+        """Store a new job in state "queued" (needs record["id"]; AlreadyExists if taken)."""
         return self._jobs.create(record)
 
     def get_job(self, job_id: str) -> dict:
         """The job record; NotFound if absent."""
         return self._jobs.get(job_id)
 
-    def job_version(self, job_id: str) -> tuple[int, int, int] | None:
-        """(inode, mtime_ns, size) of the job record or None: one stat, changes on every update."""
+    def job_version(self, job_id: str) -> int | None:
+        """A number that changes with every change of the job; None if there is no such job."""
         return self._jobs.version(job_id)
 
-    def job_versions(self) -> dict[str, tuple[int, int, int]]:
-        """{job id: (inode, mtime_ns, size)} of every job record: one scan, for caches."""
-        return self._jobs.versions()
-
-    def update_job(self, job_id: str, **fields: object) -> dict:
-        """Set fields on a job under its lock (safe across processes); return the new record."""
-        return self._jobs.update(job_id, **fields)
+    def list_jobs(
+        self,
+        limit: int = 100,
+        page_token: str | None = None,
+        *,
+        state: str | None = None,
+        dataset_id: str | None = None,
+    ) -> Page:
+        """One page of job records, newest first, optionally of one state and/or dataset."""
+        return self._jobs.list(limit, page_token, state=state, dataset_id=dataset_id)
 
     def transition_job(
         self, job_id: str, from_states: Collection[str], **fields: object
@@ -164,41 +186,98 @@ class ModelStore:
         """Set fields only if the job's state is one of `from_states`; the new record, else None."""
         return self._jobs.transition(job_id, from_states, **fields)
 
-    def modify_job(self, job_id: str, change: Callable[[dict], dict | None]) -> dict | None:
-        """Read-modify-write under the job's lock.
-
-        `change(record)` returns the fields to set, or None to leave the record alone; use it for
-        changes that depend on the record, such as incrementing "attempts".
-        """
-        return self._jobs.modify(job_id, change)
-
-    def list_jobs(self, limit: int = 100) -> list[dict]:
-        """Up to `limit` job records, newest first; unreadable records are skipped."""
-        return self._jobs.list(limit)
-
     def delete_job(self, job_id: str) -> None:
-        """Remove a job whose task could not be sent (record, cancel marker, lock, checkpoint)."""
+        """Remove a job whose task could not be sent (its row and any checkpoint)."""
         self._jobs.delete(job_id)
-        self._checkpoints.delete(job_id)
+        self.delete_checkpoint(job_id)
 
-    def request_cancel(self, job_id: str) -> None:
+    def request_cancel(self, job_id: str) -> dict:
         """Ask the worker running the job to stop; NotFound if no such job."""
-        self._jobs.request_cancel(job_id)
+        return self._jobs.request_cancel(job_id)
 
     def cancel_requested(self, job_id: str) -> bool:
         """Whether cancellation was requested for the job."""
         return self._jobs.cancel_requested(job_id)
 
+    def mark_job_sent(self, job_id: str) -> None:
+        """Note that the job's task was (re-)sent to the broker now."""
+        self._jobs.mark_sent(job_id)
+
+    def claim_job(self, job_id: str, owner: str, lease_seconds: float, max_attempts: int) -> Claim:
+        """Take the job for `owner` if nobody live runs it (see `model_store.jobs.Claim`)."""
+        return self._jobs.claim(job_id, owner, lease_seconds, max_attempts)
+
+    def heartbeat(self, job_id: str, owner: str, **fields: object) -> bool | None:
+        """Refresh `owner`'s lease, setting `fields`: None if the job is no longer its, else
+        whether cancellation was asked for."""
+        return self._jobs.heartbeat(job_id, owner, **fields)
+
+    def finish_job(self, job_id: str, owner: str, state: str, **fields: object) -> dict | None:
+        """End the job in a final state if `owner` still runs it: the record, else None."""
+        return self._jobs.finish(job_id, owner, state, **fields)
+
+    def release_job(self, job_id: str, owner: str) -> dict | None:
+        """Put `owner`'s running job back in the queue (graceful shutdown)."""
+        return self._jobs.release(job_id, owner)
+
+    def reap_jobs(self, lease_seconds: float, max_attempts: int, resend_after: float) -> Repairs:
+        """One pass of the reaper (`model_store.jobs.JobTable.reap`)."""
+        return self._jobs.reap(lease_seconds, max_attempts, resend_after)
+
+    def job_counts(self) -> dict[str, int]:
+        """{state: number of jobs}, from one aggregate query."""
+        return self._jobs.counts()
+
+    def training_duration_histogram(
+        self, bounds: Collection[float]
+    ) -> dict[str, tuple[list[int], int, float]]:
+        """Per final state: (cumulative counts at `bounds`, count, sum) of training seconds."""
+        return self._jobs.duration_histogram(bounds)
+
+    # Importing another store's records as they were
+
+    def import_dataset(self, record: dict) -> bool:
+        """Store a dataset record of the file store (columns and metadata); False if present."""
+        _, created = self._datasets.save(
+            record["name"],
+            record["weight"],
+            record["height"],
+            record["label"],
+            created_us=from_iso(record.get("created_at")),
+        )
+        return created
+
+    def import_snapshot(self, snapshot: dict) -> bool:
+        """Store a snapshot with its own created_at (so its sha256 stays); False if present."""
+        try:
+            self._models.save(snapshot, created_us=from_iso(snapshot.get("created_at")))
+        except AlreadyExists:
+            return False
+        return True
+
+    def import_job(self, record: dict) -> bool:
+        """Store a job record as it was (unfinished ones queued again); False if present."""
+        return self._jobs.insert_imported(record)
+
+    def promotions_by(self, promoted_by: str) -> int:
+        """How many promotions `promoted_by` made (an import looks before it adds its own)."""
+        return self._models.count_promotions_by(promoted_by)
+
     # Checkpoints
 
     def save_checkpoint(self, job_id: str, data: dict) -> None:
-        """Replace the job's checkpoint (TrainingState.to_dict() and whatever the job needs)."""
-        self._checkpoints.save(job_id, data)
+        """Replace the job's checkpoint (ValueError if it holds NaN or Infinity)."""
+        self.objects.put(checkpoint_key(job_id), canonical_json(data))
 
     def load_checkpoint(self, job_id: str) -> dict | None:
-        """The job's checkpoint, or None if it has none (or it is unreadable)."""
-        return self._checkpoints.load(job_id)
+        """The job's checkpoint, or None if it has none or it is unreadable (then the job
+        starts over, which is always correct, only slower)."""
+        try:
+            data = parse_json(self.objects.get(checkpoint_key(job_id)))
+        except (NotFound, StoreError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
 
     def delete_checkpoint(self, job_id: str) -> None:
         """Remove the job's checkpoint if any."""
-        self._checkpoints.delete(job_id)
+        self.objects.delete(checkpoint_key(job_id))

@@ -13,7 +13,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 import click
 
-from nnservice import client_commands
+from nnservice import client_commands, store_commands
 from nnservice.config import Settings
 
 
@@ -37,7 +37,9 @@ def api(host: str, port: int) -> None:
     """Run the HTTP API (gunicorn, production settings) in the foreground."""
     from nnservice.gunicorn_conf import serve
 
-    serve(Settings.from_env(), host, port)
+    settings = Settings.from_env()
+    store_commands.require_current_schema(settings)
+    serve(settings, host, port)
 
 
 @main.command()
@@ -53,6 +55,7 @@ def worker(concurrency: int | None) -> None:
     from worker.celery_app import app as celery_app
 
     settings = Settings.from_env()
+    store_commands.require_current_schema(settings)
     configure_logging(settings.log_level)  # JSON from the first line, Celery's warnings included
     argv = [
         "--quiet",  # no banner: every line the worker writes is JSON (worker.logging_setup)
@@ -73,14 +76,18 @@ def worker(concurrency: int | None) -> None:
 def up(host: str, port: int) -> None:
     """Run the whole stack: a broker (unless REDIS_URL is set), one worker and the API.
 
-    Ctrl-C or SIGTERM stops the API and the worker, then the broker, and exits 0.
+    The database is migrated first (as `nnservice db upgrade` does). Ctrl-C or SIGTERM stops
+    the API and the worker, then the broker, and exits 0.
     """
     from nnservice.supervisor import run_stack
 
-    sys.exit(run_stack(Settings.from_env(), host, port, click.echo))
+    settings = Settings.from_env()
+    store_commands.upgrade_database(settings)
+    sys.exit(run_stack(settings, host, port, click.echo))
 
 
 client_commands.register(main)
+store_commands.register(main)
 
 
 if __name__ == "__main__":

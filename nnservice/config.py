@@ -11,6 +11,10 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from model_store import ModelStore
 
 
 def _bool(value: str) -> bool:
@@ -36,7 +40,14 @@ class Settings:
 
     Environment variables (defaults in brackets):
       REDIS_URL                      broker URL; unset: `nnservice up` starts an embedded server
-      NNSERVICE_STORE                [./nnservice-data] datasets, snapshots and job records
+      NNSERVICE_STORE                [./nnservice-data] the one-machine store's directory: the
+                                     defaults of the next two live in it
+      NNSERVICE_DATABASE_URL         [sqlite:///<NNSERVICE_STORE>/nnservice.db] metadata (jobs,
+                                     datasets, models, promotions); postgresql+psycopg://... for
+                                     many hosts
+      NNSERVICE_OBJECT_STORE         [<NNSERVICE_STORE>/objects] blobs (datasets, snapshots,
+                                     checkpoints): a directory, or s3://bucket/prefix (boto3, with
+                                     the standard AWS_* variables) for many hosts
       NNSERVICE_API_KEYS             comma-separated bearer keys; unset means the API is open
       NNSERVICE_PUBLIC_READS         [true] reads and /predict need no key even when keys are set
       NNSERVICE_MAX_BODY_BYTES       [67108864] request bodies above this answer 413
@@ -57,6 +68,8 @@ class Settings:
 
     redis_url: str | None = None
     store_path: Path = Path("./nnservice-data")
+    database_url: str | None = None
+    object_store: str | None = None
     api_keys: tuple[str, ...] = ()
     public_reads: bool = True
     max_body_bytes: int = 64 * 1024 * 1024
@@ -74,6 +87,22 @@ class Settings:
     metrics_dir: Path = field(
         default_factory=lambda: Path(tempfile.gettempdir()) / "nnservice-metrics"
     )
+
+    @property
+    def store_database_url(self) -> str:
+        """NNSERVICE_DATABASE_URL, or the SQLite database in the store directory."""
+        return self.database_url or f"sqlite:///{self.store_path}/nnservice.db"
+
+    @property
+    def store_objects(self) -> str:
+        """NNSERVICE_OBJECT_STORE, or the `objects` directory in the store directory."""
+        return self.object_store or str(self.store_path / "objects")
+
+    def open_store(self) -> ModelStore:
+        """The store these settings name (a new engine: one per process is enough)."""
+        from model_store import ModelStore
+
+        return ModelStore(self.store_database_url, self.store_objects)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -93,6 +122,8 @@ class Settings:
         return cls(
             redis_url=get("REDIS_URL", str.strip, None),
             store_path=get(STORE_VARIABLE, Path, defaults.store_path),
+            database_url=get("NNSERVICE_DATABASE_URL", str.strip, None),
+            object_store=get("NNSERVICE_OBJECT_STORE", str.strip, None),
             api_keys=get("NNSERVICE_API_KEYS", _keys, ()),
             public_reads=get("NNSERVICE_PUBLIC_READS", _bool, defaults.public_reads),
             max_body_bytes=get("NNSERVICE_MAX_BODY_BYTES", int, defaults.max_body_bytes),
@@ -124,6 +155,8 @@ ENVIRONMENT_VARIABLES: frozenset[str] = frozenset(
     {
         "REDIS_URL",
         STORE_VARIABLE,
+        "NNSERVICE_DATABASE_URL",
+        "NNSERVICE_OBJECT_STORE",
         "NNSERVICE_API_KEYS",
         "NNSERVICE_PUBLIC_READS",
         "NNSERVICE_MAX_BODY_BYTES",

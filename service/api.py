@@ -89,7 +89,11 @@ def summarize_errors(errors: Any, limit: int = 3) -> str:
 
 
 class StrictParser(FlaskParser):
-    """webargs parser: 415 for a body that is not JSON, 400 for broken JSON, 422 naming fields."""
+    """webargs parser: 415 for a body that is not JSON, 400 for broken JSON or an unknown query
+    parameter, 422 naming fields."""
+
+    #: A query parameter the endpoint does not take is an error, not silently ignored.
+    DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": ma.RAISE}
 
     def _raw_load_json(self, req) -> Any:
         if not is_json_request(req):
@@ -110,6 +114,21 @@ class StrictParser(FlaskParser):
         )
 
     def handle_error(self, error, req, schema, *, error_status_code, error_headers) -> NoReturn:
+        unknown_message = schema.error_messages["unknown"]
+        query_errors = error.messages.get("query", {}) if isinstance(error.messages, dict) else {}
+        unknown = sorted(
+            name for name, messages in query_errors.items() if unknown_message in messages
+        )
+        if unknown:
+            takes = ", ".join(sorted(schema.fields)) or "none"
+            abort(
+                400,
+                message=f"unknown query parameter {', '.join(unknown)}",
+                errors={
+                    name: [f"Unknown query parameter; this endpoint takes: {takes}."]
+                    for name in unknown
+                },
+            )
         errors = _flatten_locations(error.messages)
         abort(
             error_status_code or self.DEFAULT_VALIDATION_STATUS,
@@ -242,6 +261,7 @@ def register_store_error_handlers(app: Flask) -> None:
     from model_store.errors import (
         CorruptSnapshot,
         InvalidId,
+        InvalidPageToken,
         InvalidSnapshot,
         NotFound,
         StoreWriteError,
@@ -262,6 +282,10 @@ def register_store_error_handlers(app: Flask) -> None:
     def write_failed(exc: StoreWriteError):
         return error_body(507, "Insufficient Storage", f"the model store cannot write: {exc}"), 507
 
+    def invalid_token(exc: InvalidPageToken):
+        return error_body(400, "Bad Request", str(exc), {"page_token": [str(exc)]}), 400
+
+    app.register_error_handler(InvalidPageToken, invalid_token)
     app.register_error_handler(NotFound, not_found)
     app.register_error_handler(InvalidId, invalid_id)
     app.register_error_handler(CorruptSnapshot, corrupt)

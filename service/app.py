@@ -7,7 +7,6 @@ from importlib import metadata
 
 from flask import Flask
 
-from model_store import ModelStore
 from nnservice.config import Settings
 from service.api import Api, register_store_error_handlers
 from service.auth import install_auth
@@ -41,7 +40,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.url_map.converters["id"] = IdConverter
     app.url_map.strict_slashes = False
 
-    store = ModelStore(settings.store_path)
+    store = settings.open_store()
     app.extensions[EXTENSION] = Services(
         settings=settings,
         store=store,

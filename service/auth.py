@@ -2,14 +2,16 @@
 
 With keys set, every request that changes state needs `Authorization: Bearer <key>`; reads and
 /predict need one too unless public reads are on (the default). Health probes and the API docs
-stay open. Keys are compared in constant time and never logged.
+stay open. Keys are compared in constant time and never logged. A key written `name:secret` in
+NNSERVICE_API_KEYS is presented as `secret` (or whole) and named `name` in the promotion history;
+any other key is named by its position (`key-1`, ...); requests without a key are "anonymous".
 """
 
 from __future__ import annotations
 
 import hmac
 
-from flask import Flask, request
+from flask import Flask, g, request
 
 from nnservice.config import Settings
 from service.api import abort
@@ -40,15 +42,42 @@ def _changes_state() -> bool:
     return request.method not in ("GET", "HEAD", "OPTIONS")
 
 
-def _key_matches(keys: tuple[str, ...]) -> bool:
+#: `flask.g` attribute holding the name of the key that authenticated the request.
+KEY_NAME = "nnservice_key_name"
+ANONYMOUS = "anonymous"
+
+
+def _named(keys: tuple[str, ...]) -> list[tuple[str, bytes, bytes | None]]:
+    """(name, whole entry, secret after "name:" or None) of each configured key."""
+    named = []
+    for position, key in enumerate(keys, start=1):
+        name, colon, secret = key.partition(":")
+        if colon and name and secret:
+            named.append((name, key.encode(), secret.encode()))
+        else:
+            named.append((f"key-{position}", key.encode(), None))
+    return named
+
+
+def _matching_key(keys: tuple[str, ...]) -> str | None:
+    """The name of the key the request presents, or None if it presents none that is valid."""
     scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not presented:
-        return False
+        return None
     presented_bytes = presented.strip().encode()
-    matched = False
-    for key in keys:  # no early exit: the time does not depend on which key matched
-        matched |= hmac.compare_digest(presented_bytes, key.encode())
-    return matched
+    found = None
+    for name, whole, secret in _named(keys):  # no early exit: the time does not depend on it
+        matched = hmac.compare_digest(presented_bytes, whole)
+        if secret is not None:
+            matched |= hmac.compare_digest(presented_bytes, secret)
+        if matched and found is None:
+            found = name
+    return found
+
+
+def caller_name() -> str:
+    """The name of the API key that authenticated this request, else "anonymous"."""
+    return g.get(KEY_NAME) or ANONYMOUS
 
 
 def install_auth(app: Flask, settings: Settings) -> None:
@@ -61,11 +90,14 @@ def install_auth(app: Flask, settings: Settings) -> None:
     def _require_key() -> None:
         if request.endpoint in OPEN_ENDPOINTS or request.blueprint in OPEN_BLUEPRINTS:
             return
+        name = _matching_key(settings.api_keys)
+        if name is not None:
+            setattr(g, KEY_NAME, name)
+            return
         if not _changes_state() and settings.public_reads:
             return
-        if not _key_matches(settings.api_keys):
-            abort(
-                401,
-                message="a valid API key is required: Authorization: Bearer <key>",
-                headers={"WWW-Authenticate": 'Bearer realm="nnservice"'},
-            )
+        abort(
+            401,
+            message="a valid API key is required: Authorization: Bearer <key>",
+            headers={"WWW-Authenticate": 'Bearer realm="nnservice"'},
+        )

@@ -1,7 +1,7 @@
 """Server-Sent Events for one training job, read from its record in the store.
 
-The stream looks at the record's version (`ModelStore.job_version`, one stat) every
-`POLL_SECONDS` and reads the record only when it changed. It sends a `progress` event whenever
+The stream looks at the job's version (`ModelStore.job_version`, one indexed read) every
+`POLL_SECONDS` and reads the whole record only when it changed. It sends a `progress` event whenever
 the state or the progress changes (the first one at once, so a late client starts from the
 present), a comment line every `HEARTBEAT_SECONDS` (so clients and proxies see a live
 connection, and a vanished client is noticed), and ends with one of:
@@ -76,12 +76,15 @@ def job_events(
     """The text of the event stream for `job_id`, chunk by chunk, until the job ends or
     `max_seconds` pass."""
     started = last_beat = time.monotonic()
-    last_version: tuple | None = None
+    last_version: object = object()  # never equal to a version: the first poll reads
     last_sent: dict | None = None
     event_id = 0
     yield f"retry: {RETRY_MILLISECONDS}\n\n"
     while True:
-        version = store.job_version(job_id)
+        try:
+            version = store.job_version(job_id)
+        except Exception:  # noqa: BLE001 - the database is unreachable: look again next poll
+            version = last_version
         if version != last_version:
             try:
                 record = store.get_job(job_id)

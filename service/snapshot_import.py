@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from model_store import ModelStore
 from model_store.canonical import snapshot_sha256
-from model_store.errors import AlreadyExists, InvalidSnapshot
+from model_store.errors import AlreadyExists, InvalidSnapshot, NotFound
 from service.api import abort
 
 
@@ -33,7 +33,14 @@ def import_snapshot(store: ModelStore, snapshot: dict) -> tuple[dict, bool]:
     except InvalidSnapshot as exc:
         abort(422, message=str(exc), errors={_field_of(exc.reason): [exc.reason]})
     except AlreadyExists as exc:
-        existing = store.get_snapshot(exc.id)
-        if given is not None and existing["sha256"] == given:
+        try:
+            existing = store.get_snapshot(exc.id)
+        except NotFound:  # reserved for a job's model, not saved yet
+            existing = None
+        if existing is not None and given is not None and existing["sha256"] == given:
             return existing, False
-        abort(409, message=str(exc), errors={"id": [f"A different model {exc.id!r} exists."]})
+        abort(
+            409,
+            message=str(exc),
+            errors={"id": [f"The id {exc.id!r} is taken (by another model, or a job's model)."]},
+        )

@@ -154,13 +154,11 @@ def cancel_job(svc: Services, job_id: str) -> tuple[dict, int]:
         job_id, ("queued",), state="cancelled", finished_at=utc_now_iso()
     )
     if cancelled is not None:
-        svc.store.request_cancel(job_id)
         _revoke(svc, job_id)
         return cancelled, 200
-    record = svc.store.get_job(job_id)
+    record = svc.store.request_cancel(job_id)
     if record["state"] not in FINAL_STATES:
-        svc.store.request_cancel(job_id)
-        return svc.store.get_job(job_id), 202
+        return record, 202
     abort(
         409,
         message=f"job {job_id} has already finished ({record['state']})",

@@ -15,18 +15,26 @@ from pathlib import Path
 import pytest
 
 
-def _load_stack_module():
-    """Import tests/stack.py as `stack` (tests are not a package; --import-mode=importlib)."""
-    if "stack" in sys.modules:
-        return sys.modules["stack"]
-    spec = importlib.util.spec_from_file_location("stack", Path(__file__).with_name("stack.py"))
+def _load_module(name: str):
+    """Import tests/<name>.py as `name` (tests are not a package; --import-mode=importlib)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
     module = importlib.util.module_from_spec(spec)
-    sys.modules["stack"] = module
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 
 
-Stack = _load_stack_module().Stack
+Stack = _load_module("stack").Stack
+stores = _load_module("stores")
+
+
+@pytest.fixture(params=stores.BACKENDS)
+def store_locations(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """(database URL, object store) of an empty migrated store, on each backend in turn."""
+    with stores.fresh_locations(request.param, tmp_path / "store") as locations:
+        yield locations
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,8 @@ from pathlib import Path
 import requests
 
 from model_store import ModelStore
+from model_store.database import sqlite_url_for
+from model_store.schema import upgrade
 from nnservice.embedded_redis import EmbeddedRedis, free_port
 from nnservice.supervisor import stop_process
 
@@ -96,11 +98,19 @@ class Stack:
     def __init__(self, root: Path, env: Mapping[str, str] | None = None) -> None:
         self.root = Path(root)
         self.store_path = self.root / "store"
-        self.store = ModelStore(self.store_path)
+        self.extra_env = {**DEFAULT_ENV, **(env or {})}
+        # The one-machine defaults, unless the test names a database and an object store.
+        self.database_url = self.extra_env.get(
+            "NNSERVICE_DATABASE_URL", sqlite_url_for(self.store_path)
+        )
+        self.objects = self.extra_env.get(
+            "NNSERVICE_OBJECT_STORE", str(self.store_path / "objects")
+        )
+        upgrade(self.database_url)
+        self.store = ModelStore(self.database_url, self.objects)
         self.redis = EmbeddedRedis(self.root / "valkey", appendonly=False)
         self.api_port = free_port()
         self.base_url = f"http://127.0.0.1:{self.api_port}"
-        self.extra_env = {**DEFAULT_ENV, **(env or {})}
         self.worker: subprocess.Popen | None = None
         self.api: subprocess.Popen | None = None
         self.http = requests.Session()
@@ -211,6 +221,7 @@ class Stack:
         _stop(self.worker)
         self.api = self.worker = None
         self.redis.stop()
+        self.store.close()
 
     # Waiting
 

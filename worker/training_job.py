@@ -1,51 +1,62 @@
-"""Run one training job from its record in the store: the plain function behind the Celery task.
+"""Run one training job from its row in the store: the plain function behind the Celery task.
 
 `run_training_job(store, job_id, settings)` needs no Celery, so tests call it directly. It is
-idempotent: a finished job is left alone, a job another live worker runs is waited for, and a
-job whose worker was lost is taken over and resumed from its last checkpoint (see
-`worker.ownership`). Cancellation is honoured before training and after the epoch that ends
-when `CANCEL_POLL_SECONDS` have passed since the last look; a failure
-of any kind ends the job `failed` with an error that says which step failed and why; LATEST only
-changes after the snapshot was saved whole.
+idempotent: a finished job is left alone, and a delivery of a job that a live worker runs is
+dropped at once ("duplicate": the lease says who runs it, and the reaper repairs a lost one).
+The owner refreshes its lease with every progress write and reads the job's cancel request
+with it; a failure of any kind ends the job `failed` with an error that says which step failed
+and why; the latest model only changes after the snapshot was saved whole.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+import socket
 import time
 from collections.abc import Callable
 
 import numpy as np
 
 import neural
-from model_store import ModelStore, NotFound, StoreError
+from model_store import TERMINAL_STATES, ModelStore, NotFound, StoreError
 from model_store.ids import utc_now_iso
 from nnservice.config import Settings
 from worker import training_setup as setup
-from worker.ownership import (
-    TERMINAL_STATES,
-    claim,
-    lease_seconds,
-    owns,
-    this_worker,
-    update_if_owner,
-)
 
 logger = logging.getLogger(__name__)
 
-#: Seconds between two looks at a job that another live worker runs.
-WAIT_POLL_SECONDS = 0.5
-#: Seconds between two looks at the job's cancel marker while training (one stat each): a
-#: cancelled job stops after the epoch running when this much time has passed.
-CANCEL_POLL_SECONDS = 0.005
 #: The job record's loss_history is thinned to this many points for long runs (the snapshot
 #: keeps every epoch's loss).
 MAX_RECORD_HISTORY = 1000
+#: Shortest lease: an owner silent for longer than this is lost.
+MIN_LEASE_SECONDS = 10.0
+#: Seconds to keep trying to record a job's failure while the store is unreachable; after
+#: that the job is left to the reaper (its lease runs out, and it is retried or failed).
+FAIL_RETRY_SECONDS = 30.0
 
 
 class TrainingInterrupted(Exception):
     """This worker is shutting down; the job is back in `queued` with a fresh checkpoint."""
+
+
+def lease_seconds(visibility_timeout: float) -> float:
+    """How long an owner may go without a heartbeat before it counts as lost."""
+    return max(float(visibility_timeout), MIN_LEASE_SECONDS)
+
+
+_OWNER = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+_OWNER_PID = os.getpid()
+
+
+def this_worker() -> str:
+    """This process's lease owner name: host, pid and a random tag (pids are reused)."""
+    global _OWNER, _OWNER_PID
+    if os.getpid() != _OWNER_PID:  # a forked pool child gets a name of its own
+        _OWNER = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        _OWNER_PID = os.getpid()
+    return _OWNER
 
 
 def run_training_job(
@@ -57,36 +68,36 @@ def run_training_job(
 ) -> str:
     """Train the job `job_id` to its end and return its final state.
 
-    Returns "succeeded", "failed", "cancelled", "missing" (no such job) or "superseded" (another
-    worker took the job over). Raises TrainingInterrupted when `stop_requested()` turns true: the
-    job is then checkpointed and queued again, and the caller should requeue its message.
+    Returns "succeeded", "failed", "cancelled", "missing" (no such job), "duplicate" (a live
+    worker runs it: this delivery is dropped) or "superseded" (the job was taken away while this
+    process ran it). Raises TrainingInterrupted when `stop_requested()` turns true: the job is
+    then checkpointed and queued again, and the caller should requeue its message.
     """
     stop_requested = stop_requested or (lambda: False)
-    lease = lease_seconds(settings.visibility_timeout)
-    while True:
-        try:
-            taken = claim(store, job_id, settings.max_attempts, lease)
-        except NotFound:
-            logger.warning("job %s does not exist; nothing to do", job_id)
-            return "missing"
-        if taken.outcome == "claimed":
-            break
-        if taken.outcome in ("terminal", "gave_up"):
-            if taken.outcome == "gave_up":
-                store.delete_checkpoint(job_id)
-            return taken.record["state"]
-        if stop_requested():
-            raise TrainingInterrupted(job_id)
-        time.sleep(WAIT_POLL_SECONDS)
+    owner = this_worker()
+    try:
+        taken = store.claim_job(
+            job_id, owner, lease_seconds(settings.visibility_timeout), settings.max_attempts
+        )
+    except NotFound:
+        logger.warning("job %s does not exist; nothing to do", job_id)
+        return "missing"
+    if taken.outcome == "busy":
+        logger.info("job %s runs under %s; dropping this delivery", job_id, taken.record["worker"])
+        return "duplicate"
+    if taken.outcome != "claimed":
+        if taken.outcome in ("gave_up", "cancel"):
+            store.delete_checkpoint(job_id)
+        return taken.record["state"]
 
-    run = _Run(store, taken.record, settings, stop_requested)
+    run = _Run(store, taken.record, settings, owner, stop_requested)
     try:
         return run.execute()
     except TrainingInterrupted:
         raise
     except Exception as error:  # every failure ends the job with a readable error
         logger.exception("job %s failed while %s", job_id, run.step)
-        return _fail(store, job_id, f"{run.step} failed: {_describe(error)}")
+        return _fail(store, job_id, owner, f"{run.step} failed: {_describe(error)}")
 
 
 def _describe(error: Exception) -> str:
@@ -95,22 +106,28 @@ def _describe(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def _fail(store: ModelStore, job_id: str, message: str) -> str:
-    """Mark the job failed (unless it already ended) and drop its checkpoint."""
-    me = this_worker()
+def _fail(store: ModelStore, job_id: str, owner: str, message: str) -> str:
+    """Mark the job failed (if this process still owns it) and drop its checkpoint.
 
-    def change(record: dict) -> dict | None:
-        if record["state"] in TERMINAL_STATES or record.get("worker") not in (None, me):
-            return None
-        return {"state": "failed", "error": message, "finished_at": utc_now_iso(), "worker": None}
-
-    try:
-        store.modify_job(job_id, change)
-    finally:
+    While the store cannot take the write (database or disk down), try again for a while; if it
+    never can, the job keeps its lease until that runs out, and the reaper retries or fails it.
+    """
+    deadline = time.monotonic() + FAIL_RETRY_SECONDS
+    delay = 0.1
+    while True:
         try:
-            store.delete_checkpoint(job_id)
-        except (StoreError, OSError):
-            logger.warning("could not delete the checkpoint of failed job %s", job_id)
+            store.finish_job(job_id, owner, "failed", error=message, finished_at=utc_now_iso())
+            break
+        except Exception:  # noqa: BLE001 - the store itself is failing: wait and retry
+            if time.monotonic() >= deadline:
+                logger.exception("could not record that job %s failed; the reaper will", job_id)
+                return "failed"
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+    try:
+        store.delete_checkpoint(job_id)
+    except (StoreError, OSError):
+        logger.warning("could not delete the checkpoint of failed job %s", job_id)
     return "failed"
 
 
@@ -129,12 +146,14 @@ class _Run:
         store: ModelStore,
         record: dict,
         settings: Settings,
+        owner: str,
         stop_requested: Callable[[], bool],
     ) -> None:
         self.store = store
         self.record = record
         self.job_id = record["id"]
         self.settings = settings
+        self.owner = owner
         self.stop_requested = stop_requested
         self.step = "preparing the job"
         self.stop_reason: str | None = None
@@ -143,7 +162,7 @@ class _Run:
     # Orchestration
 
     def execute(self) -> str:
-        if self.store.cancel_requested(self.job_id):
+        if self.record.get("cancel_requested"):
             return self._cancelled()
         self.step = "preparing the job"
         self.hp = self._hyperparameters()
@@ -171,9 +190,8 @@ class _Run:
         if hp["seed"] is None:
             hp["seed"] = secrets.randbelow(2**63)
             stored = {**(self.record.get("hyperparameters") or {}), "seed": hp["seed"]}
-            updated = update_if_owner(self.store, self.job_id, hyperparameters=stored)
-            if updated is not None:
-                hp["seed"] = setup.hyperparameters(updated)["seed"]
+            if self.store.heartbeat(self.job_id, self.owner, hyperparameters=stored) is None:
+                raise StoreError("the job was taken away before it started")
         return hp
 
     def _build_network(self) -> None:
@@ -233,29 +251,28 @@ class _Run:
     def _train(self, state: neural.TrainingState | None) -> None:
         settings = self.settings
         history = self.history
-        cancel_requested = self.store.cancel_requested
-        last_progress = last_checkpoint = last_cancel_look = time.monotonic()
+        last_progress = last_checkpoint = time.monotonic()
 
         def on_epoch(epoch: int, loss: float) -> bool:
             # Called after every epoch (thousands a second for small data sets): cheap unless a
-            # look at the cancel marker, a progress write or a checkpoint is due.
-            nonlocal last_progress, last_checkpoint, last_cancel_look
+            # progress write (which renews the lease and reads the cancel request) or a
+            # checkpoint is due.
+            nonlocal last_progress, last_checkpoint
             history.append(loss)
-            now = time.monotonic()
-            if now - last_cancel_look >= CANCEL_POLL_SECONDS:
-                last_cancel_look = now
-                if cancel_requested(self.job_id):
-                    self.stop_reason = "cancelled"
-                    return True
             if self.stop_requested():
                 self.stop_reason = "interrupted"
                 return True
             if epoch >= self.epochs:
                 return False  # the final record (`_save`) carries the last epoch's progress
+            now = time.monotonic()
             if now - last_progress >= settings.progress_seconds:
                 last_progress = now
-                if self._write_progress(epoch, loss) is None:
+                cancel = self._write_progress(epoch, loss)
+                if cancel is None:
                     self.stop_reason = "superseded"
+                    return True
+                if cancel:
+                    self.stop_reason = "cancelled"
                     return True
             if now - last_checkpoint >= settings.checkpoint_seconds:
                 last_checkpoint = now
@@ -288,8 +305,10 @@ class _Run:
             "loss_history": _thin(self.history),
         }
 
-    def _write_progress(self, epoch: int, loss: float | None) -> dict | None:
-        return update_if_owner(self.store, self.job_id, **self._progress(epoch, loss))
+    def _write_progress(self, epoch: int, loss: float | None) -> bool | None:
+        """Progress and a heartbeat: None if the job is no longer ours, else whether it was
+        asked to stop."""
+        return self.store.heartbeat(self.job_id, self.owner, **self._progress(epoch, loss))
 
     # Endings
 
@@ -301,19 +320,12 @@ class _Run:
             raise TrainingInterrupted(self.job_id)
         record = self.store.get_job(self.job_id)
         if record["state"] in TERMINAL_STATES:
-            self.store.delete_checkpoint(self.job_id)
             return record["state"]
         logger.warning("job %s was taken over by %s", self.job_id, record.get("worker"))
         return "superseded"
 
     def _cancelled(self) -> str:
-        self.store.transition_job(
-            self.job_id,
-            ("queued", "running"),
-            state="cancelled",
-            finished_at=utc_now_iso(),
-            worker=None,
-        )
+        self.store.finish_job(self.job_id, self.owner, "cancelled", finished_at=utc_now_iso())
         self.store.delete_checkpoint(self.job_id)
         return "cancelled"
 
@@ -321,40 +333,32 @@ class _Run:
         """Checkpoint and hand the job back: this attempt does not count as a lost worker."""
         self.step = "checkpointing before shutdown"
         self.store.save_checkpoint(self.job_id, self._checkpoint_data(len(self.history)))
-        me = this_worker()
-
-        def change(record: dict) -> dict | None:
-            if record["state"] != "running" or record.get("worker") != me:
-                return None
-            attempts = max(0, int(record.get("attempts") or 1) - 1)
-            return {"state": "queued", "attempts": attempts, "worker": None}
-
-        self.store.modify_job(self.job_id, change)
+        self.store.release_job(self.job_id, self.owner)
 
     def _save(self) -> str:
         """Build and save the snapshot, promote it unless told not to, record success."""
-        if self.store.cancel_requested(self.job_id):
-            return self._cancelled()
         self.step = "evaluating the model"
         metrics = self._metrics()
         final_loss = self.history[-1] if self.history else self._loss_now()
-        if not owns(self.store.get_job(self.job_id)):  # cancelled or taken over meanwhile
+        cancel = self.store.heartbeat(self.job_id, self.owner)
+        if cancel is None:  # taken over meanwhile
             self.stop_reason = "superseded"
             return self._stopped()
+        if cancel:
+            return self._cancelled()
         self.step = "saving the model"
         snapshot = self.store.save_snapshot(self._snapshot(metrics, final_loss))
         if self.record.get("promote", True):
             self.step = "promoting the model"
-            self.store.promote(snapshot["id"])
+            self.store.promote(snapshot["id"], f"job {self.job_id}", verified=True)
         self.step = "recording the result"
-        update_if_owner(
-            self.store,
+        self.store.finish_job(
             self.job_id,
-            state="succeeded",
+            self.owner,
+            "succeeded",
             model_id=snapshot["id"],
             metrics=metrics,
             finished_at=utc_now_iso(),
-            worker=None,
             **self._progress(len(self.history), final_loss),
         )
         self.store.delete_checkpoint(self.job_id)

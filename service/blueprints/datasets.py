@@ -9,11 +9,13 @@ from service.api import Blueprint, abort, json_request_body, parse_json_body
 from service.context import services
 from service.dataset_parsing import CONTENT_TYPES, TableError, parse_table
 from service.measurements import check_both_classes
+from service.paging import page_response
 from service.schemas.datasets import (
     DatasetCreateSchema,
     DatasetSchema,
     DatasetUploadQuerySchema,
 )
+from service.schemas.paging import PAGE_HEADERS, DatasetListQuerySchema
 
 blp = Blueprint("datasets", __name__, url_prefix="/datasets", description="Training data.")
 
@@ -56,10 +58,11 @@ def _read_upload(query: dict) -> tuple[str, object]:
 
 @blp.route("")
 class Datasets(MethodView):
-    @blp.response(200, DatasetSchema(many=True))
-    def get(self):
-        """List datasets, newest first."""
-        return services().store.list_datasets()
+    @blp.arguments(DatasetListQuerySchema(), location="query")
+    @blp.response(200, DatasetSchema(many=True), headers=PAGE_HEADERS)
+    def get(self, query: dict):
+        """Datasets, newest first, a page at a time."""
+        return page_response(services().store.list_datasets(query["limit"], query["page_token"]))
 
     @blp.arguments(DatasetUploadQuerySchema(), location="query")
     @blp.doc(requestBody=UPLOAD_BODY)

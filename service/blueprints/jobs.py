@@ -6,7 +6,9 @@ from flask.views import MethodView
 
 from service.api import Blueprint, ErrorSchema
 from service.context import services
-from service.schemas.jobs import JobListQuerySchema, JobSchema
+from service.paging import page_response
+from service.schemas.jobs import JobSchema
+from service.schemas.paging import PAGE_HEADERS, JobListQuerySchema
 from service.training import cancel_job
 
 blp = Blueprint("jobs", __name__, url_prefix="/jobs", description="Training jobs.")
@@ -15,10 +17,17 @@ blp = Blueprint("jobs", __name__, url_prefix="/jobs", description="Training jobs
 @blp.route("")
 class Jobs(MethodView):
     @blp.arguments(JobListQuerySchema(), location="query")
-    @blp.response(200, JobSchema(many=True))
+    @blp.response(200, JobSchema(many=True), headers=PAGE_HEADERS)
     def get(self, query: dict):
-        """Recent jobs, newest first."""
-        return services().store.list_jobs(limit=query["limit"])
+        """Jobs, newest first, a page at a time; filter by `state` and `dataset_id`."""
+        return page_response(
+            services().store.list_jobs(
+                query["limit"],
+                query["page_token"],
+                state=query["state"],
+                dataset_id=query["dataset_id"],
+            )
+        )
 
 
 @blp.route("/<id:job_id>")

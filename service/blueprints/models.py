@@ -6,26 +6,28 @@ from flask import request, url_for
 from flask.views import MethodView
 
 from service.api import Blueprint, ErrorSchema, abort
+from service.auth import caller_name
 from service.context import services
+from service.paging import page_response
 from service.schemas.models import ModelSummarySchema, SnapshotSchema
+from service.schemas.paging import PAGE_HEADERS, ModelListQuerySchema
 from service.snapshot_import import import_snapshot
 
 blp = Blueprint("models", __name__, url_prefix="/models", description="Model snapshots.")
 
 
-def _summary(model_id: str) -> dict:
-    for summary in services().store.list_snapshots():
-        if summary["id"] == model_id:
-            return summary
-    abort(404, message=f"model {model_id!r} not found")
-
-
 @blp.route("")
 class Models(MethodView):
-    @blp.response(200, ModelSummarySchema(many=True))
-    def get(self):
-        """Every snapshot, newest first; unreadable ones have status "corrupt" and the reason."""
-        return services().store.list_snapshots()
+    @blp.arguments(ModelListQuerySchema(), location="query")
+    @blp.response(200, ModelSummarySchema(many=True), headers=PAGE_HEADERS)
+    def get(self, query: dict):
+        """Snapshots, newest first, a page at a time (filter by `dataset_id`); one found
+        unreadable has status "corrupt" and the reason."""
+        return page_response(
+            services().store.list_snapshots(
+                query["limit"], query["page_token"], dataset_id=query["dataset_id"]
+            )
+        )
 
     @blp.arguments(SnapshotSchema())
     @blp.response(201, SnapshotSchema, description="Imported (not promoted).")
@@ -65,5 +67,5 @@ class Model(MethodView):
 @blp.alt_response(409, schema=ErrorSchema, description="Its file is corrupt.")
 def promote(model_id: str):
     """Make this model the latest; /predict picks it up without a restart."""
-    services().store.promote(model_id)
-    return _summary(model_id)
+    services().store.promote(model_id, caller_name())
+    return services().store.get_model_summary(model_id)

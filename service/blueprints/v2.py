@@ -90,7 +90,8 @@ def _metadata(name: str, version: str | None) -> dict:
             _model(name, None)
     else:
         _model(name, version)
-    versions = [s["id"] for s in services().store.list_snapshots() if s["status"] == "ok"]
+    page = services().store.list_snapshots(limit=1000)
+    versions = [s["id"] for s in page.items if s["status"] == "ok"]
     return model_metadata(versions)
 
 

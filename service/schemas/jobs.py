@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-STATES = ["queued", "running", "succeeded", "failed", "cancelled"]
+from model_store import STATES
 
 
 class ProgressSchema(ma.Schema):
@@ -40,7 +40,3 @@ class JobSchema(ma.Schema):
     initial_model_id = ma.fields.String(allow_none=True)
     promote = ma.fields.Boolean()
     attempts = ma.fields.Integer()
-
-
-class JobListQuerySchema(ma.Schema):
-    limit = ma.fields.Integer(load_default=100, validate=ma.validate.Range(1, 1000))

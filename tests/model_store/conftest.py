@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,8 +17,11 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> ModelStore:
-    return ModelStore(tmp_path / "store")
+def store(store_locations: tuple[str, str]) -> Iterator[ModelStore]:
+    """An empty store on each backend (SQLite + a directory; PostgreSQL + S3 in CI)."""
+    opened = ModelStore(*store_locations)
+    yield opened
+    opened.close()
 
 
 @pytest.fixture

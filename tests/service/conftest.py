@@ -7,7 +7,7 @@ real (connection refused) instead of being mocked; tests that need a broker use 
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from model_store import ModelStore
+from model_store.schema import upgrade
 from nnservice.config import Settings
 from service import create_app
 
@@ -38,13 +39,15 @@ def closed_port_url() -> str:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(
+    settings = Settings(
         redis_url=closed_port_url(),
         store_path=tmp_path / "store",
         max_body_bytes=2_000_000,
         max_predict_rows=10_000,
         job_budget=1_000_000,
     )
+    upgrade(settings.store_database_url)
+    return settings
 
 
 @pytest.fixture
@@ -58,9 +61,11 @@ def client(app: Flask) -> FlaskClient:
 
 
 @pytest.fixture
-def store(settings: Settings) -> ModelStore:
+def store(settings: Settings) -> Iterator[ModelStore]:
     """A second handle on the app's store, as another process (a worker) would have."""
-    return ModelStore(settings.store_path)
+    opened = settings.open_store()
+    yield opened
+    opened.close()
 
 
 @pytest.fixture

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 from flask.testing import FlaskClient
+from stores import object_files
 
 from model_store import ModelStore
 
@@ -48,9 +50,10 @@ def test_unknown_ids_are_404_naming_the_id(client: FlaskClient, path: str) -> No
 def test_ids_that_are_not_ids_never_reach_the_store(
     client: FlaskClient, store: ModelStore, path: str
 ) -> None:
-    before = sorted(p.name for p in store.root.rglob("*"))
+    before = object_files(store)
     assert_error(client.get(path), 404)
-    assert sorted(p.name for p in store.root.rglob("*")) == before
+    assert object_files(store) == before
+    assert store.list_datasets().items == store.list_jobs().items == []
 
 
 def test_wrong_content_type_is_415(client: FlaskClient) -> None:
@@ -74,6 +77,12 @@ def test_body_over_the_limit_is_413(client: FlaskClient) -> None:
 
 
 def test_a_crash_is_a_json_500_without_details(client: FlaskClient, store: ModelStore) -> None:
-    (store.root / "datasets" / "ds-broken.json").write_text("{not json")
+    with store.engine.begin() as connection:  # a row the store could never have written
+        connection.execute(
+            sa.text(
+                "INSERT INTO datasets (id, name, rows, counts, created_us, object_key) "
+                "VALUES ('ds-broken', 'x', 1, '{not json', 0, 'datasets/ds-broken.npy')"
+            )
+        )
     body = assert_error(client.get("/datasets/ds-broken"), 500)
     assert "Traceback" not in body["message"]

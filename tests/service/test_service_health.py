@@ -21,9 +21,9 @@ def test_readyz_names_redis_and_workers_when_the_broker_is_down(client: FlaskCli
 
 
 def test_readyz_names_a_store_that_cannot_be_written(client: FlaskClient, store) -> None:
-    checkpoints = store.root / "checkpoints"
-    checkpoints.rmdir()
-    checkpoints.write_text("a file where the store needs a directory")
+    probes = store.objects.root / "probes"
+    probes.parent.mkdir(parents=True, exist_ok=True)
+    probes.write_text("a file where the object store needs a directory")
     body = client.get("/readyz").get_json()
     assert body["code"] == 503
     assert "store" in body["errors"] and "store" in body["message"]

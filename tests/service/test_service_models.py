@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask.testing import FlaskClient
+from stores import snapshot_object_path
 
 from model_store import ModelStore
 
@@ -60,7 +61,7 @@ def test_a_corrupt_model_cannot_be_promoted_or_fetched(
     client: FlaskClient, store: ModelStore, saved_model
 ) -> None:
     model_id = saved_model(promote=False)
-    (store.root / "models" / f"{model_id}.json").write_text("not json")
+    snapshot_object_path(store, model_id).write_text("not json")
     for response in (client.get(f"/models/{model_id}"), client.post(f"/models/{model_id}/promote")):
         assert response.status_code == 409
         assert model_id in response.get_json()["message"]

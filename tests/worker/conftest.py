@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,20 +17,26 @@ ALICE, BOB, CHARLIE, DIANA = (133, 65), (160, 72), (152, 70), (120, 60)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> ModelStore:
-    return ModelStore(tmp_path / "store")
-
-
-@pytest.fixture
-def settings(store: ModelStore) -> Settings:
-    """Progress on every epoch, no checkpoints unless a test asks for them."""
+def settings(store_locations: tuple[str, str], tmp_path: Path) -> Settings:
+    """Progress on every epoch, no checkpoints unless a test asks for them; the store on each
+    backend in turn."""
+    database_url, objects = store_locations
     return Settings(
-        store_path=store.root,
+        store_path=tmp_path / "store",
+        database_url=database_url,
+        object_store=objects,
         progress_seconds=0.0,
         checkpoint_seconds=3600.0,
         max_attempts=3,
         visibility_timeout=30,
     )
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[ModelStore]:
+    opened = settings.open_store()
+    yield opened
+    opened.close()
 
 
 @pytest.fixture

@@ -1,0 +1,93 @@
+"""The store's SQL tables (SQLAlchemy Core): datasets, models, jobs and the promotion history.
+
+Times are integer microseconds since the epoch (`*_us`): they sort and compare the same way in
+every database, and the records show them as ISO 8601 strings. Blobs (dataset columns,
+snapshots, checkpoints) live in the object store; a row names its blob by `object_key`.
+Alembic's migrations (`model_store/migrations/versions`) create exactly these tables.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+#: Long enough for every store id (`model_store.ids.MAX_ID_LENGTH`).
+ID = sa.String(128)
+
+datasets = sa.Table(
+    "datasets",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("counts", sa.JSON, nullable=False),
+    sa.Column("created_us", sa.BigInteger, nullable=False),
+    sa.Column("object_key", sa.Text, nullable=False),
+    sa.Index("ix_datasets_created", "created_us", "id"),
+)
+
+models = sa.Table(
+    "models",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("created_us", sa.BigInteger, nullable=False),
+    sa.Column("job_id", ID, nullable=True),
+    sa.Column("dataset_id", ID, nullable=True),
+    sa.Column("train_accuracy", sa.Float, nullable=True),
+    sa.Column("validation_accuracy", sa.Float, nullable=True),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("object_key", sa.Text, nullable=False),
+    # "ok", or "corrupt" once a read found its blob damaged (with the reason in `error`).
+    sa.Column("status", sa.String(16), nullable=False, server_default="ok"),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Index("ix_models_created", "created_us", "id"),
+    sa.Index("ix_models_dataset_created", "dataset_id", "created_us", "id"),
+)
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("created_us", sa.BigInteger, nullable=False),
+    sa.Column("started_us", sa.BigInteger, nullable=True),
+    sa.Column("finished_us", sa.BigInteger, nullable=True),
+    sa.Column("dataset_id", ID, nullable=True),
+    sa.Column("hyperparameters", sa.JSON, nullable=False),
+    sa.Column("initial_model_id", ID, nullable=True),
+    sa.Column("promote", sa.Boolean, nullable=False),
+    # The id of the one snapshot this job may save (`m-<job id>`): reserved from the start.
+    sa.Column("snapshot_id", ID, nullable=False, unique=True),
+    sa.Column("model_id", ID, nullable=True),
+    sa.Column("metrics", sa.JSON, nullable=False),
+    sa.Column("progress", sa.JSON, nullable=False),
+    sa.Column("loss_history", sa.JSON, nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    # The lease: which worker process runs the job, and when it last said so (epoch seconds).
+    sa.Column("owner", sa.String(255), nullable=True),
+    sa.Column("heartbeat_at", sa.Float, nullable=True),
+    sa.Column("cancel_requested", sa.Boolean, nullable=False, server_default=sa.false()),
+    # When the job's task was last sent to the broker: the reaper re-sends a lost message.
+    sa.Column("sent_us", sa.BigInteger, nullable=True),
+    sa.Column("training_seconds", sa.Float, nullable=True),
+    # Bumped by every change, so a follower (the event stream) reads a row only when it moved.
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    sa.Index("ix_jobs_created", "created_us", "id"),
+    sa.Index("ix_jobs_state_created", "state", "created_us", "id"),
+    sa.Index("ix_jobs_dataset_created", "dataset_id", "created_us", "id"),
+)
+
+promotions = sa.Table(
+    "promotions",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    # Which name the model was promoted to; "latest" is the one /predict serves by default.
+    sa.Column("alias", sa.String(128), nullable=False, server_default="latest"),
+    sa.Column("model_id", ID, nullable=False),
+    sa.Column("promoted_us", sa.BigInteger, nullable=False),
+    # The API key's name that promoted it, or "anonymous"; "job <id>" for a job's own promotion.
+    sa.Column("promoted_by", sa.String(255), nullable=False),
+    sa.Index("ix_promotions_alias_seq", "alias", "seq"),
+)

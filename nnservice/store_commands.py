@@ -1,0 +1,77 @@
+"""`nnservice db upgrade` and `nnservice store import DIR`: the store's own administration."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from nnservice.config import Settings
+
+
+def require_current_schema(settings: Settings) -> None:
+    """Exit with a message naming `nnservice db upgrade` unless the database is up to date
+    (`nnservice api` and `nnservice worker` call this before they start)."""
+    from model_store import SchemaOutOfDate
+
+    store = settings.open_store()
+    try:
+        store.require_current_schema()
+    except SchemaOutOfDate as error:
+        click.echo(f"nnservice: {error}", err=True)
+        sys.exit(2)
+    finally:
+        store.close()
+
+
+def upgrade_database(settings: Settings, echo=click.echo) -> None:  # noqa: ANN001
+    """Apply the store's migrations to NNSERVICE_DATABASE_URL (safe to run at any time)."""
+    from model_store.schema import upgrade
+
+    before, after = upgrade(settings.store_database_url)
+    if before == after:
+        echo(f"nnservice: the database is up to date (revision {after})")
+    else:
+        echo(f"nnservice: database upgraded from {before or 'empty'} to revision {after}")
+
+
+@click.group()
+def db() -> None:
+    """The store's database."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database's tables to this version (Alembic)."""
+    upgrade_database(Settings.from_env())
+
+
+@click.group()
+def store() -> None:
+    """The store's contents."""
+
+
+@store.command("import")
+@click.argument(
+    "directory", type=click.Path(exists=True, file_okay=False, dir_okay=True, readable=True)
+)
+def store_import(directory: str) -> None:
+    """Import a store directory of the file format (before the database) into this store."""
+    from model_store.legacy_import import describe, import_file_store
+
+    settings = Settings.from_env()
+    require_current_schema(settings)
+    target = settings.open_store()
+    try:
+        report = import_file_store(target, directory)
+    finally:
+        target.close()
+    for problem in report.unreadable:
+        click.echo(f"nnservice: not imported: {problem}", err=True)
+    click.echo(describe(report))
+
+
+def register(group: click.Group) -> None:
+    """Add the `db` and `store` groups to the `nnservice` command."""
+    group.add_command(db)
+    group.add_command(store)

@@ -1,0 +1,49 @@
+"""Query parameters of the paged listings (GET /jobs, /models, /datasets) and their headers."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from model_store import STATES
+from model_store.pages import MAX_LIMIT
+from service.schemas.fields import IdField
+
+#: Documented response headers of a paged listing.
+PAGE_HEADERS = {
+    "Link": {
+        "description": 'The next page, as `<url>; rel="next"`; absent on the last page.',
+        "schema": {"type": "string"},
+    },
+    "X-Next-Page-Token": {
+        "description": "The next page's `page_token`; absent on the last page.",
+        "schema": {"type": "string"},
+    },
+}
+
+
+class PageQuerySchema(ma.Schema):
+    """`limit` and `page_token`, common to every listing."""
+
+    limit = ma.fields.Integer(
+        load_default=100,
+        validate=ma.validate.Range(1, MAX_LIMIT),
+        metadata={"description": "Items per page, newest first."},
+    )
+    page_token = ma.fields.String(
+        load_default=None,
+        validate=ma.validate.Length(min=1, max=512),
+        metadata={"description": "From the previous page's X-Next-Page-Token (or Link) header."},
+    )
+
+
+class JobListQuerySchema(PageQuerySchema):
+    state = ma.fields.String(load_default=None, validate=ma.validate.OneOf(STATES))
+    dataset_id = IdField(load_default=None)
+
+
+class ModelListQuerySchema(PageQuerySchema):
+    dataset_id = IdField(load_default=None)
+
+
+class DatasetListQuerySchema(PageQuerySchema):
+    pass

@@ -1,0 +1,77 @@
+"""Where a test's store lives: SQLite + a local directory always, PostgreSQL + S3 in CI.
+
+`.ci/run` starts a real PostgreSQL and a real S3 server (SeaweedFS) and names them in
+NNSERVICE_TEST_DATABASE_URL and NNSERVICE_TEST_OBJECT_STORE (with the AWS_* variables for S3).
+Each test gets a database of its own on that server (created, then dropped) and a key prefix of
+its own in the bucket. Without the variables, the PostgreSQL + S3 cases are skipped and say why.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from model_store import ModelStore, tables
+from model_store.database import sqlite_url_for
+from model_store.schema import upgrade
+
+BACKENDS = ("sqlite-local", "postgresql-s3")
+DATABASE_VARIABLE = "NNSERVICE_TEST_DATABASE_URL"
+OBJECTS_VARIABLE = "NNSERVICE_TEST_OBJECT_STORE"
+
+
+def server_backend_configured() -> bool:
+    return bool(os.environ.get(DATABASE_VARIABLE) and os.environ.get(OBJECTS_VARIABLE))
+
+
+def skip_without_servers() -> None:
+    if not server_backend_configured():
+        pytest.skip(
+            f"PostgreSQL + S3: {DATABASE_VARIABLE} and {OBJECTS_VARIABLE} are not set "
+            "(.ci/run starts both servers and sets them)"
+        )
+
+
+@contextlib.contextmanager
+def fresh_locations(backend: str, directory: Path) -> Iterator[tuple[str, str]]:
+    """(database URL, object store) of an empty, migrated store for one test."""
+    if backend == "sqlite-local":
+        database_url = sqlite_url_for(directory)
+        upgrade(database_url)
+        yield database_url, str(directory / "objects")
+        return
+    skip_without_servers()
+    name = "t_" + uuid.uuid4().hex[:16]
+    server = sa.make_url(os.environ[DATABASE_VARIABLE])
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        database_url = server.set(database=name).render_as_string(hide_password=False)
+        upgrade(database_url)
+        yield database_url, f"{os.environ[OBJECTS_VARIABLE].rstrip('/')}/{name}"
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+def snapshot_object_path(store: ModelStore, model_id: str) -> Path:
+    """The file holding a model's snapshot in a local object store (to damage it in a test)."""
+    with store.engine.connect() as connection:
+        key = connection.execute(
+            sa.select(tables.models.c.object_key).where(tables.models.c.id == model_id)
+        ).scalar_one()
+    return Path(store.objects.root) / key
+
+
+def object_files(store: ModelStore) -> list[str]:
+    """Every file under a local object store, as relative paths (sorted)."""
+    root = Path(store.objects.root)
+    return sorted(str(path.relative_to(root)) for path in root.rglob("*") if path.is_file())

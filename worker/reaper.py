@@ -1,0 +1,69 @@
+"""The reaper: every worker repairs the store's jobs now and then, so no job stays stuck.
+
+A thread in each worker's main process (a Celery bootstep, started and stopped with the worker;
+no extra service to run) calls `ModelStore.reap_jobs` every `interval` seconds: jobs whose
+owner stopped renewing its lease are requeued (or failed after NNSERVICE_MAX_ATTEMPTS), and jobs
+that sat queued longer than a lease since their task was sent have it sent again. Reapers in
+many workers may run at once: every repair is a conditional update, so each happens once, and a
+duplicate message is dropped by the worker that receives it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from celery import bootsteps
+
+from nnservice.config import Settings
+from worker.names import TRAIN_TASK
+from worker.training_job import lease_seconds
+
+log = logging.getLogger(__name__)
+
+
+def reap_once(store: object, celery: object, settings: Settings) -> list[str]:
+    """One pass: repair what needs it and re-send tasks; returns the re-sent job ids."""
+    lease = lease_seconds(settings.visibility_timeout)
+    repairs = store.reap_jobs(lease, settings.max_attempts, resend_after=lease)
+    for job_id in repairs.requeued:
+        log.warning("job %s lost its worker (no heartbeat for %.0f s): requeued", job_id, lease)
+    for job_id in repairs.ended:
+        log.warning("job %s ended by the reaper", job_id)
+    for job_id in repairs.resend:
+        celery.send_task(TRAIN_TASK, kwargs={"job_id": job_id}, task_id=job_id)
+        log.info("job %s: task sent again", job_id)
+    return repairs.resend
+
+
+class Reaper(bootsteps.StartStopStep):
+    """The worker bootstep that runs `reap_once` on a timer thread."""
+
+    requires = {"celery.worker.components:Pool"}
+
+    def __init__(self, parent: object, **kwargs: object) -> None:
+        super().__init__(parent, **kwargs)
+        self.stopped = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def start(self, parent: object) -> None:
+        settings = Settings.from_env()
+        app = parent.app
+        self.thread = threading.Thread(
+            target=self.run, args=(app, settings), name="nnservice-reaper", daemon=True
+        )
+        self.thread.start()
+
+    def run(self, app: object, settings: Settings) -> None:
+        store = settings.open_store()
+        interval = max(1.0, lease_seconds(settings.visibility_timeout) / 4)
+        while not self.stopped.wait(interval):
+            try:
+                reap_once(store, app, settings)
+            except Exception:  # noqa: BLE001 - the store or broker may be down: try again later
+                log.warning("reaper pass failed; trying again in %.0f s", interval, exc_info=True)
+
+    def stop(self, parent: object) -> None:
+        self.stopped.set()
+        if self.thread is not None:
+            self.thread.join(timeout=5)
