@@ -22,8 +22,8 @@ from model_store.errors import CorruptSnapshot, NotFound
 log = logging.getLogger(__name__)
 
 #: How often a process asks the database for the newest promotion (a promotion reaches every
-#: process within this, plus one request).
-POLL_SECONDS = 0.5
+#: process within this, plus one request); a process that serves no model yet asks every time.
+POLL_SECONDS = 0.25
 
 
 class NoModelYet(Exception):
@@ -44,9 +44,9 @@ class ModelCache:
 
     def latest(self):
         """The latest promoted model, reloaded only when a newer promotion exists."""
-        if monotonic() >= self._poll_at:
+        if self._latest is None or monotonic() >= self._poll_at:
             with self._lock:
-                if monotonic() >= self._poll_at:
+                if self._latest is None or monotonic() >= self._poll_at:
                     self._poll()
         if self._latest is None:
             raise NoModelYet("no model has been trained or promoted yet")

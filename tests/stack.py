@@ -275,6 +275,21 @@ class Stack:
     def delete(self, path: str, **kwargs: object) -> requests.Response:
         return self.request("DELETE", path, **kwargs)
 
+    def wait_until_served(self, model_id: str, timeout: float = 10.0) -> None:
+        """Wait until /predict answers with `model_id` on several fresh connections (so every
+        API process has seen the promotion; that takes up to a poll interval)."""
+        person = {"weight": 128, "height": 63}
+        deadline = time.monotonic() + timeout
+        streak = 0
+        while streak < 6:
+            response = requests.post(self.base_url + "/predict", json=person, timeout=10)
+            served = response.json().get("model_id") if response.status_code == 200 else None
+            streak = streak + 1 if served == model_id else 0
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"/predict still serves {served}, not {model_id}")
+            if streak == 0:
+                time.sleep(0.05)
+
     def wait_for_job(
         self, job_id: str, states: Iterable[str] = TERMINAL_STATES, timeout: float = 60.0
     ) -> dict:

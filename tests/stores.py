@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from model_store import ModelStore, tables
 from model_store.database import sqlite_url_for
 from model_store.schema import upgrade
+from nnservice.config import Settings
 
 BACKENDS = ("sqlite-local", "postgresql-s3")
 DATABASE_VARIABLE = "NNSERVICE_TEST_DATABASE_URL"
@@ -75,3 +76,9 @@ def object_files(store: ModelStore) -> list[str]:
     """Every file under a local object store, as relative paths (sorted)."""
     root = Path(store.objects.root)
     return sorted(str(path.relative_to(root)) for path in root.rglob("*") if path.is_file())
+
+
+def migrated(settings: Settings) -> Settings:
+    """`settings` after its database was brought up to date (as `nnservice db upgrade` does)."""
+    upgrade(settings.store_database_url)
+    return settings

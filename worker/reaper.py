@@ -30,6 +30,7 @@ def reap_once(store: object, celery: object, settings: Settings) -> list[str]:
         log.warning("job %s lost its worker (no heartbeat for %.0f s): requeued", job_id, lease)
     for job_id in repairs.ended:
         log.warning("job %s ended by the reaper", job_id)
+        store.delete_checkpoint(job_id)
     for job_id in repairs.resend:
         celery.send_task(TRAIN_TASK, kwargs={"job_id": job_id}, task_id=job_id)
         log.info("job %s: task sent again", job_id)

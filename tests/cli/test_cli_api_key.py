@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from stores import migrated
 from werkzeug.serving import make_server
 
 from nnservice.cli import main
@@ -31,7 +32,7 @@ def keyed_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         closed_redis = f"redis://127.0.0.1:{probe.getsockname()[1]}/0"
     store: Path = tmp_path_factory.mktemp("keyed") / "store"
     settings = Settings(redis_url=closed_redis, store_path=store, api_keys=(KEY,))
-    server = make_server("127.0.0.1", 0, create_app(settings), threaded=True)
+    server = make_server("127.0.0.1", 0, create_app(migrated(settings)), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -15,6 +15,7 @@ import pytest
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
+from stores import migrated
 from werkzeug.serving import make_server
 
 from model_store import ModelStore
@@ -40,11 +41,11 @@ def keyed_api(tmp_path: Path) -> Iterator[tuple[str, ModelStore]]:
         api_keys=(KEY,),
         public_reads=False,
     )
-    server = make_server("127.0.0.1", 0, create_app(settings), threaded=True)
+    server = make_server("127.0.0.1", 0, create_app(migrated(settings)), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}", ModelStore(settings.store_path)
+        yield f"http://127.0.0.1:{server.server_port}", settings.open_store()
     finally:
         server.shutdown()
         thread.join(10)

@@ -12,24 +12,36 @@ from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
+from stores import migrated
 
-from model_store import ModelStore
+from model_store import STATES, ModelStore
 from nnservice.config import Settings
 from service import create_app
 from service.job_events import SINGLE_THREADED_MAX_SECONDS, job_events, stream_seconds
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> ModelStore:
-    return ModelStore(tmp_path / "store")
+def settings(tmp_path: Path) -> Settings:
+    return migrated(
+        Settings(
+            redis_url="redis://127.0.0.1:9/0", store_path=tmp_path / "store", events_max_seconds=20
+        )
+    )
 
 
 @pytest.fixture
-def client(store: ModelStore) -> FlaskClient:
-    settings = Settings(
-        redis_url="redis://127.0.0.1:9/0", store_path=store.root, events_max_seconds=20
-    )
+def store(settings: Settings) -> ModelStore:
+    return settings.open_store()
+
+
+@pytest.fixture
+def client(settings: Settings) -> FlaskClient:
     return create_app(settings).test_client()
+
+
+def update_job(store: ModelStore, job_id: str, **fields: object) -> None:
+    """Change the job's row as a worker would (any state may change)."""
+    assert store.transition_job(job_id, STATES, **fields) is not None
 
 
 def new_job(store: ModelStore, job_id: str = "job1", epochs: int = 30) -> str:
@@ -49,7 +61,8 @@ def test_a_finished_job_gives_its_progress_then_end_and_the_stream_closes(
     client: FlaskClient, store: ModelStore, read_sse
 ) -> None:
     new_job(store)
-    store.update_job(
+    update_job(
+        store,
         "job1",
         state="succeeded",
         progress={"epoch": 30, "epochs": 30, "loss": 0.01, "validation_loss": 0.02},
@@ -93,11 +106,11 @@ def test_every_progress_change_is_an_event_until_the_job_fails(
         writes += [{"progress": {"epoch": e, "epochs": 3, "loss": 1 / e}} for e in (1, 2, 3)]
         for fields in writes:
             received.get(timeout=10)
-            store.update_job("job1", **fields)
+            update_job(store, "job1", **fields)
         received.get(timeout=10)
-        store.update_job("job1", progress={"epoch": 3, "epochs": 3, "loss": 1 / 3})  # no change
+        update_job(store, "job1", progress={"epoch": 3, "epochs": 3, "loss": 1 / 3})  # no change
         time.sleep(0.5)
-        store.update_job("job1", state="failed", error="saving the model failed: disk full")
+        update_job(store, "job1", state="failed", error="saving the model failed: disk full")
 
     thread = threading.Thread(target=worker)
     thread.start()

@@ -4,6 +4,8 @@ Frank. The request bodies come from docs/seed_walkthrough.json, which the README
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from .conftest import SEED_ROWS, WALKTHROUGH
@@ -28,7 +30,11 @@ def test_seed_walkthrough(stack) -> None:
     assert job["loss_history"] and job["loss_history"][-1] < job["loss_history"][0]
     assert job["hyperparameters"] == WALKTHROUGH["train"]["hyperparameters"]
 
+    deadline = time.monotonic() + 5  # a promotion reaches every API process within a second
     answer = stack.post("/predict", json=WALKTHROUGH["predict"])
+    while answer.json().get("model_id") != job["model_id"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+        answer = stack.post("/predict", json=WALKTHROUGH["predict"])
     assert answer.status_code == 200, answer.text
     assert answer.json()["model_id"] == job["model_id"]
     emily, frank = answer.json()["predictions"]

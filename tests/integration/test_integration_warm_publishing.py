@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 
 import pytest
+from stores import migrated
 
 from nnservice.config import Settings
 from service.app import create_app
@@ -16,7 +17,9 @@ from service.training import warm_task_publishing
 
 
 def _services(redis_url: str, store: Path):
-    return create_app(Settings(redis_url=redis_url, store_path=store)).extensions[EXTENSION]
+    return create_app(migrated(Settings(redis_url=redis_url, store_path=store))).extensions[
+        EXTENSION
+    ]
 
 
 def test_a_warmed_process_sends_its_first_task_on_the_open_connection(stack, tmp_path) -> None:

@@ -7,12 +7,16 @@ import json
 import logging
 import uuid
 
+import pytest
 from prometheus_client import CollectorRegistry, Histogram
 
 from model_store import ModelStore
+from model_store.database import sqlite_url_for
+from model_store.schema import upgrade
+from model_store.times import from_iso
 from nnservice.logs import JsonFormatter, configure_logging, log_context
 from service import metrics
-from service.store_metrics import JobFigures, training_seconds
+from service.store_metrics import DURATION_BUCKETS, JobFigures
 
 
 def test_json_lines_carry_bound_ids_extra_fields_and_tracebacks() -> None:
@@ -54,40 +58,31 @@ def test_configure_logging_leaves_one_json_handler_on_the_root_logger() -> None:
         logging.captureWarnings(False)
 
 
-class CountingStore(ModelStore):
-    """A real store that counts the job records it reads."""
-
-    reads = 0
-
-    def get_job(self, job_id: str) -> dict:
-        self.reads += 1
-        return super().get_job(job_id)
-
-
-def test_job_figures_reread_only_changed_records(tmp_path) -> None:
-    store = CountingStore(tmp_path)
-    for index in range(3):
+def test_job_figures_come_from_aggregates_over_the_stores_rows(tmp_path) -> None:
+    database_url = sqlite_url_for(tmp_path)
+    upgrade(database_url)
+    store = ModelStore(database_url, tmp_path / "objects")
+    for index in range(4):
         store.create_job({"id": f"job-{index}", "dataset_id": "ds-x"})
+    store.claim_job("job-1", "owner", 30, 3)
+    store.finish_job("job-1", "owner", "succeeded")
+    store.claim_job("job-2", "owner", 30, 3)
+    store.transition_job("job-3", ("queued",), state="cancelled")
     figures = JobFigures(store)
-    assert sorted(figures.current()) == [("queued", None)] * 3
-    assert store.reads == 3
-    store.update_job(
-        "job-1",
-        state="succeeded",
-        started_at="2026-11-25T08:00:00.000000Z",
-        finished_at="2026-11-25T08:00:02.500000Z",
-    )
-    store.delete_job("job-2")
-    assert sorted(figures.current(), key=str) == [("queued", None), ("succeeded", 2.5)]
-    assert store.reads == 4  # only job-1 was read again
-    assert sorted(store.job_versions()) == ["job-0", "job-1"]
 
-
-def test_training_seconds_needs_both_ends() -> None:
-    assert training_seconds({"started_at": None, "finished_at": "2026-11-25T08:00:00Z"}) is None
-    assert training_seconds({"started_at": "2026-11-25T08:00:00Z", "finished_at": None}) is None
-    ends = {"started_at": "2026-11-25T08:00:00Z", "finished_at": "2026-11-25T08:01:00.5Z"}
-    assert training_seconds(ends) == 60.5
+    assert figures.counts() == {
+        "queued": 1,
+        "running": 1,
+        "succeeded": 1,
+        "failed": 0,
+        "cancelled": 1,
+    }
+    record = store.get_job("job-1")
+    seconds = (from_iso(record["finished_at"]) - from_iso(record["started_at"])) / 1e6
+    cumulative, count, total = figures.durations()["succeeded"]
+    assert count == 1 and total == pytest.approx(seconds)
+    assert cumulative == [int(seconds <= bound) for bound in DURATION_BUCKETS]
+    assert figures.durations()["cancelled"] == ([0] * len(DURATION_BUCKETS), 0, 0.0)
 
 
 def test_batched_latency_counts_equal_observing_each_request() -> None:

@@ -56,6 +56,8 @@ def latest_model_id(stack, model_id: str) -> Iterator[str]:
     """The snapshot as the latest model; the previous latest is restored afterwards."""
     previous = stack.store.latest_model_id()
     stack.store.promote(model_id)
+    stack.wait_until_served(model_id)
     yield model_id
     if previous is not None:
         stack.store.promote(previous)
+        stack.wait_until_served(previous)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from stores import migrated
+
 from nnservice.config import Settings
 from service import create_app
 
@@ -14,7 +16,7 @@ def test_keys_are_asked_for_in_each_protocols_shape_and_probes_stay_open(stack, 
     settings = Settings(
         store_path=tmp_path, redis_url=stack.redis_url, api_keys=("k1",), public_reads=False
     )
-    client = create_app(settings).test_client()
+    client = create_app(migrated(settings)).test_client()
     mlflow = client.post("/invocations", json={"inputs": [EMILY]})
     assert mlflow.status_code == 401 and mlflow.get_json()["error_code"] == "UNAUTHENTICATED"
     v2 = client.post("/v2/models/nnservice/infer", json=NESTED)

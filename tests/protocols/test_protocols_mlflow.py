@@ -6,6 +6,7 @@ columns renamed to this model's weight and height.
 from __future__ import annotations
 
 import pytest
+from stores import migrated
 
 from nnservice.config import Settings
 from service import create_app
@@ -100,7 +101,9 @@ def test_errors_in_mlflow_shape(stack, latest_model_id, body, headers, status, w
 
 def test_before_any_model(stack, tmp_path) -> None:
     """An empty store: /ping answers 404 as MLflow's does without a model, scoring 409."""
-    client = create_app(Settings(store_path=tmp_path, redis_url=stack.redis_url)).test_client()
+    client = create_app(
+        migrated(Settings(store_path=tmp_path, redis_url=stack.redis_url))
+    ).test_client()
     ping = client.get("/ping")
     assert ping.status_code == 404
     assert ping.get_json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"

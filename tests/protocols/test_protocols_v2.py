@@ -5,6 +5,7 @@ protocol's documentation (kserve/open-inference-protocol, specification/protocol
 from __future__ import annotations
 
 import pytest
+from stores import migrated
 
 from nnservice.config import Settings
 from service import create_app
@@ -121,7 +122,9 @@ def test_errors_in_v2_shape(stack, latest_model_id, path, body, status, words) -
 
 
 def test_not_ready_before_any_model(stack, tmp_path) -> None:
-    client = create_app(Settings(store_path=tmp_path, redis_url=stack.redis_url)).test_client()
+    client = create_app(
+        migrated(Settings(store_path=tmp_path, redis_url=stack.redis_url))
+    ).test_client()
     assert client.get("/v2/health/live").status_code == 200
     ready = client.get("/v2/health/ready")
     assert (ready.status_code, ready.get_json()) == (400, {"ready": False})

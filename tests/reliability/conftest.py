@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from model_store.schema import upgrade
+from nnservice.config import Settings
 from nnservice.embedded_redis import free_port
 from nnservice.supervisor import stop_process
 
@@ -45,6 +47,7 @@ class ApiProcess:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log = log
+        upgrade(Settings.from_env(env).store_database_url)  # as `nnservice db upgrade` would
         with open(log, "ab") as output:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "nnservice.cli", "api"]

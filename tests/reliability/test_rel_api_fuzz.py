@@ -24,6 +24,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis import checks as st_checks
 from stack import Stack
+from stores import snapshot_object_path
 
 from nnservice.config import Settings
 from service import create_app
@@ -100,7 +101,7 @@ def known(fuzz_stack: Stack, app: Flask) -> Known:
     record = fuzz_stack.wait_for_record(job_id)
     assert record["state"] == "succeeded", record
     corrupt = store.save_snapshot(SNAPSHOT)["id"]
-    path = store.root / "models" / f"{corrupt}.json"
+    path = snapshot_object_path(store, corrupt)
     path.write_bytes(path.read_bytes()[:-40])
     queued = store.create_job({"id": "queued-by-hand", "dataset_id": dataset_id})
     return Known(dataset_id, record["model_id"], corrupt, job_id, queued["id"])

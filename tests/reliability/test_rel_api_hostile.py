@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from stores import migrated
 
 from nnservice.config import Settings
 from nnservice.embedded_redis import free_port
@@ -30,7 +31,7 @@ from .conftest import EMILY, SEED_ROWS, SNAPSHOT
 def app(tmp_path: Path) -> Flask:
     """The app on a store in tmp_path; REDIS_URL names a port nobody listens on."""
     settings = Settings(redis_url=f"redis://127.0.0.1:{free_port()}/0", store_path=tmp_path)
-    return create_app(settings)
+    return create_app(migrated(settings))
 
 
 @pytest.fixture

@@ -2,23 +2,22 @@
 
 Snapshot files are broken on disk behind the API's back (truncated, not JSON, valid JSON whose
 sha256 no longer matches); the API, a real gunicorn process, must never serve them. The failing
-write is a worker whose file-size limit (RLIMIT_FSIZE, as a full disk or a quota would) is smaller
-than the snapshot it has to write: the job must fail saying so, leaving no partial file and LATEST
-where it was.
+write is a full disk (a tiny tmpfs under the object store) too small for the snapshot a job has
+to write: the job must fail saying so, leaving no partial object and the served model as it was.
 """
 
 from __future__ import annotations
 
 import json
-import resource
-import signal
 import subprocess
-import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import requests
+
+from service.model_cache import POLL_SECONDS
 
 from .conftest import EMILY, SEED_ROWS, SNAPSHOT
 
@@ -69,7 +68,9 @@ def test_corrupt_snapshots_are_never_served(api_process, tmp_path: Path) -> None
     for name, (corrupt, reason) in CORRUPTIONS.items():
         bad = imported(loss="log_loss")
         assert http.post(api.url(f"/models/{bad}/promote")).status_code == 200
-        corrupt(tmp_path / "models" / f"{bad}.json")
+        (snapshot,) = (tmp_path / "objects" / "models" / bad).glob("*.json")
+        corrupt(snapshot)
+        time.sleep(2 * POLL_SECONDS)  # the API has looked at the promotions since
 
         served = predicted()  # LATEST names the corrupt file: the last good model answers
         assert served.status_code == 200, (name, served.text)
@@ -89,58 +90,64 @@ def test_corrupt_snapshots_are_never_served(api_process, tmp_path: Path) -> None
 
     fixed = imported(loss="mse", biases=[[0.5, 0.5], [0.0]])
     assert http.post(api.url(f"/models/{fixed}/promote")).status_code == 200
+    time.sleep(2 * POLL_SECONDS)
     assert predicted().json()["model_id"] == fixed
 
 
-FILE_SIZE_LIMIT = 64 * 1024
+#: The object store's disk: room for datasets and small snapshots, not for a 400 kB one.
+DISK_BYTES = 256 * 1024
 
 
-def _limited_worker(stack, log: Path) -> subprocess.Popen:
-    """`nnservice worker` that cannot write a file beyond FILE_SIZE_LIMIT bytes (EFBIG)."""
-
-    def limit_file_size() -> None:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT, FILE_SIZE_LIMIT))
-
-    with open(log, "wb") as output:
-        return subprocess.Popen(
-            [sys.executable, "-m", "nnservice.cli", "worker"],
-            env=stack.env(),
-            cwd=stack.root,
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=limit_file_size,
-        )
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real, tiny filesystem (tmpfs; mounting needs root, as here and in CI)."""
+    mount_point = tmp_path / "small-disk"
+    mount_point.mkdir()
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={DISK_BYTES}", "tmpfs", str(mount_point)],
+        check=True,
+    )
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=True)
 
 
-def test_a_snapshot_that_cannot_be_written_fails_the_job_cleanly(stack_factory) -> None:
-    private = stack_factory(NNSERVICE_WORKER_CONCURRENCY="1", NNSERVICE_CHECKPOINT_SECONDS="3600")
+def test_a_snapshot_that_cannot_be_written_fails_the_job_cleanly(
+    stack_factory, small_disk: Path
+) -> None:
+    """A full disk under the object store: the job fails saying so, nothing partial is left,
+    the served model stays; once there is room again, jobs succeed."""
+    private = stack_factory(
+        NNSERVICE_WORKER_CONCURRENCY="1",
+        NNSERVICE_CHECKPOINT_SECONDS="3600",
+        NNSERVICE_OBJECT_STORE=str(small_disk),
+    )
     try:
         small = {"rows": SEED_ROWS, "hyperparameters": {"epochs": 50, "seed": 1}}
         first = private.wait_for_job(private.post("/train", json=small).json()["job_id"])
-        assert first["state"] == "succeeded", first  # also leaves numba's kernel cache written
+        assert first["state"] == "succeeded", first
         good = first["model_id"]
-        latest = private.store.root / "models" / "LATEST"
-        assert latest.read_text().strip() == good
+        assert private.store.latest_model_id() == good
+        before = sorted(str(p.relative_to(small_disk)) for p in small_disk.rglob("*"))
 
-        private.kill_worker(signal.SIGTERM)
-        private.worker = _limited_worker(private, private.root / "worker-limited.log")
-        # 20,000 epochs: the snapshot keeps every epoch's loss (~400 kB), the job record at
-        # most 1,000 of them (~20 kB), so only the snapshot is over the limit.
+        # 20,000 epochs: the snapshot keeps every epoch's loss (~400 kB): more than the disk.
         big = {"rows": SEED_ROWS, "hyperparameters": {"epochs": 20_000, "seed": 2}}
         job = private.wait_for_job(private.post("/train", json=big).json()["job_id"], timeout=90)
 
         assert job["state"] == "failed", job
-        model_file = f"models/m-{job['id']}.json"
-        assert job["error"] == f"saving the model failed: cannot write {model_file}: File too large"
+        assert job["error"].startswith("saving the model failed: cannot write"), job["error"]
+        assert "No space left on device" in job["error"]
         assert job["model_id"] is None
-        assert not (private.store.root / model_file).exists()
-        remaining = sorted(path.name for path in (private.store.root / "models").iterdir())
-        # no temporary or partial file
-        assert remaining == ["LATEST", "PROMOTED", "PROMOTIONS", f"{good}.json"]
-        assert latest.read_text().strip() == good
+        after = sorted(str(p.relative_to(small_disk)) for p in small_disk.rglob("*"))
+        assert [p for p in after if p not in before] == [f"models/m-{job['id']}"]  # empty dir
+        assert not any((small_disk / "models" / f"m-{job['id']}").iterdir())
+        assert private.store.latest_model_id() == good
         assert private.post("/predict", json=EMILY).json()["model_id"] == good
         assert private.store.load_checkpoint(job["id"]) is None
+        assert [m["id"] for m in private.get("/models").json()] == [good]
+
+        again = private.wait_for_job(private.post("/train", json=small).json()["job_id"])
+        assert again["state"] == "succeeded", again  # the store is fine; only that write failed
     finally:
         private.close()

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from model_store import ModelStore
+from model_store.schema import upgrade
 from nnservice.config import Settings
 from service.schemas.train import DEFAULT_HYPERPARAMETERS
 from worker.celery_app import make_celery
@@ -59,9 +60,10 @@ def _parameters(store: ModelStore, model_id: str) -> list[np.ndarray]:
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory: pytest.TempPathFactory) -> list[np.ndarray]:
     """The weights of an uninterrupted run of the job, trained in this process."""
-    store = ModelStore(tmp_path_factory.mktemp("reference"))
+    settings = Settings(store_path=tmp_path_factory.mktemp("reference"), checkpoint_seconds=3600.0)
+    upgrade(settings.store_database_url)
+    store = settings.open_store()
     job_id = _create_job(store)
-    settings = Settings(store_path=store.root, checkpoint_seconds=3600.0)
     assert run_training_job(store, job_id, settings) == "succeeded"
     return _parameters(store, store.get_job(job_id)["model_id"])
 
@@ -99,7 +101,7 @@ def _assert_finished_like_reference(stack, job_id: str, reference, attempts: int
     assert record["attempts"] == attempts
     resumed = _parameters(stack.store, record["model_id"])
     assert all(np.array_equal(a, b) for a, b in zip(reference, resumed, strict=True))
-    mine = [s for s in stack.store.list_snapshots() if s["job_id"] == job_id]
+    mine = [s for s in stack.store.list_snapshots().items if s["job_id"] == job_id]
     assert [s["id"] for s in mine] == [record["model_id"]]
     assert stack.store.load_checkpoint(job_id) is None
     return record
@@ -108,7 +110,7 @@ def _assert_finished_like_reference(stack, job_id: str, reference, attempts: int
 def test_sigkill_of_the_pool_child_resumes_from_the_checkpoint(stack, send, reference) -> None:
     job_id = send()
     record = _running_after_checkpoint(stack, job_id)
-    pid = int(record["worker"].rsplit(":", 1)[1])
+    pid = int(record["worker"].split(":")[1])
     assert pid in stack.worker_child_pids()
 
     os.kill(pid, signal.SIGKILL)
@@ -150,10 +152,10 @@ def test_a_job_that_loses_its_worker_three_times_fails(stack, send) -> None:
     for _ in range(3):
         record = _running_after_checkpoint(stack, job_id, not_owner=killed)
         killed.add(record["worker"])
-        os.kill(int(record["worker"].rsplit(":", 1)[1]), signal.SIGKILL)
+        os.kill(int(record["worker"].split(":")[1]), signal.SIGKILL)
 
     record = stack.wait_for_record(job_id, timeout=60)
     assert record["state"] == "failed"
     assert "lost 3 times" in record["error"]
-    assert not [s for s in stack.store.list_snapshots() if s["job_id"] == job_id]
+    assert not [s for s in stack.store.list_snapshots().items if s["job_id"] == job_id]
     assert stack.store.load_checkpoint(job_id) is None

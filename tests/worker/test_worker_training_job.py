@@ -27,9 +27,7 @@ def _set_lease(store: ModelStore, job_id: str, *, owner: str, age: float, attemp
         connection.execute(
             tables.jobs.update()
             .where(tables.jobs.c.id == job_id)
-            .values(
-                state="running", owner=owner, heartbeat_at=time.time() - age, attempts=attempts
-            )
+            .values(state="running", owner=owner, heartbeat_at=time.time() - age, attempts=attempts)
         )
 
 
