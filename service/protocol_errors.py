@@ -14,22 +14,25 @@ from collections.abc import Callable
 from flask import Blueprint, Response, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
-Render = Callable[[int, str], Response]
+#: Renders (status, message, protocol error code or None) as a response.
+Render = Callable[[int, str, str | None], Response]
 
 
 class ProtocolError(Exception):
-    """A refused protocol request: the HTTP status and a message for the client."""
+    """A refused protocol request: the HTTP status, a message for the client, and the
+    protocol's own error code when it has one (MLflow's `INVALID_PARAMETER_VALUE`, ...)."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, code: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.code = code
 
 
 def render_http_error(error: HTTPException, render: Render) -> Response:
     """`error` rendered with `render`, keeping its status and headers (Allow, WWW-Authenticate)."""
     data = getattr(error, "data", None) or {}
-    response = render(error.code or 500, data.get("message") or error.description or "")
+    response = render(error.code or 500, data.get("message") or error.description or "", None)
     for name, value in (data.get("headers") or {}).items():
         response.headers[name] = value
     if error.code == 405 and getattr(error, "valid_methods", None):
@@ -43,7 +46,7 @@ def answer_errors_in_shape(blueprint: Blueprint, render: Render) -> None:
 
     @blueprint.errorhandler(ProtocolError)
     def _protocol_error(error: ProtocolError) -> Response:
-        return render(error.status, error.message)
+        return render(error.status, error.message, error.code)
 
     @blueprint.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response:
@@ -57,7 +60,8 @@ def answer_errors_in_shape(blueprint: Blueprint, render: Render) -> None:
             error = request.routing_exception
             under = request.path == prefix or request.path.startswith(prefix + "/")
             if under and isinstance(error, NotFound):
-                return render(404, f"no such endpoint: {request.method} {request.path:.200}")
+                message = f"no such endpoint: {request.method} {request.path:.200}"
+                return render(404, message, None)
             if under and isinstance(error, MethodNotAllowed):
                 return render_http_error(error, render)
             return None

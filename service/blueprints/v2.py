@@ -67,8 +67,8 @@ NAME = [
 NO_MODEL = "no model has been trained or promoted yet: train one with POST /train first"
 
 
-def v2_error(status: int, message: str) -> Response:
-    """An error in the protocol's shape."""
+def v2_error(status: int, message: str, code: str | None = None) -> Response:
+    """An error in the protocol's shape (which has no error codes)."""
     return json_response({"error": message}, status)
 
 
