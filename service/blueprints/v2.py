@@ -228,7 +228,7 @@ INFER_ERRORS = (
 
 
 @blp.route(f"{MODEL}/infer", methods=["POST"], parameters=NAME)
-@blp.doc(requestBody=V2_INFER_BODY, responses={"200": V2_INFER_RESPONSE})
+@blp.doc(requestBody=V2_INFER_BODY, responses={200: V2_INFER_RESPONSE})
 @blp.response(200, V2InferResponseSchema)
 @_errors(*INFER_ERRORS)
 def infer_latest(name: str):
@@ -237,7 +237,7 @@ def infer_latest(name: str):
 
 
 @blp.route(f"{VERSION}/infer", methods=["POST"], parameters=NAME)
-@blp.doc(requestBody=V2_INFER_BODY, responses={"200": V2_INFER_RESPONSE})
+@blp.doc(requestBody=V2_INFER_BODY, responses={200: V2_INFER_RESPONSE})
 @blp.response(200, V2InferResponseSchema)
 @_errors(*INFER_ERRORS)
 def infer_version(name: str, version: str):
