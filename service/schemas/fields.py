@@ -110,5 +110,16 @@ def RowsField(*, with_gender: bool, description: str, **kwargs: Any) -> ma.field
 
 
 def document_either_or(components: dict, name: str, shapes: tuple[tuple[str, ...], ...]) -> None:
-    """State in the OpenAPI component `name` that a body has exactly one of `shapes`."""
-    components[name]["oneOf"] = [{"required": list(shape)} for shape in shapes]
+    """State in the OpenAPI component `name` that a body has exactly one of `shapes`: all the
+    fields of one, and none of the others'."""
+    components[name]["oneOf"] = [
+        {
+            "required": list(shape),
+            "not": {
+                "anyOf": [
+                    {"required": [field]} for other in shapes if other != shape for field in other
+                ]
+            },
+        }
+        for shape in shapes
+    ]
