@@ -9,6 +9,7 @@ Every method returns the server's decoded JSON body. A response with an error st
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -21,6 +22,9 @@ import requests
 FINAL_STATES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 
 DEFAULT_URL = "http://127.0.0.1:8000"
+#: Seconds without a byte from an event stream before giving up (the server sends a heartbeat
+#: comment every 15 s).
+EVENTS_READ_TIMEOUT = 60.0
 
 
 class ApiError(Exception):
@@ -192,6 +196,38 @@ class Client:
             if job.get("state") in FINAL_STATES:
                 return
             time.sleep(interval)
+
+    def job_events(self, job_id: str) -> Iterator[tuple[str, dict]]:
+        """Follow `GET /jobs/{id}/events`: yield (event, data) for each `progress` and the final
+        `end`; a `reconnect` opens the stream again."""
+        while True:
+            for event, data in self._event_stream(f"/jobs/{_segment(job_id)}/events"):
+                if event == "reconnect":
+                    break
+                yield event, data
+                if event == "end":
+                    return
+
+    def _event_stream(self, path: str) -> Iterator[tuple[str, dict]]:
+        """(event, decoded data) of each Server-Sent Event of `path`, until the stream closes."""
+        try:
+            response = self.session.get(
+                self.base_url + path, stream=True, timeout=(self.timeout, EVENTS_READ_TIMEOUT)
+            )
+        except requests.ConnectionError as exc:
+            raise ServiceUnreachable(self.base_url, _connection_reason(exc)) from exc
+        with response:
+            if response.status_code >= 400:
+                raise _api_error(response)
+            event, data = "message", []
+            for line in response.iter_lines(decode_unicode=True):
+                if line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:"):
+                    data.append(line[5:].strip())
+                elif not line and data:
+                    yield event, json.loads("\n".join(data))
+                    event, data = "message", []
 
     # -- models ------------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import functools
 import json
+import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,8 +34,8 @@ from nnservice.client import DEFAULT_URL, ApiError, Client, ServiceUnreachable
 
 #: Rows per `/predict` request when predicting a file (the server's default cap).
 PREDICT_CHUNK_ROWS = 10_000
-#: Seconds between two `GET /jobs/{id}` while watching a job.
-POLL_SECONDS = 0.25
+#: Seconds between two progress lines while watching a job with the output not on a terminal.
+PLAIN_LINE_SECONDS = 1.0
 
 
 class ApiFailure(click.ClickException):
@@ -211,7 +212,17 @@ def _chunks(rows: Sequence[dict], size: int) -> Iterable[Sequence[dict]]:
 
 
 def watch_job(session: Session, job_id: str) -> dict:
-    """Poll `GET /jobs/{id}`, with a live progress bar on stderr, until the job ends; return it."""
+    """Follow the job's event stream until it ends; return its final record.
+
+    On a terminal, a live progress bar on stderr; otherwise (a pipe, a log file) one plain line
+    on stderr at most every `PLAIN_LINE_SECONDS`, and the last one when the job ends.
+    """
+    show = _progress_bar if session.err.is_terminal else _progress_lines
+    show(session, session.client.job_events(job_id))
+    return session.client.get_job(job_id)
+
+
+def _progress_bar(session: Session, events: Iterable[tuple[str, dict]]) -> None:
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -222,24 +233,35 @@ def watch_job(session: Session, job_id: str) -> dict:
         TextColumn("elapsed"),
         TimeElapsedColumn(),
     )
-    job: dict = {}
     with Progress(*columns, console=session.err) as progress:
         task = progress.add_task("queued", total=None, loss="-")
-        for job in session.client.poll_job(job_id, interval=POLL_SECONDS):
-            state = job.get("state", "?")
-            done = job.get("progress") or {}
-            epochs = done.get("epochs") or None
-            epoch = done.get("epoch") or 0
-            if state == "succeeded" and epochs:
-                epoch = epochs
+        for _, data in events:
+            epochs = data.get("epochs") or None
             progress.update(
                 task,
-                description=state,
+                description=data.get("state") or "?",
                 total=epochs,
-                completed=epoch,
-                loss=_num(done.get("loss"), 5),
+                completed=_epoch(data),
+                loss=_num(data.get("loss"), 5),
             )
-    return job
+
+
+def _progress_lines(session: Session, events: Iterable[tuple[str, dict]]) -> None:
+    last_line = None
+    for event, data in events:
+        now = time.monotonic()
+        if event == "end" or last_line is None or now - last_line >= PLAIN_LINE_SECONDS:
+            last_line = now
+            epochs = data.get("epochs") or "?"
+            state, loss = data.get("state") or "?", _num(data.get("loss"), 5)
+            session.note(f"{state} epoch {_epoch(data)}/{epochs} loss {loss}")
+
+
+def _epoch(data: dict) -> int:
+    """The event's epoch; all of them once the job has succeeded."""
+    if data.get("state") == "succeeded" and data.get("epochs"):
+        return data["epochs"]
+    return data.get("epoch") or 0
 
 
 def _finish_watch(session: Session, job: dict) -> None:
@@ -358,7 +380,8 @@ def train(session: Session, file: Path, watch: bool, name: str | None, **options
 @click.argument("job_id", metavar="JOB")
 @api_command
 def watch(session: Session, job_id: str) -> None:
-    """Follow a training job with a live progress bar until it ends (exit 1 unless it succeeds)."""
+    """Follow a training job's events until it ends (exit 1 unless it succeeds): a live progress
+    bar on a terminal, else one line a second."""
     _watch_until_done(session, job_id)
 
 

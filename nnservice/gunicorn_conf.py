@@ -64,6 +64,9 @@ def options(settings: Settings, host: str, port: int) -> dict[str, Any]:
         "pre_fork": hand_out_slot,
         "child_exit": _worker_exited,
         "worker_exit": _flush_worker_metrics,
+        # gunicorn 25+ opens a control socket under ~/.gunicorn/ (shared by every run as the
+        # same user); nnservice uses none and writes nothing outside its store and temp dir.
+        "control_socket_disable": True,
     }
 
 

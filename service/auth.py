@@ -32,7 +32,13 @@ OPEN_ENDPOINTS = frozenset(
 OPEN_BLUEPRINTS = frozenset({"api-docs", "docs_assets", "dashboard"})
 #: POSTs that only read (they change nothing in the store).
 READ_ONLY_POSTS = frozenset(
-    {"predict.predict", "mlflow.invocations", "v2.infer_latest", "v2.infer_version"}
+    {
+        "predict.predict",
+        "mlflow.invocations",
+        "v2.infer_latest",
+        "v2.infer_version",
+        "v2.repository_index",
+    }
 )
 
 

@@ -56,8 +56,9 @@ LATENCY_BUCKETS = (
 
 #: Our metrics only (not the library's default registry with its process collectors).
 RECORDED = CollectorRegistry(auto_describe=False)
+LATENCY_NAME = "nnservice_http_request_duration_seconds"
 LATENCY = Histogram(
-    "nnservice_http_request_duration_seconds",
+    LATENCY_NAME,
     "HTTP requests answered, by endpoint (the URL rule), method and status, and how long each "
     "took from the start of handling to the response headers (its _count counts the requests).",
     ["endpoint", "method", "status"],
@@ -229,8 +230,8 @@ class _Recorded:
         return RECORDED.collect()
 
 
-def exposition(*scrape_time: Collector) -> Response:
-    """The Prometheus text page: recorded metrics (of every API process) plus `scrape_time` ones."""
+def _recorded_registry() -> CollectorRegistry:
+    """A registry holding the recorded metrics of every API process (this one's flushed)."""
     flush()
     registry = CollectorRegistry(auto_describe=False)
     directory = os.environ.get(MULTIPROCESS_VARIABLE)
@@ -238,6 +239,30 @@ def exposition(*scrape_time: Collector) -> Response:
         multiprocess.MultiProcessCollector(registry, path=directory)
     else:
         registry.register(_Recorded())
+    return registry
+
+
+def request_totals(rules: set[str]) -> dict[str, list[float]]:
+    """Requests answered under the URL `rules`, over every API process: `{"ok": [count,
+    seconds], "failed": [count, seconds]}` (failed: a status of 400 or more)."""
+    totals = {"ok": [0, 0.0], "failed": [0, 0.0]}
+    for family in _recorded_registry().collect():
+        if family.name != LATENCY_NAME:
+            continue
+        for sample in family.samples:
+            if sample.labels.get("endpoint") not in rules:
+                continue
+            kind = "failed" if int(sample.labels["status"]) >= 400 else "ok"
+            if sample.name.endswith("_count"):
+                totals[kind][0] += int(sample.value)
+            elif sample.name.endswith("_sum"):
+                totals[kind][1] += sample.value
+    return totals
+
+
+def exposition(*scrape_time: Collector) -> Response:
+    """The Prometheus text page: recorded metrics (of every API process) plus `scrape_time` ones."""
+    registry = _recorded_registry()
     for collector in scrape_time:
         registry.register(collector)
     return Response(generate_latest(registry), mimetype=None, content_type=CONTENT_TYPE_LATEST)

@@ -11,6 +11,13 @@ for a model without parameters):
 
 `text/csv` bodies have a header row naming the weight and height columns (a leading unnamed
 column, as `pandas.DataFrame.to_csv()` writes the index, is ignored).
+
+Columns are then enforced as MLflow's scoring server enforces a model signature of `weight:
+double, height: double` (`mlflow.models.utils._enforce_schema`, observed on `mlflow models
+serve` 3.17): other columns are ignored, numbers sent as strings are converted, a missing
+column is `INVALID_PARAMETER_VALUE` and a value that does not convert is `BAD_REQUEST`. Where
+nnservice is stricter on purpose (nulls, booleans, values outside the physical bounds, which
+`service.protocol_input` refuses naming the row), the README says so.
 """
 
 from __future__ import annotations
@@ -23,6 +30,9 @@ from service.protocol_errors import ProtocolError
 from service.protocol_input import FEATURES, pair_rows
 
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+#: MLflow's error codes: a malformed request, and a request that does not fit the signature.
+BAD_REQUEST = "BAD_REQUEST"
+INVALID_PARAMETER_VALUE = "INVALID_PARAMETER_VALUE"
 REQUIRED_FORMAT = (
     "The input must be a JSON object with exactly one of the fields dataframe_split, "
     "dataframe_records, instances or inputs"
@@ -39,8 +49,8 @@ def _split_rows(frame: Any) -> list:
     columns, data = frame["columns"], frame.get("data")
     if not isinstance(frame.get("index", []), list):
         raise _bad('dataframe_split "index" must be a list')
-    if sorted(map(str, columns)) != sorted(FEATURES) or len(set(columns)) != len(columns):
-        raise _bad(f"dataframe_split columns must be weight and height, got {columns!r:.200}")
+    if not all(isinstance(name, str) for name in columns) or len(set(columns)) != len(columns):
+        raise _bad(f"dataframe_split columns must be distinct names, got {columns!r:.200}")
     if not isinstance(data, list):
         raise _bad('dataframe_split "data" must be a list of rows')
     rows = []
@@ -53,12 +63,46 @@ def _split_rows(frame: Any) -> list:
 
 def _column_rows(columns: dict) -> list:
     """`{"weight": [...], "height": [...]}` (TF serving's columnar "inputs") as row objects."""
-    if sorted(columns) != sorted(FEATURES):
-        raise _bad(f"inputs columns must be weight and height, got {sorted(columns)!r:.200}")
+    _require_features(columns)
     weight, height = columns["weight"], columns["height"]
     if not isinstance(weight, list) or not isinstance(height, list) or len(weight) != len(height):
         raise _bad("inputs weight and height must be lists of the same length")
     return [{"weight": w, "height": h} for w, h in zip(weight, height, strict=True)]
+
+
+def _require_features(names: Any) -> None:
+    """MLflow's INVALID_PARAMETER_VALUE for columns the signature needs and `names` lacks."""
+    missing = [name for name in FEATURES if name not in names]
+    if missing:
+        message = f"Model is missing inputs {missing}. The model's inputs are weight and height"
+        raise ProtocolError(400, message, INVALID_PARAMETER_VALUE)
+
+
+def _double(name: str, value: Any) -> Any:
+    """A string converted to a number as MLflow converts it for a double column; other values
+    unchanged (checked later with /predict's rules)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return float(value)
+    except ValueError:
+        message = (
+            f"Failed to convert column {name} to type 'float64': "
+            f"could not convert string to float: {value!r:.40}"
+        )
+        raise ProtocolError(400, message, BAD_REQUEST) from None
+
+
+def enforce_signature(rows: list) -> list:
+    """The rows' weight and height (other columns dropped, strings converted); row objects only:
+    anything else passes unchanged, to be refused naming the row."""
+    enforced = []
+    for row in rows:
+        if isinstance(row, dict):
+            _require_features(row)
+            row = {name: _double(name, row[name]) for name in FEATURES}
+        enforced.append(row)
+    return enforced
 
 
 def rows_from_json(body: Any) -> list:
@@ -72,16 +116,16 @@ def rows_from_json(body: Any) -> list:
         raise _bad('"params" must be an object')
     value = body[given[0]]
     if given[0] == "dataframe_split":
-        return _split_rows(value)
+        return enforce_signature(_split_rows(value))
     if given[0] == "inputs" and isinstance(value, dict):
-        return _column_rows(value)
+        return enforce_signature(_column_rows(value))
     if not isinstance(value, list):
         raise _bad(f"{given[0]} must be a list of rows")
-    return pair_rows(value)
+    return enforce_signature(pair_rows(value))
 
 
 def rows_from_csv(text: str) -> list:
-    """The row objects of a CSV body with a header row (numbers parsed where they parse)."""
+    """The row objects of a CSV body with a header row (other columns ignored)."""
     try:
         table = [row for row in csv.reader(io.StringIO(text)) if row]
     except csv.Error as exc:
@@ -91,20 +135,11 @@ def rows_from_csv(text: str) -> list:
     header = [name.strip().lower() for name in table[0]]
     skip_index = header[:1] == [""]
     names = header[1:] if skip_index else header
-    if sorted(names) != sorted(FEATURES):
-        raise _bad(f"the CSV header must name the columns weight and height, got {table[0]!r:.200}")
+    _require_features(names)
     rows = []
     for index, cells in enumerate(table[1:]):
         values = cells[1:] if skip_index else cells
         if len(values) != len(names):
             raise _bad(f"CSV row {index} has {len(values)} values, expected {len(names)}")
-        rows.append({name: _number(cell) for name, cell in zip(names, values, strict=True)})
-    return rows
-
-
-def _number(cell: str) -> float | str:
-    """The cell as a float, or the text itself (refused later as not a number)."""
-    try:
-        return float(cell)
-    except ValueError:
-        return cell
+        rows.append(dict(zip(names, values, strict=True)))
+    return enforce_signature(rows)

@@ -1,13 +1,13 @@
 """The MLflow scoring protocol, as `mlflow models serve` answers it: POST /invocations, GET /ping,
-GET /health. Same models and predict path as POST /predict (the latest model); values in lb and
-in. Errors are MLflow's `{"error_code", "message"}`.
+GET /health, GET /version. Same models and predict path as POST /predict (the latest model);
+values in lb and in. Errors are MLflow's `{"error_code", "message"}`.
 """
 
 from __future__ import annotations
 
 import json
 
-from flask import Response, request
+from flask import Response, current_app, request
 
 from service.api import Blueprint, json_response
 from service.context import services
@@ -42,9 +42,9 @@ CONTENT_TYPES = ("application/json", "text/csv")
 NO_MODEL = "no model has been trained or promoted yet: train one with POST /train first"
 
 
-def mlflow_error(status: int, message: str) -> Response:
-    """An error in MLflow's shape."""
-    code = ERROR_CODES.get(status, "BAD_REQUEST")
+def mlflow_error(status: int, message: str, code: str | None = None) -> Response:
+    """An error in MLflow's shape (the code: `code`, else the status's usual one)."""
+    code = code or ERROR_CODES.get(status, "BAD_REQUEST")
     return json_response({"error_code": code, "message": message}, status)
 
 
@@ -81,7 +81,12 @@ def _rows() -> list:
 @blp.route("/invocations", methods=["POST"])
 @blp.doc(requestBody=MLFLOW_REQUEST_BODY)
 @blp.response(200, MlflowPredictionsSchema)
-@blp.alt_response(400, schema=MlflowErrorSchema, description="Not one of the input formats.")
+@blp.alt_response(
+    400,
+    schema=MlflowErrorSchema,
+    description="Not one of the input formats (BAD_REQUEST), a missing weight or height column "
+    "(INVALID_PARAMETER_VALUE), or a value that is no number in range (BAD_REQUEST).",
+)
 @blp.alt_response(401, schema=MlflowErrorSchema, description="An API key is needed.")
 @blp.alt_response(409, schema=MlflowErrorSchema, description="No model has been trained yet.")
 @blp.alt_response(413, schema=MlflowErrorSchema, description="The body is too large.")
@@ -116,3 +121,15 @@ def ping():
 def health():
     """The same as /ping."""
     return _served()
+
+
+@blp.route("/version", methods=["GET"])
+@blp.response(
+    200,
+    {"type": "string", "example": "0.1.0"},
+    content_type="text/plain",
+    description="The server's version, as plain text (MLflow's answers its own version).",
+)
+def version():
+    """The version of the server (ScoringServerClient.get_version)."""
+    return Response(current_app.config["API_VERSION"], mimetype="text/plain")

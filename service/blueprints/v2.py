@@ -12,22 +12,35 @@ from flask import Response, current_app, request
 
 from model_store.errors import CorruptSnapshot, NotFound
 from model_store.trained_model import TrainedModel
+from service import v2_binary
 from service.api import Blueprint, json_response
 from service.context import services
-from service.inference_v2 import MODEL_NAME, infer_response, model_metadata, parse_infer_request
+from service.inference_v2 import (
+    MODEL_NAME,
+    infer_response,
+    model_config,
+    model_metadata,
+    parse_infer_request,
+)
 from service.logging_setup import current_request_id
+from service.metrics import request_totals
 from service.model_cache import NoModelYet
 from service.prediction import pick_model, probabilities
 from service.protocol_errors import ProtocolError, answer_errors_in_shape
 from service.schemas.protocols import (
     V2_INFER_BODY,
+    V2_INFER_RESPONSE,
+    V2_REPOSITORY_INDEX_BODY,
     V2ErrorSchema,
     V2InferResponseSchema,
     V2LiveSchema,
+    V2ModelConfigSchema,
     V2ModelMetadataSchema,
     V2ModelReadySchema,
     V2ReadySchema,
+    V2RepositoryModelSchema,
     V2ServerMetadataSchema,
+    V2StatisticsSchema,
 )
 
 blp = Blueprint(
@@ -51,19 +64,11 @@ NAME = [
         "description": "The model name; its versions are the model ids.",
     }
 ]
-#: A path naming another model or version gets the protocol's error; one that matches no route
-#: at all (an empty name, a version that is not an id) gets the API's common error body.
-NOT_FOUND = {
-    "oneOf": [
-        {"$ref": "#/components/schemas/V2Error"},
-        {"$ref": "#/components/schemas/Error"},
-    ]
-}
 NO_MODEL = "no model has been trained or promoted yet: train one with POST /train first"
 
 
-def v2_error(status: int, message: str) -> Response:
-    """An error in the protocol's shape."""
+def v2_error(status: int, message: str, code: str | None = None) -> Response:
+    """An error in the protocol's shape (which has no error codes)."""
     return json_response({"error": message}, status)
 
 
@@ -90,9 +95,25 @@ def _metadata(name: str, version: str | None) -> dict:
             _model(name, None)
     else:
         _model(name, version)
-    page = services().store.list_snapshots(limit=1000)
-    versions = [s["id"] for s in page.items if s["status"] == "ok"]
-    return model_metadata(versions)
+    return model_metadata([item["version"] for item in _repository() if item["state"] == "READY"])
+
+
+#: Versions the metadata and the repository index list: the newest models (one page).
+LISTED_VERSIONS = 1000
+
+
+def _repository() -> list[dict]:
+    """The newest stored models as versions of `nnservice`: READY, or UNAVAILABLE with the
+    reason (at most LISTED_VERSIONS; any older model still answers by its id)."""
+    return [
+        {
+            "name": MODEL_NAME,
+            "version": snapshot["id"],
+            "state": "READY" if snapshot["status"] == "ok" else "UNAVAILABLE",
+            "reason": "" if snapshot["status"] == "ok" else str(snapshot.get("error") or ""),
+        }
+        for snapshot in services().store.list_snapshots(limit=LISTED_VERSIONS).items
+    ]
 
 
 def _ready(name: str, version: str | None) -> tuple[dict, int]:
@@ -107,15 +128,23 @@ def _ready(name: str, version: str | None) -> tuple[dict, int]:
 
 def _infer(name: str, version: str | None) -> Response:
     model = _model(name, version)
-    try:
-        body = json.loads(request.get_data())
-    except (ValueError, RecursionError) as exc:
-        raise ProtocolError(400, f"the body is not valid JSON: {exc}") from None
-    X, outputs, request_id = parse_infer_request(body, services().settings.max_predict_rows)
-    answer = infer_response(
-        model.model_id, probabilities(model, X), outputs, request_id or current_request_id() or ""
+    parsed = parse_infer_request(
+        request.get_data(),
+        request.headers.get(v2_binary.HEADER),
+        services().settings.max_predict_rows,
     )
-    return json_response(answer)
+    request_id = parsed.request_id or current_request_id() or ""
+    answer, binary = infer_response(
+        model.model_id, probabilities(model, parsed.X), parsed.outputs, request_id
+    )
+    if not binary:
+        return json_response(answer)
+    head = json_response(answer).get_data()
+    return Response(
+        head + binary,
+        content_type=v2_binary.CONTENT_TYPE,
+        headers={v2_binary.HEADER: str(len(head))},
+    )
 
 
 @blp.route("/health/live", methods=["GET"])
@@ -138,8 +167,9 @@ def ready():
 @blp.response(200, V2ServerMetadataSchema)
 @blp.alt_response(401, schema=V2ErrorSchema, description="An API key is needed.")
 def server_metadata():
-    """Server metadata: name, version, extensions (none)."""
-    return {"name": "nnservice", "version": current_app.config["API_VERSION"], "extensions": []}
+    """Server metadata: name, version, extensions (binary tensor data)."""
+    version = current_app.config["API_VERSION"]
+    return {"name": "nnservice", "version": version, "extensions": [v2_binary.EXTENSION]}
 
 
 #: The errors of every path naming the model, besides 404 (NOT_FOUND).
@@ -155,7 +185,7 @@ def _errors(*more: tuple[int, str]):
     def document(view):
         for status, description in (*MODEL_PATH_ERRORS, *more):
             view = blp.alt_response(status, schema=V2ErrorSchema, description=description)(view)
-        return blp.alt_response(404, schema=NOT_FOUND, description="No such model or version.")(
+        return blp.alt_response(404, schema=V2ErrorSchema, description="No such model or version.")(
             view
         )
 
@@ -203,7 +233,7 @@ INFER_ERRORS = (
 
 
 @blp.route(f"{MODEL}/infer", methods=["POST"], parameters=NAME)
-@blp.doc(requestBody=V2_INFER_BODY)
+@blp.doc(requestBody=V2_INFER_BODY, responses={200: V2_INFER_RESPONSE})
 @blp.response(200, V2InferResponseSchema)
 @_errors(*INFER_ERRORS)
 def infer_latest(name: str):
@@ -212,9 +242,105 @@ def infer_latest(name: str):
 
 
 @blp.route(f"{VERSION}/infer", methods=["POST"], parameters=NAME)
-@blp.doc(requestBody=V2_INFER_BODY)
+@blp.doc(requestBody=V2_INFER_BODY, responses={200: V2_INFER_RESPONSE})
 @blp.response(200, V2InferResponseSchema)
 @_errors(*INFER_ERRORS)
 def infer_version(name: str, version: str):
     """Inference with one version (model id)."""
     return _infer(name, version)
+
+
+@blp.route(f"{MODEL}/config", methods=["GET"], parameters=NAME)
+@blp.response(200, V2ModelConfigSchema)
+@_errors()
+def model_config_latest(name: str):
+    """Model configuration, as Triton answers it (tritonclient's get_model_config)."""
+    _metadata(name, None)
+    return model_config()
+
+
+@blp.route(f"{VERSION}/config", methods=["GET"], parameters=NAME)
+@blp.response(200, V2ModelConfigSchema)
+@_errors()
+def model_config_version(name: str, version: str):
+    """Model configuration of one version (model id): the same for every version."""
+    _model(name, version)
+    return model_config()
+
+
+#: The URL rules whose requests the statistics count.
+INFER_RULES = {f"{blp.url_prefix}{MODEL}/infer", f"{blp.url_prefix}{VERSION}/infer"}
+
+
+def _statistics(version: str) -> dict:
+    """Triton's statistics of the inference requests, over every API process and version."""
+    totals = request_totals(INFER_RULES)
+    (ok, ok_seconds), (failed, failed_seconds) = totals["ok"], totals["failed"]
+    zero = {"count": 0, "ns": 0}
+    return {
+        "model_stats": [
+            {
+                "name": MODEL_NAME,
+                "version": version,
+                "last_inference": 0,
+                "inference_count": ok,
+                "execution_count": ok,
+                "inference_stats": {
+                    "success": {"count": ok, "ns": round(ok_seconds * 1e9)},
+                    "fail": {"count": failed, "ns": round(failed_seconds * 1e9)},
+                    **dict.fromkeys(
+                        ("queue", "compute_input", "compute_infer", "compute_output"), zero
+                    ),
+                },
+                "batch_stats": [],
+            }
+        ]
+    }
+
+
+@blp.route("/models/stats", methods=["GET"])
+@blp.response(200, V2StatisticsSchema)
+@blp.alt_response(401, schema=V2ErrorSchema, description="An API key is needed.")
+def statistics():
+    """Inference statistics of every model (tritonclient's get_inference_statistics)."""
+    return _statistics("")
+
+
+@blp.route(f"{MODEL}/stats", methods=["GET"], parameters=NAME)
+@blp.response(200, V2StatisticsSchema)
+@_errors()
+def model_statistics(name: str):
+    """Inference statistics of the model (all versions together)."""
+    _metadata(name, None)
+    return _statistics("")
+
+
+@blp.route(f"{VERSION}/stats", methods=["GET"], parameters=NAME)
+@blp.response(200, V2StatisticsSchema)
+@_errors()
+def model_statistics_version(name: str, version: str):
+    """Inference statistics, named for one version but counted over all versions."""
+    _model(name, version)
+    return _statistics(version)
+
+
+@blp.route("/repository/index", methods=["POST"])
+@blp.doc(requestBody=V2_REPOSITORY_INDEX_BODY)
+@blp.response(200, V2RepositoryModelSchema(many=True))
+@blp.alt_response(400, schema=V2ErrorSchema, description='The body is not {} or {"ready": bool}.')
+@blp.alt_response(401, schema=V2ErrorSchema, description="An API key is needed.")
+def repository_index():
+    """The model repository: every stored model id as a version, READY or UNAVAILABLE."""
+    body = request.get_data()
+    try:
+        ready_only = _ready_filter(json.loads(body) if body.strip() else {})
+    except (ValueError, RecursionError):
+        raise ProtocolError(400, "the body must be empty or a JSON object") from None
+    index = _repository()
+    return [item for item in index if item["state"] == "READY"] if ready_only else index
+
+
+def _ready_filter(body: object) -> bool:
+    if not isinstance(body, dict) or type(body.get("ready", False)) is not bool:
+        raise ProtocolError(400, 'the body must be empty or {"ready": true or false}')
+    return body.get("ready", False)

@@ -7,7 +7,17 @@ from typing import Any
 import marshmallow as ma
 
 from model_store.ids import ID_PATTERN
-from service.measurements import GENDER_DESCRIPTION, HEIGHT_DESCRIPTION, WEIGHT_DESCRIPTION
+from service.measurements import (
+    GENDER_DESCRIPTION,
+    GENDER_LABELS,
+    HEIGHT_DESCRIPTION,
+    WEIGHT_DESCRIPTION,
+)
+
+#: The gender labels the rows accept, in any case, as a JSON Schema pattern.
+GENDER_PATTERN = r"^\s*({})\s*$".format(
+    "|".join("".join(f"[{c.lower()}{c.upper()}]" for c in label) for label in GENDER_LABELS)
+)
 
 ID_REGEX = f"^{ID_PATTERN.pattern}$"
 
@@ -73,7 +83,11 @@ def _row_schema(with_gender: bool) -> dict:
         "height": {"type": "number", "description": HEIGHT_DESCRIPTION},
     }
     if with_gender:
-        properties["gender"] = {"type": "string", "description": GENDER_DESCRIPTION}
+        properties["gender"] = {
+            "type": "string",
+            "pattern": GENDER_PATTERN,
+            "description": GENDER_DESCRIPTION,
+        }
     return {
         "type": "object",
         "properties": properties,
@@ -87,8 +101,25 @@ def RowsField(*, with_gender: bool, description: str, **kwargs: Any) -> ma.field
     return ma.fields.Raw(
         metadata={
             "type": "array",
+            "minItems": 1,
             "items": _row_schema(with_gender),
             "description": description,
         },
         **kwargs,
     )
+
+
+def document_either_or(components: dict, name: str, shapes: tuple[tuple[str, ...], ...]) -> None:
+    """State in the OpenAPI component `name` that a body has exactly one of `shapes`: all the
+    fields of one, and none of the others'."""
+    components[name]["oneOf"] = [
+        {
+            "required": list(shape),
+            "not": {
+                "anyOf": [
+                    {"required": [field]} for other in shapes if other != shape for field in other
+                ]
+            },
+        }
+        for shape in shapes
+    ]

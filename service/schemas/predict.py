@@ -21,6 +21,9 @@ from service.schemas.fields import IdField, RowsField, StrictBoolean, StrictFloa
 class PredictRequestSchema(ma.Schema):
     """Either weight and height, or instances (a list of them); optionally a model_id."""
 
+    #: The two shapes of a request: exactly one of these sets of fields (stated in OpenAPI).
+    SHAPES = (("weight", "height"), ("instances",))
+
     weight = StrictFloat(metadata={"description": WEIGHT_DESCRIPTION})
     height = StrictFloat(metadata={"description": HEIGHT_DESCRIPTION})
     instances = RowsField(
@@ -43,7 +46,7 @@ class PredictRequestSchema(ma.Schema):
 
     @ma.validates_schema
     def _one_shape(self, data: dict, **_: Any) -> None:
-        single = [name for name in ("weight", "height") if name in data]
+        single = [name for name in self.SHAPES[0] if name in data]
         if "instances" in data and single:
             message = "Give either weight and height, or instances, not both."
             raise ma.ValidationError({name: [message] for name in (*single, "instances")})

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from service import v2_binary
+from service.inference_v2 import INPUT_NAME, NUMERIC_DATATYPES, OUTPUTS
 from service.measurements import HEIGHT_DESCRIPTION, WEIGHT_DESCRIPTION
 
 _ROW = {
@@ -69,56 +71,108 @@ MLFLOW_REQUEST_BODY = {
     },
 }
 
+_NUMBERS = {"type": "array", "items": {"type": "number"}}
+_V2_PARAMETERS = {"type": "object", "description": "Other parameters are accepted and ignored."}
+V2_INPUT = {
+    "type": "object",
+    "description": "The model's one input: n rows of [weight (lb), height (in)], row-major, as "
+    'JSON "data" (flat [w, h, w, h, ...] or nested [[w, h], ...], 2n numbers) or as binary data '
+    "after the JSON (binary_data_size bytes, little-endian, of the datatype).",
+    "properties": {
+        "name": {"type": "string", "enum": [INPUT_NAME]},
+        "shape": {
+            "type": "array",
+            "items": {"type": "integer", "minimum": 1},
+            "minItems": 2,
+            "maxItems": 2,
+            "description": "[n, 2]: n rows (1 to NNSERVICE_MAX_PREDICT_ROWS) of 2 values.",
+        },
+        "datatype": {"type": "string", "enum": list(NUMERIC_DATATYPES)},
+        "parameters": {
+            **_V2_PARAMETERS,
+            "properties": {"binary_data_size": {"type": "integer", "minimum": 0}},
+        },
+        "data": {
+            "oneOf": [
+                {**_NUMBERS, "minItems": 2},
+                {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {**_NUMBERS, "minItems": 2, "maxItems": 2},
+                },
+            ]
+        },
+    },
+    "required": ["name", "shape", "datatype"],
+}
+V2_REQUESTED_OUTPUT = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "enum": list(OUTPUTS)},
+        "parameters": {
+            **_V2_PARAMETERS,
+            "properties": {"binary_data": {"type": "boolean"}},
+        },
+    },
+    "required": ["name"],
+}
+V2_INFER_JSON = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "parameters": {
+            **_V2_PARAMETERS,
+            "properties": {"binary_data_output": {"type": "boolean"}},
+        },
+        "inputs": {"type": "array", "minItems": 1, "maxItems": 1, "items": V2_INPUT},
+        "outputs": {"type": "array", "items": V2_REQUESTED_OUTPUT},
+    },
+    "required": ["inputs"],
+    "example": {
+        "inputs": [{"name": INPUT_NAME, "shape": [1, 2], "datatype": "FP64", "data": [128, 63]}]
+    },
+}
 V2_INFER_BODY = {
     "required": True,
+    "content": {
+        "application/json": {"schema": V2_INFER_JSON},
+        "application/octet-stream": {
+            "schema": {
+                "type": "string",
+                "format": "binary",
+                "description": "The binary tensor data extension: the JSON request "
+                f"({v2_binary.HEADER} bytes), then the binary input.",
+            }
+        },
+    },
+}
+#: The answer's media types: JSON, or JSON then binary outputs (the binary extension).
+V2_INFER_RESPONSE = {
+    "content": {
+        "application/octet-stream": {
+            "schema": {
+                "type": "string",
+                "format": "binary",
+                "description": f"The JSON answer ({v2_binary.HEADER} bytes), then the outputs "
+                "asked for as binary data.",
+            }
+        }
+    },
+    "headers": {
+        v2_binary.HEADER: {
+            "description": "With binary outputs: the length of the JSON at the body's start.",
+            "schema": {"type": "integer", "minimum": 0},
+        }
+    },
+}
+V2_REPOSITORY_INDEX_BODY = {
+    "required": False,
     "content": {
         "application/json": {
             "schema": {
                 "type": "object",
                 "properties": {
-                    "id": {"type": "string"},
-                    "parameters": {"type": "object"},
-                    "inputs": {
-                        "type": "array",
-                        "minItems": 1,
-                        "maxItems": 1,
-                        "items": {
-                            "type": "object",
-                            "properties": {
-                                "name": {"type": "string", "example": "features"},
-                                "shape": {
-                                    "type": "array",
-                                    "items": {"type": "integer"},
-                                    "description": "[n, 2]",
-                                },
-                                "datatype": {"type": "string", "example": "FP64"},
-                                "parameters": {"type": "object"},
-                                "data": {
-                                    "type": "array",
-                                    "items": {},
-                                    "description": "n x [weight (lb), height (in)], row-major: "
-                                    "flat [w, h, w, h, ...] or nested [[w, h], ...].",
-                                },
-                            },
-                            "required": ["name", "shape", "datatype", "data"],
-                        },
-                    },
-                    "outputs": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "properties": {
-                                "name": {"type": "string", "enum": ["probability_female", "gender"]}
-                            },
-                            "required": ["name"],
-                        },
-                    },
-                },
-                "required": ["inputs"],
-                "example": {
-                    "inputs": [
-                        {"name": "features", "shape": [1, 2], "datatype": "FP64", "data": [128, 63]}
-                    ]
+                    "ready": {"type": "boolean", "description": "Only the READY versions."}
                 },
             }
         }
@@ -188,7 +242,8 @@ class V2OutputTensorSchema(ma.Schema):
     name = ma.fields.String(required=True)
     shape = ma.fields.List(ma.fields.Integer(), required=True)
     datatype = ma.fields.String(required=True)
-    data = ma.fields.List(ma.fields.Raw(), required=True)
+    data = ma.fields.List(ma.fields.Raw(), metadata={"description": "Unless sent as binary."})
+    parameters = ma.fields.Dict(metadata={"description": "binary_data_size, when binary."})
 
 
 class V2InferResponseSchema(ma.Schema):
@@ -198,3 +253,59 @@ class V2InferResponseSchema(ma.Schema):
         required=True, metadata={"description": "The request's id, else its X-Request-ID."}
     )
     outputs = ma.fields.List(ma.fields.Nested(V2OutputTensorSchema), required=True)
+
+
+class V2ConfigTensorSchema(ma.Schema):
+    name = ma.fields.String(required=True)
+    data_type = ma.fields.String(required=True, metadata={"example": "TYPE_FP64"})
+    dims = ma.fields.List(ma.fields.Integer(), required=True)
+
+
+class V2ModelConfigSchema(ma.Schema):
+    """Triton's model configuration (what tritonclient's get_model_config reads)."""
+
+    name = ma.fields.String(required=True)
+    platform = ma.fields.String(required=True)
+    backend = ma.fields.String(required=True)
+    max_batch_size = ma.fields.Integer(required=True)
+    version_policy = ma.fields.Dict(required=True)
+    input = ma.fields.List(ma.fields.Nested(V2ConfigTensorSchema), required=True)
+    output = ma.fields.List(ma.fields.Nested(V2ConfigTensorSchema), required=True)
+
+
+class V2DurationSchema(ma.Schema):
+    count = ma.fields.Integer(required=True)
+    ns = ma.fields.Integer(required=True)
+
+
+class V2InferenceStatsSchema(ma.Schema):
+    success = ma.fields.Nested(V2DurationSchema, required=True)
+    fail = ma.fields.Nested(V2DurationSchema, required=True)
+    queue = ma.fields.Nested(V2DurationSchema, required=True)
+    compute_input = ma.fields.Nested(V2DurationSchema, required=True)
+    compute_infer = ma.fields.Nested(V2DurationSchema, required=True)
+    compute_output = ma.fields.Nested(V2DurationSchema, required=True)
+
+
+class V2ModelStatsSchema(ma.Schema):
+    name = ma.fields.String(required=True)
+    version = ma.fields.String(required=True)
+    last_inference = ma.fields.Integer(required=True)
+    inference_count = ma.fields.Integer(required=True)
+    execution_count = ma.fields.Integer(required=True)
+    inference_stats = ma.fields.Nested(V2InferenceStatsSchema, required=True)
+    batch_stats = ma.fields.List(ma.fields.Dict(), required=True)
+
+
+class V2StatisticsSchema(ma.Schema):
+    """Triton's statistics extension answer: requests answered on the infer paths, counted over
+    every API process and every version (success: 2xx and 3xx, fail: 4xx and 5xx)."""
+
+    model_stats = ma.fields.List(ma.fields.Nested(V2ModelStatsSchema), required=True)
+
+
+class V2RepositoryModelSchema(ma.Schema):
+    name = ma.fields.String(required=True)
+    version = ma.fields.String(required=True, metadata={"description": "A model id."})
+    state = ma.fields.String(required=True, validate=ma.validate.OneOf(["READY", "UNAVAILABLE"]))
+    reason = ma.fields.String(required=True)

@@ -66,6 +66,9 @@ class HyperparametersSchema(ma.Schema):
 class TrainRequestSchema(ma.Schema):
     """Train on a stored dataset (dataset_id) or on rows sent inline (exactly one of them)."""
 
+    #: Exactly one of these (stated in OpenAPI).
+    SHAPES = (("dataset_id",), ("rows",))
+
     dataset_id = IdField(metadata={"description": "A dataset from POST /datasets."})
     rows = RowsField(with_gender=True, description="Inline rows, stored as a dataset first.")
     units = UnitsField()
@@ -82,7 +85,7 @@ class TrainRequestSchema(ma.Schema):
 
     @ma.validates_schema
     def _one_source(self, data: dict, **_: Any) -> None:
-        if ("dataset_id" in data) == ("rows" in data):
+        if sum(all(name in data for name in shape) for shape in self.SHAPES) != 1:
             message = "Give exactly one of dataset_id or rows."
             raise ma.ValidationError({"dataset_id": [message], "rows": [message]})
 

@@ -21,6 +21,7 @@ PATHS = {
     "/metrics",
     "/invocations",
     "/ping",
+    "/version",
     "/health",
     "/v2",
     "/v2/health/live",
@@ -31,6 +32,12 @@ PATHS = {
     "/v2/models/{name}/versions/{version}",
     "/v2/models/{name}/versions/{version}/ready",
     "/v2/models/{name}/versions/{version}/infer",
+    "/v2/models/{name}/config",
+    "/v2/models/{name}/versions/{version}/config",
+    "/v2/models/stats",
+    "/v2/models/{name}/stats",
+    "/v2/models/{name}/versions/{version}/stats",
+    "/v2/repository/index",
 }
 
 

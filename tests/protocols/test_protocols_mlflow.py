@@ -77,17 +77,36 @@ def test_ping_and_health(stack, latest_model_id: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("body", "headers", "status", "words"),
+    ("body", "headers", "status", "code", "words"),
     [
-        ({"inputs": [EMILY], "instances": [EMILY]}, {}, 400, "exactly one"),
-        ([EMILY], {}, 400, "exactly one"),
-        ({"inputs": [[128, 6300]]}, {}, 400, "row 0, height"),
-        ({"dataframe_split": {"columns": ["a", "b"], "data": [[1, 2]]}}, {}, 400, "columns"),
-        ("weight;height\n128;63\n", {"Content-Type": "text/csv"}, 400, "header"),
-        ("128 63", {"Content-Type": "text/plain"}, 415, "content types"),
+        ({"inputs": [EMILY], "instances": [EMILY]}, {}, 400, "BAD_REQUEST", "exactly one"),
+        ([EMILY], {}, 400, "BAD_REQUEST", "exactly one"),
+        ({"inputs": [[128, 6300]]}, {}, 400, "BAD_REQUEST", "row 0, height"),
+        (
+            {"dataframe_split": {"columns": ["a", "b"], "data": [[1, 2]]}},
+            {},
+            400,
+            "INVALID_PARAMETER_VALUE",
+            "Model is missing inputs ['weight', 'height']",
+        ),
+        (
+            {"dataframe_records": [{"weight": "heavy", "height": 63}]},
+            {},
+            400,
+            "BAD_REQUEST",
+            "Failed to convert column weight to type 'float64'",
+        ),
+        (
+            "weight;height\n128;63\n",
+            {"Content-Type": "text/csv"},
+            400,
+            "INVALID_PARAMETER_VALUE",
+            "missing inputs",
+        ),
+        ("128 63", {"Content-Type": "text/plain"}, 415, "BAD_REQUEST", "content types"),
     ],
 )
-def test_errors_in_mlflow_shape(stack, latest_model_id, body, headers, status, words) -> None:
+def test_errors_in_mlflow_shape(stack, latest_model_id, body, headers, status, code, words) -> None:
     if isinstance(body, str):
         response = stack.post("/invocations", data=body, headers=headers)
     else:
@@ -95,7 +114,7 @@ def test_errors_in_mlflow_shape(stack, latest_model_id, body, headers, status, w
     assert response.status_code == status, response.text
     error = response.json()
     assert set(error) == {"error_code", "message"}
-    assert error["error_code"] == "BAD_REQUEST"
+    assert error["error_code"] == code
     assert words in error["message"]
 
 

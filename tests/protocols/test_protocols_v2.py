@@ -23,10 +23,11 @@ EXPECTED = [probability_female(*EMILY), probability_female(*FRANK)]
 #    "outputs" : [{"name" : "output0"}]}
 # and its answer: {"id" : "42", "outputs" : [{"name" : "output0", "shape" : [ 3, 2 ],
 #                  "datatype"  : "FP32", "data" : [ 1.0, 1.1, 2.0, 2.1, 3.0, 3.1 ]}]}
-# This model has one input of shape [n, 2]; "data" may be flat or nested ("[ [ 1, 2 ], [ 4, 5 ] ]").
+# This model has one input, "features", of shape [n, 2]; "data" may be flat or nested
+# ("[ [ 1, 2 ], [ 4, 5 ] ]").
 FLAT = {
     "id": "42",
-    "inputs": [{"name": "input0", "shape": [2, 2], "datatype": "UINT32", "data": EMILY + FRANK}],
+    "inputs": [{"name": "features", "shape": [2, 2], "datatype": "UINT32", "data": EMILY + FRANK}],
     "outputs": [{"name": "probability_female"}],
 }
 NESTED = {
@@ -34,12 +35,31 @@ NESTED = {
 }
 
 
+# A wrong type anywhere in the body: a 400 naming the field, never a 500.
+WRONG_TYPES = [
+    ({**FLAT, "outputs": [{"name": {}}]}, "unknown outputs"),
+    ({**FLAT, "outputs": [[]]}, '"outputs" must be a list'),
+    (
+        {**FLAT, "outputs": [{"name": "gender", "parameters": {"binary_data": "yes"}}]},
+        "binary_data",
+    ),
+    ({"inputs": [{**FLAT["inputs"][0], "datatype": {}}]}, "datatype must be numeric"),
+    ({"inputs": [{**FLAT["inputs"][0], "datatype": ["FP64"]}]}, "datatype must be numeric"),
+    ({"inputs": [{**FLAT["inputs"][0], "name": {}}]}, "unknown input"),
+    ({"inputs": [{**FLAT["inputs"][0], "parameters": []}]}, '"parameters" must be an object'),
+    ({**FLAT, "parameters": {"binary_data_output": 1}}, "binary_data_output"),
+    ({**FLAT, "id": 42}, '"id" must be a string'),
+    ([], "must be a JSON object"),
+]
+
+
 def test_health_and_server_metadata(stack, latest_model_id: str) -> None:
     assert stack.get("/v2/health/live").json() == {"live": True}
     ready = stack.get("/v2/health/ready")
     assert (ready.status_code, ready.json()) == (200, {"ready": True})
     metadata = stack.get("/v2").json()
-    assert metadata["name"] == "nnservice" and metadata["extensions"] == []
+    assert metadata["name"] == "nnservice"
+    assert metadata["extensions"] == ["binary_tensor_data"]
     assert metadata["version"]
 
 
@@ -94,23 +114,32 @@ def test_infer_a_version_with_nested_data_and_both_outputs(stack, model_id: str)
         ("/v2/models/nnservice/versions/m-nope/infer", FLAT, 404, "no version"),
         (
             "/v2/models/nnservice/infer",
-            {"inputs": [{"name": "x", "shape": [2], "datatype": "FP64", "data": [1, 2]}]},
+            {"inputs": [{"name": "features", "shape": [2], "datatype": "FP64", "data": [1, 2]}]},
             400,
             "shape must be [n, 2]",
         ),
         (
             "/v2/models/nnservice/infer",
-            {"inputs": [{"name": "x", "shape": [1, 2], "datatype": "BOOL", "data": [True, True]}]},
+            {"inputs": [{"name": "features", "shape": [1, 2], "datatype": "BOOL", "data": [1, 1]}]},
             400,
             "datatype",
         ),
         (
             "/v2/models/nnservice/infer",
-            {"inputs": [{"name": "x", "shape": [1, 2], "datatype": "FP64", "data": [128, 6300]}]},
+            {"inputs": [{**NESTED["inputs"][0], "shape": [1, 2], "data": [128, 6300]}]},
             400,
             "row 0, height",
         ),
+        (
+            "/v2/models/nnservice/infer",
+            {"inputs": [{**NESTED["inputs"][0], "name": "x"}]},
+            400,
+            "unknown input 'x': this model has one input, 'features'",
+        ),
+        ("/v2/models/nnservice/config/nope", FLAT, 404, "no such endpoint"),
+        ("/v2/repository/models/nnservice/load", {}, 404, "no such endpoint"),
         ("/v2/models/nnservice/infer", {**FLAT, "outputs": [{"name": "output0"}]}, 400, "output0"),
+        *[("/v2/models/nnservice/infer", body, 400, words) for body, words in WRONG_TYPES],
     ],
 )
 def test_errors_in_v2_shape(stack, latest_model_id, path, body, status, words) -> None:

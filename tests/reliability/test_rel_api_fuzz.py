@@ -222,6 +222,13 @@ def _protocol_requests(known: Known) -> list[tuple[str, dict]]:
         ("GET /v2/models/{name}/versions/{version}", {"path_parameters": version}),
         ("GET /v2/models/{name}/versions/{version}/ready", {"path_parameters": version}),
         ("POST /v2/models/{name}/versions/{version}/infer", {"path_parameters": version, **infer}),
+        ("GET /version", {}),
+        ("GET /v2/models/{name}/config", {"path_parameters": model}),
+        ("GET /v2/models/{name}/versions/{version}/config", {"path_parameters": version}),
+        ("GET /v2/models/stats", {}),
+        ("GET /v2/models/{name}/stats", {"path_parameters": model}),
+        ("GET /v2/models/{name}/versions/{version}/stats", {"path_parameters": version}),
+        ("POST /v2/repository/index", {"body": {"ready": True}, "media_type": "application/json"}),
     ]
 
 

@@ -22,6 +22,7 @@ EXPECTED = {
     "/metrics": {"get"},
     "/invocations": {"post"},
     "/ping": {"get"},
+    "/version": {"get"},
     "/health": {"get"},
     "/v2": {"get"},
     "/v2/health/live": {"get"},
@@ -32,6 +33,12 @@ EXPECTED = {
     "/v2/models/{name}/versions/{version}": {"get"},
     "/v2/models/{name}/versions/{version}/ready": {"get"},
     "/v2/models/{name}/versions/{version}/infer": {"post"},
+    "/v2/models/{name}/config": {"get"},
+    "/v2/models/{name}/versions/{version}/config": {"get"},
+    "/v2/models/stats": {"get"},
+    "/v2/models/{name}/stats": {"get"},
+    "/v2/models/{name}/versions/{version}/stats": {"get"},
+    "/v2/repository/index": {"post"},
 }
 
 
