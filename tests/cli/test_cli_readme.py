@@ -18,7 +18,9 @@ import time
 import pytest
 import requests
 from stack import REPO_ROOT
+from stores import migrated
 
+from nnservice.config import Settings
 from nnservice.embedded_redis import free_port
 from nnservice.supervisor import stop_process
 
@@ -74,6 +76,7 @@ def test_the_api_writes_nothing_in_home(stack, tmp_path) -> None:
         "NNSERVICE_STORE": str(store),
         "NNSERVICE_METRICS_DIR": str(store / "metrics"),
     }
+    migrated(Settings.from_env(env))  # as `nnservice db upgrade` would
     command = [sys.executable, "-m", "nnservice.cli", "api", "--host", "127.0.0.1"]
     api = subprocess.Popen(
         [*command, "--port", str(port)],
