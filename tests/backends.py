@@ -55,12 +55,12 @@ class BackendError(RuntimeError):
     """A server did not start; the message says why and ends with its log."""
 
 
-def _free_ports(count: int) -> list[int]:
-    """`count` distinct TCP ports on HOST that nothing listens on right now."""
+def _free_ports(count: int, host: str = HOST) -> list[int]:
+    """`count` distinct TCP ports on `host` that nothing listens on right now."""
     with contextlib.ExitStack() as stack:
         sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
         for each in sockets:
-            each.bind((HOST, 0))
+            each.bind((host, 0))
         return [each.getsockname()[1] for each in sockets]
 
 
@@ -136,17 +136,19 @@ def _stop_postgres(directory: Path) -> None:
     shutil.rmtree(directory, ignore_errors=True)
 
 
-def _start_postgres_in(directory: Path, database: str) -> tuple[str, Callable[[], None]]:
+def _start_postgres_in(
+    directory: Path, database: str, host: str = HOST
+) -> tuple[str, Callable[[], None]]:
     data, log = directory / "data", directory / "server.log"
     if os.geteuid() == 0:
         postgres = pwd.getpwnam("postgres")
         os.chown(directory, postgres.pw_uid, postgres.pw_gid)
-    (port,) = _free_ports(1)
+    (port,) = _free_ports(1, host)
     initdb = [str(PG_BINDIR / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"]
     initdb += ["--encoding=UTF8", "--no-locale", "--no-sync", "--no-instructions"]
     _run(_as_postgres_user(initdb), READY_SECONDS)
     settings = {
-        "listen_addresses": f"'{HOST}'",
+        "listen_addresses": f"'{host}'",
         "port": str(port),
         "unix_socket_directories": f"'{directory}'",
         "max_connections": "200",
@@ -157,22 +159,27 @@ def _start_postgres_in(directory: Path, database: str) -> tuple[str, Callable[[]
     }
     with (data / "postgresql.conf").open("a") as conf:
         conf.writelines(f"{name} = {value}\n" for name, value in settings.items())
+    if host != HOST:  # a test network's address: let the hosts on its /24 in
+        network = host.rsplit(".", 1)[0] + ".0/24"
+        with (data / "pg_hba.conf").open("a") as hba:
+            hba.write(f"host all all {network} trust\n")
     start = [str(PG_BINDIR / "pg_ctl"), "start", "-D", str(data), "-l", str(log), "-w"]
     start += ["-t", str(int(READY_SECONDS))]
     # In a session of its own, so that a Ctrl-C in the terminal does not reach the postmaster.
     _run(_as_postgres_user(start), READY_SECONDS + 5, new_session=True)
-    admin_url = f"postgresql://postgres@{HOST}:{port}/postgres"
+    admin_url = f"postgresql://postgres@{host}:{port}/postgres"
     try:
         with psycopg.connect(admin_url, autocommit=True, connect_timeout=10) as connection:
             connection.execute(f'CREATE DATABASE "{database}"')
     except psycopg.Error as error:
         raise BackendError(f"could not create the database {database}: {error}") from error
-    url = f"postgresql+psycopg://postgres@{HOST}:{port}/{database}"
+    url = f"postgresql+psycopg://postgres@{host}:{port}/{database}"
     return url, lambda: _stop_postgres(directory)
 
 
-def start_postgres(database: str = DATABASE) -> tuple[str, Callable[[], None]]:
-    """Start PostgreSQL 15 with an empty `database`: its SQLAlchemy URL and a stop function.
+def start_postgres(database: str = DATABASE, host: str = HOST) -> tuple[str, Callable[[], None]]:
+    """Start PostgreSQL 15 with an empty `database`, listening on `host` (127.0.0.1, or a test
+    network's address): its SQLAlchemy URL and a stop function.
 
     The cluster lives in a new directory under the system temp dir (as root, the `postgres` user
     must be able to enter it, which pytest's private temp dirs do not allow); `stop` removes it.
@@ -180,7 +187,9 @@ def start_postgres(database: str = DATABASE) -> tuple[str, Callable[[], None]]:
     if not (PG_BINDIR / "initdb").exists():
         raise BackendError(f"PostgreSQL 15 is missing ({PG_BINDIR}): apt-get install postgresql-15")
     return _start(
-        "postgres", lambda directory: _start_postgres_in(directory, database), _stop_postgres
+        "postgres",
+        lambda directory: _start_postgres_in(directory, database, host),
+        _stop_postgres,
     )
 
 
@@ -220,7 +229,7 @@ def _s3_client(env: dict[str, str]):
 
 
 def _start_seaweedfs_in(
-    directory: Path, weed: str, bucket: str
+    directory: Path, weed: str, bucket: str, host: str = HOST
 ) -> tuple[dict[str, str], Callable[[], None]]:
     access_key, secret_key = secrets.token_hex(10), secrets.token_hex(20)
     identity = {
@@ -233,8 +242,8 @@ def _start_seaweedfs_in(
     data = directory / "data"
     data.mkdir()
     components = ["master", "volume", "filer", "s3", "admin"]
-    ports = _free_ports(2 * len(components))
-    command = [weed, "mini", f"-dir={data}", f"-ip={HOST}", f"-ip.bind={HOST}"]
+    ports = _free_ports(2 * len(components), host)
+    command = [weed, "mini", f"-dir={data}", f"-ip={host}", f"-ip.bind={host}"]
     for index, component in enumerate(components):
         command.append(f"-{component}.port={ports[2 * index]}")
         command.append(f"-{component}.port.grpc={ports[2 * index + 1]}")
@@ -249,7 +258,7 @@ def _start_seaweedfs_in(
         "-master.telemetry=false",
     ]
     env = {
-        "AWS_ENDPOINT_URL_S3": f"http://{HOST}:{ports[2 * components.index('s3')]}",
+        "AWS_ENDPOINT_URL_S3": f"http://{host}:{ports[2 * components.index('s3')]}",
         "AWS_ACCESS_KEY_ID": access_key,
         "AWS_SECRET_ACCESS_KEY": secret_key,
         "AWS_DEFAULT_REGION": REGION,
@@ -303,7 +312,9 @@ def _create_bucket_when_ready(process: subprocess.Popen, env: dict[str, str], bu
         raise BackendError(f"could not create the bucket {bucket}: {error}") from error
 
 
-def start_seaweedfs(bucket: str = BUCKET) -> tuple[dict[str, str], Callable[[], None]]:
+def start_seaweedfs(
+    bucket: str = BUCKET, host: str = HOST
+) -> tuple[dict[str, str], Callable[[], None]]:
     """Start SeaweedFS with an empty `bucket`: the AWS_* variables that reach it, and a stop.
 
     The variables are AWS_ENDPOINT_URL_S3, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (random, the
@@ -312,7 +323,7 @@ def start_seaweedfs(bucket: str = BUCKET) -> tuple[dict[str, str], Callable[[], 
     weed = _weed()
     return _start(
         "seaweedfs",
-        lambda directory: _start_seaweedfs_in(directory, weed, bucket),
+        lambda directory: _start_seaweedfs_in(directory, weed, bucket, host),
         lambda directory: shutil.rmtree(directory, ignore_errors=True),
     )
 

@@ -28,6 +28,8 @@ def _load_module(name: str):
 
 Stack = _load_module("stack").Stack
 stores = _load_module("stores")
+_load_module("backends")  # real PostgreSQL and S3 servers (tests/backends.py)
+_load_module("netns")  # hosts as network namespaces (tests/netns.py)
 
 
 @pytest.fixture(params=stores.BACKENDS)

@@ -1,0 +1,297 @@
+"""Many hosts (issue 11): two API processes and two workers on two hosts, sharing only the
+database URL, the object store and the broker.
+
+Each host is a network namespace with an address of its own (tests/netns.py); PostgreSQL,
+SeaweedFS (S3) and valkey-server listen on the bridge's address, which both hosts reach. Every
+process gets an empty local directory of its own as NNSERVICE_STORE: nothing may be written
+there. Through API A a dataset is uploaded and models are trained, API B predicts with them;
+a promotion made through A reaches B within a second; SIGKILL of the worker running a job
+leaves the job to the other worker, which finishes it bit-identical to an uninterrupted run,
+with exactly one snapshot.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import backends
+import boto3
+import netns
+import numpy as np
+import pytest
+import requests
+from stack import REPO_ROOT, child_pids
+
+from model_store import ModelStore
+from model_store.objects import S3Objects
+from model_store.schema import upgrade
+from nnservice.config import Settings
+from nnservice.embedded_redis import EmbeddedRedis, free_port
+from service.schemas.train import DEFAULT_HYPERPARAMETERS
+from worker.training_job import run_training_job
+
+from .conftest import EMILY, SEED_ROWS
+
+pytestmark = [pytest.mark.fault, pytest.mark.timeout(300)]
+
+#: How long a promotion may take to reach every API process (issue 11).
+PROMOTION_DELAY = 1.0
+#: About a second and a half of training: long enough to be killed after a checkpoint.
+LONG_JOB = {**DEFAULT_HYPERPARAMETERS, "epochs": 10_000, "seed": 42, "validation_fraction": 0.2}
+
+
+def _people(n: int = 1000) -> dict[str, list[float]]:
+    rng = np.random.default_rng(2024)
+    half = n // 2
+    return {
+        "weight": np.r_[rng.normal(135, 12, half), rng.normal(175, 15, half)].tolist(),
+        "height": np.r_[rng.normal(64, 2.5, half), rng.normal(70, 3, half)].tolist(),
+        "label": [1.0] * half + [0.0] * (n - half),
+    }
+
+
+class NetworkBroker(EmbeddedRedis):
+    """valkey-server on the test network's address: without protected mode, which refuses
+    clients from other addresses than loopback when no password is set."""
+
+    def command(self) -> list[str]:
+        return [*super().command(), "--protected-mode", "no"]
+
+
+@dataclass
+class Host:
+    """One host: its namespace, address, local directory, API and worker processes."""
+
+    name: str
+    address: str
+    local: Path
+    api_port: int
+    api: subprocess.Popen | None = None
+    worker: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}:{self.api_port}"
+
+
+def _spawn(network: netns.TestNetwork, host: Host, args: list[str], env: dict) -> subprocess.Popen:
+    log = open(host.local.parent / f"{host.name}-{args[0]}.log", "ab")  # noqa: SIM115
+    with log:
+        return subprocess.Popen(
+            network.command(host.name, [sys.executable, "-m", "nnservice.cli", *args]),
+            env=env,
+            cwd=host.local.parent,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def _stop(process: subprocess.Popen | None) -> None:
+    if process is None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(30)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def _wait_healthy(host: Host, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert host.api.poll() is None, f"API on {host.name} exited; see its log"
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(host.url + "/healthz", timeout=2).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise TimeoutError(f"API on {host.name} did not answer")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    problem = netns.available()
+    if problem:
+        pytest.skip(f"many hosts: {problem}")
+    root = tmp_path_factory.mktemp("multihost")
+    network = netns.TestNetwork()
+    stops = []
+    hosts: list[Host] = []
+    broker = None
+    try:
+        database_url, stop_postgres = backends.start_postgres("nnservice", network.gateway)
+        stops.append(stop_postgres)
+        aws, stop_s3 = backends.start_seaweedfs("nnservice", network.gateway)
+        stops.append(stop_s3)
+        broker = NetworkBroker(root / "valkey", appendonly=False, host=network.gateway)
+        broker.start()
+        upgrade(database_url)
+        shared = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("NNSERVICE_", "AWS_"))},
+            **aws,
+            "REDIS_URL": broker.url,
+            "NNSERVICE_DATABASE_URL": database_url,
+            "NNSERVICE_OBJECT_STORE": "s3://nnservice/multihost",
+            "NNSERVICE_WORKER_CONCURRENCY": "1",
+            "NNSERVICE_API_WORKERS": "2",
+            "NNSERVICE_VISIBILITY_TIMEOUT": "5",
+            "NNSERVICE_CHECKPOINT_SECONDS": "0.2",
+            "NNSERVICE_PROGRESS_SECONDS": "0.1",
+            "NUMBA_CACHE_DIR": str(REPO_ROOT / ".numba_cache"),
+            "PYTHONUNBUFFERED": "1",
+        }
+        for _ in range(2):
+            name, address = network.add_host()
+            host = Host(name, address, root / name / "local", free_port())
+            host.local.mkdir(parents=True)
+            env = {
+                **shared,
+                "NNSERVICE_STORE": str(host.local),
+                "NNSERVICE_METRICS_DIR": str(root / name / "metrics"),
+            }
+            host.worker = _spawn(network, host, ["worker"], env)
+            listen = ["--host", host.address, "--port", str(host.api_port)]
+            host.api = _spawn(network, host, ["api", *listen], env)
+            hosts.append(host)
+        for host in hosts:
+            _wait_healthy(host)
+        client = boto3.client(
+            "s3",
+            endpoint_url=aws["AWS_ENDPOINT_URL_S3"],
+            aws_access_key_id=aws["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=aws["AWS_SECRET_ACCESS_KEY"],
+            region_name=aws["AWS_DEFAULT_REGION"],
+        )
+        store = ModelStore(database_url, S3Objects("nnservice", "multihost", client=client))
+        yield {"hosts": hosts, "store": store, "network": network}
+        store.close()
+    finally:
+        for host in hosts:
+            _stop(host.api)
+            _stop(host.worker)
+        if broker is not None:
+            broker.stop()
+        for stop in reversed(stops):
+            stop()
+        network.close()
+
+
+def _wait_for_job(host: Host, job_id: str, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = requests.get(f"{host.url}/jobs/{job_id}", timeout=10).json()
+        if job["state"] in ("succeeded", "failed", "cancelled"):
+            return job
+        time.sleep(0.1)
+    raise TimeoutError(f"job {job_id}: {job}")
+
+
+def _train(host: Host, body: dict) -> str:
+    response = requests.post(host.url + "/train", json=body, timeout=30)
+    assert response.status_code == 202, response.text
+    return response.json()["job_id"]
+
+
+def _served(host: Host) -> set[str]:
+    """The model ids several fresh connections to the host's API answer with."""
+    return {
+        requests.post(host.url + "/predict", json=EMILY, timeout=10).json()["model_id"]
+        for _ in range(6)
+    }
+
+
+def test_train_on_a_predict_on_b_and_promotions_reach_b_within_a_second(cluster) -> None:
+    a, b = cluster["hosts"]
+    dataset = requests.post(a.url + "/datasets", json={"rows": SEED_ROWS}, timeout=30).json()
+    assert requests.get(f"{b.url}/datasets/{dataset['id']}", timeout=10).status_code == 200
+    train = {"dataset_id": dataset["id"], "hyperparameters": {"seed": 3}}
+    older = _wait_for_job(
+        a, requests.post(a.url + "/train", json=train, timeout=30).json()["job_id"]
+    )
+    assert older["state"] == "succeeded", older
+    train["hyperparameters"]["seed"] = 4
+    newer = _wait_for_job(
+        a, requests.post(a.url + "/train", json=train, timeout=30).json()["job_id"]
+    )
+    assert newer["state"] == "succeeded", newer
+    deadline = time.monotonic() + 10
+    while _served(b) != {newer["model_id"]}:
+        assert time.monotonic() < deadline, "B never served the newest model"
+        time.sleep(0.1)
+
+    promoted = requests.post(f"{a.url}/models/{older['model_id']}/promote", timeout=10)
+    assert promoted.status_code == 200
+    done = time.monotonic()
+    while _served(b) != {older["model_id"]}:
+        assert time.monotonic() - done < PROMOTION_DELAY, "the promotion did not reach B in 1 s"
+    history = cluster["store"].promotions(1)
+    assert history[0]["model_id"] == older["model_id"]
+    assert history[0]["promoted_by"] == "anonymous"
+
+
+def test_a_killed_workers_job_finishes_on_the_other_worker_bit_identically(
+    cluster, tmp_path: Path
+) -> None:
+    a, b = cluster["hosts"]
+    store: ModelStore = cluster["store"]
+    people = _people()
+    info, _ = store.save_dataset("people", **people)
+    # The reference: the same job, uninterrupted, on a store of this process's own.
+    settings = Settings(store_path=tmp_path / "reference", checkpoint_seconds=3600.0)
+    upgrade(settings.store_database_url)
+    reference_store = settings.open_store()
+    reference_store.save_dataset("people", **people)
+    reference_job = uuid.uuid4().hex
+    reference_store.create_job(
+        {"id": reference_job, "dataset_id": info["id"], "hyperparameters": LONG_JOB}
+    )
+    assert run_training_job(reference_store, reference_job, settings) == "succeeded"
+    reference = reference_store.get_snapshot(reference_store.get_job(reference_job)["model_id"])
+
+    body = {"dataset_id": info["id"], "hyperparameters": LONG_JOB, "promote": False}
+    job_id = _train(a, body)
+    deadline = time.monotonic() + 120
+    while True:  # running, with a checkpoint written
+        record = store.get_job(job_id)
+        if record["state"] == "running" and store.load_checkpoint(job_id):
+            break
+        assert record["state"] in ("queued", "running"), record
+        assert time.monotonic() < deadline, record
+        time.sleep(0.05)
+    owner_pid = int(record["worker"].split(":")[1])
+    running_on = next(h for h in (a, b) if owner_pid in child_pids(h.worker.pid))
+    other = b if running_on is a else a
+
+    os.killpg(running_on.worker.pid, signal.SIGKILL)  # the whole worker: main process and pool
+    running_on.worker.wait()
+
+    finished = _wait_for_job(other, job_id, timeout=150)
+    assert finished["state"] == "succeeded", finished
+    assert finished["attempts"] == 2
+    snapshot = store.get_snapshot(finished["model_id"])
+    assert snapshot["weights"] == reference["weights"]
+    assert snapshot["biases"] == reference["biases"]
+    assert snapshot["training"]["loss_history"] == reference["training"]["loss_history"]
+    mine = [m for m in store.list_snapshots(limit=1000).items if m["job_id"] == job_id]
+    assert [m["id"] for m in mine] == [finished["model_id"]]
+    assert store.load_checkpoint(job_id) is None
+    reference_store.close()
+
+
+def test_no_process_wrote_into_its_local_directory(cluster) -> None:
+    """Datasets, snapshots and checkpoints went to the object store, metadata to PostgreSQL."""
+    for host in cluster["hosts"]:
+        written = [str(path.relative_to(host.local)) for path in host.local.rglob("*")]
+        assert written == [], (host.name, written)
