@@ -13,7 +13,6 @@ from service.api import Api, register_store_error_handlers
 from service.auth import install_auth
 from service.blueprints import BLUEPRINTS
 from service.body_limit import install_body_limit
-from service.cached_flask import CachedSyncFlask
 from service.context import EXTENSION, Services
 from service.converters import IdConverter, id_parameter_schema
 from service.dashboard import blp as dashboard
@@ -21,7 +20,6 @@ from service.docs import configure_docs
 from service.model_cache import ModelCache
 from service.observability import install_observability
 from service.schemas.datasets import DatasetCreateSchema
-from service.schemas.predict import PredictRequestSchema
 from worker.celery_app import make_celery
 
 
@@ -35,7 +33,7 @@ def _version() -> str:
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the Flask app from `settings` (default: read from the environment)."""
     settings = settings or Settings.from_env()
-    app = CachedSyncFlask(__name__)
+    app = Flask(__name__)
     app.config["NNSERVICE_SETTINGS"] = settings
     logging.getLogger("service").setLevel(settings.log_level)
     app.url_map.converters["id"] = IdConverter
@@ -54,9 +52,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     configure_docs(app, _version())
     api = Api(app)
     api.register_converter(IdConverter, id_parameter_schema)
-    # Request bodies that views load themselves (several content types, or a fast path).
+    # The request body that its view loads itself (JSON, CSV or TSV).
     api.spec.components.schema("DatasetCreate", schema=DatasetCreateSchema)
-    api.spec.components.schema("PredictRequest", schema=PredictRequestSchema)
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     app.register_blueprint(dashboard)  # plain Flask: not part of the OpenAPI document

@@ -238,20 +238,3 @@ def check_both_classes(label: np.ndarray) -> str | None:
         only = "F" if females else "M"
         return f"The dataset needs both F and M rows; all {label.size} rows are {only}."
     return None
-
-
-def validate_single(weight: float, height: float, units: str) -> tuple[float, float]:
-    """Range-check one finite, type-checked measurement (plain floats: the hot path of /predict).
-
-    Returns (lb, in); raises RowValidationError with {field: [message]}.
-    """
-    if units == "metric":
-        weight, height = weight / KG_IN_LB, height / CM_IN_INCH
-    errors: dict[str, list[str]] = {}
-    if not WEIGHT_RANGE_LB[0] <= weight <= WEIGHT_RANGE_LB[1]:
-        errors["weight"] = [range_message("weight", units)]
-    if not HEIGHT_RANGE_IN[0] <= height <= HEIGHT_RANGE_IN[1]:
-        errors["height"] = [range_message("height", units)]
-    if errors:
-        raise RowValidationError(errors)  # type: ignore[arg-type]
-    return weight, height
