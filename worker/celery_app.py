@@ -15,13 +15,10 @@ lost worker and be retried.
 
 from __future__ import annotations
 
-import logging
-
 from celery import Celery, signals
 
 from nnservice.config import Settings
 from worker import logging_setup  # noqa: F401 - JSON log lines with job ids (Celery signals)
-from worker.names import TRAIN_TASK, WARM_TASK
 
 #: Broker used when REDIS_URL is unset (`nnservice up` always sets it for its children).
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
@@ -92,41 +89,13 @@ def _warm_up_before_the_pool(**_: object) -> None:
     neural.warm_up(hidden_layers=WARM_UP_DEPTHS)
 
 
-@signals.worker_process_init.connect
-def _prepare_pool_child(**_: object) -> None:
-    """In each pool child, before its first task: the same warm-up (instant when inherited; a
-    child started later to replace one that died gets it too), then one rehearsal job on a
-    throwaway store, so the child's first real job does not pay its first pass over the code
-    (`worker.rehearsal`)."""
-    import neural
-    from worker.rehearsal import rehearse_job
-
-    neural.warm_up(hidden_layers=WARM_UP_DEPTHS)
-    rehearse_job()
-
-
-@signals.worker_ready.connect
-def _send_first_message(sender: object = None, **_: object) -> None:
-    """In the worker's main process, once it consumes: send itself one `nnservice.warm`.
-    Receiving, dispatching and acknowledging a message runs a lot of code for the first time
-    (about 4 ms, on a seed job of 18; on two cores it slows the pool child running that job
-    too), and the no-op pays for it instead of the first real job. The pool children rehearse
-    a job each on their own (`_prepare_pool_child`)."""
-    try:
-        (getattr(sender, "app", None) or app).send_task(WARM_TASK)
-    except Exception:  # noqa: BLE001 - a warm-up never stops a worker
-        logging.getLogger(__name__).warning("could not send the warm-up message", exc_info=True)
-
-
 @signals.worker_shutting_down.connect
 def _interrupt_training(how: str = "Warm", **_: object) -> None:
     """On a warm shutdown, running training jobs checkpoint and requeue instead of finishing."""
-    from celery.worker import state
-
     from worker import shutdown
 
     if how == "Warm":
-        shutdown.forward_to_training_children(state.active_requests, TRAIN_TASK)
+        shutdown.signal_pool_children()
 
 
 app = make_celery(Settings.from_env())

@@ -12,7 +12,7 @@ from model_store import ModelStore
 from nnservice.config import Settings
 from worker import shutdown
 from worker.celery_app import app
-from worker.names import TRAIN_TASK, WARM_TASK
+from worker.names import TRAIN_TASK
 from worker.training_job import TrainingInterrupted, run_training_job
 
 
@@ -26,9 +26,3 @@ def train(job_id: str) -> str:
             return run_training_job(store, job_id, settings, stop_requested=shutdown.requested)
     except TrainingInterrupted:
         raise Reject("worker shutting down; job checkpointed and requeued", requeue=True) from None
-
-
-@app.task(name=WARM_TASK, ignore_result=True)
-def warm() -> None:
-    """Nothing. A worker sends this to itself when it is ready, so that its first message (the
-    consumer's and the pool's first pass over their code) is not a user's job."""
