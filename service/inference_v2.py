@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from neural.decision import decide
 from service.protocol_errors import ProtocolError
 from service.protocol_input import FEATURES, features
 
@@ -134,7 +135,7 @@ def infer_response(
     values = probabilities.tolist()
     data = {
         "probability_female": values,
-        "gender": ["F" if p >= 0.5 else "M" for p in values],
+        "gender": ["F" if female else "M" for female in decide(probabilities).tolist()],
     }
     return {
         "model_name": MODEL_NAME,

@@ -10,6 +10,7 @@ training data: weight 1-1500 lb (0.45-680 kg), height 10-120 in (25-305 cm).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -26,6 +27,9 @@ MAX_REPORTED_ROWS = 20
 MISSING = "Missing data for required field."
 UNKNOWN = "Unknown field."
 NOT_A_NUMBER = "Not a valid number."
+NOT_A_DECIMAL = "Not a valid number: plain decimals only (sign, digits, point, exponent)."
+#: A number in a CSV/TSV cell: optional sign, digits with an optional point, optional exponent.
+DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 NOT_FINITE = "Special numeric values (nan or infinity) are not permitted."
 BAD_GENDER = "Must be one of F, M, female, male (any case)."
 
@@ -132,18 +136,19 @@ def _json_numbers(values: list, field: str, errors: _Collector) -> np.ndarray:
 
 
 def _text_numbers(values: list[str], field: str, errors: _Collector) -> np.ndarray:
-    """Numbers written as text (CSV/TSV cells) as a float array; unparsable cells become NaN."""
-    try:
+    """Numbers written as text (CSV/TSV cells) as a float array; a cell that is not a plain
+    decimal (`DECIMAL`: no `1_50`, `0x10`, `inf` or `nan`, which Python's float() would read)
+    is reported and becomes NaN."""
+    column = np.full(len(values), np.nan)
+    plain = [bool(DECIMAL.fullmatch(value)) for value in values]
+    if all(plain):
         return np.array(values, dtype=np.float64)
-    except ValueError:
-        column = np.empty(len(values))
-        for row, value in enumerate(values):
-            try:
-                column[row] = float(value)
-            except ValueError:
-                errors.add(row, field, f"{NOT_A_NUMBER} Got {value[:40]!r}.")
-                column[row] = np.nan
-        return column
+    for row, (value, ok) in enumerate(zip(values, plain, strict=True)):
+        if ok:
+            column[row] = float(value)
+        else:
+            errors.add(row, field, f"{NOT_A_DECIMAL} Got {value[:40]!r}.")
+    return column
 
 
 def _check_measurements(

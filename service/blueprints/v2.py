@@ -6,13 +6,11 @@ Errors are the protocol's `{"error": "..."}`.
 
 from __future__ import annotations
 
-import json
-
 from flask import Response, current_app, request
 
 from model_store.errors import CorruptSnapshot, NotFound
 from model_store.trained_model import TrainedModel
-from service.api import Blueprint, json_response
+from service.api import Blueprint, json_response, loads_json
 from service.context import services
 from service.inference_v2 import MODEL_NAME, infer_response, model_metadata, parse_infer_request
 from service.logging_setup import current_request_id
@@ -107,7 +105,7 @@ def _ready(name: str, version: str | None) -> tuple[dict, int]:
 def _infer(name: str, version: str | None) -> Response:
     model = _model(name, version)
     try:
-        body = json.loads(request.get_data())
+        body = loads_json(request.get_data())
     except (ValueError, RecursionError) as exc:
         raise ProtocolError(400, f"the body is not valid JSON: {exc}") from None
     X, outputs, request_id = parse_infer_request(body, services().settings.max_predict_rows)
