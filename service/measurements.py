@@ -156,17 +156,19 @@ def _check_measurements(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Finite and in range (after conversion to lb and in); returns the converted columns."""
     given = {"weight": np.isfinite(weight), "height": np.isfinite(height)}
-    with np.errstate(over="ignore"):  # a huge metric value becomes inf: out of range below
+    # a huge metric value becomes inf, NaN compares false: both are reported below
+    with np.errstate(over="ignore", invalid="ignore"):
         weight, height = to_imperial(weight, height, units)
-    bounds = {"weight": (weight, WEIGHT_RANGE_LB), "height": (height, HEIGHT_RANGE_IN)}
-    for field, (column, (low, high)) in bounds.items():
-        finite = given[field]
-        for row in np.flatnonzero(~finite):
-            if (int(row), field) not in errors.bad:
-                errors.add(int(row), field, NOT_FINITE)
-        with np.errstate(invalid="ignore"):
+        bounds = {"weight": (weight, WEIGHT_RANGE_LB), "height": (height, HEIGHT_RANGE_IN)}
+        for field, (column, (low, high)) in bounds.items():
+            finite = given[field]
             out_of_range = finite & ((column < low) | (column > high))
-        errors.add_many(np.flatnonzero(out_of_range), field, range_message(field, units))
+            if finite.all() and not out_of_range.any():
+                continue  # the usual case: nothing to report for this column
+            for row in np.flatnonzero(~finite):
+                if (int(row), field) not in errors.bad:
+                    errors.add(int(row), field, NOT_FINITE)
+            errors.add_many(np.flatnonzero(out_of_range), field, range_message(field, units))
     return weight, height
 
 
