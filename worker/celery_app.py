@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from celery import Celery, signals
 
+from neural.hyperparameters import HIDDEN_LAYERS
 from nnservice.config import Settings
 from worker import logging_setup  # noqa: F401 - JSON log lines with job ids (Celery signals)
 
@@ -74,9 +75,9 @@ def make_celery(settings: Settings) -> Celery:
     return app
 
 
-#: Hidden-layer counts the API accepts (1-4, `service.schemas.train`): numba compiles the
+#: Hidden-layer counts the API accepts (`neural.hyperparameters`): numba compiles the
 #: training kernel once per network depth, so every depth is prepared before any job runs.
-WARM_UP_DEPTHS = (1, 2, 3, 4)
+WARM_UP_DEPTHS = tuple(range(HIDDEN_LAYERS[0], HIDDEN_LAYERS[1] + 1))
 
 
 @signals.worker_init.connect
