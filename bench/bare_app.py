@@ -3,7 +3,7 @@ settings.
 
 `python bench/bare_app.py --port N` serves `POST /predict` (parse the JSON body, answer a small
 JSON object shaped like the real answer) and `GET /healthz`, with exactly the options of
-`nnservice api` (`nnservice.gunicorn_conf.options`: worker count, threads, worker class, access
+`nnservice api` (`nnservice.gunicorn_conf.options`: worker count, worker class, access
 log, timeouts), read from the same environment variables. No validation, no model, no store.
 """
 

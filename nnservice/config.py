@@ -59,7 +59,6 @@ class Settings:
       NNSERVICE_VISIBILITY_TIMEOUT   [30] seconds before an unacknowledged task is redelivered
       NNSERVICE_WORKER_CONCURRENCY   [number of CPUs] training processes per worker
       NNSERVICE_API_WORKERS          [2] gunicorn worker processes for the API
-      NNSERVICE_API_THREADS          [2] threads per gunicorn worker (1: sync workers)
       NNSERVICE_EVENTS_MAX_SECONDS   [600] longest life of one /jobs/{id}/events stream
       NNSERVICE_LOG_LEVEL            [INFO] for every process's JSON log lines
       NNSERVICE_METRICS_DIR          [<temp dir>/nnservice-metrics] where the API's processes
@@ -81,7 +80,6 @@ class Settings:
     visibility_timeout: int = 30
     worker_concurrency: int = field(default_factory=lambda: os.cpu_count() or 1)
     api_workers: int = 2
-    api_threads: int = 2
     events_max_seconds: float = 600.0
     log_level: str = "INFO"
     metrics_dir: Path = field(
@@ -141,7 +139,6 @@ class Settings:
                 "NNSERVICE_WORKER_CONCURRENCY", int, defaults.worker_concurrency
             ),
             api_workers=get("NNSERVICE_API_WORKERS", int, defaults.api_workers),
-            api_threads=get("NNSERVICE_API_THREADS", int, defaults.api_threads),
             events_max_seconds=get(
                 "NNSERVICE_EVENTS_MAX_SECONDS", float, defaults.events_max_seconds
             ),
@@ -168,7 +165,6 @@ ENVIRONMENT_VARIABLES: frozenset[str] = frozenset(
         "NNSERVICE_VISIBILITY_TIMEOUT",
         "NNSERVICE_WORKER_CONCURRENCY",
         "NNSERVICE_API_WORKERS",
-        "NNSERVICE_API_THREADS",
         "NNSERVICE_EVENTS_MAX_SECONDS",
         "NNSERVICE_LOG_LEVEL",
         "NNSERVICE_METRICS_DIR",

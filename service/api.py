@@ -8,15 +8,12 @@ under the request location, because every argument here lives in exactly one pla
 
 from __future__ import annotations
 
-import inspect
 import json
-from collections.abc import Callable
 from typing import Any, NoReturn
 
 import flask_smorest
 import marshmallow as ma
-from flask import Flask, Response, current_app, request
-from flask.blueprints import BlueprintSetupState
+from flask import Flask, Request, Response, current_app, request
 from flask_smorest.error_handler import ErrorSchema as _SmorestErrorSchema
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
@@ -88,30 +85,73 @@ def summarize_errors(errors: Any, limit: int = 3) -> str:
     return "invalid " + ", ".join(paths) if paths else "invalid request"
 
 
+class DuplicateKeyError(ValueError):
+    """A JSON object has the same key twice (`{"weight": 128, "weight": 400}`)."""
+
+    def __init__(self, key: str):
+        super().__init__(f"duplicate key {key!r}")
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
+    """`object_pairs_hook` of `loads_json`: the object, or DuplicateKeyError."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKeyError(key)
+            seen.add(key)
+    return obj
+
+
+def loads_json(data: bytes | str) -> Any:
+    """Parse a JSON request body strictly: UTF-8, no duplicate keys in any object.
+
+    Raises DuplicateKeyError, or ValueError (not UTF-8, not JSON, too deeply nested, an integer
+    past Python's digit limit) with a message for the client.
+    """
+    try:
+        return json.loads(data, object_pairs_hook=_unique_keys)
+    except RecursionError as exc:
+        raise ValueError("nested too deeply") from exc
+
+
+def invalid_json_errors(error: ValueError) -> dict:
+    """The `errors` object of a 400 for `error` from `loads_json`: the duplicate key, or body."""
+    if isinstance(error, DuplicateKeyError):
+        return {error.key: [f"Duplicate key {error.key!r} in a JSON object."]}
+    return {"body": [str(error)]}
+
+
+def request_json(req: Request) -> Any:
+    """The request's JSON body: 415 if it is not JSON, 400 naming the problem (or the duplicate
+    key) if it does not parse; `missing` for an empty body."""
+    if not is_json_request(req):
+        message = f"expected Content-Type application/json, got {req.mimetype or 'none'}"
+        abort(415, message=message, errors={"Content-Type": [message]})
+    data = req.get_data(cache=True)
+    if not data:
+        return core.missing
+    try:
+        return loads_json(data)
+    except ValueError as error:  # JSON, Unicode and duplicate-key errors are ValueErrors
+        abort(
+            400,
+            message=f"request body is not valid JSON: {error}",
+            errors=invalid_json_errors(error),
+        )
+
+
 class StrictParser(FlaskParser):
-    """webargs parser: 415 for a body that is not JSON, 400 for broken JSON or an unknown query
-    parameter, 422 naming fields."""
+    """webargs parser: 415 for a body that is not JSON, 400 for broken JSON, a duplicate key or
+    an unknown query parameter, 422 naming fields."""
 
     #: A query parameter the endpoint does not take is an error, not silently ignored.
     DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": ma.RAISE}
 
-    def _raw_load_json(self, req) -> Any:
-        if not is_json_request(req):
-            message = f"expected Content-Type application/json, got {req.mimetype or 'none'}"
-            abort(415, message=message, errors={"Content-Type": [message]})
-        try:
-            return core.parse_json(req.get_data(cache=True))
-        except json.JSONDecodeError:
-            raise  # webargs turns it into _handle_invalid_json_error
-        except RecursionError as exc:
-            raise json.JSONDecodeError("nested too deeply", "<body>", 0) from exc
-        except ValueError as exc:  # e.g. an integer literal over Python's 4300-digit limit
-            raise json.JSONDecodeError(str(exc), "<body>", 0) from exc
-
-    def _handle_invalid_json_error(self, error, req, *args: Any, **kwargs: Any) -> NoReturn:
-        abort(
-            400, message=f"request body is not valid JSON: {error}", errors={"body": [str(error)]}
-        )
+    def load_json(self, req: Request, schema: ma.Schema) -> Any:
+        return request_json(req)
 
     def handle_error(self, error, req, schema, *, error_status_code, error_headers) -> NoReturn:
         unknown_message = schema.error_messages["unknown"]
@@ -138,30 +178,6 @@ class StrictParser(FlaskParser):
         )
 
 
-_PARSER = StrictParser()
-#: webargs' `load_json` takes a schema but reads only its `many` flag; the body is loaded apart.
-_NO_SCHEMA = ma.Schema()
-
-
-def json_body() -> Any:
-    """The request's JSON body, failing as @blp.arguments would: 415 if it is not JSON, 400 if it
-    does not parse; `{}` for an empty body.
-
-    A well-formed `application/json` body is parsed right here (the common case, in a few calls);
-    anything else goes through the webargs parser, which names the error.
-    """
-    req = request._get_current_object()  # one context lookup
-    if req.mimetype == "application/json":
-        data = req.get_data(cache=True)
-        if data:
-            try:
-                return json.loads(data.decode("utf-8"))
-            except (ValueError, RecursionError):  # decoding and JSON errors are ValueErrors
-                pass
-    body = _PARSER.load_json(req, _NO_SCHEMA)
-    return {} if body is core.missing else body
-
-
 def load_body(schema: ma.Schema, body: Any) -> dict:
     """`body` loaded by `schema`; 422 naming every invalid field."""
     try:
@@ -172,25 +188,8 @@ def load_body(schema: ma.Schema, body: Any) -> dict:
 
 def parse_json_body(schema: ma.Schema) -> dict:
     """The request's JSON body loaded by `schema` (415/400/422 as @blp.arguments would)."""
-    return load_body(schema, json_body())
-
-
-def serve_undecorated(blp: flask_smorest.Blueprint, view: Callable) -> None:
-    """Have the app call `view`'s own function, without flask-smorest's decorator wrappers.
-
-    Each of `@blp.doc`, `@blp.response` and `@blp.alt_response` wraps the view in a function
-    that looks up the app and calls it again, on every request. For a view that parses its own
-    body and always returns a `Response` (or aborts), they do nothing else at run time: their
-    documentation is collected when the route is defined and stays in the OpenAPI document.
-    Call after `@blp.route` has defined `view`; for the hottest endpoints only.
-    """
-    endpoint = f"{blp.name}.{view.__name__}"
-    plain = inspect.unwrap(view)
-
-    def replace(state: BlueprintSetupState) -> None:
-        state.app.view_functions[endpoint] = plain
-
-    blp.record_once(replace)
+    body = request_json(request)
+    return load_body(schema, {} if body is core.missing else body)
 
 
 def json_request_body(schema_name: str) -> dict:

@@ -12,7 +12,6 @@ from service.api import Api, register_store_error_handlers
 from service.auth import install_auth
 from service.blueprints import BLUEPRINTS
 from service.body_limit import install_body_limit
-from service.cached_flask import CachedSyncFlask
 from service.context import EXTENSION, Services
 from service.converters import IdConverter, id_parameter_schema
 from service.dashboard import blp as dashboard
@@ -36,7 +35,7 @@ def _version() -> str:
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the Flask app from `settings` (default: read from the environment)."""
     settings = settings or Settings.from_env()
-    app = CachedSyncFlask(__name__)
+    app = Flask(__name__)
     app.config["NNSERVICE_SETTINGS"] = settings
     logging.getLogger("service").setLevel(settings.log_level)
     app.url_map.converters["id"] = IdConverter
@@ -55,9 +54,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     configure_docs(app, _version())
     api = Api(app)
     api.register_converter(IdConverter, id_parameter_schema)
-    # Request bodies that views load themselves (several content types, or a fast path).
+    # The request body that its view loads itself (JSON, CSV or TSV).
     api.spec.components.schema("DatasetCreate", schema=DatasetCreateSchema)
-    api.spec.components.schema("PredictRequest", schema=PredictRequestSchema)
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     schemas = api.spec.components.schemas

@@ -11,13 +11,14 @@ echoed; other parameters are accepted and ignored. Anything else is a 400 naming
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from neural.decision import decide
 from service import v2_binary
+from service.api import DuplicateKeyError, loads_json
 from service.protocol_errors import ProtocolError
 from service.protocol_input import FEATURES, features
 
@@ -179,7 +180,9 @@ def parse_infer_request(body: bytes, header_length: str | None, max_rows: int) -
     """Check an inference request (JSON, or JSON then binary tensors); ProtocolError(400)."""
     head, binary = v2_binary.split_body(body, header_length)
     try:
-        request = json.loads(head)
+        request = loads_json(head)
+    except DuplicateKeyError as exc:
+        raise _bad(f"the inference request has a duplicate key: {exc.key!r}") from None
     except (ValueError, RecursionError) as exc:
         raise _bad(f"the inference request is not valid JSON: {exc}") from None
     if not isinstance(request, dict):
@@ -203,7 +206,7 @@ def infer_response(
     """(the JSON answer, the binary outputs after it): the requested outputs, each [n, 1]."""
     rows = int(probabilities.size)
     values = probabilities.tolist()
-    genders = ["F" if p >= 0.5 else "M" for p in values]
+    genders = ["F" if female else "M" for female in decide(probabilities).tolist()]
     tensors, blobs = [], []
     for name, binary in outputs:
         tensor = {"name": name, "shape": [rows, 1], "datatype": OUTPUTS[name]}

@@ -10,6 +10,7 @@ training data: weight 1-1500 lb (0.45-680 kg), height 10-120 in (25-305 cm).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -26,6 +27,9 @@ MAX_REPORTED_ROWS = 20
 MISSING = "Missing data for required field."
 UNKNOWN = "Unknown field."
 NOT_A_NUMBER = "Not a valid number."
+NOT_A_DECIMAL = "Not a valid number: plain decimals only (sign, digits, point, exponent)."
+#: A number in a CSV/TSV cell: optional sign, digits with an optional point, optional exponent.
+DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 NOT_FINITE = "Special numeric values (nan or infinity) are not permitted."
 BAD_GENDER = "Must be one of F, M, female, male (any case)."
 
@@ -132,18 +136,19 @@ def _json_numbers(values: list, field: str, errors: _Collector) -> np.ndarray:
 
 
 def _text_numbers(values: list[str], field: str, errors: _Collector) -> np.ndarray:
-    """Numbers written as text (CSV/TSV cells) as a float array; unparsable cells become NaN."""
-    try:
+    """Numbers written as text (CSV/TSV cells) as a float array; a cell that is not a plain
+    decimal (`DECIMAL`: no `1_50`, `0x10`, `inf` or `nan`, which Python's float() would read)
+    is reported and becomes NaN."""
+    column = np.full(len(values), np.nan)
+    plain = [bool(DECIMAL.fullmatch(value)) for value in values]
+    if all(plain):
         return np.array(values, dtype=np.float64)
-    except ValueError:
-        column = np.empty(len(values))
-        for row, value in enumerate(values):
-            try:
-                column[row] = float(value)
-            except ValueError:
-                errors.add(row, field, f"{NOT_A_NUMBER} Got {value[:40]!r}.")
-                column[row] = np.nan
-        return column
+    for row, (value, ok) in enumerate(zip(values, plain, strict=True)):
+        if ok:
+            column[row] = float(value)
+        else:
+            errors.add(row, field, f"{NOT_A_DECIMAL} Got {value[:40]!r}.")
+    return column
 
 
 def _check_measurements(
@@ -151,17 +156,19 @@ def _check_measurements(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Finite and in range (after conversion to lb and in); returns the converted columns."""
     given = {"weight": np.isfinite(weight), "height": np.isfinite(height)}
-    with np.errstate(over="ignore"):  # a huge metric value becomes inf: out of range below
+    # a huge metric value becomes inf, NaN compares false: both are reported below
+    with np.errstate(over="ignore", invalid="ignore"):
         weight, height = to_imperial(weight, height, units)
-    bounds = {"weight": (weight, WEIGHT_RANGE_LB), "height": (height, HEIGHT_RANGE_IN)}
-    for field, (column, (low, high)) in bounds.items():
-        finite = given[field]
-        for row in np.flatnonzero(~finite):
-            if (int(row), field) not in errors.bad:
-                errors.add(int(row), field, NOT_FINITE)
-        with np.errstate(invalid="ignore"):
+        bounds = {"weight": (weight, WEIGHT_RANGE_LB), "height": (height, HEIGHT_RANGE_IN)}
+        for field, (column, (low, high)) in bounds.items():
+            finite = given[field]
             out_of_range = finite & ((column < low) | (column > high))
-        errors.add_many(np.flatnonzero(out_of_range), field, range_message(field, units))
+            if finite.all() and not out_of_range.any():
+                continue  # the usual case: nothing to report for this column
+            for row in np.flatnonzero(~finite):
+                if (int(row), field) not in errors.bad:
+                    errors.add(int(row), field, NOT_FINITE)
+            errors.add_many(np.flatnonzero(out_of_range), field, range_message(field, units))
     return weight, height
 
 
@@ -238,20 +245,3 @@ def check_both_classes(label: np.ndarray) -> str | None:
         only = "F" if females else "M"
         return f"The dataset needs both F and M rows; all {label.size} rows are {only}."
     return None
-
-
-def validate_single(weight: float, height: float, units: str) -> tuple[float, float]:
-    """Range-check one finite, type-checked measurement (plain floats: the hot path of /predict).
-
-    Returns (lb, in); raises RowValidationError with {field: [message]}.
-    """
-    if units == "metric":
-        weight, height = weight / KG_IN_LB, height / CM_IN_INCH
-    errors: dict[str, list[str]] = {}
-    if not WEIGHT_RANGE_LB[0] <= weight <= WEIGHT_RANGE_LB[1]:
-        errors["weight"] = [range_message("weight", units)]
-    if not HEIGHT_RANGE_IN[0] <= height <= HEIGHT_RANGE_IN[1]:
-        errors["height"] = [range_message("height", units)]
-    if errors:
-        raise RowValidationError(errors)  # type: ignore[arg-type]
-    return weight, height

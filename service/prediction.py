@@ -7,11 +7,11 @@ import numpy as np
 
 from model_store.errors import NotFound
 from model_store.trained_model import TrainedModel
+from neural.decision import decide
 from service.api import abort, abort_unknown_reference
 from service.explanation import explanations
-from service.metrics import count_prediction, count_predictions
+from service.metrics import count_predictions
 from service.model_cache import ModelCache, NoModelYet
-from service.predict_request import Person
 
 
 def pick_model(models: ModelCache, model_id: str | None) -> TrainedModel:
@@ -37,16 +37,6 @@ def _model_or_abort(models: ModelCache, model_id: str | None) -> TrainedModel:
         abort_unknown_reference("model_id", "model", model_id or "")
 
 
-def predict_person(models: ModelCache, person: Person) -> dict:
-    """`predict` of one person, in Python floats (the single-row hot path: no arrays)."""
-    model = _model_or_abort(models, person.model_id)
-    probability = model.predict_one(person.weight, person.height)
-    female = probability >= 0.5
-    count_prediction(female)
-    prediction = {"gender": "F" if female else "M", "probability_female": probability}
-    return {"model_id": model.model_id, "predictions": [prediction]}
-
-
 def predict(models: ModelCache, X: np.ndarray, model_id: str | None, explain: bool = False) -> dict:
     """`{"model_id", "predictions": [{"gender", "probability_female"}]}` for X (n, 2) in lb, in.
 
@@ -54,9 +44,10 @@ def predict(models: ModelCache, X: np.ndarray, model_id: str | None, explain: bo
     (`service.explanation`).
     """
     model = _model_or_abort(models, model_id)
+    values = probabilities(model, X)
     predictions = [
-        {"gender": "F" if p >= 0.5 else "M", "probability_female": p}
-        for p in probabilities(model, X).tolist()
+        {"gender": "F" if female else "M", "probability_female": p}
+        for p, female in zip(values.tolist(), decide(values).tolist(), strict=True)
     ]
     if explain:
         for prediction, explanation in zip(predictions, explanations(model, X), strict=True):

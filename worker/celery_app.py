@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from celery import Celery, signals
 
+from neural.hyperparameters import HIDDEN_LAYERS
 from nnservice.config import Settings
 from worker import logging_setup  # noqa: F401 - JSON log lines with job ids (Celery signals)
-from worker.names import TRAIN_TASK
 from worker.reaper import Reaper
 
 #: Broker used when REDIS_URL is unset (`nnservice up` always sets it for its children).
@@ -76,9 +76,9 @@ def make_celery(settings: Settings) -> Celery:
     return app
 
 
-#: Hidden-layer counts the API accepts (1-4, `service.schemas.train`): numba compiles the
+#: Hidden-layer counts the API accepts (`neural.hyperparameters`): numba compiles the
 #: training kernel once per network depth, so every depth is prepared before any job runs.
-WARM_UP_DEPTHS = (1, 2, 3, 4)
+WARM_UP_DEPTHS = tuple(range(HIDDEN_LAYERS[0], HIDDEN_LAYERS[1] + 1))
 
 
 @signals.worker_init.connect
@@ -94,12 +94,10 @@ def _warm_up_before_the_pool(**_: object) -> None:
 @signals.worker_shutting_down.connect
 def _interrupt_training(how: str = "Warm", **_: object) -> None:
     """On a warm shutdown, running training jobs checkpoint and requeue instead of finishing."""
-    from celery.worker import state
-
     from worker import shutdown
 
     if how == "Warm":
-        shutdown.forward_to_training_children(state.active_requests, TRAIN_TASK)
+        shutdown.signal_pool_children()
 
 
 app = make_celery(Settings.from_env())

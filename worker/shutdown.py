@@ -2,12 +2,12 @@
 
 Celery's warm shutdown (SIGTERM or Ctrl-C to the worker) waits for running tasks to finish, which
 for a long training job can outlast any container's stop grace period. Instead, the worker's main
-process forwards SIGTERM to each pool child that is running a training task
-(`forward_to_training_children`), and inside the task (`job_running`) the child's SIGTERM handler
-only raises a flag. The training job checks the flag after every epoch, saves a checkpoint, puts
-the job back to `queued`, and the task requeues its message, so another worker resumes it from the
-checkpoint. A second SIGTERM, or one that arrives while no job runs, goes to the pool's own
-handler (billiard's, which exits the child) as before.
+process forwards SIGTERM to its pool children (`signal_pool_children`, from Celery's
+`worker_shutting_down` signal); inside a training task (`job_running`) a child's SIGTERM handler
+only raises a flag, and an idle child exits as on any SIGTERM. The training job checks the flag
+after every epoch, saves a checkpoint, puts the job back to `queued`, and the task requeues its
+message, so another worker resumes it from the checkpoint. A second SIGTERM, or one that arrives
+while no job runs, goes to the pool's own handler (billiard's, which exits the child) as before.
 
 The handler is installed when a task starts, not at process start: billiard replaces the
 terminate handlers after Celery's `worker_process_init` hooks have run.
@@ -18,8 +18,10 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
+
+import billiard
 
 _in_job = False
 _requested = False
@@ -58,15 +60,11 @@ def job_running() -> Iterator[None]:
         _in_job = False
 
 
-def forward_to_training_children(active_requests: Iterable[object], task_name: str) -> list[int]:
-    """Send SIGTERM to the pool children running `task_name`; returns their pids."""
+def signal_pool_children() -> list[int]:
+    """Send SIGTERM to this process's pool children (billiard's processes); returns their pids."""
     pids = []
-    for request in list(active_requests):
-        pid = getattr(request, "worker_pid", None)
-        if pid and getattr(request, "task_name", None) == task_name:
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                continue
-            pids.append(pid)
+    for child in billiard.active_children():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child.pid, signal.SIGTERM)
+            pids.append(child.pid)
     return pids

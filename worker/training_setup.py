@@ -15,20 +15,11 @@ from typing import Any
 import numpy as np
 
 import neural
+from neural import hyperparameters
+from neural.decision import decide
 
-#: Used for every hyperparameter a POST /train leaves out (docs/architecture.md): the API fills
-#: them into the job record before sending.
-DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
-    "hidden_layers": [2],
-    "epochs": 1000,
-    "learning_rate": 0.1,
-    "batch_size": 1,
-    "loss": "mse",
-    "shuffle": True,
-    "seed": None,
-    "validation_fraction": 0.0,
-    "normalization": "standard",
-}
+#: Used for every hyperparameter a POST /train leaves out (`neural.hyperparameters`).
+DEFAULT_HYPERPARAMETERS: dict[str, Any] = hyperparameters.DEFAULTS
 #: What a job record's "hyperparameters" must hold; the API fills in the defaults before sending.
 REQUIRED = (
     "hidden_layers",
@@ -109,8 +100,8 @@ def layer_sizes(hidden_layers: list[int]) -> tuple[int, ...]:
 
 
 def accuracy(probabilities: np.ndarray, y: np.ndarray) -> float | None:
-    """Share of rows classified right at threshold 0.5 (p >= 0.5 means F); None if no rows."""
+    """Share of rows classified right by `neural.decision` (label 1 = F); None if no rows."""
     if y.shape[0] == 0:
         return None
-    predicted = np.asarray(probabilities).reshape(-1) >= 0.5
-    return float(np.mean(predicted == (y >= 0.5)))
+    predicted = decide(np.asarray(probabilities).reshape(-1))
+    return float(np.mean(predicted == (y == 1.0)))

@@ -5,11 +5,9 @@ values in lb and in. Errors are MLflow's `{"error_code", "message"}`.
 
 from __future__ import annotations
 
-import json
-
 from flask import Response, current_app, request
 
-from service.api import Blueprint, json_response
+from service.api import Blueprint, json_response, loads_json
 from service.context import services
 from service.mlflow_scoring import rows_from_csv, rows_from_json
 from service.model_cache import NoModelYet
@@ -72,7 +70,7 @@ def _rows() -> list:
     if request.mimetype == "text/csv":
         return rows_from_csv(text)
     try:
-        body = json.loads(text)
+        body = loads_json(text)
     except (ValueError, RecursionError) as exc:
         raise ProtocolError(400, f"Failed to parse input as JSON: {exc}") from None
     return rows_from_json(body)

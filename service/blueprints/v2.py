@@ -6,14 +6,12 @@ Errors are the protocol's `{"error": "..."}`.
 
 from __future__ import annotations
 
-import json
-
 from flask import Response, current_app, request
 
 from model_store.errors import CorruptSnapshot, NotFound
 from model_store.trained_model import TrainedModel
 from service import v2_binary
-from service.api import Blueprint, json_response
+from service.api import Blueprint, json_response, loads_json
 from service.context import services
 from service.inference_v2 import (
     MODEL_NAME,
@@ -333,7 +331,7 @@ def repository_index():
     """The model repository: every stored model id as a version, READY or UNAVAILABLE."""
     body = request.get_data()
     try:
-        ready_only = _ready_filter(json.loads(body) if body.strip() else {})
+        ready_only = _ready_filter(loads_json(body) if body.strip() else {})
     except (ValueError, RecursionError):
         raise ProtocolError(400, "the body must be empty or a JSON object") from None
     index = _repository()

@@ -1,4 +1,5 @@
-"""POST /predict: one person, or `instances` validated column-wise (fast, errors name the row)."""
+"""POST /predict: one person or `instances`, both validated by the one columnar row validator
+(`service.measurements.validate_json_rows`; errors name the row and the field)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from service.measurements import (
     WEIGHT_DESCRIPTION,
     RowValidationError,
     validate_json_rows,
-    validate_single,
 )
-from service.schemas.fields import IdField, RowsField, StrictBoolean, StrictFloat, UnitsField
+from service.schemas.fields import IdField, RowsField, StrictBoolean, UnitsField
+
+#: A one-person body's fields, checked by the row validator like a row of `instances`.
+_ONE_PERSON = ("weight", "height")
 
 
 class PredictRequestSchema(ma.Schema):
@@ -24,8 +27,8 @@ class PredictRequestSchema(ma.Schema):
     #: The two shapes of a request: exactly one of these sets of fields (stated in OpenAPI).
     SHAPES = (("weight", "height"), ("instances",))
 
-    weight = StrictFloat(metadata={"description": WEIGHT_DESCRIPTION})
-    height = StrictFloat(metadata={"description": HEIGHT_DESCRIPTION})
+    weight = ma.fields.Raw(metadata={"type": "number", "description": WEIGHT_DESCRIPTION})
+    height = ma.fields.Raw(metadata={"type": "number", "description": HEIGHT_DESCRIPTION})
     instances = RowsField(
         with_gender=False,
         description="Up to NNSERVICE_MAX_PREDICT_ROWS (default 10000) people.",
@@ -61,22 +64,18 @@ class PredictRequestSchema(ma.Schema):
         """Replace the input by X, ndarray of shape (n, 2) in lb and in."""
         units = data.pop("units")
         if "instances" in data:
+            rows = data.pop("instances")
             max_rows = current_app.config["NNSERVICE_SETTINGS"].max_predict_rows
-            try:
-                columns = validate_json_rows(
-                    data.pop("instances"), units=units, with_gender=False, max_rows=max_rows
-                )
-            except RowValidationError as exc:
-                raise ma.ValidationError({"instances": exc.errors}) from exc
-            data["X"] = np.column_stack([columns.weight, columns.height])
-            data["single"] = False
         else:
-            try:
-                weight, height = validate_single(data.pop("weight"), data.pop("height"), units)
-            except RowValidationError as exc:
-                raise ma.ValidationError(exc.errors) from exc
-            data["X"] = np.array([[weight, height]])
-            data["single"] = True
+            rows = [{name: data.pop(name) for name in _ONE_PERSON}]
+            max_rows = None
+        try:
+            columns = validate_json_rows(rows, units=units, with_gender=False, max_rows=max_rows)
+        except RowValidationError as exc:
+            # one person's errors name its fields; instances' name the row too
+            errors = {"instances": exc.errors} if max_rows is not None else exc.errors["0"]
+            raise ma.ValidationError(errors) from exc
+        data["X"] = np.column_stack([columns.weight, columns.height])
         return data
 
 

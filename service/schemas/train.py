@@ -1,4 +1,4 @@
-"""POST /train: which data, which hyperparameters (ranges here are the API's contract)."""
+"""POST /train: which data, which hyperparameters (defaults, ranges: `neural.hyperparameters`)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Any
 
 import marshmallow as ma
 
+from neural import hyperparameters as hp
 from service.schemas.datasets import load_labelled_rows
 from service.schemas.fields import (
     IdField,
@@ -15,9 +16,9 @@ from service.schemas.fields import (
     StrictInteger,
     UnitsField,
 )
-from worker.training_setup import DEFAULT_HYPERPARAMETERS  # the job record's defaults
 
-MAX_SEED = 2**32 - 1
+DEFAULT_HYPERPARAMETERS = hp.DEFAULTS
+MAX_SEED = hp.MAX_SEED
 
 
 def _doc(name: str, description: str) -> dict:
@@ -28,24 +29,29 @@ class HyperparametersSchema(ma.Schema):
     """Training settings; any left out take their defaults, unknown names are refused."""
 
     hidden_layers = ma.fields.List(
-        StrictInteger(validate=ma.validate.Range(1, 64)),
-        validate=ma.validate.Length(min=1, max=4),
-        metadata=_doc("hidden_layers", "Neurons per hidden layer: 1-4 layers of 1-64."),
+        StrictInteger(validate=ma.validate.Range(*hp.NEURONS_PER_LAYER)),
+        validate=ma.validate.Length(*hp.HIDDEN_LAYERS),
+        metadata=_doc(
+            "hidden_layers",
+            "Neurons per hidden layer: {}-{} layers of {}-{}.".format(
+                *hp.HIDDEN_LAYERS, *hp.NEURONS_PER_LAYER
+            ),
+        ),
     )
     epochs = StrictInteger(
-        validate=ma.validate.Range(1, 100_000),
-        metadata=_doc("epochs", "Passes over the training rows (1-100000)."),
+        validate=ma.validate.Range(*hp.EPOCHS),
+        metadata=_doc("epochs", "Passes over the training rows ({}-{}).".format(*hp.EPOCHS)),
     )
     learning_rate = StrictFloat(
-        validate=ma.validate.Range(0, 10, min_inclusive=False),
-        metadata=_doc("learning_rate", "SGD step size, in (0, 10]."),
+        validate=ma.validate.Range(*hp.LEARNING_RATE, min_inclusive=False),
+        metadata=_doc("learning_rate", "SGD step size, in ({:g}, {:g}].".format(*hp.LEARNING_RATE)),
     )
     batch_size = StrictInteger(
-        validate=ma.validate.Range(1, 100_000),
+        validate=ma.validate.Range(*hp.BATCH_SIZE),
         metadata=_doc("batch_size", "Rows per update (1 is the seed's per-sample SGD)."),
     )
     loss = ma.fields.String(
-        validate=ma.validate.OneOf(["mse", "log_loss"]), metadata=_doc("loss", "mse or log_loss.")
+        validate=ma.validate.OneOf(hp.LOSSES), metadata=_doc("loss", " or ".join(hp.LOSSES) + ".")
     )
     shuffle = StrictBoolean(metadata=_doc("shuffle", "Visit rows in a new order each epoch."))
     seed = StrictInteger(
@@ -54,11 +60,14 @@ class HyperparametersSchema(ma.Schema):
         metadata=_doc("seed", "0 to 2^32-1; null draws one, recorded in the job."),
     )
     validation_fraction = StrictFloat(
-        validate=ma.validate.Range(0, 0.9),
-        metadata=_doc("validation_fraction", "Share of rows held out for validation (0-0.9)."),
+        validate=ma.validate.Range(*hp.VALIDATION_FRACTION),
+        metadata=_doc(
+            "validation_fraction",
+            "Share of rows held out for validation ({:g}-{:g}).".format(*hp.VALIDATION_FRACTION),
+        ),
     )
     normalization = ma.fields.String(
-        validate=ma.validate.OneOf(["standard", "none"]),
+        validate=ma.validate.OneOf(hp.NORMALIZATIONS),
         metadata=_doc("normalization", "standard (mean/std of the training rows) or none."),
     )
 

@@ -1,7 +1,8 @@
 """The compose stack cannot run here (no Docker engine), so check it against the code it starts.
 
 Each command in docker-compose.yml and the Dockerfile must parse with the real `nnservice` CLI, and
-each environment variable it sets must be one that `nnservice.config.Settings.from_env` reads.
+each environment variable it sets must be one that `nnservice.config.Settings.from_env` reads (or
+one of boto3's standard variables, which reach the object store).
 """
 
 from __future__ import annotations
@@ -16,28 +17,49 @@ import yaml
 from nnservice.cli import main
 from nnservice.config import ENVIRONMENT_VARIABLES, Settings
 
+#: boto3's own variables, which point the object store at an S3-compatible server.
+AWS_VARIABLES = frozenset(
+    {"AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"}
+)
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
 
 
 def parse_cli(argv: list[str]) -> click.Context:
-    """Parse `argv` (no program name) with the real CLI; raises click.UsageError if invalid."""
+    """Parse `argv` (no program name) with the real CLI, descending into groups (`db upgrade`);
+    raises click.UsageError if invalid."""
     name, *rest = argv
     command = main.commands[name]
+    while isinstance(command, click.Group) and rest:
+        name, *rest = rest
+        command = command.get_command(click.Context(command), name)
+        if command is None:
+            raise click.UsageError(f"no such command {name!r}")
     return command.make_context(name, list(rest))
 
 
-def test_compose_has_the_three_services() -> None:
-    assert set(SERVICES) == {"redis", "api", "worker"}
+def test_compose_has_the_broker_the_database_the_object_store_and_the_service() -> None:
+    assert set(SERVICES) == {
+        "redis",
+        "postgres",
+        "minio",
+        "createbuckets",
+        "migrate",
+        "api",
+        "worker",
+    }
 
 
-@pytest.mark.parametrize("service", ["api", "worker"])
-def test_compose_commands_are_accepted_by_the_cli(service: str) -> None:
+@pytest.mark.parametrize(
+    ("service", "name"), [("api", "api"), ("worker", "worker"), ("migrate", "upgrade")]
+)
+def test_compose_commands_are_accepted_by_the_cli(service: str, name: str) -> None:
     command = SERVICES[service]["command"]
     assert command[0] == "nnservice"
     ctx = parse_cli(command[1:])
-    assert ctx.command.name == service
+    assert ctx.command.name == name
 
 
 def test_cli_rejects_an_unknown_option() -> None:
@@ -46,14 +68,25 @@ def test_cli_rejects_an_unknown_option() -> None:
         parse_cli(["api", "--no-such-option"])
 
 
-@pytest.mark.parametrize("service", ["api", "worker"])
+@pytest.mark.parametrize("service", ["api", "worker", "migrate"])
 def test_compose_environment_is_read_by_settings(service: str) -> None:
     environment = SERVICES[service]["environment"]
-    unknown = set(environment) - ENVIRONMENT_VARIABLES
+    unknown = set(environment) - ENVIRONMENT_VARIABLES - AWS_VARIABLES
     assert not unknown, f"{service} sets variables nnservice never reads: {sorted(unknown)}"
     settings = Settings.from_env({k: str(v) for k, v in environment.items()})
-    assert str(settings.store_path) == environment["NNSERVICE_STORE"]
-    assert settings.redis_url == environment["REDIS_URL"]
+    assert settings.store_database_url == environment["NNSERVICE_DATABASE_URL"]
+    assert settings.store_database_url.startswith("postgresql+psycopg://")
+    assert "@postgres:" in settings.store_database_url
+    assert settings.store_objects == environment["NNSERVICE_OBJECT_STORE"]
+    assert environment["AWS_ENDPOINT_URL_S3"].startswith("http://minio:")
+    if service != "migrate":
+        assert str(settings.store_path) == environment["NNSERVICE_STORE"]
+        assert settings.redis_url == environment["REDIS_URL"]
+
+
+def test_the_object_stores_bucket_is_the_one_createbuckets_makes() -> None:
+    bucket = SERVICES["api"]["environment"]["NNSERVICE_OBJECT_STORE"].split("/")[2]
+    assert f"store/{bucket}" in " ".join(SERVICES["createbuckets"]["command"])
 
 
 def test_every_settings_variable_is_documented_in_the_readme() -> None:
@@ -62,13 +95,14 @@ def test_every_settings_variable_is_documented_in_the_readme() -> None:
     assert not missing, f"README does not document {missing}"
 
 
-def test_api_and_worker_share_one_named_volume_for_the_store() -> None:
-    api_volumes = SERVICES["api"]["volumes"]
-    worker_volumes = SERVICES["worker"]["volumes"]
-    store_mount = "store:" + SERVICES["api"]["environment"]["NNSERVICE_STORE"]
-    assert store_mount in api_volumes
-    assert store_mount in worker_volumes
-    assert "store" in COMPOSE["volumes"]
+def test_api_and_worker_share_no_volume_and_start_after_the_store_is_ready() -> None:
+    for service in ("api", "worker"):
+        assert "volumes" not in SERVICES[service], f"{service} must keep nothing on a volume"
+        ready = SERVICES[service]["depends_on"]
+        assert ready["postgres"]["condition"] == "service_healthy"
+        assert ready["migrate"]["condition"] == "service_completed_successfully"
+        assert ready["createbuckets"]["condition"] == "service_completed_successfully"
+    assert "store" not in COMPOSE.get("volumes", {})
 
 
 def test_redis_is_persistent_healthy_and_not_published() -> None:

@@ -54,28 +54,3 @@ def test_a_corrupt_model_is_not_loaded(store: ModelStore, make_snapshot) -> None
     path.write_bytes(path.read_bytes().replace(b"0.5", b"0.6"))
     with pytest.raises(CorruptSnapshot, match="sha256"):
         store.load_model(saved["id"])
-
-
-@pytest.mark.parametrize("layer_sizes", [(2, 2, 1), (2, 4, 3, 1), (2, 64, 1)])
-def test_one_row_predicts_as_the_batch_path_does(layer_sizes: tuple[int, ...]) -> None:
-    from neural import Network, Standardizer
-
-    rng = np.random.default_rng(7)
-    for _ in range(50):
-        network = Network(layer_sizes, rng=rng)
-        standardizer = Standardizer(mean=rng.normal(120, 30, 2), scale=rng.uniform(0.5, 30, 2))
-        model = TrainedModel("m-x", {}, network, standardizer)
-        assert (model.plain is None) == (layer_sizes == (2, 64, 1))  # 128 weights: numpy only
-        rows = rng.normal(120, 40, (20, 2))
-        one_by_one = np.concatenate([model.predict_proba(rows[i : i + 1]) for i in range(20)])
-        np.testing.assert_allclose(one_by_one, model.predict_proba(rows), rtol=0, atol=1e-15)
-
-
-def test_one_row_refuses_what_the_batch_path_refuses(store: ModelStore, make_snapshot) -> None:
-    model = store.load_model(store.save_snapshot(make_snapshot())["id"])
-    assert model.plain is not None
-    for bad in (np.nan, np.inf):
-        with pytest.raises(ValueError, match="NaN or infinite"):
-            model.predict_proba(np.array([[bad, 63.0]]))
-    extreme = model.predict_proba(np.array([[1e308, -1e308]]))
-    assert extreme.shape == (1,) and 0.0 <= extreme[0] <= 1.0

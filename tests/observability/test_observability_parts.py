@@ -8,7 +8,6 @@ import logging
 import uuid
 
 import pytest
-from prometheus_client import CollectorRegistry, Histogram
 
 from model_store import ModelStore
 from model_store.database import sqlite_url_for
@@ -85,30 +84,22 @@ def test_job_figures_come_from_aggregates_over_the_stores_rows(tmp_path) -> None
     assert figures.durations()["cancelled"] == ([0] * len(DURATION_BUCKETS), 0, 0.0)
 
 
-def test_batched_latency_counts_equal_observing_each_request() -> None:
-    """`service.metrics` adds a flush's counts to prometheus-client's histogram values directly;
-    the result must be what one `observe` per request gives (bounds are `le`: inclusive)."""
-    durations = [0.0, 0.0001, 0.0005, 0.00050001, 0.003, 0.7, 2.5, 29.9, 30.0, 31.0, 1e6]
-    rule = f"/equivalence/{uuid.uuid4().hex}"
+def test_requests_are_observed_by_rule_method_and_status() -> None:
+    """One observation a request (bounds are `le`: inclusive); an unknown method is OTHER."""
+    durations = [0.0005, 0.00050001, 0.003, 31.0]
+    rule = f"/observed/{uuid.uuid4().hex}"
     for seconds in durations:
         metrics.record_request(rule, "GET", 200, seconds)
-    metrics.record_request(rule, "BREW", 418, 0.001)  # an unknown method becomes OTHER
-    metrics.flush()
+    metrics.record_request(rule, "BREW", 418, 0.001)
 
-    reference = Histogram(
-        "reference", "", ["endpoint", "method", "status"],
-        buckets=metrics.LATENCY_BUCKETS, registry=CollectorRegistry(),
-    )  # fmt: skip
-    for seconds in durations:
-        reference.labels(rule, "GET", "200").observe(seconds)
+    def value(suffix: str, method: str = "GET", status: str = "200", **extra: str) -> float:
+        labels = {"endpoint": rule, "method": method, "status": status, **extra}
+        name = f"nnservice_http_request_duration_seconds{suffix}"
+        return metrics.RECORDED.get_sample_value(name, labels)
 
-    def samples(histogram: Histogram, method: str, status: str) -> dict:
-        child = histogram.labels(rule, method, status)
-        return {
-            (s.name, s.labels.get("le")): s.value
-            for s in child._child_samples()
-            if s.name != "_created"
-        }
-
-    assert samples(metrics.LATENCY, "GET", "200") == samples(reference, "GET", "200")
-    assert samples(metrics.LATENCY, "OTHER", "418")[("_count", None)] == 1
+    assert value("_count") == 4
+    assert value("_sum") == sum(durations)
+    assert value("_bucket", le="0.0005") == 1
+    assert value("_bucket", le="0.005") == 3
+    assert value("_bucket", le="+Inf") == 4
+    assert value("_count", "OTHER", "418") == 1

@@ -3,8 +3,8 @@
 A private `nnservice api` (gunicorn) gets a large request whose body is only half sent; once a
 gunicorn worker has accepted the connection, the master gets SIGTERM, and only after gunicorn has
 logged it does the rest of the body go out. The request must still be answered 200 in full, the
-server must exit cleanly, and the port must then refuse connections. Both worker classes the
-settings can choose are covered: `sync` (NNSERVICE_API_THREADS=1) and `gthread` (more threads).
+server must exit cleanly, and the port must then refuse connections (gevent workers), for a
+10,000-row predict and a 10,000-row upload.
 """
 
 from __future__ import annotations
@@ -93,18 +93,15 @@ def _wait_for_log(api, text: str, timeout: float = 30.0) -> None:
 
 
 @pytest.mark.parametrize(
-    ("threads", "request_body"),
-    [("1", _predict_body), ("2", _upload_body)],
-    ids=["sync-worker-10000-row-predict", "gthread-worker-10000-row-upload"],
+    ("name", "request_body"),
+    [("predict", _predict_body), ("upload", _upload_body)],
+    ids=["10000-row-predict", "10000-row-upload"],
 )
 def test_sigterm_finishes_the_request_in_flight_then_refuses(
-    api_process, tmp_path: Path, threads: str, request_body
+    api_process, tmp_path: Path, name: str, request_body
 ) -> None:
     api = api_process(
-        f"api-sigterm-{threads}.log",
-        NNSERVICE_STORE=str(tmp_path),
-        NNSERVICE_API_WORKERS="2",
-        NNSERVICE_API_THREADS=threads,
+        f"api-sigterm-{name}.log", NNSERVICE_STORE=str(tmp_path), NNSERVICE_API_WORKERS="2"
     )
     model_id = requests.post(api.url("/models"), json=SNAPSHOT, timeout=10).json()["id"]
     assert requests.post(api.url(f"/models/{model_id}/promote"), timeout=10).status_code == 200
