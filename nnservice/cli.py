@@ -3,18 +3,30 @@ group.
 
 All configuration comes from environment variables (`nnservice.config.Settings`); the options
 here only choose where the API listens and how many training processes a worker runs.
+
+`nnservice api` serves with gunicorn's gevent workers, and gevent must patch the standard library
+before anything imports `ssl` or `urllib3` (the client commands import requests; botocore builds
+SSL contexts): patched later, an S3 client in a worker fails with RecursionError. So for `api`, and
+only for it, the patch is the first thing this module does (gevent's and gunicorn's advice: patch
+as early as possible in the main module).
 """
 
 from __future__ import annotations
 
-import os
 import sys
-from importlib.metadata import PackageNotFoundError, version
 
-import click
+if sys.argv[1:2] == ["api"]:
+    from gevent import monkey
 
-from nnservice import client_commands, store_commands
-from nnservice.config import Settings
+    monkey.patch_all()
+
+import os  # noqa: E402 - after the patch above, on purpose
+from importlib.metadata import PackageNotFoundError, version  # noqa: E402
+
+import click  # noqa: E402
+
+from nnservice import client_commands, store_commands  # noqa: E402
+from nnservice.config import Settings  # noqa: E402
 
 
 def _version() -> str:

@@ -18,8 +18,10 @@ from urllib.parse import quote
 
 import requests
 
+from model_store.jobs import TERMINAL_STATES
+
 #: Job states after which a job never changes again.
-FINAL_STATES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
+FINAL_STATES: frozenset[str] = TERMINAL_STATES
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 #: Seconds without a byte from an event stream before giving up (the server sends a heartbeat

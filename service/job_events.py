@@ -18,7 +18,7 @@ import json
 import time
 from collections.abc import Iterator
 
-from model_store import ModelStore, NotFound, StoreError
+from model_store import TERMINAL_STATES, ModelStore, NotFound, StoreError
 
 POLL_SECONDS = 0.2
 HEARTBEAT_SECONDS = 15.0
@@ -27,7 +27,6 @@ RETRY_MILLISECONDS = 2000
 #: A stream on a single-threaded server process (gunicorn's sync worker) holds the whole
 #: process and is killed at gunicorn's 60 s worker timeout: end such streams well before it.
 SINGLE_THREADED_MAX_SECONDS = 25.0
-TERMINAL_STATES = frozenset({"succeeded", "failed", "cancelled"})
 
 
 def stream_seconds(configured: float, multithreaded: bool) -> float:

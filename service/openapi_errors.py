@@ -3,8 +3,9 @@
 Views document the errors that belong to them (`@blp.alt_response(409, ...)`); the ones that come
 from how a request is made are the same everywhere and are added here for each operation: 401 (a
 key is needed; not for the health probes), 404 (an id in the path that does not exist),
-400/413/415/422 (a request body that is not JSON, too large, of another type or invalid), 422 (bad
-query parameters) and 507 (a write the store could not make). With every status listed, clients
+400/413/415/422 (a request body that is not JSON, too large, of another type or invalid), 400 (an
+unknown query parameter, or a page token no listing handed out) and 422 (bad query parameter values)
+and 507 (a write the store could not make). With every status listed, clients
 (and the schemathesis test) can rely on the documented statuses instead of a catch-all `default`.
 """
 
@@ -29,7 +30,7 @@ def error_statuses(path: str, method: str, operation: dict, endpoint: str | None
     if "requestBody" in operation:
         statuses += BODY_ERRORS
     if any(parameter.get("in") == "query" for parameter in operation.get("parameters", [])):
-        statuses.append(422)
+        statuses += [400, 422]
     if method in WRITE_METHODS and endpoint not in READ_ONLY_POSTS:
         statuses.append(507)
     return statuses

@@ -13,11 +13,10 @@ from collections.abc import Callable, Iterator
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.utils import floatToGoString
 
-from model_store import STATES, ModelStore
+from model_store import STATES, TERMINAL_STATES, ModelStore
 
 #: Seconds of training, finished - started: seed-sized jobs take under a second, big ones hours.
 DURATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 10800.0)
-FINISHED_STATES = ("succeeded", "failed", "cancelled")
 
 
 class JobFigures:
@@ -43,7 +42,7 @@ def _duration_histogram(
         "Training time of finished jobs (finished_at - started_at of the record), by end state.",
         labels=["state"],
     )
-    for state in FINISHED_STATES:
+    for state in sorted(TERMINAL_STATES):
         cumulative, count, total = figures[state]
         buckets = [
             (floatToGoString(bound), below)

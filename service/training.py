@@ -13,6 +13,7 @@ import secrets
 import uuid
 from typing import Any
 
+from model_store import TERMINAL_STATES
 from model_store.errors import CorruptSnapshot, NotFound
 from model_store.ids import utc_now_iso
 from service.api import abort, abort_unknown_reference
@@ -21,8 +22,6 @@ from service.schemas.train import DEFAULT_HYPERPARAMETERS, MAX_SEED
 from worker.names import TRAIN_TASK
 
 log = logging.getLogger(__name__)
-
-FINAL_STATES = ("succeeded", "failed", "cancelled")
 
 
 def warm_task_publishing(svc: Services) -> None:
@@ -157,7 +156,7 @@ def cancel_job(svc: Services, job_id: str) -> tuple[dict, int]:
         _revoke(svc, job_id)
         return cancelled, 200
     record = svc.store.request_cancel(job_id)
-    if record["state"] not in FINAL_STATES:
+    if record["state"] not in TERMINAL_STATES:
         return record, 202
     abort(
         409,

