@@ -83,6 +83,9 @@ def _import_checkpoints(store: ModelStore, directory: Path, report: ImportReport
         try:
             if store.get_job(job_id)["state"] != "queued":
                 continue
+            if store.load_checkpoint(job_id) is not None:  # imported before, or newer
+                report.count("checkpoints", False)
+                continue
             store.save_checkpoint(job_id, data)
             report.count("checkpoints", True)
         except (StoreError, ValueError) as error:

@@ -74,12 +74,15 @@ class ModelTable:
 
     # Snapshots
 
-    def save(self, snapshot: dict, *, created_us: int | None = None) -> dict:
+    def save(
+        self, snapshot: dict, *, created_us: int | None = None, imported: bool = False
+    ) -> dict:
         """Validate and store a snapshot; fill id (if absent), created_at and sha256.
 
         Saving again under an id whose snapshot came from the same `training.job_id` returns the
         stored one (a retried job saves exactly one snapshot); any other taken id, or the id
-        reserved for a job's model, raises AlreadyExists.
+        reserved for a job's model, raises AlreadyExists. `imported` (a client's snapshot, not
+        a job's) refuses every taken or reserved id, whatever `training.job_id` claims.
         """
         prepared = with_defaults(snapshot)
         if prepared.get("id") is None:
@@ -96,7 +99,7 @@ class ModelTable:
             ) from None
         model_id = prepared["id"]
         job_id = prepared["training"].get("job_id")
-        existing = self._existing(model_id, job_id)
+        existing = self._existing(model_id, None if imported else job_id)
         if existing is not None:
             return existing
         key = object_key(model_id, prepared["sha256"])
@@ -116,7 +119,7 @@ class ModelTable:
             with self.engine.begin() as connection:
                 connection.execute(models.insert().values(**values))
         except sa.exc.IntegrityError:  # another writer took the id meanwhile
-            existing = self._existing(model_id, job_id)
+            existing = self._existing(model_id, None if imported else job_id)
             if existing is not None:
                 return existing
             raise AlreadyExists("model", model_id) from None

@@ -14,10 +14,16 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from model_store.canonical import canonical_json, parse_json
+from model_store.canonical import canonical_json, parse_json, snapshot_sha256
 from model_store.database import make_engine, sqlite_url_for
 from model_store.datasets import Dataset, DatasetTable
-from model_store.errors import AlreadyExists, NotFound, StoreError, StoreWriteError
+from model_store.errors import (
+    AlreadyExists,
+    CorruptSnapshot,
+    NotFound,
+    StoreError,
+    StoreWriteError,
+)
 from model_store.ids import model_id_for_job, validate_id
 from model_store.jobs import Claim, JobTable, Repairs
 from model_store.models import ANONYMOUS, LATEST, ModelTable
@@ -97,14 +103,16 @@ class ModelStore:
 
     # Models
 
-    def save_snapshot(self, snapshot: dict) -> dict:
+    def save_snapshot(self, snapshot: dict, *, imported: bool = False) -> dict:
         """Validate and store a snapshot (InvalidSnapshot naming the field if it is unusable).
 
         Fills id (if absent), created_at and sha256 and returns the stored snapshot. Saving again
         under an existing id from the same training.job_id returns the stored one unchanged;
-        any other taken id, or one reserved for a job's model, raises AlreadyExists.
+        any other taken id, or one reserved for a job's model, raises AlreadyExists. A client's
+        snapshot (`imported=True`, POST /models) never gets a taken or reserved id, even if its
+        training.job_id names the job.
         """
-        return self._models.save(snapshot)
+        return self._models.save(snapshot, imported=imported)
 
     def get_snapshot(self, model_id: str) -> dict:
         """The verified snapshot; NotFound, or CorruptSnapshot(model_id, reason)."""
@@ -248,7 +256,16 @@ class ModelStore:
         return created
 
     def import_snapshot(self, snapshot: dict) -> bool:
-        """Store a snapshot with its own created_at (so its sha256 stays); False if present."""
+        """Store a snapshot with its own created_at (so its sha256 stays); False if present,
+        CorruptSnapshot if its sha256 does not match its content (it was damaged)."""
+        model_id = validate_id(snapshot.get("id"))
+        if snapshot.get("sha256") != snapshot_sha256(snapshot):
+            raise CorruptSnapshot(model_id, "sha256 does not match the content")
+        try:
+            self._models.summary(model_id)
+            return False  # a job's own snapshot would otherwise be "saved" again
+        except NotFound:
+            pass
         try:
             self._models.save(snapshot, created_us=from_iso(snapshot.get("created_at")))
         except AlreadyExists:
@@ -272,8 +289,9 @@ class ModelStore:
     def load_checkpoint(self, job_id: str) -> dict | None:
         """The job's checkpoint, or None if it has none or it is unreadable (then the job
         starts over, which is always correct, only slower)."""
+        key = checkpoint_key(job_id)  # InvalidId for a bad id, as everywhere else
         try:
-            data = parse_json(self.objects.get(checkpoint_key(job_id)))
+            data = parse_json(self.objects.get(key))
         except (NotFound, StoreError, ValueError):
             return None
         return data if isinstance(data, dict) else None

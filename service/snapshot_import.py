@@ -29,7 +29,7 @@ def import_snapshot(store: ModelStore, snapshot: dict) -> tuple[dict, bool]:
             errors={"sha256": ["Does not match the content; the snapshot was altered."]},
         )
     try:
-        return store.save_snapshot(snapshot), True
+        return store.save_snapshot(snapshot, imported=True), True
     except InvalidSnapshot as exc:
         abort(422, message=str(exc), errors={_field_of(exc.reason): [exc.reason]})
     except AlreadyExists as exc:

@@ -1,10 +1,13 @@
-"""Checkpoints: exact round trip, absence and unreadable files read as None."""
+"""Checkpoints: exact round trip, replacement, deletion; absent or unreadable ones read as None."""
 
 from __future__ import annotations
 
 import math
 
+import pytest
+
 from model_store import ModelStore
+from model_store.store import checkpoint_key
 
 
 def test_checkpoints_round_trip_floats_bit_exactly(store: ModelStore) -> None:
@@ -19,19 +22,24 @@ def test_checkpoints_round_trip_floats_bit_exactly(store: ModelStore) -> None:
     data["epochs_done"] = 600
     store.save_checkpoint("job1", data)
     assert store.load_checkpoint("job1")["epochs_done"] == 600
+    assert store.load_checkpoint("job2") is None
 
 
-def test_missing_or_unreadable_checkpoints_read_as_none(store: ModelStore) -> None:
-    assert store.load_checkpoint("job1") is None
-    (store.root / "checkpoints" / "job1.json").write_text('{"epochs_done": 4')
-    assert store.load_checkpoint("job1") is None
-    (store.root / "checkpoints" / "job1.json").write_text("[1]")
+def test_unreadable_checkpoints_read_as_none(store: ModelStore, overwrite_object) -> None:
+    for content in (b'{"epochs_done": 4', b"[1]", b"\xff\xfe", b"NaN", b""):
+        store.save_checkpoint("job1", {"epochs_done": 1})
+        overwrite_object(store, checkpoint_key("job1"), content)
+        assert store.load_checkpoint("job1") is None, content
+
+
+def test_a_checkpoint_with_nan_is_refused(store: ModelStore) -> None:
+    with pytest.raises(ValueError):
+        store.save_checkpoint("job1", {"loss": float("nan")})
     assert store.load_checkpoint("job1") is None
 
 
 def test_delete_checkpoint(store: ModelStore) -> None:
     store.save_checkpoint("job1", {"epochs_done": 1})
     store.delete_checkpoint("job1")
-    store.delete_checkpoint("job1")
+    store.delete_checkpoint("job1")  # deleting nothing is fine
     assert store.load_checkpoint("job1") is None
-    assert list((store.root / "checkpoints").iterdir()) == []

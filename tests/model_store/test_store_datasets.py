@@ -1,15 +1,29 @@
-"""Datasets: content ids (stable, name-independent), metadata, arrays, refusals."""
+"""Datasets: content ids, bit-exact `.npy` columns, refusals naming the field, paged listings,
+and a failed blob write that leaves no row."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import io
 import json
 
+import boto3
 import numpy as np
 import pytest
 
-from model_store import Dataset, ModelStore, NotFound, StoreError
-from model_store.datasets import split_columns
+from model_store import (
+    Dataset,
+    InvalidPageToken,
+    ModelStore,
+    NotFound,
+    StoreError,
+    StoreWriteError,
+)
+from model_store.datasets import content_id, dataset_columns
+from model_store.objects import LocalObjects, S3Objects
+from model_store.schema import upgrade
+from model_store.tables import datasets
 
 # The seed's four people: [weight (lb), height (in)], gender.
 SEED = {"weight": [133, 160, 152, 120], "height": [65, 72, 70, 60], "label": [1, 0, 0, 1]}
@@ -17,6 +31,11 @@ SEED = {"weight": [133, 160, 152, 120], "height": [65, 72, 70, 60], "label": [1,
 
 def save_seed(store: ModelStore, name: str = "seed") -> tuple[dict, bool]:
     return store.save_dataset(name, SEED["weight"], SEED["height"], SEED["label"])
+
+
+def save_numbered(store: ModelStore, n: int) -> dict:
+    """A dataset of its own for each n (its rows differ), named str(n)."""
+    return store.save_dataset(str(n), [100.0 + n, 150.0], [60.0, 70.0], [1.0, 0.0])[0]
 
 
 def test_save_returns_metadata_and_created(store: ModelStore) -> None:
@@ -34,7 +53,7 @@ def test_same_rows_give_the_same_id_whatever_the_name(store: ModelStore) -> None
     first, _ = save_seed(store, "first")
     second, created = save_seed(store, "second name")
     assert created is False
-    assert second == first  # the stored dataset keeps its first name
+    assert second == first  # the stored dataset keeps its first name and time
     as_floats, created = store.save_dataset(
         "floats",
         np.array(SEED["weight"], dtype=np.float64),
@@ -42,15 +61,23 @@ def test_same_rows_give_the_same_id_whatever_the_name(store: ModelStore) -> None
         [1.0, 0.0, 0.0, 1.0],
     )
     assert created is False and as_floats["id"] == first["id"]
-    assert len(store.list_datasets()) == 1
+    assert store.list_datasets().items == [first]
 
 
-def test_the_content_id_is_stable_across_stores(tmp_path) -> None:
-    ids = {save_seed(ModelStore(tmp_path / str(i)), str(i))[0]["id"] for i in range(2)}
-    # The documented derivation, computed independently: sha256 over the canonical float columns.
+def test_the_content_id_is_the_documented_derivation() -> None:
     columns = {key: [float(v) for v in values] for key, values in SEED.items()}
     canonical = json.dumps(columns, sort_keys=True, separators=(",", ":"), allow_nan=False)
-    assert ids == {"ds-" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:24]}
+    expected = "ds-" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:24]
+    assert content_id(dataset_columns(**SEED)) == expected
+
+
+def test_the_id_is_the_same_in_every_store(store: ModelStore, tmp_path) -> None:
+    other = ModelStore.in_directory(tmp_path / "other")
+    upgrade(other.database_url)
+    try:
+        assert save_seed(store)[0]["id"] == save_seed(other)[0]["id"]
+    finally:
+        other.close()
 
 
 def test_different_rows_give_different_ids(store: ModelStore) -> None:
@@ -67,32 +94,41 @@ def test_load_dataset_gives_arrays_in_feature_order(store: ModelStore) -> None:
     assert isinstance(dataset, Dataset)
     assert dataset.info == info
     assert dataset.X.dtype == np.float64 and dataset.X.shape == (4, 2)
+    assert dataset.X.flags.c_contiguous
     np.testing.assert_array_equal(dataset.X[:, 0], SEED["weight"])
     np.testing.assert_array_equal(dataset.X[:, 1], SEED["height"])
     np.testing.assert_array_equal(dataset.y, SEED["label"])
     assert dataset.y.dtype == np.float64
 
 
-def test_stored_file_follows_the_layout(store: ModelStore) -> None:
+def test_columns_load_bit_exactly_whatever_the_numbers(store: ModelStore) -> None:
+    rng = np.random.default_rng(3)
+    extremes = [1e-300, 5e-324, 1e308, -0.0, 0.1 + 0.2, 1 / 3, 2**-40, -1e22]
+    weight = np.concatenate([rng.normal(160, 30, 5000), extremes])
+    height = np.concatenate([rng.normal(66, 4, 5000), extremes[::-1]])
+    label = (rng.random(weight.size) < 0.5).astype(np.float64)
+    info, _ = store.save_dataset('odd "name",\\"weight\\":[1]', weight, height, label)
+    dataset = store.load_dataset(info["id"])
+    assert dataset.X[:, 0].tobytes() == weight.tobytes()
+    assert dataset.X[:, 1].tobytes() == height.tobytes()
+    assert dataset.y.tobytes() == label.tobytes()
+    assert dataset.info == store.get_dataset(info["id"]) == info
+    assert info["name"] == 'odd "name",\\"weight\\":[1]'
+    assert info["counts"] == {"F": int(label.sum()), "M": int(label.size - label.sum())}
+
+
+def test_the_blob_is_one_npy_array(store: ModelStore) -> None:
     info, _ = save_seed(store)
-    record = json.loads((store.root / "datasets" / f"{info['id']}.json").read_text())
-    assert set(record) == {
-        "id",
-        "name",
-        "rows",
-        "counts",
-        "created_at",
-        "weight",
-        "height",
-        "label",
-    }
-    assert record["weight"] == [133.0, 160.0, 152.0, 120.0]
-
-
-def test_list_datasets_newest_first(store: ModelStore) -> None:
-    first, _ = save_seed(store)
-    second, _ = store.save_dataset("two", [100.0, 200.0], [60.0, 70.0], [1.0, 0.0])
-    assert [d["id"] for d in store.list_datasets()] == [second["id"], first["id"]]
+    with store.engine.connect() as connection:
+        key = connection.execute(
+            datasets.select().with_only_columns(datasets.c.object_key)
+        ).scalar_one()
+    assert key == f"datasets/{info['id']}.npy"
+    data = store.objects.get(key)
+    assert data.startswith(b"\x93NUMPY")
+    array = np.load(io.BytesIO(data), allow_pickle=False)
+    assert array.dtype == np.float64 and array.shape == (4, 3)
+    assert array.tolist() == [list(map(float, row)) for row in zip(*SEED.values(), strict=True)]
 
 
 def test_returned_metadata_can_be_changed_safely(store: ModelStore) -> None:
@@ -103,67 +139,179 @@ def test_returned_metadata_can_be_changed_safely(store: ModelStore) -> None:
     assert store.get_dataset(info["id"]) == info
 
 
-@pytest.mark.parametrize(
-    ("weight", "height", "label", "message"),
-    [
-        ([], [], [], "empty"),
-        ([1.0, 2.0], [1.0], [1.0, 0.0], "differ in length"),
-        ([1.0], [1.0], [0.5], "label"),
-        ([float("nan")], [1.0], [1.0], "weight"),
-        ([1.0], [float("inf")], [1.0], "height"),
-        ([[1.0, 2.0]], [1.0], [1.0], "1-D"),
-        (["a"], [1.0], [1.0], "weight"),
-    ],
-)
-def test_unusable_columns_are_refused(
-    store: ModelStore, weight: list, height: list, label: list, message: str
-) -> None:
-    with pytest.raises(ValueError, match=message):
-        store.save_dataset("bad", weight, height, label)
-    assert list((store.root / "datasets").iterdir()) == []
+UNUSABLE = [
+    ([], [], [], "empty"),
+    ([1.0, 2.0], [1.0], [1.0, 0.0], "differ in length"),
+    ([1.0], [1.0], [0.5], "^label: "),
+    ([float("nan")], [1.0], [1.0], "^weight: every value must be finite"),
+    ([1.0], [float("inf")], [1.0], "^height: every value must be finite"),
+    ([[1.0, 2.0]], [1.0], [1.0], "^weight: expected a 1-D array"),
+    (["a"], [1.0], [1.0], "^weight: expected numbers"),
+    ([1.0], None, [1.0], "^height: "),
+    ([1.0], [1.0], "F", "^label: expected numbers"),
+]
+
+
+def test_unusable_columns_are_refused_naming_the_field(store: ModelStore) -> None:
+    for weight, height, label, message in UNUSABLE:
+        with pytest.raises(ValueError, match=message):
+            store.save_dataset("bad", weight, height, label)
+    assert store.list_datasets().items == []
 
 
 def test_a_name_must_be_text(store: ModelStore) -> None:
-    with pytest.raises(ValueError, match="name"):
+    with pytest.raises(ValueError, match="^name: "):
         store.save_dataset(None, [1.0], [1.0], [1.0])  # type: ignore[arg-type]
+    assert store.list_datasets().items == []
 
 
-def test_missing_and_unreadable_datasets(store: ModelStore) -> None:
+def test_missing_datasets(store: ModelStore) -> None:
     with pytest.raises(NotFound) as caught:
         store.get_dataset("ds-missing")
-    assert caught.value.kind == "dataset"
+    assert (caught.value.kind, caught.value.id) == ("dataset", "ds-missing")
     with pytest.raises(NotFound):
         store.load_dataset("ds-missing")
+
+
+def test_a_damaged_or_missing_blob_is_unreadable(store: ModelStore, overwrite_object) -> None:
     info, _ = save_seed(store)
-    (store.root / "datasets" / "ds-broken.json").write_text('{"id": "ds-broken"')
-    assert store.list_datasets() == [info]
-
-
-def test_columns_load_bit_exactly_whatever_the_numbers(store: ModelStore) -> None:
-    rng = np.random.default_rng(3)
-    weight = np.concatenate([rng.normal(160, 30, 5000), [1e-300, 5e-324, 1e308, -0.0, 7.0]])
-    height = np.concatenate([rng.normal(66, 4, 5000), [0.1, 1 / 3, 2**-40, 1e22, 66.0]])
-    label = (rng.random(weight.size) < 0.5).astype(float)
-    info, _ = store.save_dataset('odd "name",\\"weight\\":[1]', weight, height, label)
-    data = (store.root / "datasets" / f"{info['id']}.json").read_bytes()
-    assert split_columns(data, info["id"]) is not None  # the columns are read without json
-    stored = json.loads(data)
-    dataset = store.load_dataset(info["id"])
-    for got, column in ((dataset.X[:, 0], "weight"), (dataset.X[:, 1], "height")):
-        expected = np.array(stored[column], dtype=np.float64)
-        assert got.tobytes() == expected.tobytes()
-    assert dataset.y.tobytes() == np.array(stored["label"], dtype=np.float64).tobytes()
-    assert dataset.info == store.get_dataset(info["id"]) == info
-
-
-def test_a_record_edited_by_hand_is_read_as_the_file_says(store: ModelStore) -> None:
-    info, _ = save_seed(store)
-    path = store.root / "datasets" / f"{info['id']}.json"
-    record = json.loads(path.read_bytes())
-    record["weight"][0] = 134.5  # no longer the rows the id was made from
-    path.write_text(json.dumps(record, indent=2))
-    dataset = store.load_dataset(info["id"])
-    assert dataset.X[:, 0].tolist() == [134.5, 160.0, 152.0, 120.0]
-    path.write_text(json.dumps({**record, "weight": "broken"}))
+    key = f"datasets/{info['id']}.npy"
+    overwrite_object(store, key, b"\x93NUMPY truncated")
     with pytest.raises(StoreError, match="unreadable"):
         store.load_dataset(info["id"])
+    wrong = io.BytesIO()  # a good .npy, of the wrong dtype and shape
+    np.save(wrong, np.arange(4, dtype=np.int64))
+    overwrite_object(store, key, wrong.getvalue())
+    with pytest.raises(StoreError, match="not an \\(n, 3\\) float64 array"):
+        store.load_dataset(info["id"])
+    store.objects.delete(key)
+    with pytest.raises(StoreError, match="columns are missing"):
+        store.load_dataset(info["id"])
+    assert store.get_dataset(info["id"]) == info  # the metadata is still there
+
+
+# Listing
+
+
+def _ids(items: list[dict]) -> list[str]:
+    return [item["id"] for item in items]
+
+
+def _all_pages(store: ModelStore, limit: int) -> list[list[str]]:
+    pages, token = [], None
+    while True:
+        page = store.list_datasets(limit=limit, page_token=token)
+        pages.append(_ids(page.items))
+        token = page.next_token
+        if token is None:
+            return pages
+
+
+def test_list_datasets_newest_first(store: ModelStore) -> None:
+    first, _ = save_seed(store)
+    second = save_numbered(store, 1)
+    page = store.list_datasets()
+    assert page.items == [second, first] and page.next_token is None
+
+
+def test_pages_cover_every_dataset_once_in_order(store: ModelStore) -> None:
+    saved = [save_numbered(store, n) for n in range(7)]
+    newest_first = _ids(sorted(saved, key=lambda d: (d["created_at"], d["id"]), reverse=True))
+    assert newest_first[0] == saved[-1]["id"] and newest_first[-1] == saved[0]["id"]
+    for limit in (1, 2, 3, 7, 100):
+        pages = _all_pages(store, limit)
+        assert [len(page) for page in pages[:-1]] == [limit] * (len(pages) - 1)
+        assert 1 <= len(pages[-1]) <= limit
+        assert [i for page in pages for i in page] == newest_first, limit
+
+
+def test_pages_split_datasets_of_the_same_instant_by_id(store: ModelStore) -> None:
+    same_time = "2026-01-02T03:04:05.000006Z"
+    ids = []
+    for n in range(5):
+        record = {
+            "name": str(n),
+            "weight": [100.0 + n],
+            "height": [60.0],
+            "label": [1.0],
+            "created_at": same_time,
+        }
+        assert store.import_dataset(record) is True
+        ids.append(content_id(dataset_columns(record["weight"], [60.0], [1.0])))
+    later = save_numbered(store, 99)
+    expected = [later["id"], *sorted(ids, reverse=True)]
+    assert [i for page in _all_pages(store, 2) for i in page] == expected
+    assert store.get_dataset(ids[0])["created_at"] == same_time
+
+
+def test_a_page_token_keeps_working_as_new_datasets_arrive(store: ModelStore) -> None:
+    saved = [save_numbered(store, n) for n in range(4)]
+    first = store.list_datasets(limit=2)
+    save_numbered(store, 10)  # newer: it belongs before the first page, not on the next
+    second = store.list_datasets(limit=2, page_token=first.next_token)
+    assert _ids(first.items) == [saved[3]["id"], saved[2]["id"]]
+    assert _ids(second.items) == [saved[1]["id"], saved[0]["id"]]
+    assert second.next_token is None
+
+
+def _token(value: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+
+FOREIGN_TOKENS = [
+    "garbage!",
+    "",
+    _token({"a": 1}),
+    _token([1.5, "ds-x"]),
+    _token([True, "ds-x"]),
+    _token([1, "../etc"]),
+    _token([1, "ds-x", 3]),
+    base64.urlsafe_b64encode(b"\xff\xfe").decode(),
+]
+
+
+def test_a_token_this_store_did_not_hand_out_is_refused(store: ModelStore) -> None:
+    save_seed(store)
+    for token in FOREIGN_TOKENS:
+        with pytest.raises(InvalidPageToken, match="page_token"):
+            store.list_datasets(limit=1, page_token=token)
+            pytest.fail(f"accepted {token!r}")
+
+
+def test_a_limit_out_of_range_is_refused(store: ModelStore) -> None:
+    for limit in (0, -1, 1001):
+        with pytest.raises(ValueError, match="^limit: "):
+            store.list_datasets(limit=limit)
+    assert store.list_datasets(limit=1000).items == []
+
+
+# A failed write
+
+
+@pytest.fixture
+def broken_objects(store: ModelStore, tmp_path):
+    """An object store on the same backend that refuses every dataset write: a file where the
+    `datasets/` directory should be, or credentials the S3 server does not accept."""
+    if isinstance(store.objects, LocalObjects):
+        root = tmp_path / "broken-objects"
+        root.mkdir()
+        (root / "datasets").write_text("not a directory")
+        return LocalObjects(root)
+    assert isinstance(store.objects, S3Objects)
+    client = boto3.client("s3", aws_access_key_id="nobody", aws_secret_access_key="wrong")
+    return S3Objects(store.objects.bucket, store.objects.prefix, client=client)
+
+
+def test_a_failed_blob_write_leaves_no_row(store: ModelStore, broken_objects) -> None:
+    broken = ModelStore(store.database_url, broken_objects)
+    try:
+        with pytest.raises(StoreWriteError):
+            save_seed(broken)
+        assert broken.list_datasets().items == []
+        assert store.list_datasets().items == []
+        with pytest.raises(NotFound):
+            store.get_dataset(content_id(dataset_columns(**SEED)))
+    finally:
+        broken.close()
+    info, created = save_seed(store)  # once writes work again, the same rows save normally
+    assert created is True and store.load_dataset(info["id"]).X.shape == (4, 2)

@@ -1,28 +1,60 @@
-"""Job records: defaults, updates under flock across processes, transitions, listing, cancel."""
+"""Jobs: records, compare-and-set transitions, the lease (claim, heartbeat, finish, release),
+cancel requests, the reaper, paged listings and the aggregate figures."""
 
 from __future__ import annotations
 
-import json
 import threading
+import time
 
-import numpy as np
 import pytest
+import sqlalchemy as sa
 
-from model_store import AlreadyExists, ModelStore, NotFound, StoreError
+from model_store import AlreadyExists, InvalidId, ModelStore, NotFound
+from model_store.tables import jobs
+from model_store.times import iso, now_us
 
-
-def new_job(store: ModelStore, job_id: str = "job1", **fields: object) -> dict:
-    record = {
-        "id": job_id,
-        "dataset_id": "ds-0123456789abcdef01234567",
-        "hyperparameters": {"epochs": 1000},
-        **fields,
-    }
-    return store.create_job(record)
+LONG = 60.0  # a lease or resend delay no test outlives
+SHORT = 0.05  # a lease that has run out after `expire()`
 
 
-def test_create_job_fills_the_documented_record(store: ModelStore) -> None:
-    job = new_job(store, state="running", promote=False)
+def expire() -> None:
+    """Let a SHORT lease (or resend delay) run out."""
+    time.sleep(SHORT * 3)
+
+
+def running(store: ModelStore, new_job, job_id: str = "job1", owner: str = "A") -> dict:
+    new_job(store, job_id)
+    claim = store.claim_job(job_id, owner, LONG, 3)
+    assert claim.outcome == "claimed"
+    return claim.record
+
+
+def send_long_ago(store: ModelStore, job_id: str) -> None:
+    """Make the job's task look sent two minutes ago (a message that may have been lost)."""
+    with store.engine.begin() as connection:
+        connection.execute(
+            jobs.update().where(jobs.c.id == job_id).values(sent_us=now_us() - 120_000_000)
+        )
+
+
+def stop_beating(store: ModelStore, job_id: str) -> None:
+    """Make the job's owner look silent for two minutes (a lost worker), without waiting."""
+    with store.engine.begin() as connection:
+        connection.execute(
+            jobs.update().where(jobs.c.id == job_id).values(heartbeat_at=time.time() - 120)
+        )
+
+
+def column(store: ModelStore, job_id: str, name: str) -> object:
+    with store.engine.connect() as connection:
+        return connection.execute(sa.select(jobs.c[name]).where(jobs.c.id == job_id)).scalar_one()
+
+
+# Records
+
+
+def test_create_job_fills_the_documented_record(store: ModelStore, new_job) -> None:
+    job = new_job(store, state="running", promote=False)  # a given state is ignored
     assert job == {
         "id": "job1",
         "state": "queued",
@@ -39,207 +71,472 @@ def test_create_job_fills_the_documented_record(store: ModelStore) -> None:
         "initial_model_id": None,
         "promote": False,
         "attempts": 0,
+        "worker": None,
+        "heartbeat_at": None,
+        "cancel_requested": False,
+        "version": 1,
     }
     assert job["created_at"].endswith("Z")
     assert store.get_job("job1") == job
 
 
-def test_create_job_needs_a_new_id(store: ModelStore) -> None:
+def test_create_job_needs_a_new_valid_id(store: ModelStore, new_job) -> None:
     with pytest.raises(ValueError, match="id"):
         store.create_job({"dataset_id": "ds-x"})
+    with pytest.raises(InvalidId):
+        store.create_job({"id": "../x"})
     new_job(store)
     with pytest.raises(AlreadyExists):
         new_job(store)
-
-
-def test_job_version_changes_with_every_update_and_is_none_without_a_job(
-    store: ModelStore,
-) -> None:
-    assert store.job_version("job1") is None
-    new_job(store)
-    first = store.job_version("job1")
-    store.update_job("job1", progress={"epoch": 1, "epochs": 1000, "loss": 0.2})
-    second = store.job_version("job1")
-    store.update_job("job1", progress={"epoch": 1, "epochs": 1000, "loss": 0.2})
-    third = store.job_version("job1")  # same content, rewritten: a new file, a new inode
-    assert None not in (first, second, third)
-    assert first != second and second != third
-    store.delete_job("job1")
-    assert store.job_version("job1") is None
-
-
-def test_update_and_transition(store: ModelStore) -> None:
-    new_job(store)
-    updated = store.update_job("job1", progress={"epoch": 5, "epochs": 1000, "loss": 0.2})
-    assert updated["progress"]["epoch"] == 5 and store.get_job("job1") == updated
-    running = store.transition_job("job1", ("queued",), state="running", started_at="t")
-    assert running is not None and running["state"] == "running"
-    assert store.transition_job("job1", ("queued",), state="running") is None
-    assert store.get_job("job1") == running
-    assert store.transition_job("job1", "run", state="failed") is None  # a state, not a substring
-    done = store.transition_job("job1", "running", state="succeeded", model_id="m-job1")
-    assert done is not None and done["model_id"] == "m-job1"
-
-
-def test_the_id_cannot_change_and_states_are_checked(store: ModelStore) -> None:
-    new_job(store)
-    assert store.update_job("job1", id="other")["id"] == "job1"
-    with pytest.raises(ValueError, match="state"):
-        store.update_job("job1", state="exploded")
-    assert store.get_job("job1")["state"] == "queued"
-
-
-def test_modify_job_sees_the_current_record(store: ModelStore) -> None:
-    new_job(store)
-    for _ in range(3):
-        store.modify_job("job1", lambda record: {"attempts": record["attempts"] + 1})
-    assert store.get_job("job1")["attempts"] == 3
-    assert store.modify_job("job1", lambda record: None) is None
+    assert [job["id"] for job in store.list_jobs().items] == ["job1"]
 
 
 def test_missing_jobs(store: ModelStore) -> None:
     for call in (
         lambda: store.get_job("nope"),
-        lambda: store.update_job("nope", state="running"),
-        lambda: store.transition_job("nope", ["queued"], state="running"),
         lambda: store.delete_job("nope"),
         lambda: store.request_cancel("nope"),
     ):
         with pytest.raises(NotFound):
             call()
-    assert not (store.root / "jobs" / "nope.json").exists()
+    assert store.job_version("nope") is None
+    assert store.transition_job("nope", ["queued"], state="running") is None
+    assert store.heartbeat("nope", "A") is None
+    assert store.finish_job("nope", "A", "failed") is None
 
 
-UPDATER = """
-import sys
-from model_store import ModelStore
-store = ModelStore(sys.argv[1])
-worker = sys.argv[2]
-for i in range(int(sys.argv[3])):
-    store.update_job("job1", **{worker: i})
-    store.modify_job("job1", lambda record: {"attempts": record["attempts"] + 1})
-print("ok")
-"""
-
-
-def test_concurrent_updates_from_several_processes_lose_nothing(
-    store: ModelStore, run_python
-) -> None:
+def test_the_version_changes_with_every_change(store: ModelStore, new_job) -> None:
     new_job(store)
-    workers, rounds = 4, 50
-    processes = [run_python(UPDATER, str(store.root), f"w{n}", str(rounds)) for n in range(workers)]
-    for process in processes:
-        out, err = process.communicate(timeout=120)
-        assert out.strip() == "ok", err
-    record = store.get_job("job1")
-    assert record["attempts"] == workers * rounds  # no lost increment
-    assert all(record[f"w{n}"] == rounds - 1 for n in range(workers))  # no lost field
-    assert not any(p.name.endswith(".tmp") for p in (store.root / "jobs").iterdir())
+    versions = [store.job_version("job1")]
+    store.claim_job("job1", "A", LONG, 3)
+    versions.append(store.job_version("job1"))
+    store.heartbeat("job1", "A", progress={"epoch": 1, "epochs": 1000, "loss": 0.5})
+    versions.append(store.job_version("job1"))
+    store.heartbeat("job1", "A", progress={"epoch": 1, "epochs": 1000, "loss": 0.5})
+    versions.append(store.job_version("job1"))  # same content: still a change
+    store.request_cancel("job1")
+    versions.append(store.job_version("job1"))
+    assert versions == sorted(set(versions)) and len(versions) == 5
+    assert store.get_job("job1")["version"] == versions[-1]
 
 
-def test_list_jobs_newest_first_with_limit_skipping_unreadable(store: ModelStore) -> None:
-    for n in range(5):
-        new_job(store, f"job{n}")
-    (store.root / "jobs" / "broken.json").write_text("{not json")
-    (store.root / "jobs" / "array.json").write_text("[1, 2]")
-    assert [j["id"] for j in store.list_jobs()] == [f"job{n}" for n in range(4, -1, -1)]
-    assert [j["id"] for j in store.list_jobs(limit=2)] == ["job4", "job3"]
-    assert store.list_jobs(limit=0) == []
-    with pytest.raises(ValueError):
-        store.list_jobs(limit=-1)
-
-
-def test_cancel_marker(store: ModelStore) -> None:
+def test_delete_job_removes_the_row_and_its_checkpoint(store: ModelStore, new_job) -> None:
     new_job(store)
-    assert store.cancel_requested("job1") is False
-    store.request_cancel("job1")
-    store.request_cancel("job1")
-    assert store.cancel_requested("job1") is True
-
-
-def test_delete_job_removes_every_trace(store: ModelStore) -> None:
-    new_job(store)
-    store.update_job("job1", state="running")
-    store.request_cancel("job1")
     store.save_checkpoint("job1", {"epochs_done": 1})
     store.delete_job("job1")
-    assert list((store.root / "jobs").iterdir()) == []
     assert store.load_checkpoint("job1") is None
     with pytest.raises(NotFound):
         store.get_job("job1")
 
 
-def test_records_are_plain_json_on_disk(store: ModelStore) -> None:
+# Compare-and-set transitions
+
+
+def test_transitions_are_compare_and_set(store: ModelStore, new_job) -> None:
     new_job(store)
-    store.update_job("job1", loss_history=[0.5, 0.25])
-    on_disk = json.loads((store.root / "jobs" / "job1.json").read_text())
-    assert on_disk == store.get_job("job1")
+    started = iso(now_us())
+    moved = store.transition_job("job1", ("queued",), state="running", started_at=started)
+    assert moved is not None and moved["state"] == "running" and moved["started_at"] == started
+    assert store.transition_job("job1", ("queued",), state="failed") is None
+    assert store.get_job("job1") == moved
+    assert store.transition_job("job1", "run", state="failed") is None  # a state, not a substring
+    done = store.transition_job("job1", "running", state="succeeded", model_id="m-job1")
+    assert done is not None and (done["state"], done["model_id"]) == ("succeeded", "m-job1")
+    assert store.transition_job("job1", ["queued", "running"], state="failed") is None
+    assert store.get_job("job1")["state"] == "succeeded"
 
 
-def test_non_finite_values_are_refused(store: ModelStore) -> None:
+def test_transitions_refuse_unknown_fields_and_states(store: ModelStore, new_job) -> None:
     new_job(store)
-    with pytest.raises(ValueError):
-        store.update_job("job1", progress={"epoch": 1, "epochs": 2, "loss": float("nan")})
-    assert store.get_job("job1")["progress"]["loss"] is None
+    with pytest.raises(ValueError, match="state"):
+        store.transition_job("job1", ["queued"], state="exploded")
+    with pytest.raises(ValueError, match="cannot be set"):
+        store.transition_job("job1", ["queued"], attempts=7)
+    with pytest.raises(ValueError, match="cannot be set"):
+        store.transition_job("job1", ["queued"], id="other")
+    assert store.get_job("job1")["state"] == "queued"
 
 
-def test_threads_of_one_process_are_serialised_too(store: ModelStore) -> None:
+def test_a_final_transition_ends_the_lease(store: ModelStore, new_job) -> None:
+    running(store, new_job)
+    ended = store.transition_job("job1", ["running"], state="failed", error="boom")
+    assert (ended["state"], ended["error"], ended["worker"], ended["heartbeat_at"]) == (
+        "failed",
+        "boom",
+        None,
+        None,
+    )
+    assert store.heartbeat("job1", "A") is None
+
+
+# The lease
+
+
+def test_claim_takes_a_queued_job(store: ModelStore, new_job) -> None:
     new_job(store)
+    claim = store.claim_job("job1", "A", LONG, 3)
+    record = claim.record
+    assert claim.outcome == "claimed"
+    assert (record["state"], record["worker"], record["attempts"]) == ("running", "A", 1)
+    assert record["started_at"] is not None and record["heartbeat_at"] is not None
+    assert store.get_job("job1") == record
 
-    def bump() -> None:
-        for _ in range(50):
-            store.modify_job("job1", lambda record: {"attempts": record["attempts"] + 1})
 
-    threads = [threading.Thread(target=bump) for _ in range(4)]
+def test_a_live_owner_keeps_the_job(store: ModelStore, new_job) -> None:
+    first = running(store, new_job)
+    claim = store.claim_job("job1", "B", LONG, 3)
+    assert claim.outcome == "busy" and claim.record["worker"] == "A"
+    assert store.claim_job("job1", "A", LONG, 3).outcome == "busy"  # a duplicate delivery
+    assert store.get_job("job1")["attempts"] == first["attempts"] == 1
+
+
+def test_a_lost_owner_is_replaced_after_its_lease(store: ModelStore, new_job) -> None:
+    new_job(store)
+    first = store.claim_job("job1", "A", SHORT, 3).record
+    expire()
+    claim = store.claim_job("job1", "B", SHORT, 3)
+    assert claim.outcome == "claimed"
+    assert (claim.record["worker"], claim.record["attempts"]) == ("B", 2)
+    assert claim.record["started_at"] == first["started_at"]  # the first start is kept
+    # The old owner learns it lost the job, and can neither report progress nor finish it.
+    assert store.heartbeat("job1", "A", progress={"epoch": 9, "epochs": 9, "loss": 0.1}) is None
+    assert store.finish_job("job1", "A", "succeeded") is None
+    assert store.get_job("job1")["state"] == "running" and store.get_job("job1")["worker"] == "B"
+
+
+def test_a_job_that_lost_too_many_owners_gives_up(store: ModelStore, new_job) -> None:
+    new_job(store)
+    assert store.claim_job("job1", "A", SHORT, 2).outcome == "claimed"
+    expire()
+    assert store.claim_job("job1", "B", SHORT, 2).outcome == "claimed"
+    expire()
+    claim = store.claim_job("job1", "C", SHORT, 2)
+    assert claim.outcome == "gave_up"
+    record = store.get_job("job1")
+    assert record == claim.record
+    assert (record["state"], record["worker"], record["attempts"]) == ("failed", None, 2)
+    assert "lost 2 times (limit 2)" in record["error"]
+    assert record["finished_at"] is not None
+    assert store.claim_job("job1", "D", SHORT, 2).outcome == "terminal"
+
+
+def test_a_finished_job_is_not_claimed(store: ModelStore, new_job) -> None:
+    running(store, new_job)
+    store.finish_job("job1", "A", "succeeded")
+    claim = store.claim_job("job1", "B", LONG, 3)
+    assert claim.outcome == "terminal" and claim.record["state"] == "succeeded"
+
+
+def test_heartbeats_refresh_the_lease_and_carry_the_cancel_request(
+    store: ModelStore, new_job
+) -> None:
+    new_job(store)
+    claimed = store.claim_job("job1", "A", SHORT, 3).record
+    expire()  # A was silent for longer than its lease, but nobody took the job meanwhile
+    progress = {"epoch": 3, "epochs": 1000, "loss": 0.25}
+    assert store.heartbeat("job1", "A", progress=progress, loss_history=[0.5, 0.25]) is False
+    assert store.get_job("job1")["heartbeat_at"] > claimed["heartbeat_at"]
+    assert store.claim_job("job1", "B", LONG, 3).outcome == "busy"
+    record = store.get_job("job1")
+    assert (record["progress"], record["loss_history"]) == (progress, [0.5, 0.25])
+    assert store.heartbeat("job1", "B") is None
+    assert store.get_job("job1")["worker"] == "A"
+    store.request_cancel("job1")
+    assert store.cancel_requested("job1") is True
+    assert store.heartbeat("job1", "A") is True
+    with pytest.raises(ValueError, match="cannot be set"):
+        store.heartbeat("job1", "A", attempts=0)
+
+
+def test_finish_by_the_owner_records_the_outcome(store: ModelStore, new_job) -> None:
+    running(store, new_job)
+    with pytest.raises(ValueError, match="state"):
+        store.finish_job("job1", "A", "running")
+    assert store.finish_job("job1", "B", "succeeded") is None
+    metrics = {"train_accuracy": 0.75, "validation_accuracy": 0.5}
+    done = store.finish_job("job1", "A", "succeeded", model_id="m-job1", metrics=metrics)
+    assert (done["state"], done["model_id"], done["metrics"]) == ("succeeded", "m-job1", metrics)
+    assert done["worker"] is None and done["heartbeat_at"] is None
+    assert done["finished_at"] >= done["started_at"]
+    seconds = column(store, "job1", "training_seconds")
+    started, finished = column(store, "job1", "started_us"), column(store, "job1", "finished_us")
+    assert seconds == pytest.approx((finished - started) / 1e6)
+    assert store.finish_job("job1", "A", "failed") is None  # only once
+    assert store.get_job("job1") == done
+
+
+def test_release_requeues_without_counting_the_attempt(store: ModelStore, new_job) -> None:
+    running(store, new_job)
+    assert store.release_job("job1", "B") is None
+    released = store.release_job("job1", "A")
+    assert (released["state"], released["worker"], released["attempts"]) == ("queued", None, 0)
+    assert store.heartbeat("job1", "A") is None
+    claim = store.claim_job("job1", "B", LONG, 1)  # max_attempts 1: the release did not count
+    assert claim.outcome == "claimed" and claim.record["attempts"] == 1
+
+
+def test_a_cancel_requested_while_queued_ends_the_job_at_its_claim(
+    store: ModelStore, new_job
+) -> None:
+    new_job(store)
+    assert store.request_cancel("job1")["cancel_requested"] is True
+    claim = store.claim_job("job1", "A", LONG, 3)
+    assert claim.outcome == "cancel"
+    assert (claim.record["state"], claim.record["attempts"]) == ("cancelled", 0)
+    assert claim.record["finished_at"] is not None
+    assert store.get_job("job1") == claim.record
+
+
+def test_a_cancel_requested_of_a_lost_owner_ends_the_job_at_the_next_claim(
+    store: ModelStore, new_job
+) -> None:
+    new_job(store)
+    store.claim_job("job1", "A", SHORT, 3)
+    store.request_cancel("job1")
+    assert store.claim_job("job1", "B", 10.0, 3).outcome == "busy"  # A may still stop it
+    expire()
+    claim = store.claim_job("job1", "B", SHORT, 3)
+    assert claim.outcome == "cancel" and claim.record["state"] == "cancelled"
+
+
+def _claim_all(stores: list[ModelStore], job_id: str) -> list[str]:
+    """Each store claims `job_id` from a thread of its own, all released at once."""
+    barrier = threading.Barrier(len(stores))
+    outcomes: list[str] = []
+
+    def claim(index: int) -> None:
+        barrier.wait(timeout=30)
+        outcomes.append(stores[index].claim_job(job_id, f"owner-{index}", LONG, 3).outcome)
+
+    threads = [threading.Thread(target=claim, args=(i,)) for i in range(len(stores))]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
-    assert store.get_job("job1")["attempts"] == 200
+        thread.join(timeout=60)
+    return outcomes
 
 
-def test_numpy_values_are_stored_as_plain_numbers(store: ModelStore) -> None:
-    new_job(store)
-    store.update_job(
-        "job1",
-        progress={"epoch": np.int64(3), "epochs": 1000, "loss": np.float32(0.5)},
-        loss_history=np.array([0.25, 0.125]),
-    )
-    record = store.get_job("job1")
-    assert record["progress"] == {"epoch": 3, "epochs": 1000, "loss": 0.5}
-    assert record["loss_history"] == [0.25, 0.125]
+@pytest.fixture
+def eight_stores(store: ModelStore) -> list[ModelStore]:
+    """Eight stores (eight engines) on the same database and objects, like eight workers."""
+    opened = [ModelStore(store.database_url, store.objects) for _ in range(8)]
+    yield opened
+    for each in opened:
+        each.close()
 
 
-def test_a_jobs_directory_that_cannot_be_listed_raises_store_error(store: ModelStore) -> None:
-    (store.root / "jobs").rmdir()
-    (store.root / "jobs").write_text("not a directory")
-    with pytest.raises(StoreError, match="cannot list jobs"):
-        store.list_jobs()
-
-
-def test_only_writes_that_settle_a_job_sync_the_directory(
-    store: ModelStore, monkeypatch: pytest.MonkeyPatch
+def test_of_many_racing_claims_exactly_one_wins(
+    store: ModelStore, new_job, eight_stores: list[ModelStore]
 ) -> None:
-    from model_store import atomic
+    for round_ in range(3):
+        new_job(store, f"job{round_}")
+        outcomes = _claim_all(eight_stores, f"job{round_}")
+        assert sorted(outcomes) == ["busy"] * 7 + ["claimed"], outcomes
+        record = store.get_job(f"job{round_}")
+        assert record["attempts"] == 1 and record["worker"].startswith("owner-")
 
-    synced: list[str] = []
-    real_fsync_dir = atomic.fsync_dir
 
-    def recording_fsync_dir(directory):
-        synced.append(directory.name)
-        real_fsync_dir(directory)
+CLAIMER = """
+import sys
+from model_store import ModelStore
+store = ModelStore(sys.argv[1], sys.argv[2])
+store.get_job("job1")  # connected
+print("ready", flush=True); sys.stdin.readline()
+print(store.claim_job("job1", sys.argv[3], 60.0, 3).outcome)
+"""
 
-    monkeypatch.setattr(atomic, "fsync_dir", recording_fsync_dir)
 
-    def dir_syncs(write) -> int:
-        synced.clear()
-        write()
-        return synced.count("jobs")
+def test_of_claims_from_many_processes_exactly_one_wins(
+    store: ModelStore, store_locations, new_job, run_together
+) -> None:
+    new_job(store)
+    owners = [[*store_locations, f"process-{n}"] for n in range(4)]
+    outcomes = run_together(CLAIMER, owners)
+    assert sorted(outcomes) == ["busy"] * 3 + ["claimed"], outcomes
+    record = store.get_job("job1")
+    assert record["attempts"] == 1 and record["worker"].startswith("process-")
 
-    assert dir_syncs(lambda: new_job(store)) == 1
-    claim = {"state": "running", "attempts": 1, "worker": "host:1", "error": None}
-    assert dir_syncs(lambda: store.update_job("job1", **claim)) == 0
-    assert dir_syncs(lambda: store.update_job("job1", progress={"epoch": 3})) == 0
-    assert dir_syncs(lambda: store.update_job("job1", state="queued", attempts=0)) == 1
-    assert dir_syncs(lambda: store.update_job("job1", state="succeeded", model_id="m-1")) == 1
-    assert store.get_job("job1")["state"] == "succeeded"
+
+# The reaper
+
+
+def test_reap_requeues_a_job_whose_owner_stopped_beating(store: ModelStore, new_job) -> None:
+    running(store, new_job, "lost", "A")
+    running(store, new_job, "alive", "B")
+    stop_beating(store, "lost")
+    repairs = store.reap_jobs(LONG, 3, LONG)
+    assert (repairs.requeued, repairs.ended, repairs.resend) == (["lost"], [], ["lost"])
+    lost = store.get_job("lost")
+    assert (lost["state"], lost["worker"], lost["attempts"]) == ("queued", None, 1)
+    assert store.get_job("alive")["state"] == "running"
+    assert store.heartbeat("lost", "A") is None
+    again = store.reap_jobs(LONG, 3, LONG)
+    assert (again.requeued, again.ended, again.resend) == ([], [], [])
+    assert store.claim_job("lost", "C", LONG, 3).record["attempts"] == 2
+
+
+def test_reap_fails_a_job_after_max_attempts(store: ModelStore, new_job) -> None:
+    new_job(store)
+    store.claim_job("job1", "A", SHORT, 1)
+    expire()
+    repairs = store.reap_jobs(SHORT, 1, LONG)
+    assert (repairs.requeued, repairs.ended, repairs.resend) == ([], ["job1"], [])
+    record = store.get_job("job1")
+    assert (record["state"], record["worker"]) == ("failed", None)
+    assert "lost 1 times (limit 1)" in record["error"] and record["finished_at"] is not None
+
+
+def test_reap_cancels_a_lost_job_whose_cancel_was_requested(store: ModelStore, new_job) -> None:
+    new_job(store)
+    store.claim_job("job1", "A", SHORT, 3)
+    store.request_cancel("job1")
+    expire()
+    repairs = store.reap_jobs(SHORT, 3, LONG)
+    assert (repairs.requeued, repairs.ended, repairs.resend) == ([], ["job1"], [])
+    assert store.get_job("job1")["state"] == "cancelled"
+
+
+def test_reap_resends_a_queued_job_whose_message_looks_lost(store: ModelStore, new_job) -> None:
+    new_job(store, "old")
+    new_job(store, "new")
+    send_long_ago(store, "old")
+    repairs = store.reap_jobs(LONG, 3, LONG)
+    assert (repairs.requeued, repairs.ended, repairs.resend) == ([], [], ["old"])
+    assert store.reap_jobs(LONG, 3, LONG).resend == []  # re-sent just now: not again
+    send_long_ago(store, "new")
+    store.mark_job_sent("new")  # the caller sent it meanwhile
+    assert store.reap_jobs(LONG, 3, LONG).resend == []
+    assert [store.get_job(i)["state"] for i in ("old", "new")] == ["queued", "queued"]
+
+
+def test_reap_leaves_finished_and_live_jobs_alone(store: ModelStore, new_job) -> None:
+    running(store, new_job, "live")
+    running(store, new_job, "done")
+    store.finish_job("done", "A", "succeeded")
+    repairs = store.reap_jobs(LONG, 3, LONG)
+    assert (repairs.requeued, repairs.ended, repairs.resend) == ([], [], [])
+    assert [store.get_job(i)["state"] for i in ("live", "done")] == ["running", "succeeded"]
+
+
+def test_racing_reapers_repair_each_job_once(
+    store: ModelStore, new_job, eight_stores: list[ModelStore]
+) -> None:
+    doomed = [f"doomed{n}" for n in range(3)]  # lost its second owner: fails (limit 2)
+    lost = [f"lost{n}" for n in range(6)]  # lost its first owner: requeued and re-sent
+    quiet = [f"quiet{n}" for n in range(4)]  # queued, its message long gone: re-sent
+    for job_id in doomed:
+        new_job(store, job_id)
+        store.claim_job(job_id, "A", SHORT, 2)
+    expire()
+    for job_id in doomed:
+        assert store.claim_job(job_id, "B", SHORT, 2).outcome == "claimed"
+    for job_id in lost:
+        new_job(store, job_id)
+        store.claim_job(job_id, "A", SHORT, 2)
+    for job_id in quiet:
+        new_job(store, job_id)
+        send_long_ago(store, job_id)
+    expire()
+    reapers = eight_stores[:2]
+    barrier = threading.Barrier(len(reapers))
+    results = []
+
+    def reap(reaper: ModelStore) -> None:
+        barrier.wait(timeout=30)
+        results.append(reaper.reap_jobs(SHORT, 2, LONG))
+
+    threads = [threading.Thread(target=reap, args=(reaper,)) for reaper in reapers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(results) == 2
+    ended = sorted(i for r in results for i in r.ended)
+    requeued = sorted(i for r in results for i in r.requeued)
+    resend = sorted(i for r in results for i in r.resend)
+    assert ended == sorted(doomed)  # each exactly once, whichever reaper did it
+    assert requeued == sorted(lost)
+    assert resend == sorted(lost + quiet)
+    assert {store.get_job(i)["state"] for i in doomed} == {"failed"}
+    assert {store.get_job(i)["state"] for i in lost + quiet} == {"queued"}
+    assert {store.get_job(i)["attempts"] for i in lost} == {1}
+
+
+# Listing and figures
+
+
+def _listed(store: ModelStore, limit: int, **filters: str) -> list[str]:
+    seen, token = [], None
+    while True:
+        page = store.list_jobs(limit, token, **filters)
+        assert len(page.items) <= limit
+        seen += [job["id"] for job in page.items]
+        token = page.next_token
+        if token is None:
+            return seen
+
+
+def test_list_jobs_pages_newest_first_with_filters(store: ModelStore, new_job) -> None:
+    created = []
+    for n in range(9):
+        created.append(new_job(store, f"job{n}", dataset_id="ds-a" if n % 3 else "ds-b"))
+    for job_id in ("job1", "job4", "job8"):
+        store.claim_job(job_id, "A", LONG, 3)
+    store.finish_job("job4", "A", "succeeded")
+    newest_first = [
+        job["id"] for job in sorted(created, key=lambda j: (j["created_at"], j["id"]), reverse=True)
+    ]
+    assert newest_first[0] == "job8" and newest_first[-1] == "job0"
+    for limit in (1, 2, 4, 9, 100):
+        assert _listed(store, limit) == newest_first, limit
+    assert _listed(store, 2, state="running") == ["job8", "job1"]
+    assert _listed(store, 2, state="succeeded") == ["job4"]
+    assert _listed(store, 2, dataset_id="ds-b") == ["job6", "job3", "job0"]
+    assert _listed(store, 1, state="queued", dataset_id="ds-a") == ["job7", "job5", "job2"]
+    assert _listed(store, 5, state="failed") == []
+    assert _listed(store, 5, dataset_id="ds-none") == []
+
+
+def test_list_jobs_returns_whole_records(store: ModelStore, new_job) -> None:
+    running(store, new_job)
+    assert store.list_jobs().items == [store.get_job("job1")]
+
+
+def test_counts_aggregate_every_state(store: ModelStore, new_job) -> None:
+    assert store.job_counts() == dict.fromkeys(
+        ("queued", "running", "succeeded", "failed", "cancelled"), 0
+    )
+    for n in range(7):
+        new_job(store, f"job{n}")
+    for n in range(1, 7):
+        store.claim_job(f"job{n}", "A", LONG, 3)
+    store.finish_job("job2", "A", "succeeded")
+    store.finish_job("job3", "A", "succeeded")
+    store.finish_job("job4", "A", "failed", error="boom")
+    store.finish_job("job5", "A", "cancelled")
+    assert store.job_counts() == {
+        "queued": 1,
+        "running": 2,
+        "succeeded": 2,
+        "failed": 1,
+        "cancelled": 1,
+    }
+
+
+def test_duration_histogram_aggregates_training_seconds(store: ModelStore, new_job) -> None:
+    # Each job claimed, its start moved into the past, then finished: known durations.
+    durations = {"a": ("succeeded", 2), "b": ("succeeded", 50), "c": ("failed", 20)}
+    for job_id, (state, seconds) in durations.items():
+        running(store, new_job, job_id)
+        store.transition_job(job_id, ["running"], started_at=iso(now_us() - seconds * 1_000_000))
+        store.finish_job(job_id, "A", state)
+    new_job(store, "d")
+    store.transition_job("d", ["queued"], state="failed", error="never ran")  # no duration
+    figures = store.training_duration_histogram([1.0, 10.0, 100.0])
+    assert set(figures) == {"succeeded", "failed", "cancelled"}
+    counts, count, total = figures["succeeded"]
+    assert (counts, count) == ([0, 1, 2], 2)
+    assert total == pytest.approx(52, abs=5)  # the jobs took a few ms beyond their moved start
+    counts, count, total = figures["failed"]
+    assert (counts, count) == ([0, 0, 1], 1) and total == pytest.approx(20, abs=5)
+    assert figures["cancelled"] == ([0, 0, 0], 0, 0.0)

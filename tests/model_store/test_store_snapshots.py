@@ -1,11 +1,13 @@
-"""Snapshots: save and verify, validation naming the field, corrupt files, LATEST, idempotence."""
+"""Snapshots: save and verify, validation naming the field, damaged blobs, taken and reserved
+ids, one snapshot per job, listings."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
-import os
 
+import numpy as np
 import pytest
 
 from model_store import (
@@ -16,7 +18,21 @@ from model_store import (
     NotFound,
     validate_snapshot,
 )
-from model_store.canonical import canonical_json, snapshot_sha256
+from model_store.canonical import canonical_json, hashed_snapshot_json, snapshot_sha256
+from model_store.snapshots import with_defaults
+from model_store.tables import models
+
+
+def _exported(snapshot: dict) -> dict:
+    """The snapshot as another store would have written it (created_at and sha256 filled)."""
+    full = with_defaults({**snapshot, "created_at": "2026-01-02T03:04:05.000006Z"})
+    full["sha256"] = snapshot_sha256(full)
+    return full
+
+
+def _model_rows(store: ModelStore) -> list[str]:
+    with store.engine.connect() as connection:
+        return list(connection.execute(models.select().with_only_columns(models.c.id)).scalars())
 
 
 def test_save_fills_id_created_at_sha256_and_fixed_fields(store: ModelStore, make_snapshot) -> None:
@@ -34,12 +50,24 @@ def test_save_fills_id_created_at_sha256_and_fixed_fields(store: ModelStore, mak
 def test_sha256_is_over_the_canonical_json_of_every_other_field(
     store: ModelStore, make_snapshot
 ) -> None:
-    import hashlib
-
     saved = store.save_snapshot(make_snapshot())
     body = {k: v for k, v in saved.items() if k != "sha256"}
     expected = json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False)
     assert saved["sha256"] == hashlib.sha256(expected.encode("utf-8")).hexdigest()
+
+
+def test_the_blob_is_the_canonical_json_under_a_key_with_its_sha256(
+    store: ModelStore, make_snapshot, snapshot_key
+) -> None:
+    saved = store.save_snapshot(make_snapshot())
+    key = snapshot_key(store, saved["id"])
+    assert key == f"models/{saved['id']}/{saved['sha256']}.json"
+    assert store.objects.get(key) == canonical_json(saved)
+
+
+def test_a_given_sha256_is_replaced_by_the_real_one(store: ModelStore, make_snapshot) -> None:
+    saved = store.save_snapshot(make_snapshot(sha256="0" * 64))
+    assert saved["sha256"] == snapshot_sha256(saved) != "0" * 64
 
 
 def test_save_does_not_change_the_callers_dict(store: ModelStore, make_snapshot) -> None:
@@ -61,46 +89,81 @@ def test_weights_round_trip_bit_exactly(store: ModelStore, make_snapshot) -> Non
     assert loaded["weights"] == snapshot["weights"] and loaded["biases"] == snapshot["biases"]
 
 
-def test_a_retried_job_saves_exactly_one_snapshot(store: ModelStore, make_snapshot) -> None:
+# Ids: taken, reserved for a job, one snapshot per job
+
+
+def test_a_taken_id_is_refused(store: ModelStore, make_snapshot) -> None:
+    first = store.save_snapshot(make_snapshot(job_id="job1", id="m-x"))
+    for job_id in ("job2", None):
+        with pytest.raises(AlreadyExists) as caught:
+            store.save_snapshot(make_snapshot(job_id=job_id, id="m-x", loss="log_loss"))
+        assert (caught.value.kind, caught.value.id) == ("model", "m-x")
+    assert store.import_snapshot(_exported(make_snapshot(id="m-x"))) is False
+    assert store.get_snapshot("m-x") == first and _model_rows(store) == ["m-x"]
+
+
+def test_a_jobs_model_id_cannot_be_taken_before_the_job_saves(
+    store: ModelStore, make_snapshot, new_job
+) -> None:
+    new_job(store, "job1")
+    reserved = store.model_id_for_job("job1")
+    assert reserved == "m-job1"
+    for job_id in (None, "job2"):
+        with pytest.raises(AlreadyExists, match="m-job1"):
+            store.save_snapshot(make_snapshot(job_id=job_id, id=reserved))
+    with pytest.raises(AlreadyExists):
+        store.save_snapshot(make_snapshot(job_id="job1", id=reserved), imported=True)
+    assert store.import_snapshot(_exported(make_snapshot(job_id="job2", id=reserved))) is False
+    assert _model_rows(store) == []
+    with pytest.raises(NotFound):
+        store.get_snapshot(reserved)
+    # The job itself saves its snapshot under that id, and an import still cannot replace it.
+    saved = store.save_snapshot(make_snapshot(job_id="job1", id=reserved))
+    with pytest.raises(AlreadyExists):
+        store.save_snapshot(
+            make_snapshot(job_id="job1", id=reserved, loss="log_loss"), imported=True
+        )
+    assert store.get_snapshot(reserved) == saved
+
+
+def test_a_retried_job_saves_exactly_one_snapshot(
+    store: ModelStore, make_snapshot, new_job
+) -> None:
+    new_job(store, "job1")
     model_id = store.model_id_for_job("job1")
     first = store.save_snapshot(make_snapshot(job_id="job1", id=model_id))
     retry = make_snapshot(job_id="job1", id=model_id, biases=[[9.0, 9.0], [9.0]])
-    second = store.save_snapshot(retry)
-    assert second == first
-    assert [s["id"] for s in store.list_snapshots()] == [model_id]
-
-
-def test_an_existing_id_from_another_job_is_refused(store: ModelStore, make_snapshot) -> None:
-    store.save_snapshot(make_snapshot(job_id="job1", id="m-x"))
-    with pytest.raises(AlreadyExists, match="m-x"):
-        store.save_snapshot(make_snapshot(job_id="job2", id="m-x"))
-    with pytest.raises(AlreadyExists):
-        store.save_snapshot(make_snapshot(job_id=None, id="m-x"))
+    assert store.save_snapshot(retry) == first
+    assert _model_rows(store) == [model_id]
+    assert store.get_snapshot(model_id) == first
 
 
 CONCURRENT_SAVER = """
 import json, sys
 from model_store import ModelStore
-store = ModelStore(sys.argv[1])
-snapshot = json.loads(sys.argv[2])
-snapshot["training"]["seed"] = int(sys.argv[3])  # each writer's content differs
+store = ModelStore(sys.argv[1], sys.argv[2])
+snapshot = json.loads(sys.argv[3])
+snapshot["training"]["seed"] = int(sys.argv[4])  # each writer's content differs
+store.get_job("job1")  # connected
+print("ready", flush=True); sys.stdin.readline()
 print(json.dumps(store.save_snapshot(snapshot)))
 """
 
 
-def test_concurrent_saves_of_one_job_create_one_file(
-    store: ModelStore, make_snapshot, run_python
+def test_concurrent_saves_of_one_job_keep_one_snapshot(
+    store: ModelStore, store_locations, make_snapshot, new_job, run_together
 ) -> None:
-    body = json.dumps(make_snapshot(job_id="job1", id=store.model_id_for_job("job1")))
-    processes = [run_python(CONCURRENT_SAVER, str(store.root), body, str(i)) for i in range(4)]
-    results = []
-    for process in processes:
-        out, err = process.communicate(timeout=60)
-        assert process.returncode == 0, err
-        results.append(json.loads(out))
+    new_job(store, "job1")
+    body = json.dumps(make_snapshot(job_id="job1", id="m-job1"))
+    outputs = run_together(CONCURRENT_SAVER, [[*store_locations, body, str(i)] for i in range(3)])
+    results = [json.loads(output) for output in outputs]
     assert all(result == results[0] for result in results)
-    assert [p.name for p in (store.root / "models").iterdir()] == ["m-job1.json"]
+    assert results[0]["training"]["seed"] in (0, 1, 2)
+    assert _model_rows(store) == ["m-job1"]
     assert store.get_snapshot("m-job1") == results[0]
+
+
+# Validation
 
 
 def _bad(snapshot: dict, path: str, value: object) -> dict:
@@ -156,24 +219,29 @@ INVALID_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("path", "value", "field"), INVALID_CASES)
-def test_invalid_snapshots_are_refused_naming_the_field(
-    store: ModelStore, make_snapshot, path: str, value: object, field: str
-) -> None:
-    snapshot = _bad(
-        make_snapshot(id="m-bad", created_at="2026-01-01T00:00:00.000000Z"), path, value
-    )
-    with pytest.raises(InvalidSnapshot) as caught:
-        store.save_snapshot(snapshot)
-    assert caught.value.reason.startswith(field), caught.value.reason
-    assert list((store.root / "models").iterdir()) == []
+def test_invalid_snapshots_are_refused_naming_the_field(store: ModelStore, make_snapshot) -> None:
+    for path, value, field in INVALID_CASES:
+        snapshot = _bad(make_snapshot(id="m-bad"), path, value)
+        with pytest.raises(InvalidSnapshot) as caught:
+            store.save_snapshot(snapshot)
+        assert caught.value.reason.startswith(field), (path, caught.value.reason)
+    assert _model_rows(store) == []
 
 
 def test_non_finite_training_values_are_refused(store: ModelStore, make_snapshot) -> None:
     snapshot = make_snapshot()
     snapshot["training"]["loss_history"] = [0.1, float("nan")]
-    with pytest.raises(InvalidSnapshot, match="training"):
+    with pytest.raises(InvalidSnapshot, match="^invalid snapshot: training: "):
         store.save_snapshot(snapshot)
+    assert _model_rows(store) == []
+
+
+def test_a_snapshot_that_is_not_an_object_is_refused(store: ModelStore) -> None:
+    with pytest.raises(InvalidSnapshot) as caught:
+        store.save_snapshot([1, 2])  # type: ignore[arg-type]
+    assert caught.value.reason.startswith("snapshot: expected a JSON object")
+    with pytest.raises(InvalidSnapshot, match="snapshot: expected a JSON object"):
+        validate_snapshot("text")
 
 
 def test_a_stored_snapshot_passes_the_import_validation(store: ModelStore, make_snapshot) -> None:
@@ -192,180 +260,11 @@ def test_deeper_networks_are_accepted(store: ModelStore, make_snapshot) -> None:
         weights=[[[0.1, 0.2]] * 4, [[0.1, 0.2, 0.3, 0.4]] * 3, [[1.0, 2.0, 3.0]]],
         biases=[[0.0] * 4, [0.0] * 3, [0.0]],
     )
-    assert store.save_snapshot(snapshot)["layer_sizes"] == [2, 4, 3, 1]
-
-
-# Corrupt files on disk
-
-
-def _write_corrupt(store: ModelStore, model_id: str, data: bytes) -> None:
-    (store.root / "models" / f"{model_id}.json").write_bytes(data)
-
-
-@pytest.fixture
-def corrupt_store(store: ModelStore, make_snapshot) -> ModelStore:
-    """A store with one good snapshot (latest) and four corrupt ones."""
-    good = store.save_snapshot(make_snapshot(job_id="good", id="m-good"))
-    store.promote(good["id"])
-    data = canonical_json(store.save_snapshot(make_snapshot(job_id="t", id="m-truncated")))
-    _write_corrupt(store, "m-truncated", data[: len(data) // 2])
-    _write_corrupt(store, "m-notjson", b"\x00\xffthis is not json")
-    tampered = store.save_snapshot(make_snapshot(job_id="s", id="m-tampered"))
-    tampered["weights"][0][0][0] = 123.0
-    _write_corrupt(store, "m-tampered", canonical_json(tampered))
-    renamed = dict(good, id="m-other")
-    renamed["sha256"] = snapshot_sha256(renamed)
-    _write_corrupt(store, "m-renamed", canonical_json(renamed))
-    return store
-
-
-CORRUPT_REASONS = {
-    "m-truncated": "not valid JSON",
-    "m-notjson": "not valid JSON",
-    "m-tampered": "sha256 does not match",
-    "m-renamed": "does not match the file name",
-}
-
-
-def test_listing_marks_corrupt_snapshots_and_never_raises(corrupt_store: ModelStore) -> None:
-    summaries = {s["id"]: s for s in corrupt_store.list_snapshots()}
-    assert set(summaries) == {"m-good", *CORRUPT_REASONS}
-    assert summaries["m-good"]["status"] == "ok" and summaries["m-good"]["is_latest"] is True
-    assert summaries["m-good"]["job_id"] == "good"
-    assert summaries["m-good"]["dataset_id"] == "ds-0123456789abcdef01234567"
-    assert summaries["m-good"]["metrics"] == {"train_accuracy": 1.0, "validation_accuracy": None}
-    for model_id, reason in CORRUPT_REASONS.items():
-        assert summaries[model_id]["status"] == "corrupt"
-        assert reason in summaries[model_id]["error"]
-        assert summaries[model_id]["is_latest"] is False
-    assert corrupt_store.list_snapshots()[0]["id"] == "m-good"  # good ones first
-
-
-@pytest.mark.parametrize("model_id", sorted(CORRUPT_REASONS))
-def test_corrupt_snapshots_are_never_served(corrupt_store: ModelStore, model_id: str) -> None:
-    with pytest.raises(CorruptSnapshot) as caught:
-        corrupt_store.get_snapshot(model_id)
-    assert caught.value.model_id == model_id
-    assert CORRUPT_REASONS[model_id] in caught.value.reason
-    assert model_id in str(caught.value)
-    with pytest.raises(CorruptSnapshot):
-        corrupt_store.promote(model_id)
-    with pytest.raises(CorruptSnapshot):
-        corrupt_store.load_model(model_id)
-    assert corrupt_store.latest_model_id() == "m-good"
-
-
-def test_json_with_nan_is_corrupt(store: ModelStore) -> None:
-    _write_corrupt(store, "m-nan", b'{"sha256": "x", "weights": NaN}')
-    with pytest.raises(CorruptSnapshot, match="not valid JSON"):
-        store.get_snapshot("m-nan")
-
-
-def test_a_corrupted_latest_is_still_reported_as_latest(store: ModelStore, make_snapshot) -> None:
-    saved = store.save_snapshot(make_snapshot(job_id="j", id="m-j"))
-    store.promote("m-j")
-    _write_corrupt(store, "m-j", canonical_json(saved)[:-10])
-    assert store.latest_model_id() == "m-j"
-    with pytest.raises(CorruptSnapshot):
-        store.get_snapshot("m-j")
-    assert store.list_snapshots()[0]["is_latest"] is True
-
-
-def test_missing_models(store: ModelStore) -> None:
-    with pytest.raises(NotFound) as caught:
-        store.get_snapshot("m-missing")
-    assert (caught.value.kind, caught.value.id) == ("model", "m-missing")
-    with pytest.raises(NotFound):
-        store.promote("m-missing")
-    assert store.latest_model_id() is None
-    assert store.latest_version() is None
-    assert store.list_snapshots() == []
-
-
-def test_promote_moves_latest_and_changes_latest_version(store: ModelStore, make_snapshot) -> None:
-    first = store.save_snapshot(make_snapshot(job_id="a"))
-    second = store.save_snapshot(make_snapshot(job_id="b"))
-    store.promote(first["id"])
-    version = store.latest_version()
-    assert store.latest_model_id() == first["id"]
-    store.promote(second["id"])
-    assert store.latest_model_id() == second["id"]
-    assert store.latest_version() != version
-    summaries = store.list_snapshots()
-    assert [s["id"] for s in summaries] == [second["id"], first["id"]]  # newest first
-    assert [s["is_latest"] for s in summaries] == [True, False]
-
-
-def test_garbage_in_latest_reads_as_no_latest(store: ModelStore) -> None:
-    (store.root / "models" / "LATEST").write_text("../../etc/passwd\n")
-    assert store.latest_model_id() is None
-
-
-def test_stray_files_in_models_are_ignored(store: ModelStore, make_snapshot) -> None:
-    saved = store.save_snapshot(make_snapshot())
-    for name in (".m-x.json.abc.tmp", "notes.txt", ".hidden.json", "README"):
-        (store.root / "models" / name).write_text("junk")
-    assert [s["id"] for s in store.list_snapshots()] == [saved["id"]]
-
-
-def test_reading_never_writes(corrupt_store: ModelStore) -> None:
-    def state() -> dict[str, tuple[int, int]]:
-        return {
-            str(p): (p.stat().st_mtime_ns, p.stat().st_size) for p in corrupt_store.root.rglob("*")
-        }
-
-    before = state()
-    corrupt_store.list_snapshots()
-    corrupt_store.get_snapshot("m-good")
-    corrupt_store.latest_model_id()
-    corrupt_store.latest_version()
-    corrupt_store.list_datasets()
-    corrupt_store.list_jobs()
-    assert state() == before
-
-
-def test_listing_notices_a_file_corrupted_after_it_was_listed(
-    store: ModelStore, make_snapshot
-) -> None:
-    saved = store.save_snapshot(make_snapshot(id="m-x"))
-    path = store.root / "models" / "m-x.json"
-    settled = path.stat().st_mtime_ns - 10_000_000_000
-    os.utime(path, ns=(settled, settled))  # old enough for the listing cache
-    assert store.list_snapshots()[0]["status"] == "ok"
-    assert store.list_snapshots()[0]["status"] == "ok"  # from the cache
-    data = path.read_bytes()
-    path.write_bytes(data.replace(b"0.5", b"0.6"))  # same size, same inode, new mtime
-    assert store.list_snapshots()[0]["status"] == "corrupt"
-    path.write_bytes(data)
-    [summary] = store.list_snapshots()
-    assert (summary["id"], summary["status"], summary["error"]) == (saved["id"], "ok", None)
-
-
-def test_listing_of_a_fresh_file_rewritten_in_place_is_never_stale(
-    store: ModelStore, make_snapshot
-) -> None:
-    store.save_snapshot(make_snapshot(id="m-x"))
-    path = store.root / "models" / "m-x.json"
-    stat = path.stat()
-    assert store.list_snapshots()[0]["status"] == "ok"
-    path.write_bytes(path.read_bytes().replace(b"0.5", b"0.6"))
-    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # even with mtime put back
-    assert store.list_snapshots()[0]["status"] == "corrupt"
-
-
-def test_a_snapshot_that_is_not_an_object_is_refused(store: ModelStore) -> None:
-    with pytest.raises(InvalidSnapshot) as caught:
-        store.save_snapshot([1, 2])  # type: ignore[arg-type]
-    assert caught.value.reason.startswith("snapshot: expected a JSON object")
-    with pytest.raises(InvalidSnapshot, match="snapshot: expected a JSON object"):
-        validate_snapshot("text")
+    saved = store.save_snapshot(snapshot)
+    assert store.get_snapshot(saved["id"])["layer_sizes"] == [2, 4, 3, 1]
 
 
 def test_hashed_snapshot_json_equals_hashing_then_encoding(make_snapshot) -> None:
-    import numpy as np
-
-    from model_store.canonical import hashed_snapshot_json
-
     snapshot = {
         **make_snapshot(job_id="j-1"),
         "id": "m-x",
@@ -378,32 +277,139 @@ def test_hashed_snapshot_json_equals_hashing_then_encoding(make_snapshot) -> Non
     assert data == canonical_json({**snapshot, "sha256": sha256})
 
 
-def test_promote_checks_a_snapshot_changed_after_it_was_saved(
-    store: ModelStore, make_snapshot
+# Damaged blobs
+
+
+def _renamed(saved: dict) -> bytes:
+    """Self-consistent bytes of another model's snapshot."""
+    other = dict(saved, id="m-other")
+    other["sha256"] = snapshot_sha256(other)
+    return canonical_json(other)
+
+
+def _retrained(saved: dict) -> bytes:
+    """Self-consistent bytes (sha256 matches its content), but not what was saved."""
+    changed = json.loads(json.dumps(saved))
+    changed["weights"][0][0][0] = 123.0
+    changed["sha256"] = snapshot_sha256(changed)
+    return canonical_json(changed)
+
+
+def _tampered(saved: dict) -> bytes:
+    changed = json.loads(json.dumps(saved))
+    changed["weights"][0][0][0] = 123.0
+    return canonical_json(changed)
+
+
+DAMAGE = {
+    "truncated": (lambda saved: canonical_json(saved)[:-10], "not valid JSON"),
+    "not json": (lambda saved: b"\x00\xffthis is not json", "not valid JSON"),
+    "nan": (lambda saved: b'{"sha256": "x", "weights": NaN}', "not valid JSON"),
+    "array": (lambda saved: b"[1, 2]", "not a JSON object"),
+    "tampered": (_tampered, "sha256 does not match the content"),
+    "renamed": (_renamed, "does not match the file name"),
+    "retrained": (_retrained, "sha256 differs from the one recorded"),
+}
+
+
+def test_a_damaged_blob_is_corrupt_and_listed_so(
+    store: ModelStore, make_snapshot, overwrite_object, snapshot_key
 ) -> None:
+    good = store.save_snapshot(make_snapshot(job_id="good"))
+    store.promote(good["id"])
+    damaged = {k: store.save_snapshot(make_snapshot(job_id=k.replace(" ", "-"))) for k in DAMAGE}
+    for kind, saved in damaged.items():
+        overwrite_object(store, snapshot_key(store, saved["id"]), DAMAGE[kind][0](saved))
+    assert {s["status"] for s in store.list_snapshots().items} == {"ok"}  # nobody read them yet
+    for kind, saved in damaged.items():
+        with pytest.raises(CorruptSnapshot) as caught:
+            store.get_snapshot(saved["id"])
+        assert caught.value.model_id == saved["id"], kind
+        assert DAMAGE[kind][1] in caught.value.reason, (kind, caught.value.reason)
+        assert saved["id"] in str(caught.value)
+        with pytest.raises(CorruptSnapshot):
+            store.load_model(saved["id"])
+        with pytest.raises(CorruptSnapshot):
+            store.promote(saved["id"])
+    listed = {entry["id"]: entry for entry in store.list_snapshots().items}
+    for kind, saved in damaged.items():
+        assert listed[saved["id"]]["status"] == "corrupt", kind
+        assert DAMAGE[kind][1] in listed[saved["id"]]["error"], kind
+    assert listed[good["id"]]["status"] == "ok" and listed[good["id"]]["error"] is None
+    assert store.latest_model_id() == good["id"]
+
+
+def test_a_missing_blob_is_corrupt(store: ModelStore, make_snapshot, snapshot_key) -> None:
     saved = store.save_snapshot(make_snapshot())
-    path = store.root / "models" / f"{saved['id']}.json"
-    tampered = path.with_name("tampered.tmp")
-    tampered.write_bytes(path.read_bytes().replace(b"0.5", b"0.6"))
-    os.replace(tampered, path)  # a new file under the name: promote must read it again
-    with pytest.raises(CorruptSnapshot):
-        store.promote(saved["id"])
-    assert store.latest_model_id() is None
-    second = store.save_snapshot(make_snapshot())
-    store.promote(second["id"])  # just saved and untouched: promoted without a second read
-    assert store.latest_model_id() == second["id"]
+    store.objects.delete(snapshot_key(store, saved["id"]))
+    with pytest.raises(CorruptSnapshot, match="missing"):
+        store.get_snapshot(saved["id"])
+    assert store.get_model_summary(saved["id"])["status"] == "corrupt"
 
 
-def test_promotion_history_is_most_recent_first_without_repeats(
-    store: ModelStore, make_snapshot
-) -> None:
-    first = store.save_snapshot(make_snapshot(job_id="first"))["id"]
-    second = store.save_snapshot(make_snapshot(job_id="second"))["id"]
-    assert store.promotion_history() == []
-    for model_id in (first, second, first):
-        store.promote(model_id)
-    assert store.promotion_history() == [first, second]
-    assert store.promotion_history(limit=1) == [first]
-    with (store.root / "models" / "PROMOTIONS").open("a") as history:
-        history.write("../etc/passwd\n")  # a line that is not an id is skipped
-    assert store.promotion_history() == [first, second]
+def test_missing_models(store: ModelStore) -> None:
+    with pytest.raises(NotFound) as caught:
+        store.get_snapshot("m-missing")
+    assert (caught.value.kind, caught.value.id) == ("model", "m-missing")
+    with pytest.raises(NotFound):
+        store.get_model_summary("m-missing")
+    with pytest.raises(NotFound):
+        store.load_model("m-missing")
+    assert store.list_snapshots().items == []
+
+
+# Listing
+
+
+def test_summaries_carry_the_training_record(store: ModelStore, make_snapshot) -> None:
+    saved = store.save_snapshot(make_snapshot(job_id="job1", id="m-a"))
+    store.promote("m-a")
+    assert store.list_snapshots().items == [
+        {
+            "id": "m-a",
+            "created_at": saved["created_at"],
+            "job_id": "job1",
+            "dataset_id": saved["training"]["dataset_id"],
+            "metrics": {"train_accuracy": 1.0, "validation_accuracy": None},
+            "is_latest": True,
+            "status": "ok",
+            "error": None,
+        }
+    ]
+    assert store.get_model_summary("m-a") == store.list_snapshots().items[0]
+
+
+def test_list_filters_by_dataset(store: ModelStore, make_snapshot) -> None:
+    def on(dataset_id: str | None, model_id: str) -> None:
+        snapshot = make_snapshot(id=model_id)
+        snapshot["training"]["dataset_id"] = dataset_id
+        store.save_snapshot(snapshot)
+
+    for model_id, dataset_id in [("m-1", "ds-a"), ("m-2", "ds-b"), ("m-3", "ds-a"), ("m-4", None)]:
+        on(dataset_id, model_id)
+    assert [s["id"] for s in store.list_snapshots(dataset_id="ds-a").items] == ["m-3", "m-1"]
+    assert [s["id"] for s in store.list_snapshots(dataset_id="ds-b").items] == ["m-2"]
+    assert store.list_snapshots(dataset_id="ds-none").items == []
+    assert len(store.list_snapshots().items) == 4
+    page = store.list_snapshots(limit=1, dataset_id="ds-a")
+    rest = store.list_snapshots(limit=1, page_token=page.next_token, dataset_id="ds-a")
+    assert [s["id"] for s in page.items + rest.items] == ["m-3", "m-1"]
+    assert rest.next_token is None
+
+
+def test_pages_cover_every_model_once_newest_first(store: ModelStore, make_snapshot) -> None:
+    saved = [store.save_snapshot(make_snapshot(id=f"m-{n}")) for n in range(7)]
+    expected = [
+        s["id"] for s in sorted(saved, key=lambda s: (s["created_at"], s["id"]), reverse=True)
+    ]
+    assert expected[0] == "m-6" and expected[-1] == "m-0"
+    for limit in (1, 3, 7):
+        seen, token = [], None
+        while True:
+            page = store.list_snapshots(limit=limit, page_token=token)
+            assert len(page.items) <= limit
+            seen += [s["id"] for s in page.items]
+            token = page.next_token
+            if token is None:
+                break
+        assert seen == expected, limit

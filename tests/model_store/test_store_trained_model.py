@@ -48,9 +48,11 @@ def test_the_seed_network_on_x_2_3(store: ModelStore, make_snapshot) -> None:
     assert probability[0] == pytest.approx(0.7216325609518421, abs=1e-15)
 
 
-def test_a_corrupt_model_is_not_loaded(store: ModelStore, make_snapshot) -> None:
+def test_a_corrupt_model_is_not_loaded(
+    store: ModelStore, make_snapshot, overwrite_object, snapshot_key
+) -> None:
     saved = store.save_snapshot(make_snapshot(id="m-c"))
-    path = store.root / "models" / "m-c.json"
-    path.write_bytes(path.read_bytes().replace(b"0.5", b"0.6"))
+    key = snapshot_key(store, "m-c")
+    overwrite_object(store, key, store.objects.get(key).replace(b"0.5", b"0.6"))
     with pytest.raises(CorruptSnapshot, match="sha256"):
         store.load_model(saved["id"])

@@ -65,3 +65,32 @@ def test_a_corrupt_model_cannot_be_promoted_or_fetched(
     for response in (client.get(f"/models/{model_id}"), client.post(f"/models/{model_id}/promote")):
         assert response.status_code == 409
         assert model_id in response.get_json()["message"]
+
+
+def test_a_jobs_model_id_cannot_be_imported_even_claiming_the_job(
+    client: FlaskClient, store: ModelStore, snapshot_body
+) -> None:
+    """`m-<job id>` belongs to that job alone, from its creation: POST /models gets 409, also with
+    `training.job_id` naming the job, and the job later saves its own snapshot under it."""
+    store.create_job({"id": "job1", "dataset_id": "ds-x"})
+    for training in ({}, {"job_id": "job1"}):
+        body = snapshot_body(id="m-job1", training=training)
+        response = client.post("/models", json=body)
+        assert response.status_code == 409, response.get_json()
+        assert response.get_json()["errors"] == {
+            "id": ["The id 'm-job1' is taken (by another model, or a job's model)."]
+        }
+    assert client.get("/models/m-job1").status_code == 404
+    assert store.list_snapshots().items == []
+
+
+def test_any_taken_id_is_409_and_the_same_snapshot_again_is_200(
+    client: FlaskClient, snapshot_body
+) -> None:
+    first = client.post("/models", json=snapshot_body(id="m-mine"))
+    assert first.status_code == 201
+    again = client.post("/models", json={**snapshot_body(id="m-mine"), **first.get_json()})
+    assert again.status_code == 200 and again.get_json() == first.get_json()
+    other = client.post("/models", json=snapshot_body(id="m-mine", flip=True))
+    assert other.status_code == 409
+    assert list(other.get_json()["errors"]) == ["id"]

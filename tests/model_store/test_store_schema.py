@@ -1,0 +1,92 @@
+"""Migrations: `upgrade` creates the tables, is a no-op the second time, never races; a database
+that is behind is refused with a message naming `nnservice db upgrade`."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from model_store import ModelStore, SchemaOutOfDate
+from model_store.database import make_engine
+from model_store.schema import UPGRADE_COMMAND, current_revision, head_revision, upgrade
+from model_store.tables import metadata
+
+TABLES = {"datasets", "models", "jobs", "promotions"}
+
+UPGRADER = """
+import sys
+from model_store.schema import upgrade
+print("ready", flush=True); sys.stdin.readline()
+before, after = upgrade(sys.argv[1])
+print(before, after)
+"""
+
+
+def _tables(url: str) -> set[str]:
+    engine = make_engine(url)
+    try:
+        return set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_creates_the_tables_of_the_metadata(empty_database_url: str) -> None:
+    assert _tables(empty_database_url) == set()
+    assert upgrade(empty_database_url) == (None, head_revision())
+    assert _tables(empty_database_url) == TABLES | {"alembic_version"}
+    engine = make_engine(empty_database_url)
+    try:
+        inspector = sa.inspect(engine)
+        for table in metadata.sorted_tables:  # the migration builds exactly tables.py's columns
+            columns = {column["name"] for column in inspector.get_columns(table.name)}
+            assert columns == set(table.columns.keys()), table.name
+        assert current_revision(engine) == head_revision()
+    finally:
+        engine.dispose()
+
+
+def test_upgrading_twice_changes_nothing(empty_database_url: str) -> None:
+    upgrade(empty_database_url)
+    store = ModelStore(empty_database_url, "unused-objects")
+    try:
+        store.create_job({"id": "job1"})
+        assert upgrade(empty_database_url) == (head_revision(), head_revision())
+        assert store.get_job("job1")["state"] == "queued"  # no table was dropped or recreated
+        store.require_current_schema()
+    finally:
+        store.close()
+
+
+def test_two_upgrades_at_once_both_succeed(empty_database_url: str, run_together) -> None:
+    outputs = run_together(UPGRADER, [[empty_database_url]] * 3)
+    head = head_revision()
+    # Exactly one process found the database empty; the others waited and found it done.
+    assert sorted(output.split() for output in outputs) == [
+        [head, head],
+        [head, head],
+        ["None", head],
+    ]
+    assert _tables(empty_database_url) == TABLES | {"alembic_version"}
+
+
+def test_an_empty_database_is_refused_naming_the_command(empty_database_url: str) -> None:
+    store = ModelStore(empty_database_url, "unused-objects")
+    try:
+        with pytest.raises(SchemaOutOfDate, match=f"empty.*`{UPGRADE_COMMAND}`"):
+            store.require_current_schema()
+        upgrade(empty_database_url)
+        store.require_current_schema()
+    finally:
+        store.close()
+
+
+def test_a_database_behind_the_head_is_refused(empty_database_url: str) -> None:
+    upgrade(empty_database_url)
+    store = ModelStore(empty_database_url, "unused-objects")
+    try:
+        with store.engine.begin() as connection:
+            connection.execute(sa.text("UPDATE alembic_version SET version_num = '0000'"))
+        with pytest.raises(SchemaOutOfDate, match=f"revision 0000.*`{UPGRADE_COMMAND}`"):
+            store.require_current_schema()
+    finally:
+        store.close()
