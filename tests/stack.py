@@ -253,8 +253,8 @@ class Stack:
                     return
                 if response.status_code == 404 and path == "/readyz":
                     path = "/healthz"
-            except requests.ConnectionError as error:
-                last = str(error)
+            except (requests.ConnectionError, requests.Timeout) as error:
+                last = str(error)  # not listening yet, or its workers are still booting
             time.sleep(0.1)
         raise TimeoutError(f"the stack was not ready within {timeout} s: {last}")
 

@@ -179,15 +179,16 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         store = ModelStore(database_url, S3Objects("nnservice", "multihost", client=client))
         yield {"hosts": hosts, "store": store, "network": network}
         store.close()
-    finally:
-        for host in hosts:
-            _stop(host.api)
-            _stop(host.worker)
-        if broker is not None:
-            broker.stop()
-        for stop in reversed(stops):
-            stop()
-        network.close()
+    finally:  # every part is stopped even if another could not be
+        with contextlib.ExitStack() as cleanup:
+            cleanup.callback(network.close)
+            for stop in stops:
+                cleanup.callback(stop)
+            if broker is not None:
+                cleanup.callback(lambda: broker.is_running() and broker.stop())
+            for host in hosts:
+                cleanup.callback(_stop, host.worker)
+                cleanup.callback(_stop, host.api)
 
 
 def _wait_for_job(host: Host, job_id: str, timeout: float = 120) -> dict:
