@@ -55,6 +55,7 @@ class Settings:
       NNSERVICE_JOB_BUDGET           [1000000000] cap on epochs x rows for one training job
       NNSERVICE_PROGRESS_SECONDS     [0.2] how often a worker writes a job's progress
       NNSERVICE_CHECKPOINT_SECONDS   [2.0] how often a worker checkpoints a running job
+      NNSERVICE_CHECKPOINT_EPOCHS    [0] also checkpoint every this many epochs (0: by time only)
       NNSERVICE_MAX_ATTEMPTS         [3] lost workers tolerated on one job before it fails
       NNSERVICE_VISIBILITY_TIMEOUT   [30] seconds before an unacknowledged task is redelivered
       NNSERVICE_WORKER_CONCURRENCY   [number of CPUs] training processes per worker
@@ -76,6 +77,7 @@ class Settings:
     job_budget: int = 1_000_000_000
     progress_seconds: float = 0.2
     checkpoint_seconds: float = 2.0
+    checkpoint_epochs: int = 0
     max_attempts: int = 3
     visibility_timeout: int = 30
     worker_concurrency: int = field(default_factory=lambda: os.cpu_count() or 1)
@@ -131,6 +133,7 @@ class Settings:
             checkpoint_seconds=get(
                 "NNSERVICE_CHECKPOINT_SECONDS", float, defaults.checkpoint_seconds
             ),
+            checkpoint_epochs=get("NNSERVICE_CHECKPOINT_EPOCHS", int, defaults.checkpoint_epochs),
             max_attempts=get("NNSERVICE_MAX_ATTEMPTS", int, defaults.max_attempts),
             visibility_timeout=get(
                 "NNSERVICE_VISIBILITY_TIMEOUT", int, defaults.visibility_timeout
@@ -161,6 +164,7 @@ ENVIRONMENT_VARIABLES: frozenset[str] = frozenset(
         "NNSERVICE_JOB_BUDGET",
         "NNSERVICE_PROGRESS_SECONDS",
         "NNSERVICE_CHECKPOINT_SECONDS",
+        "NNSERVICE_CHECKPOINT_EPOCHS",
         "NNSERVICE_MAX_ATTEMPTS",
         "NNSERVICE_VISIBILITY_TIMEOUT",
         "NNSERVICE_WORKER_CONCURRENCY",

@@ -34,7 +34,10 @@ DEFAULT_ENV = {
     "NNSERVICE_WORKER_CONCURRENCY": "2",
     "NNSERVICE_API_WORKERS": "2",
     "NNSERVICE_PROGRESS_SECONDS": "0.1",
-    "NNSERVICE_CHECKPOINT_SECONDS": "0.5",
+    # Checkpoints every 200 epochs, not by time: a fault test's job has one after a known amount
+    # of work, however fast or slow the machine is.
+    "NNSERVICE_CHECKPOINT_SECONDS": "3600",
+    "NNSERVICE_CHECKPOINT_EPOCHS": "200",
     "NNSERVICE_VISIBILITY_TIMEOUT": "5",
     "NNSERVICE_MAX_ATTEMPTS": "3",
     "NNSERVICE_LOG_LEVEL": "INFO",

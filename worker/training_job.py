@@ -274,7 +274,9 @@ class _Run:
                 if cancel:
                     self.stop_reason = "cancelled"
                     return True
-            if now - last_checkpoint >= settings.checkpoint_seconds:
+            every = settings.checkpoint_epochs
+            due = now - last_checkpoint >= settings.checkpoint_seconds
+            if due or (every and epoch % every == 0):
                 last_checkpoint = now
                 self.store.save_checkpoint(self.job_id, self._checkpoint_data(epoch))
             return False

@@ -121,6 +121,7 @@ def test_a_snapshot_that_cannot_be_written_fails_the_job_cleanly(
     private = stack_factory(
         NNSERVICE_WORKER_CONCURRENCY="1",
         NNSERVICE_CHECKPOINT_SECONDS="3600",
+        NNSERVICE_CHECKPOINT_EPOCHS="0",  # no checkpoints: only the snapshot meets the full disk
         NNSERVICE_OBJECT_STORE=str(small_disk),
     )
     try:

@@ -314,3 +314,23 @@ def test_continuing_from_an_initial_model_keeps_its_architecture(store, settings
     assert snapshot["layer_sizes"] == [2, 3, 1]
     assert snapshot["training"]["initial_model_id"] == base_model
     assert snapshot["normalization"] == store.get_snapshot(base_model)["normalization"]
+
+
+def test_checkpoint_epochs_checkpoint_after_a_known_amount_of_work(
+    store, settings, make_job
+) -> None:
+    """NNSERVICE_CHECKPOINT_EPOCHS: every N epochs, whatever the machine's speed."""
+    saved: list[int] = []
+    real_save = store.save_checkpoint
+
+    def record(job_id: str, data: dict) -> None:
+        saved.append(data["epochs_done"])
+        real_save(job_id, data)
+
+    store.save_checkpoint = record  # this test's own store object, watched; the store is real
+    job_id = make_job(epochs=450, seed=2)
+    every_100 = replace(settings, checkpoint_epochs=100, checkpoint_seconds=3600.0)
+
+    assert run_training_job(store, job_id, every_100) == "succeeded"
+
+    assert saved == [100, 200, 300, 400]
