@@ -253,7 +253,7 @@ class Stack:
                     return
                 if response.status_code == 404 and path == "/readyz":
                     path = "/healthz"
-            except requests.ConnectionError as error:
+            except (requests.ConnectionError, requests.Timeout) as error:  # a busy machine
                 last = str(error)
             time.sleep(0.1)
         raise TimeoutError(f"the stack was not ready within {timeout} s: {last}")
