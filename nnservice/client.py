@@ -1,6 +1,8 @@
 """A small HTTP client for the nnservice API: one method per endpoint.
 
-Every method returns the server's decoded JSON body. A response with an error status raises
+Every endpoint method returns the server's decoded JSON body; the listings (`list_jobs`,
+`list_models`, `list_datasets`) follow the server's pages up to a limit and return one list. A
+response with an error status raises
 `ApiError` carrying the server's own message and field errors (the API answers errors as
 `{"code", "status", "message", "errors"}`); a server that cannot be reached raises
 `ServiceUnreachable` naming the URL. The client holds no state beyond the base URL, the key and a
@@ -14,16 +16,19 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 import requests
 
 from model_store.jobs import TERMINAL_STATES
+from model_store.pages import MAX_LIMIT
 
 #: Job states after which a job never changes again.
 FINAL_STATES: frozenset[str] = TERMINAL_STATES
 
 DEFAULT_URL = "http://127.0.0.1:8000"
+#: Items a listing returns unless told otherwise (the server's own default page).
+DEFAULT_LIST_LIMIT = 100
 #: Seconds without a byte from an event stream before giving up (the server sends a heartbeat
 #: comment every 15 s).
 EVENTS_READ_TIMEOUT = 60.0
@@ -108,6 +113,10 @@ class Client:
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         """Send one request; return its decoded JSON body (errors raise, see the module doc)."""
+        return _json_body(self.send(method, path, **kwargs))
+
+    def send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """Send one request; return the response (error statuses raise, see the module doc)."""
         url = self.base_url + path
         kwargs.setdefault("timeout", self.timeout)
         try:
@@ -120,14 +129,34 @@ class Client:
             ) from exc
         if response.status_code >= 400:
             raise _api_error(response)
-        if not response.content:
-            return None
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise ApiError(
-                response.status_code, f"the server answered non-JSON: {response.text[:200]!r}"
-            ) from exc
+        return response
+
+    def list_pages(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        limit: int | None = DEFAULT_LIST_LIMIT,
+        page_size: int = MAX_LIMIT,
+    ) -> list[dict]:
+        """`GET path` page by page (newest first): the first `limit` items, or every item if
+        `limit` is None. Each request asks for at most `page_size` (the server's cap at most) and
+        the next one follows the `X-Next-Page-Token` (or `Link`) header of the last."""
+        if limit is not None and limit < 1:
+            raise ValueError(f"limit must be at least 1, not {limit}")
+        if not 1 <= page_size <= MAX_LIMIT:
+            raise ValueError(f"page_size must be between 1 and {MAX_LIMIT}, not {page_size}")
+        query = {name: value for name, value in (params or {}).items() if value is not None}
+        items: list[dict] = []
+        token: str | None = None
+        while limit is None or len(items) < limit:
+            size = page_size if limit is None else min(limit - len(items), page_size)
+            page_query = {**query, "limit": size, **({"page_token": token} if token else {})}
+            response = self.send("GET", path, params=page_query)
+            items.extend(_json_body(response))
+            token = _next_page_token(response)
+            if token is None:
+                break
+        return items
 
     # -- datasets ----------------------------------------------------------------------------------
 
@@ -147,9 +176,11 @@ class Client:
         """`POST /datasets` with JSON rows `{"weight", "height", "gender"}`."""
         return self.request("POST", "/datasets", json={"name": name, "rows": list(rows)})
 
-    def list_datasets(self) -> list[dict]:
-        """`GET /datasets`: dataset metadata, newest first."""
-        return self.request("GET", "/datasets")
+    def list_datasets(
+        self, limit: int | None = DEFAULT_LIST_LIMIT, *, page_size: int = MAX_LIMIT
+    ) -> list[dict]:
+        """`GET /datasets`: dataset metadata, newest first; at most `limit` (None: all)."""
+        return self.list_pages("/datasets", limit=limit, page_size=page_size)
 
     def get_dataset(self, dataset_id: str) -> dict:
         """`GET /datasets/{id}`."""
@@ -182,9 +213,18 @@ class Client:
         """`GET /jobs/{id}`: the job record (state, progress, loss history, model id, metrics)."""
         return self.request("GET", f"/jobs/{_segment(job_id)}")
 
-    def list_jobs(self, limit: int | None = None) -> list[dict]:
-        """`GET /jobs`: recent jobs, newest first (at most `limit`; the server has a default)."""
-        return self.request("GET", "/jobs", params={"limit": limit} if limit else None)
+    def list_jobs(
+        self,
+        limit: int | None = DEFAULT_LIST_LIMIT,
+        *,
+        state: str | None = None,
+        dataset_id: str | None = None,
+        page_size: int = MAX_LIMIT,
+    ) -> list[dict]:
+        """`GET /jobs`: recent jobs, newest first, optionally of one state and/or dataset; at
+        most `limit` (None: all)."""
+        params = {"state": state, "dataset_id": dataset_id}
+        return self.list_pages("/jobs", params, limit=limit, page_size=page_size)
 
     def cancel_job(self, job_id: str) -> dict:
         """`DELETE /jobs/{id}`: ask a queued or running job to stop."""
@@ -233,9 +273,17 @@ class Client:
 
     # -- models ------------------------------------------------------------------------------------
 
-    def list_models(self) -> list[dict]:
-        """`GET /models`: snapshot summaries (id, metrics, is_latest, status)."""
-        return self.request("GET", "/models")
+    def list_models(
+        self,
+        limit: int | None = DEFAULT_LIST_LIMIT,
+        *,
+        dataset_id: str | None = None,
+        page_size: int = MAX_LIMIT,
+    ) -> list[dict]:
+        """`GET /models`: snapshot summaries (id, metrics, is_latest, status), newest first,
+        optionally of one dataset; at most `limit` (None: all)."""
+        params = {"dataset_id": dataset_id}
+        return self.list_pages("/models", params, limit=limit, page_size=page_size)
 
     def get_model(self, model_id: str) -> dict:
         """`GET /models/{id}`: the snapshot itself."""
@@ -276,6 +324,30 @@ class Client:
 def _segment(value: str) -> str:
     """Quote an id for use as one path segment (ids are validated server-side)."""
     return quote(str(value), safe="")
+
+
+def _json_body(response: requests.Response) -> Any:
+    """The decoded JSON body of a successful response (None if empty)."""
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise ApiError(
+            response.status_code, f"the server answered non-JSON: {response.text[:200]!r}"
+        ) from exc
+
+
+def _next_page_token(response: requests.Response) -> str | None:
+    """The next page's token: `X-Next-Page-Token`, else `page_token` of the `Link` rel=next."""
+    token = response.headers.get("X-Next-Page-Token")
+    if token:
+        return token
+    next_url = response.links.get("next", {}).get("url")
+    if not next_url:
+        return None
+    tokens = parse_qs(urlsplit(next_url).query).get("page_token")
+    return tokens[0] if tokens else None
 
 
 def _api_error(response: requests.Response) -> ApiError:

@@ -30,7 +30,15 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from nnservice.client import DEFAULT_URL, ApiError, Client, ServiceUnreachable
+from model_store import STATES
+from model_store.pages import MAX_LIMIT
+from nnservice.client import (
+    DEFAULT_LIST_LIMIT,
+    DEFAULT_URL,
+    ApiError,
+    Client,
+    ServiceUnreachable,
+)
 
 #: Rows per `/predict` request when predicting a file (the server's default cap).
 PREDICT_CHUNK_ROWS = 10_000
@@ -486,29 +494,80 @@ def _dataset_cells(info: dict) -> Sequence[Any]:
     )
 
 
+def _limit_options(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`--limit N` (default: the server's page), `--all`, and the hidden `--page-size`."""
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        options = (
+            click.option(
+                "--limit",
+                type=click.IntRange(min=1),
+                help=f"At most this many {kind}, newest first [default: {DEFAULT_LIST_LIMIT}].",
+            ),
+            click.option("--all", "every", is_flag=True, help=f"Every {kind[:-1]}, all pages."),
+            # Items per request; tests make it small to cross pages with few items.
+            click.option(
+                "--page-size", type=click.IntRange(1, MAX_LIMIT), default=MAX_LIMIT, hidden=True
+            ),
+        )
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
+
+def _how_many(limit: int | None, every: bool) -> int | None:
+    """The listing's limit: None (every page) with --all, else --limit or the default."""
+    if every and limit is not None:
+        raise click.UsageError("give --limit or --all, not both")
+    return None if every else limit or DEFAULT_LIST_LIMIT
+
+
 @click.command()
+@_limit_options("models")
+@click.option("--dataset", "dataset_id", metavar="ID", help="Only models trained on dataset ID.")
 @api_command
-def models(session: Session) -> None:
-    """List the stored models; * marks the latest (the one /predict uses)."""
+def models(
+    session: Session, limit: int | None, every: bool, page_size: int, dataset_id: str | None
+) -> None:
+    """List the stored models, newest first; * marks the latest (the one /predict uses)."""
+    found = session.client.list_models(
+        _how_many(limit, every), dataset_id=dataset_id, page_size=page_size
+    )
     columns = ("", "id", "created", "job", "dataset", "train acc", "val acc", "status")
-    _listing(session, session.client.list_models(), "models", columns, _model_cells)
+    _listing(session, found, "models", columns, _model_cells)
 
 
 @click.command()
-@click.option("--limit", type=click.IntRange(min=1), help="At most this many jobs.")
+@_limit_options("jobs")
+@click.option("--state", type=click.Choice(STATES), help="Only jobs in this state.")
+@click.option("--dataset", "dataset_id", metavar="ID", help="Only jobs on dataset ID.")
 @api_command
-def jobs(session: Session, limit: int | None) -> None:
+def jobs(
+    session: Session,
+    limit: int | None,
+    every: bool,
+    page_size: int,
+    state: str | None,
+    dataset_id: str | None,
+) -> None:
     """List recent training jobs, newest first."""
+    found = session.client.list_jobs(
+        _how_many(limit, every), state=state, dataset_id=dataset_id, page_size=page_size
+    )
     columns = ("id", "state", "epoch", "loss", "model", "created")
-    _listing(session, session.client.list_jobs(limit), "jobs", columns, _job_cells)
+    _listing(session, found, "jobs", columns, _job_cells)
 
 
 @click.command()
+@_limit_options("datasets")
 @api_command
-def datasets(session: Session) -> None:
+def datasets(session: Session, limit: int | None, every: bool, page_size: int) -> None:
     """List the uploaded datasets, newest first."""
+    found = session.client.list_datasets(_how_many(limit, every), page_size=page_size)
     columns = ("id", "name", "rows", "F", "M", "created")
-    _listing(session, session.client.list_datasets(), "datasets", columns, _dataset_cells)
+    _listing(session, found, "datasets", columns, _dataset_cells)
 
 
 @click.command()

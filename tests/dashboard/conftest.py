@@ -1,12 +1,20 @@
-"""Helpers for the dashboard tests: reading Server-Sent Events, a headless Chromium."""
+"""Helpers for the dashboard tests: reading Server-Sent Events, a headless Chromium, the API
+in process."""
 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pytest
+from stores import migrated
+from werkzeug.serving import make_server
+
+from model_store import ModelStore
+from nnservice.config import Settings
+from service import create_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -78,3 +86,28 @@ def artifacts() -> Path:
     """The directory for test artifacts (created)."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture
+def serve_app() -> Iterator[Callable[[Settings], tuple[str, ModelStore]]]:
+    """`serve_app(settings)`: the API of a migrated store in process, behind werkzeug's server on
+    127.0.0.1 and a free port; (base URL, a store handle to fill it as a worker would).
+
+    No broker is needed for what the dashboard reads, so tests that train nothing use this.
+    """
+    started: list[tuple[object, threading.Thread, ModelStore]] = []
+
+    def serve(settings: Settings) -> tuple[str, ModelStore]:
+        server = make_server("127.0.0.1", 0, create_app(migrated(settings)), threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        store = settings.open_store()
+        started.append((server, thread, store))
+        return f"http://127.0.0.1:{server.server_port}", store
+
+    yield serve
+    for server, thread, store in started:
+        server.shutdown()
+        thread.join(10)
+        server.server_close()
+        store.close()

@@ -7,20 +7,15 @@ on a free port; the store is filled directly, as a worker would.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
-from stores import migrated
-from werkzeug.serving import make_server
 
 from model_store import ModelStore
 from nnservice.config import Settings
-from service import create_app
 
 KEY = "dashboard-test-key"
 HOSTILE_NAME = '<img src=x onerror="document.title=1">people'
@@ -33,7 +28,7 @@ SNAPSHOT = {
 
 
 @pytest.fixture
-def keyed_api(tmp_path: Path) -> Iterator[tuple[str, ModelStore]]:
+def keyed_api(tmp_path: Path, serve_app) -> tuple[str, ModelStore]:
     """(base URL, store) of the API with one key and private reads, on 127.0.0.1."""
     settings = Settings(
         redis_url="redis://127.0.0.1:9/0",
@@ -41,15 +36,7 @@ def keyed_api(tmp_path: Path) -> Iterator[tuple[str, ModelStore]]:
         api_keys=(KEY,),
         public_reads=False,
     )
-    server = make_server("127.0.0.1", 0, create_app(migrated(settings)), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", settings.open_store()
-    finally:
-        server.shutdown()
-        thread.join(10)
-        server.server_close()
+    return serve_app(settings)
 
 
 def save_model(store: ModelStore, output: list[float]) -> str:

@@ -32,7 +32,24 @@ export function authHeaders() {
 }
 
 /** fetch `path` and return its JSON body; throws ApiError for any non-2xx answer. */
-export async function api(path, { method = "GET", json, body, contentType } = {}) {
+export async function api(path, options = {}) {
+  return (await send(path, options)).data;
+}
+
+/**
+ * One page of a listing: GET `path` with the query `params` (null values left out); returns
+ * {items, next}, next being the X-Next-Page-Token of the following page (null on the last).
+ */
+export async function apiPage(path, params = {}) {
+  const query = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) {
+    if (value !== null && value !== undefined) query.set(name, String(value));
+  }
+  const { data, response } = await send(`${path}?${query}`);
+  return { items: data, next: response.headers.get("X-Next-Page-Token") };
+}
+
+async function send(path, { method = "GET", json, body, contentType } = {}) {
   const headers = { Accept: "application/json", ...authHeaders() };
   if (json !== undefined) {
     headers["Content-Type"] = "application/json";
@@ -49,5 +66,5 @@ export async function api(path, { method = "GET", json, body, contentType } = {}
     data = null;
   }
   if (!response.ok) throw new ApiError(response.status, data);
-  return data;
+  return { data, response };
 }

@@ -1,16 +1,30 @@
-// The datasets view: stored datasets, newest first.
+// The datasets view: stored datasets, newest first, a page at a time.
 
-import { api } from "./api.js";
-import { format, h, show, table } from "./dom.js";
+import { format, h, moreButton, show, table } from "./dom.js";
+import { PagedList } from "./paging.js";
+
+const PAGE_SIZE = 100;
 
 export class DatasetsView {
-  constructor(container, { onLoaded }) {
+  constructor(container, { onLoaded, notify }) {
     this.container = container;
     this.onLoaded = onLoaded;
+    this.notify = notify;
+    this.pages = new PagedList("/datasets", PAGE_SIZE);
   }
 
   async refresh() {
-    const datasets = await api("/datasets");
+    await this.pages.reload();
+    this.render();
+  }
+
+  async showMore() {
+    await this.pages.more();
+    this.render();
+  }
+
+  render() {
+    const datasets = this.pages.items;
     const columns = [
       { title: "Name", cell: (d) => d.name },
       { title: "Id", cell: (d) => h("span", { class: "mono" }, d.id) },
@@ -18,7 +32,15 @@ export class DatasetsView {
       { title: "F / M", cell: (d) => `${d.counts.F} / ${d.counts.M}`, numeric: true },
       { title: "Uploaded", cell: (d) => format.time(d.created_at) },
     ];
-    show(this.container, table(columns, datasets, { empty: "No datasets yet: upload a file." }));
+    show(
+      this.container,
+      table(columns, datasets, {
+        empty: "No datasets yet: upload a file.",
+        rowData: (d) => ({ datasetId: d.id }),
+      }),
+      this.pages.hasMore &&
+        moreButton("datasets-more", () => this.showMore().catch(this.notify.error)),
+    );
     this.onLoaded(datasets);
   }
 }

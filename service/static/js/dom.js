@@ -60,6 +60,20 @@ export function table(columns, rows, { empty = "Nothing yet.", onSelect, rowData
   return h("table", {}, h("thead", {}, head), h("tbody", {}, body));
 }
 
+/** The "Show more" button under a paged table (`id`, e.g. "jobs-more"); disabled while loading. */
+export function moreButton(id, load) {
+  const button = h("button", { type: "button", id, class: "show-more" }, "Show more");
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      await load();
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return button;
+}
+
 /** Definition list from [label, value] pairs. */
 export function facts(pairs) {
   return h(

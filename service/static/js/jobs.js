@@ -2,11 +2,13 @@
 
 import { api } from "./api.js";
 import { LossChart } from "./chart.js";
-import { badge, facts, format, h, show, table } from "./dom.js";
+import { badge, facts, format, h, moreButton, show, table } from "./dom.js";
 import { followJob } from "./events.js";
+import { PagedList } from "./paging.js";
 
 const FINAL = new Set(["succeeded", "failed", "cancelled"]);
 const ACTIVE_REFRESH_MS = 3000;
+const PAGE_SIZE = 20;
 
 export class JobsView {
   constructor({ list, detail, title }, { onFinished, onShowModel, report }) {
@@ -19,11 +21,23 @@ export class JobsView {
     this.stop = null;
     this.chart = null;
     this.timer = null;
+    this.pages = new PagedList("/jobs", PAGE_SIZE);
   }
 
+  /** Fetch the shown jobs again; while any of them is active, again every few seconds. */
   async refresh() {
     clearTimeout(this.timer);
-    const jobs = await api("/jobs?limit=20");
+    await this.pages.reload();
+    this.render();
+  }
+
+  async showMore() {
+    await this.pages.more();
+    this.render();
+  }
+
+  render() {
+    const jobs = this.pages.items;
     const columns = [
       { title: "Job", cell: (j) => h("span", { class: "mono" }, format.shortId(j.id)) },
       { title: "State", cell: (j) => badge(j.state) },
@@ -42,7 +56,9 @@ export class JobsView {
         onSelect: (job) => this.watch(job.id).catch(this.report),
         rowData: (job) => ({ jobId: job.id }),
       }),
+      this.pages.hasMore && moreButton("jobs-more", () => this.showMore().catch(this.report)),
     );
+    clearTimeout(this.timer);
     if (jobs.some((job) => !FINAL.has(job.state))) {
       this.timer = setTimeout(() => this.refresh().catch(this.report), ACTIVE_REFRESH_MS);
     }

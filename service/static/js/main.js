@@ -44,6 +44,7 @@ const train = new TrainForm($("train-form"), {
 });
 const datasets = new DatasetsView($("datasets-table"), {
   onLoaded: (list) => train.setDatasets(list),
+  notify,
 });
 const jobs = new JobsView(
   { list: $("jobs-table"), detail: $("job-detail"), title: $("job-title") },

@@ -2,7 +2,10 @@
 
 import { api } from "./api.js";
 import { LossChart } from "./chart.js";
-import { badge, facts, format, h, show, table } from "./dom.js";
+import { badge, facts, format, h, moreButton, show, table } from "./dom.js";
+import { PagedList } from "./paging.js";
+
+const PAGE_SIZE = 100;
 
 export class ModelsView {
   constructor({ list, detail, title }, { onLoaded, notify }) {
@@ -12,10 +15,21 @@ export class ModelsView {
     this.onLoaded = onLoaded;
     this.notify = notify;
     this.chart = null;
+    this.pages = new PagedList("/models", PAGE_SIZE);
   }
 
   async refresh() {
-    const models = await api("/models");
+    await this.pages.reload();
+    this.render();
+  }
+
+  async showMore() {
+    await this.pages.more();
+    this.render();
+  }
+
+  render() {
+    const models = this.pages.items;
     const columns = [
       { title: "Model", cell: (m) => h("span", { class: "mono" }, format.shortId(m.id)) },
       { title: "Created", cell: (m) => format.time(m.created_at) },
@@ -35,6 +49,8 @@ export class ModelsView {
         onSelect: (model) => this.showModel(model.id).catch(this.notify.error),
         rowData: (model) => ({ modelId: model.id, latest: String(model.is_latest) }),
       }),
+      this.pages.hasMore &&
+        moreButton("models-more", () => this.showMore().catch(this.notify.error)),
     );
     this.onLoaded(models);
   }
