@@ -10,6 +10,7 @@ repairs the rest: it requeues a job whose owner stopped beating (or fails it aft
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from sqlalchemy.engine import Engine
 from model_store.errors import AlreadyExists, NotFound
 from model_store.ids import model_id_for_job, validate_id
 from model_store.pages import Page, make_page, page_query
-from model_store.tables import jobs
+from model_store.tables import DURATION_BOUNDS, job_durations, jobs
 from model_store.times import from_iso, iso, now_us
 
 #: Every state a job can be in, in the order of a job's life; the last three are final.
@@ -180,6 +181,7 @@ class JobTable:
         try:
             with self.engine.begin() as connection:
                 connection.execute(jobs.insert().values(**values))
+                _count_duration(connection, values["state"], values.get("training_seconds"))
         except sa.exc.IntegrityError:
             return False
         return True
@@ -375,8 +377,20 @@ class JobTable:
             "owner": None,
             "heartbeat_at": None,
         }
-        conditions = [jobs.c.state == "running", jobs.c.owner == owner]
-        return self._update(job_id, conditions, values)
+        with self.engine.begin() as connection:
+            row = connection.execute(
+                jobs.update()
+                .where(
+                    jobs.c.id == validate_id(job_id),
+                    jobs.c.state == "running",
+                    jobs.c.owner == owner,
+                )
+                .values(**values, **_bump())
+                .returning(*jobs.c)
+            ).first()
+            if row is not None:
+                _count_duration(connection, row.state, row.training_seconds)
+        return None if row is None else _record(row)
 
     def release(self, job_id: str, owner: str) -> dict | None:
         """Hand a job back to the queue (a graceful shutdown): this attempt does not count."""
@@ -469,24 +483,43 @@ class JobTable:
         found = dict(rows)
         return {state: int(found.get(state, 0)) for state in STATES}
 
-    def duration_histogram(
-        self, bounds: Collection[float]
-    ) -> dict[str, tuple[list[int], int, float]]:
-        """Per final state: (cumulative counts at each bound, count, sum) of training seconds."""
-        seconds = jobs.c.training_seconds
-        columns = [sa.func.sum(sa.case((seconds <= bound, 1), else_=0)) for bound in bounds]
+    def duration_histogram(self) -> dict[str, tuple[list[int], int, float]]:
+        """Per final state: (cumulative counts at each of DURATION_BOUNDS, count, sum) of the
+        training seconds of finished jobs: a read of the kept histogram's few rows."""
         with self.engine.connect() as connection:
             rows = connection.execute(
-                sa.select(jobs.c.state, sa.func.count(), sa.func.sum(seconds), *columns)
-                .where(seconds.is_not(None))
-                .group_by(jobs.c.state)
+                sa.select(job_durations).order_by(job_durations.c.state, job_durations.c.bucket)
             ).all()
-        figures: dict[str, tuple[list[int], int, float]] = {
-            state: ([0] * len(bounds), 0, 0.0) for state in TERMINAL_STATES
-        }
-        for state, count, total, *cumulative in rows:
-            figures[state] = ([int(c or 0) for c in cumulative], int(count), float(total or 0.0))
+        per_bucket = {state: [0] * (len(DURATION_BOUNDS) + 1) for state in TERMINAL_STATES}
+        totals = dict.fromkeys(TERMINAL_STATES, 0.0)
+        for row in rows:
+            if row.state in per_bucket and 0 <= row.bucket <= len(DURATION_BOUNDS):
+                per_bucket[row.state][row.bucket] = int(row.jobs)
+                totals[row.state] += float(row.seconds)
+        figures = {}
+        for state, counts in per_bucket.items():
+            cumulative, running = [], 0
+            for count in counts[:-1]:
+                running += count
+                cumulative.append(running)
+            figures[state] = (cumulative, sum(counts), totals[state])
         return figures
+
+
+def duration_bucket(seconds: float) -> int:
+    """The histogram bucket of a training time: the first bound it does not exceed."""
+    return bisect.bisect_left(DURATION_BOUNDS, seconds)
+
+
+def _count_duration(connection: sa.Connection, state: str, seconds: float | None) -> None:
+    """Add a finished job's training time to the kept histogram (in the caller's transaction)."""
+    if seconds is None or state not in TERMINAL_STATES:
+        return
+    connection.execute(
+        job_durations.update()
+        .where(job_durations.c.state == state, job_durations.c.bucket == duration_bucket(seconds))
+        .values(jobs=job_durations.c.jobs + 1, seconds=job_durations.c.seconds + seconds)
+    )
 
 
 def _lost(record: dict, now: float, lease_seconds: float) -> bool:

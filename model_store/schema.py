@@ -27,7 +27,8 @@ ADVISORY_LOCK_KEY = 0x6E6E7376
 UPGRADE_COMMAND = "nnservice db upgrade"
 
 
-def _config(connection: sa.Connection | None = None) -> Config:
+def alembic_config(connection: sa.Connection | None = None) -> Config:
+    """Alembic's configuration for the store's migrations (on `connection`, if given)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     if connection is not None:
@@ -37,7 +38,7 @@ def _config(connection: sa.Connection | None = None) -> Config:
 
 def head_revision() -> str:
     """The newest migration's revision id."""
-    head = ScriptDirectory.from_config(_config()).get_current_head()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None  # the package always ships its migrations
     return head
 
@@ -61,7 +62,7 @@ def upgrade(url: str) -> tuple[str | None, str]:
                 try:
                     before = MigrationContext.configure(connection).get_current_revision()
                     connection.commit()
-                    command.upgrade(_config(connection), "head")
+                    command.upgrade(alembic_config(connection), "head")
                     connection.commit()
                 finally:
                     connection.execute(
@@ -71,7 +72,7 @@ def upgrade(url: str) -> tuple[str | None, str]:
         else:
             with engine.connect().execution_options(**{IMMEDIATE: True}) as connection:
                 before = MigrationContext.configure(connection).get_current_revision()
-                command.upgrade(_config(connection), "head")
+                command.upgrade(alembic_config(connection), "head")
                 connection.commit()
         return before, head_revision()
     finally:

@@ -236,11 +236,10 @@ class ModelStore:
         """{state: number of jobs}, from one aggregate query."""
         return self._jobs.counts()
 
-    def training_duration_histogram(
-        self, bounds: Collection[float]
-    ) -> dict[str, tuple[list[int], int, float]]:
-        """Per final state: (cumulative counts at `bounds`, count, sum) of training seconds."""
-        return self._jobs.duration_histogram(bounds)
+    def training_duration_histogram(self) -> dict[str, tuple[list[int], int, float]]:
+        """Per final state: (cumulative counts at `tables.DURATION_BOUNDS`, count, sum) of
+        finished jobs' training seconds, kept up to date as jobs finish."""
+        return self._jobs.duration_histogram()
 
     # Importing another store's records as they were
 

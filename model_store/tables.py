@@ -79,6 +79,22 @@ jobs = sa.Table(
     sa.Index("ix_jobs_dataset_created", "dataset_id", "created_us", "id"),
 )
 
+#: Upper bounds (seconds, inclusive) of the training-duration histogram's buckets; bucket i counts
+#: jobs with bounds[i-1] < seconds <= bounds[i], bucket len(bounds) those above the last bound.
+#: Changing them needs a migration that re-buckets `job_durations`.
+DURATION_BOUNDS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 10800.0)
+
+# The histogram of finished jobs' training seconds, per final state, kept up to date in the
+# transaction that finishes a job: a /metrics scrape reads these rows, whatever the history's size.
+job_durations = sa.Table(
+    "job_durations",
+    metadata,
+    sa.Column("state", sa.String(16), primary_key=True),
+    sa.Column("bucket", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("jobs", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("seconds", sa.Float, nullable=False, server_default="0"),
+)
+
 promotions = sa.Table(
     "promotions",
     metadata,

@@ -14,9 +14,7 @@ from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Met
 from prometheus_client.utils import floatToGoString
 
 from model_store import STATES, TERMINAL_STATES, ModelStore
-
-#: Seconds of training, finished - started: seed-sized jobs take under a second, big ones hours.
-DURATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 10800.0)
+from model_store.tables import DURATION_BOUNDS
 
 
 class JobFigures:
@@ -31,7 +29,7 @@ class JobFigures:
 
     def durations(self) -> dict[str, tuple[list[int], int, float]]:
         """Per final state: (cumulative bucket counts, count, sum) of training seconds."""
-        return self.store.training_duration_histogram(DURATION_BUCKETS)
+        return self.store.training_duration_histogram()
 
 
 def _duration_histogram(
@@ -46,7 +44,7 @@ def _duration_histogram(
         cumulative, count, total = figures[state]
         buckets = [
             (floatToGoString(bound), below)
-            for bound, below in zip(DURATION_BUCKETS, cumulative, strict=True)
+            for bound, below in zip(DURATION_BOUNDS, cumulative, strict=True)
         ]
         buckets.append(("+Inf", count))
         histogram.add_metric([state], buckets, total)

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from model_store import AlreadyExists, InvalidId, ModelStore, NotFound
-from model_store.tables import jobs
+from model_store.tables import DURATION_BOUNDS, jobs
 from model_store.times import iso, now_us
 
 LONG = 60.0  # a lease or resend delay no test outlives
@@ -532,11 +532,14 @@ def test_duration_histogram_aggregates_training_seconds(store: ModelStore, new_j
         store.finish_job(job_id, "A", state)
     new_job(store, "d")
     store.transition_job("d", ["queued"], state="failed", error="never ran")  # no duration
-    figures = store.training_duration_histogram([1.0, 10.0, 100.0])
+    figures = store.training_duration_histogram()
     assert set(figures) == {"succeeded", "failed", "cancelled"}
+    at = {bound: index for index, bound in enumerate(DURATION_BOUNDS)}
     counts, count, total = figures["succeeded"]
-    assert (counts, count) == ([0, 1, 2], 2)
+    assert count == 2 and len(counts) == len(DURATION_BOUNDS)
+    assert (counts[at[1.0]], counts[at[5.0]], counts[at[30.0]], counts[at[60.0]]) == (0, 1, 1, 2)
     assert total == pytest.approx(52, abs=5)  # the jobs took a few ms beyond their moved start
     counts, count, total = figures["failed"]
-    assert (counts, count) == ([0, 0, 1], 1) and total == pytest.approx(20, abs=5)
-    assert figures["cancelled"] == ([0, 0, 0], 0, 0.0)
+    assert (counts[at[10.0]], counts[at[30.0]], count) == (0, 1, 1)
+    assert total == pytest.approx(20, abs=5)
+    assert figures["cancelled"] == ([0] * len(DURATION_BOUNDS), 0, 0.0)

@@ -5,13 +5,20 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 
-from model_store import ModelStore, SchemaOutOfDate
+from model_store import ModelStore, SchemaOutOfDate, tables
 from model_store.database import make_engine
-from model_store.schema import UPGRADE_COMMAND, current_revision, head_revision, upgrade
+from model_store.schema import (
+    UPGRADE_COMMAND,
+    alembic_config,
+    current_revision,
+    head_revision,
+    upgrade,
+)
 from model_store.tables import metadata
 
-TABLES = {"datasets", "models", "jobs", "promotions"}
+TABLES = {"datasets", "models", "jobs", "promotions", "job_durations"}
 
 UPGRADER = """
 import sys
@@ -90,3 +97,46 @@ def test_a_database_behind_the_head_is_refused(empty_database_url: str) -> None:
             store.require_current_schema()
     finally:
         store.close()
+
+
+def test_upgrading_from_0001_fills_the_kept_histogram_from_finished_jobs(
+    empty_database_url: str,
+) -> None:
+    """Revision 0002 adds `job_durations` and counts the jobs finished before it."""
+    engine = make_engine(empty_database_url)
+    try:
+        with engine.connect() as connection:
+            command.upgrade(alembic_config(connection), "0001")
+            connection.commit()
+        with engine.begin() as connection:
+            for number, (state, seconds) in enumerate(
+                [("succeeded", 0.05), ("succeeded", 2.0), ("failed", 20_000.0), ("queued", None)]
+            ):
+                connection.execute(
+                    tables.jobs.insert().values(
+                        id=f"j{number}",
+                        state=state,
+                        created_us=number,
+                        hyperparameters={},
+                        promote=True,
+                        snapshot_id=f"m-j{number}",
+                        metrics={},
+                        progress={},
+                        loss_history=[],
+                        training_seconds=seconds,
+                    )
+                )
+    finally:
+        engine.dispose()
+    upgrade(empty_database_url)
+    store = ModelStore(empty_database_url, "unused-objects")
+    try:
+        figures = store.training_duration_histogram()
+    finally:
+        store.close()
+    cumulative, count, total = figures["succeeded"]
+    assert count == 2 and total == pytest.approx(2.05)
+    assert cumulative[0] == 1 and cumulative[-1] == 2  # 0.05 s in the first bucket, 2 s later
+    assert figures["failed"][1:] == (1, 20_000.0)  # above the last bound: in the count only
+    assert figures["failed"][0][-1] == 0
+    assert figures["cancelled"] == ([0] * len(tables.DURATION_BOUNDS), 0, 0.0)

@@ -12,10 +12,11 @@ import pytest
 from model_store import ModelStore
 from model_store.database import sqlite_url_for
 from model_store.schema import upgrade
+from model_store.tables import DURATION_BOUNDS
 from model_store.times import from_iso
 from nnservice.logs import JsonFormatter, configure_logging, log_context
 from service import metrics
-from service.store_metrics import DURATION_BUCKETS, JobFigures
+from service.store_metrics import JobFigures
 
 
 def test_json_lines_carry_bound_ids_extra_fields_and_tracebacks() -> None:
@@ -80,8 +81,8 @@ def test_job_figures_come_from_aggregates_over_the_stores_rows(tmp_path) -> None
     seconds = (from_iso(record["finished_at"]) - from_iso(record["started_at"])) / 1e6
     cumulative, count, total = figures.durations()["succeeded"]
     assert count == 1 and total == pytest.approx(seconds)
-    assert cumulative == [int(seconds <= bound) for bound in DURATION_BUCKETS]
-    assert figures.durations()["cancelled"] == ([0] * len(DURATION_BUCKETS), 0, 0.0)
+    assert cumulative == [int(seconds <= bound) for bound in DURATION_BOUNDS]
+    assert figures.durations()["cancelled"] == ([0] * len(DURATION_BOUNDS), 0, 0.0)
 
 
 def test_requests_are_observed_by_rule_method_and_status() -> None:
