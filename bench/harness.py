@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO))  # the packages import without `pip install -e .` 
 import celery_ping  # noqa: E402
 import seed  # noqa: E402
 
-from model_store import ModelStore  # noqa: E402
+from model_store.schema import upgrade  # noqa: E402
 from nnservice.config import Settings  # noqa: E402
 from nnservice.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
 from nnservice.supervisor import stop_process  # noqa: E402
@@ -45,9 +45,10 @@ class Stack:
         self._tmp = tempfile.TemporaryDirectory(prefix=f"nnservice-{name}-")
         self.root = Path(self._tmp.name)
         self.store_path = self.root / "store"
-        self.store = ModelStore(self.store_path)
-        self.broker = EmbeddedRedis(self.root / "valkey", appendonly=False)
         self.extra_env = env
+        self.broker = EmbeddedRedis(self.root / "valkey", appendonly=False)
+        upgrade(self.settings.store_database_url)  # as `nnservice db upgrade` would
+        self.store = self.settings.open_store()
         self.processes: list[subprocess.Popen] = []
 
     def __enter__(self) -> Stack:
@@ -126,6 +127,7 @@ class Stack:
         for process in list(self.processes):
             self.stop_process(process)
         self.broker.stop()
+        self.store.close()
         self._tmp.cleanup()
 
     def promote_seed_model(self) -> str:

@@ -16,13 +16,17 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.test import EnvironBuilder
 
+from model_store.schema import upgrade
 from nnservice.config import Settings
 from service import create_app
 
 
 def service_app(store_path: Path) -> Flask:
-    """The real app on `store_path` (its broker URL is never used by /predict)."""
-    return create_app(Settings(store_path=store_path, redis_url="redis://127.0.0.1:1/0"))
+    """The real app on `store_path`, its database migrated first (its broker URL is never used by
+    /predict)."""
+    settings = Settings(store_path=store_path, redis_url="redis://127.0.0.1:1/0")
+    upgrade(settings.store_database_url)
+    return create_app(settings)
 
 
 def wsgi_request(app: Callable, path: str, body: bytes) -> Callable[[], tuple[str, bytes]]:

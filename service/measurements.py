@@ -58,14 +58,22 @@ class RowValidationError(Exception):
 
 @dataclass(frozen=True)
 class Columns:
-    """Validated rows: weight (lb) and height (in) as float arrays, label (1.0 = F) if asked."""
+    """Validated rows: `features` (n, 2), float64, columns [weight (lb), height (in)], the
+    network's input as it is; label (1.0 = F) if asked."""
 
-    weight: np.ndarray
-    height: np.ndarray
+    features: np.ndarray
     label: np.ndarray | None = None
 
+    @property
+    def weight(self) -> np.ndarray:
+        return self.features[:, 0]
+
+    @property
+    def height(self) -> np.ndarray:
+        return self.features[:, 1]
+
     def __len__(self) -> int:
-        return len(self.weight)
+        return len(self.features)
 
 
 class _Collector:
@@ -106,13 +114,21 @@ def range_message(field: str, units: str) -> str:
     return f"Must be between {low:g} and {high:g} in."
 
 
-def to_imperial(
-    weight: np.ndarray, height: np.ndarray, units: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """Convert kg/cm to lb/in when `units` is metric; imperial values pass through."""
+#: Column order of the measurements everywhere: weight, height.
+MEASURED = ("weight", "height")
+#: Physical bounds per column (lb, in), lowest then highest.
+LOWEST = np.array([WEIGHT_RANGE_LB[0], HEIGHT_RANGE_IN[0]])
+HIGHEST = np.array([WEIGHT_RANGE_LB[1], HEIGHT_RANGE_IN[1]])
+#: Metric units per imperial unit, per column (kg per lb, cm per in).
+METRIC_PER_IMPERIAL = np.array([KG_IN_LB, CM_IN_INCH])
+
+
+def to_imperial(features: np.ndarray, units: str) -> np.ndarray:
+    """Convert (n, 2) [weight, height] from kg/cm to lb/in when `units` is metric; imperial
+    values pass through."""
     if units == "metric":
-        return weight / KG_IN_LB, height / CM_IN_INCH
-    return weight, height
+        return features / METRIC_PER_IMPERIAL
+    return features
 
 
 def _clipped_float(value: int | float) -> float:
@@ -122,17 +138,21 @@ def _clipped_float(value: int | float) -> float:
         return 1e300 if value > 0 else -1e300
 
 
-def _json_numbers(values: list, field: str, errors: _Collector) -> np.ndarray:
-    """JSON numbers (int or float, not bool or str) as a float array; bad cells become NaN."""
-    if not set(map(type, values)) <= {int, float}:
-        for row, value in enumerate(values):
-            if type(value) not in (int, float) and (row, field) not in errors.bad:
-                errors.add(row, field, NOT_A_NUMBER)
-        values = [v if type(v) in (int, float) else float("nan") for v in values]
+def _json_numbers(columns: list[list], errors: _Collector) -> np.ndarray:
+    """The weight and height columns (JSON numbers: int or float, not bool or str) as one
+    float array of shape (2, n); bad cells are reported and become NaN."""
+    numbers = []
+    for field, values in zip(MEASURED, columns, strict=True):
+        if not set(map(type, values)) <= {int, float}:
+            for row, value in enumerate(values):
+                if type(value) not in (int, float) and (row, field) not in errors.bad:
+                    errors.add(row, field, NOT_A_NUMBER)
+            values = [v if type(v) in (int, float) else float("nan") for v in values]
+        numbers.append(values)
     try:
-        return np.array(values, dtype=np.float64)
+        return np.array(numbers, dtype=np.float64)
     except OverflowError:  # an integer beyond float range: outside any physical bound anyway
-        return np.array([_clipped_float(v) for v in values])
+        return np.array([[_clipped_float(v) for v in values] for values in numbers])
 
 
 def _text_numbers(values: list[str], field: str, errors: _Collector) -> np.ndarray:
@@ -151,25 +171,24 @@ def _text_numbers(values: list[str], field: str, errors: _Collector) -> np.ndarr
     return column
 
 
-def _check_measurements(
-    weight: np.ndarray, height: np.ndarray, units: str, errors: _Collector
-) -> tuple[np.ndarray, np.ndarray]:
-    """Finite and in range (after conversion to lb and in); returns the converted columns."""
-    given = {"weight": np.isfinite(weight), "height": np.isfinite(height)}
+def _check_measurements(features: np.ndarray, units: str, errors: _Collector) -> np.ndarray:
+    """Finite and in range (after conversion to lb and in), both columns of (n, 2) `features` at
+    once; returns them converted. The usual case, every value in range, costs a few array
+    operations whatever the number of rows."""
     # a huge metric value becomes inf, NaN compares false: both are reported below
     with np.errstate(over="ignore", invalid="ignore"):
-        weight, height = to_imperial(weight, height, units)
-        bounds = {"weight": (weight, WEIGHT_RANGE_LB), "height": (height, HEIGHT_RANGE_IN)}
-        for field, (column, (low, high)) in bounds.items():
-            finite = given[field]
-            out_of_range = finite & ((column < low) | (column > high))
-            if finite.all() and not out_of_range.any():
-                continue  # the usual case: nothing to report for this column
-            for row in np.flatnonzero(~finite):
-                if (int(row), field) not in errors.bad:
-                    errors.add(int(row), field, NOT_FINITE)
-            errors.add_many(np.flatnonzero(out_of_range), field, range_message(field, units))
-    return weight, height
+        converted = to_imperial(features, units)
+        in_range = (converted >= LOWEST) & (converted <= HIGHEST)
+    if in_range.all():
+        return converted
+    finite = np.isfinite(features)
+    for column, field in enumerate(MEASURED):
+        for row in np.flatnonzero(~finite[:, column]):
+            if (int(row), field) not in errors.bad:
+                errors.add(int(row), field, NOT_FINITE)
+        out_of_range = np.flatnonzero(finite[:, column] & ~in_range[:, column])
+        errors.add_many(out_of_range, field, range_message(field, units))
+    return converted
 
 
 def _labels(values: list, errors: _Collector) -> np.ndarray:
@@ -210,12 +229,11 @@ def validate_json_rows(
         columns = {f: [r.get(f) if type(r) is dict else None for r in rows] for f in fields}
     else:
         columns = {f: [r[f] for r in rows] for f in fields}
-    weight = _json_numbers(columns["weight"], "weight", errors)
-    height = _json_numbers(columns["height"], "height", errors)
-    weight, height = _check_measurements(weight, height, units, errors)
+    features = _json_numbers([columns["weight"], columns["height"]], errors).T
+    features = _check_measurements(features, units, errors)
     label = _labels(columns["gender"], errors) if with_gender else None
     errors.raise_if_any()
-    return Columns(weight, height, label)
+    return Columns(features, label)
 
 
 def validate_text_rows(
@@ -228,12 +246,13 @@ def validate_text_rows(
 ) -> Columns:
     """Validate the columns of a CSV/TSV table (cells as text); errors are keyed by `row_key`."""
     errors = _Collector(row_key)
-    weight_column = _text_numbers(weight, "weight", errors)
-    height_column = _text_numbers(height, "height", errors)
-    weight_column, height_column = _check_measurements(weight_column, height_column, units, errors)
+    features = np.column_stack(
+        [_text_numbers(weight, "weight", errors), _text_numbers(height, "height", errors)]
+    )
+    features = _check_measurements(features, units, errors)
     label = _labels(gender, errors)
     errors.raise_if_any()
-    return Columns(weight_column, height_column, label)
+    return Columns(features, label)
 
 
 def check_both_classes(label: np.ndarray) -> str | None:

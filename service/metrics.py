@@ -15,6 +15,7 @@ The figures read from the store at scrape time are in `service.store_metrics`.
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 
 import numpy as np
 from flask import Response
@@ -59,19 +60,31 @@ PREDICTIONS = Counter(
 )
 
 
+#: The counter's two series, looked up once (both are exported from the start, at 0).
+PREDICTED_F = PREDICTIONS.labels("F")
+PREDICTED_M = PREDICTIONS.labels("M")
+
+
 def count_predictions(probabilities: np.ndarray) -> None:
     """Add each row of `probabilities` (of female) to the predictions counter of its label."""
     females = int(np.count_nonzero(decide(probabilities)))
     if females:
-        PREDICTIONS.labels("F").inc(females)
+        PREDICTED_F.inc(females)
     if probabilities.size - females:
-        PREDICTIONS.labels("M").inc(probabilities.size - females)
+        PREDICTED_M.inc(probabilities.size - females)
+
+
+@lru_cache(maxsize=4096)
+def _latency_series(endpoint: str, method: str, status: int) -> Histogram:
+    """The latency histogram's series for these labels, looked up once per label set (few:
+    URL rules x methods x statuses; `labels()` takes a lock and builds a key every time)."""
+    return LATENCY.labels(endpoint, method, str(status))
 
 
 def record_request(rule: str | None, method: str, status: int, seconds: float) -> None:
     """Count one answered request and its duration (`rule` None: no route matched)."""
     method = method if method in KNOWN_METHODS else "OTHER"
-    LATENCY.labels(rule or UNMATCHED, method, str(status)).observe(seconds)
+    _latency_series(rule or UNMATCHED, method, status).observe(seconds)
 
 
 class _Recorded:

@@ -53,4 +53,4 @@ def features(rows: object, max_rows: int) -> np.ndarray:
         columns = validate_json_rows(rows, units="imperial", with_gender=False, max_rows=max_rows)
     except RowValidationError as exc:
         raise ProtocolError(400, describe_row_errors(exc.errors)) from exc
-    return np.column_stack([columns.weight, columns.height])
+    return columns.features

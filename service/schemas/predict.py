@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-import numpy as np
 from flask import current_app
 
 from service.measurements import (
@@ -75,7 +74,7 @@ class PredictRequestSchema(ma.Schema):
             # one person's errors name its fields; instances' name the row too
             errors = {"instances": exc.errors} if max_rows is not None else exc.errors["0"]
             raise ma.ValidationError(errors) from exc
-        data["X"] = np.column_stack([columns.weight, columns.height])
+        data["X"] = columns.features
         return data
 
 
