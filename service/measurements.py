@@ -4,8 +4,9 @@ Rows arrive as JSON objects or file lines; both are checked here column by colum
 row by row with marshmallow, so that a 10,000-row request costs about as much as parsing it. Every
 error still names the row and the field: `{"17": {"weight": ["..."]}}`.
 
-Physical bounds (checked after converting to pounds and inches) keep typos and garbage out of
-training data: weight 1-1500 lb (0.45-680 kg), height 10-120 in (25-305 cm).
+Physical bounds, checked in the units the values arrive in (before conversion, so that the limits
+the OpenAPI document states are exactly the ones enforced), keep typos and garbage out of training
+data: weight 1-1500 lb or 0.45-680 kg, height 10-120 in or 25.4-304.8 cm.
 """
 
 from __future__ import annotations
@@ -20,6 +21,16 @@ CM_IN_INCH = 2.54
 WEIGHT_RANGE_LB = (1.0, 1500.0)
 HEIGHT_RANGE_IN = (10.0, 120.0)
 UNITS = ("imperial", "metric")
+DEFAULT_UNITS = "imperial"
+#: The accepted range of each measurement, per unit system, in that system's units (lb/in, kg/cm).
+BOUNDS = {
+    "imperial": {"weight": WEIGHT_RANGE_LB, "height": HEIGHT_RANGE_IN},
+    "metric": {"weight": (0.45, 680.0), "height": (25.4, 304.8)},
+}
+UNIT_NAMES = {
+    "imperial": {"weight": "lb", "height": "in"},
+    "metric": {"weight": "kg", "height": "cm"},
+}
 GENDER_LABELS = {"f": 1.0, "female": 1.0, "m": 0.0, "male": 0.0}
 MAX_REPORTED_ROWS = 20
 
@@ -29,14 +40,22 @@ NOT_A_NUMBER = "Not a valid number."
 NOT_FINITE = "Special numeric values (nan or infinity) are not permitted."
 BAD_GENDER = "Must be one of F, M, female, male (any case)."
 
+
+def _range(units: str, field: str) -> str:
+    low, high = BOUNDS[units][field]
+    return f"{low:g}-{high:g}"
+
+
 #: Field descriptions reused by the schemas, so the OpenAPI document states the bounds.
 WEIGHT_DESCRIPTION = (
-    "Weight in pounds (1-1500), or kilograms (0.45-680) when units is metric. "
-    "A JSON number; strings, booleans, NaN and Infinity are rejected."
+    f"Weight in pounds ({_range('imperial', 'weight')}), or kilograms "
+    f"({_range('metric', 'weight')}) when units is metric. A JSON number; strings, booleans, "
+    "NaN and Infinity are rejected."
 )
 HEIGHT_DESCRIPTION = (
-    "Height in inches (10-120), or centimetres (25.4-304.8) when units is metric. "
-    "A JSON number; strings, booleans, NaN and Infinity are rejected."
+    f"Height in inches ({_range('imperial', 'height')}), or centimetres "
+    f"({_range('metric', 'height')}) when units is metric. A JSON number; strings, booleans, "
+    "NaN and Infinity are rejected."
 )
 GENDER_DESCRIPTION = "F, M, female or male, in any case. F is the positive class (label 1)."
 UNITS_DESCRIPTION = "imperial (lb, in; the default) or metric (kg, cm, converted on arrival)."
@@ -91,15 +110,8 @@ class _Collector:
 
 def range_message(field: str, units: str) -> str:
     """The message for an out-of-range weight or height, in the caller's units."""
-    if field == "weight":
-        low, high = WEIGHT_RANGE_LB
-        if units == "metric":
-            return f"Must be between {low * KG_IN_LB:.2f} and {high * KG_IN_LB:.0f} kg."
-        return f"Must be between {low:g} and {high:g} lb."
-    low, high = HEIGHT_RANGE_IN
-    if units == "metric":
-        return f"Must be between {low * CM_IN_INCH:g} and {high * CM_IN_INCH:g} cm."
-    return f"Must be between {low:g} and {high:g} in."
+    low, high = BOUNDS[units][field]
+    return f"Must be between {low:g} and {high:g} {UNIT_NAMES[units][field]}."
 
 
 def to_imperial(
@@ -149,20 +161,18 @@ def _text_numbers(values: list[str], field: str, errors: _Collector) -> np.ndarr
 def _check_measurements(
     weight: np.ndarray, height: np.ndarray, units: str, errors: _Collector
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Finite and in range (after conversion to lb and in); returns the converted columns."""
-    given = {"weight": np.isfinite(weight), "height": np.isfinite(height)}
-    with np.errstate(over="ignore"):  # a huge metric value becomes inf: out of range below
-        weight, height = to_imperial(weight, height, units)
-    bounds = {"weight": (weight, WEIGHT_RANGE_LB), "height": (height, HEIGHT_RANGE_IN)}
-    for field, (column, (low, high)) in bounds.items():
-        finite = given[field]
+    """Finite and in range (in the given units); returns the columns converted to lb and in."""
+    for field, column in (("weight", weight), ("height", height)):
+        low, high = BOUNDS[units][field]
+        finite = np.isfinite(column)
         for row in np.flatnonzero(~finite):
             if (int(row), field) not in errors.bad:
                 errors.add(int(row), field, NOT_FINITE)
         with np.errstate(invalid="ignore"):
             out_of_range = finite & ((column < low) | (column > high))
         errors.add_many(np.flatnonzero(out_of_range), field, range_message(field, units))
-    return weight, height
+    with np.errstate(over="ignore"):  # a huge metric value (already reported) becomes inf
+        return to_imperial(weight, height, units)
 
 
 def _labels(values: list, errors: _Collector) -> np.ndarray:
@@ -245,13 +255,14 @@ def validate_single(weight: float, height: float, units: str) -> tuple[float, fl
 
     Returns (lb, in); raises RowValidationError with {field: [message]}.
     """
-    if units == "metric":
-        weight, height = weight / KG_IN_LB, height / CM_IN_INCH
+    bounds = BOUNDS[units]
     errors: dict[str, list[str]] = {}
-    if not WEIGHT_RANGE_LB[0] <= weight <= WEIGHT_RANGE_LB[1]:
+    if not bounds["weight"][0] <= weight <= bounds["weight"][1]:
         errors["weight"] = [range_message("weight", units)]
-    if not HEIGHT_RANGE_IN[0] <= height <= HEIGHT_RANGE_IN[1]:
+    if not bounds["height"][0] <= height <= bounds["height"][1]:
         errors["height"] = [range_message("height", units)]
     if errors:
         raise RowValidationError(errors)  # type: ignore[arg-type]
+    if units == "metric":
+        return weight / KG_IN_LB, height / CM_IN_INCH
     return weight, height

@@ -24,6 +24,9 @@ def _doc(name: str, description: str) -> dict:
     return {"description": description, "default": DEFAULT_HYPERPARAMETERS[name]}
 
 
+_LEARNING_RATE = ma.validate.Range(0, 10, min_inclusive=False)
+
+
 class HyperparametersSchema(ma.Schema):
     """Training settings; any left out take their defaults, unknown names are refused."""
 
@@ -37,8 +40,12 @@ class HyperparametersSchema(ma.Schema):
         metadata=_doc("epochs", "Passes over the training rows (1-100000)."),
     )
     learning_rate = StrictFloat(
-        validate=ma.validate.Range(0, 10, min_inclusive=False),
-        metadata=_doc("learning_rate", "SGD step size, in (0, 10]."),
+        validate=_LEARNING_RATE,
+        metadata={
+            **_doc("learning_rate", "SGD step size, in (0, 10]."),
+            # apispec states the range's bounds but not that the minimum is excluded.
+            "exclusiveMinimum": not _LEARNING_RATE.min_inclusive,
+        },
     )
     batch_size = StrictInteger(
         validate=ma.validate.Range(1, 100_000),
