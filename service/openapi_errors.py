@@ -4,8 +4,9 @@ Views document the errors that belong to them (`@blp.alt_response(409, ...)`); t
 from how a request is made are the same everywhere and are added here for each operation: 401 (a
 key is needed; not for the health probes), 404 (an id in the path that does not exist),
 400/413/415/422 (a request body that is not JSON, too large, of another type or invalid), 422 (bad
-query parameters) and 507 (a write the store could not make). With every status listed, clients
-(and the schemathesis test) can rely on the documented statuses instead of a catch-all `default`.
+query parameters), 400 (a `page_token` the listing did not hand out) and 507 (a write the store
+could not make). With every status listed, clients (and the schemathesis tests) can rely on the
+documented statuses instead of a catch-all `default`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from service.auth import OPEN_ENDPOINTS, READ_ONLY_POSTS
 
 WRITE_METHODS = frozenset({"post", "put", "patch", "delete"})
 BODY_ERRORS = (400, 413, 415, 422)
+#: The paged listings' query parameter: a token they did not hand out is a 400.
+PAGE_TOKEN = "page_token"
 
 
 def error_statuses(path: str, method: str, operation: dict, endpoint: str | None) -> list[int]:
@@ -28,8 +31,11 @@ def error_statuses(path: str, method: str, operation: dict, endpoint: str | None
         statuses.append(404)
     if "requestBody" in operation:
         statuses += BODY_ERRORS
-    if any(parameter.get("in") == "query" for parameter in operation.get("parameters", [])):
+    query = {p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"}
+    if query:
         statuses.append(422)
+    if PAGE_TOKEN in query and 400 not in statuses:
+        statuses.append(400)
     if method in WRITE_METHODS and endpoint not in READ_ONLY_POSTS:
         statuses.append(507)
     return statuses

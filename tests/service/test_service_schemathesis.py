@@ -5,12 +5,17 @@ with one promoted model (so predictions, both protocols and the ready endpoints 
 real valkey-server as the broker: POST /train queues real jobs. No worker runs, so those jobs stay
 queued and GET /readyz answers its documented 503 (configured below as that operation's expected
 server error). Each operation gets the examples, coverage and fuzzing phases, positive and
-negative, SEED-seeded, with EXAMPLES generated requests.
+negative, seeded with SEED, with up to EXAMPLES generated requests (fewer only where an operation
+has fewer distinct requests, e.g. GET /healthz has one), and every check schemathesis has.
 
 The OpenAPI document states every rule JSON Schema (OpenAPI 3.0) can state. A few rules it cannot
 (positions in an array, one length equal to another, a hash of the content, an opaque token, the
-lines of a CSV file): for those, `bring_within_rules` changes a *positive* case the way a client
-following the prose of the document would, and changes nothing in negative cases.
+lines of a CSV file): for those, the `map_case` and `flatmap_case` hooks change a *positive* case
+the way a client following the prose of the document would, and leave negative cases alone.
+
+The document is loaded when the module is imported (schemathesis' lazy `from_fixture` reads a
+pytest attribute that pytest 9 no longer has); requests go to the fixture's app. The stateful
+phase (links between operations) is not run here.
 """
 
 from __future__ import annotations
