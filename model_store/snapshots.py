@@ -14,6 +14,10 @@ from model_store.errors import CorruptSnapshot, InvalidId, InvalidSnapshot
 from model_store.ids import validate_id
 
 FORMAT_VERSION = 1
+#: Largest magnitude of a weight, bias or normalization mean, and smallest normalization scale:
+#: within these, every prediction of a valid snapshot is a finite number (no overflow).
+PARAMETER_LIMIT = 1e100
+MIN_SCALE = 1e-100
 ACTIVATIONS = ("sigmoid",)
 LOSSES = ("mse", "log_loss")
 FIXED_FIELDS: dict[str, Any] = {
@@ -71,6 +75,11 @@ def _check_vector(value: Any, length: int, field: str) -> None:
     for index, item in enumerate(value):
         if not _is_number(item):
             raise InvalidSnapshot(f"{field}[{index}]: expected a finite number, got {item!r}")
+        if abs(item) > PARAMETER_LIMIT:
+            raise InvalidSnapshot(
+                f"{field}[{index}]: must be between -{PARAMETER_LIMIT:g} and "
+                f"{PARAMETER_LIMIT:g}, got {item!r}"
+            )
 
 
 def _check_layer_sizes(layer_sizes: Any) -> list[int]:
@@ -113,8 +122,10 @@ def _check_normalization(normalization: Any) -> None:
             raise InvalidSnapshot(f"normalization.{key}: missing")
         _check_vector(normalization[key], 2, f"normalization.{key}")
     for index, scale in enumerate(normalization["scale"]):
-        if scale <= 0:
-            raise InvalidSnapshot(f"normalization.scale[{index}]: must be > 0, got {scale!r}")
+        if scale < MIN_SCALE:
+            raise InvalidSnapshot(
+                f"normalization.scale[{index}]: must be at least {MIN_SCALE:g}, got {scale!r}"
+            )
 
 
 def _check_training(training: Any) -> None:

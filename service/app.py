@@ -19,7 +19,7 @@ from service.docs import configure_docs
 from service.model_cache import ModelCache
 from service.observability import install_observability
 from service.schemas.datasets import DatasetCreateSchema
-from service.schemas.fields import document_either_or
+from service.schemas.fields import document_either_or, document_units
 from service.schemas.predict import PredictRequestSchema
 from service.schemas.train import TrainRequestSchema
 from worker.celery_app import make_celery
@@ -61,6 +61,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     schemas = api.spec.components.schemas
     document_either_or(schemas, "PredictRequest", PredictRequestSchema.SHAPES)
     document_either_or(schemas, "TrainRequest", TrainRequestSchema.SHAPES)
+    document_units(schemas, "PredictRequest", rows="instances", single=True)
+    document_units(schemas, "TrainRequest", rows="rows")
+    document_units(schemas, "DatasetCreate", rows="rows")
     app.register_blueprint(dashboard)  # plain Flask: not part of the OpenAPI document
     register_store_error_handlers(app)
     install_auth(app, settings)

@@ -157,9 +157,10 @@ def _input_values(tensor: Any, binary: bytes, max_rows: int) -> list:
     return v2_binary.decode(datatype, binary, rows * len(FEATURES)).tolist()
 
 
-def _requested_outputs(outputs: Any, binary_default: bool) -> list[tuple[str, bool]]:
-    if outputs is None:
+def _requested_outputs(request: dict, binary_default: bool) -> list[tuple[str, bool]]:
+    if "outputs" not in request:
         return [(name, binary_default) for name in OUTPUTS]
+    outputs = request["outputs"]
     if not isinstance(outputs, list) or not all(isinstance(o, dict) for o in outputs):
         raise _bad('"outputs" must be a list of {"name": ...} objects')
     names = [output.get("name") for output in outputs]
@@ -188,14 +189,14 @@ def parse_infer_request(body: bytes, header_length: str | None, max_rows: int) -
     if not isinstance(request, dict):
         raise _bad("the inference request must be a JSON object")
     request_id = request.get("id")
-    if request_id is not None and not isinstance(request_id, str):
+    if "id" in request and not isinstance(request_id, str):
         raise _bad('"id" must be a string')
     binary_default = _flag(_parameters(request, "request"), "binary_data_output", "request")
     inputs = request.get("inputs")
     if not isinstance(inputs, list) or len(inputs) != 1:
         raise _bad(f'"inputs" must hold one tensor, {INPUT_NAME!r} of shape [n, 2]')
     values = _input_values(inputs[0], binary, max_rows)
-    outputs = _requested_outputs(request.get("outputs"), binary_default)
+    outputs = _requested_outputs(request, binary_default)
     rows = [{"weight": w, "height": h} for w, h in zip(values[::2], values[1::2], strict=True)]
     return InferRequest(features(rows, max_rows), outputs, request_id)
 

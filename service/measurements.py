@@ -4,8 +4,9 @@ Rows arrive as JSON objects or file lines; both are checked here column by colum
 row by row with marshmallow, so that a 10,000-row request costs about as much as parsing it. Every
 error still names the row and the field: `{"17": {"weight": ["..."]}}`.
 
-Physical bounds (checked after converting to pounds and inches) keep typos and garbage out of
-training data: weight 1-1500 lb (0.45-680 kg), height 10-120 in (25-305 cm).
+Physical bounds, checked in the units the values arrive in (before conversion, so that the limits
+the OpenAPI document states are exactly the ones enforced), keep typos and garbage out of training
+data: weight 1-1500 lb or 0.45-680 kg, height 10-120 in or 25.4-304.8 cm.
 """
 
 from __future__ import annotations
@@ -21,6 +22,16 @@ CM_IN_INCH = 2.54
 WEIGHT_RANGE_LB = (1.0, 1500.0)
 HEIGHT_RANGE_IN = (10.0, 120.0)
 UNITS = ("imperial", "metric")
+DEFAULT_UNITS = "imperial"
+#: The accepted range of each measurement, per unit system, in that system's units (lb/in, kg/cm).
+BOUNDS = {
+    "imperial": {"weight": WEIGHT_RANGE_LB, "height": HEIGHT_RANGE_IN},
+    "metric": {"weight": (0.45, 680.0), "height": (25.4, 304.8)},
+}
+UNIT_NAMES = {
+    "imperial": {"weight": "lb", "height": "in"},
+    "metric": {"weight": "kg", "height": "cm"},
+}
 GENDER_LABELS = {"f": 1.0, "female": 1.0, "m": 0.0, "male": 0.0}
 MAX_REPORTED_ROWS = 20
 
@@ -33,14 +44,22 @@ DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?
 NOT_FINITE = "Special numeric values (nan or infinity) are not permitted."
 BAD_GENDER = "Must be one of F, M, female, male (any case)."
 
+
+def _range(units: str, field: str) -> str:
+    low, high = BOUNDS[units][field]
+    return f"{low:g}-{high:g}"
+
+
 #: Field descriptions reused by the schemas, so the OpenAPI document states the bounds.
 WEIGHT_DESCRIPTION = (
-    "Weight in pounds (1-1500), or kilograms (0.45-680) when units is metric. "
-    "A JSON number; strings, booleans, NaN and Infinity are rejected."
+    f"Weight in pounds ({_range('imperial', 'weight')}), or kilograms "
+    f"({_range('metric', 'weight')}) when units is metric. A JSON number; strings, booleans, "
+    "NaN and Infinity are rejected."
 )
 HEIGHT_DESCRIPTION = (
-    "Height in inches (10-120), or centimetres (25.4-304.8) when units is metric. "
-    "A JSON number; strings, booleans, NaN and Infinity are rejected."
+    f"Height in inches ({_range('imperial', 'height')}), or centimetres "
+    f"({_range('metric', 'height')}) when units is metric. A JSON number; strings, booleans, "
+    "NaN and Infinity are rejected."
 )
 GENDER_DESCRIPTION = "F, M, female or male, in any case. F is the positive class (label 1)."
 UNITS_DESCRIPTION = "imperial (lb, in; the default) or metric (kg, cm, converted on arrival)."
@@ -103,22 +122,15 @@ class _Collector:
 
 def range_message(field: str, units: str) -> str:
     """The message for an out-of-range weight or height, in the caller's units."""
-    if field == "weight":
-        low, high = WEIGHT_RANGE_LB
-        if units == "metric":
-            return f"Must be between {low * KG_IN_LB:.2f} and {high * KG_IN_LB:.0f} kg."
-        return f"Must be between {low:g} and {high:g} lb."
-    low, high = HEIGHT_RANGE_IN
-    if units == "metric":
-        return f"Must be between {low * CM_IN_INCH:g} and {high * CM_IN_INCH:g} cm."
-    return f"Must be between {low:g} and {high:g} in."
+    low, high = BOUNDS[units][field]
+    return f"Must be between {low:g} and {high:g} {UNIT_NAMES[units][field]}."
 
 
 #: Column order of the measurements everywhere: weight, height.
 MEASURED = ("weight", "height")
-#: Physical bounds per column (lb, in), lowest then highest.
-LOWEST = np.array([WEIGHT_RANGE_LB[0], HEIGHT_RANGE_IN[0]])
-HIGHEST = np.array([WEIGHT_RANGE_LB[1], HEIGHT_RANGE_IN[1]])
+#: `BOUNDS` as arrays per unit system, one column each (weight, height): lowest, highest.
+LOWEST = {units: np.array([BOUNDS[units][f][0] for f in MEASURED]) for units in UNITS}
+HIGHEST = {units: np.array([BOUNDS[units][f][1] for f in MEASURED]) for units in UNITS}
 #: Metric units per imperial unit, per column (kg per lb, cm per in).
 METRIC_PER_IMPERIAL = np.array([KG_IN_LB, CM_IN_INCH])
 
@@ -172,23 +184,21 @@ def _text_numbers(values: list[str], field: str, errors: _Collector) -> np.ndarr
 
 
 def _check_measurements(features: np.ndarray, units: str, errors: _Collector) -> np.ndarray:
-    """Finite and in range (after conversion to lb and in), both columns of (n, 2) `features` at
-    once; returns them converted. The usual case, every value in range, costs a few array
-    operations whatever the number of rows."""
-    # a huge metric value becomes inf, NaN compares false: both are reported below
-    with np.errstate(over="ignore", invalid="ignore"):
-        converted = to_imperial(features, units)
-        in_range = (converted >= LOWEST) & (converted <= HIGHEST)
-    if in_range.all():
-        return converted
-    finite = np.isfinite(features)
-    for column, field in enumerate(MEASURED):
-        for row in np.flatnonzero(~finite[:, column]):
-            if (int(row), field) not in errors.bad:
-                errors.add(int(row), field, NOT_FINITE)
-        out_of_range = np.flatnonzero(finite[:, column] & ~in_range[:, column])
-        errors.add_many(out_of_range, field, range_message(field, units))
-    return converted
+    """Finite and in range in the units they arrive in (`BOUNDS`), both columns of (n, 2)
+    `features` at once; returns them converted to lb and in. The usual case, every value in range,
+    costs a few array operations whatever the number of rows."""
+    with np.errstate(invalid="ignore"):  # NaN compares false: reported below
+        in_range = (features >= LOWEST[units]) & (features <= HIGHEST[units])
+    if not in_range.all():
+        finite = np.isfinite(features)
+        for column, field in enumerate(MEASURED):
+            for row in np.flatnonzero(~finite[:, column]):
+                if (int(row), field) not in errors.bad:
+                    errors.add(int(row), field, NOT_FINITE)
+            out_of_range = np.flatnonzero(finite[:, column] & ~in_range[:, column])
+            errors.add_many(out_of_range, field, range_message(field, units))
+    with np.errstate(over="ignore"):  # a huge metric value (already reported) becomes inf
+        return to_imperial(features, units)
 
 
 def _labels(values: list, errors: _Collector) -> np.ndarray:

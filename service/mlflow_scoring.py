@@ -51,6 +51,7 @@ def _split_rows(frame: Any) -> list:
         raise _bad('dataframe_split "index" must be a list')
     if not all(isinstance(name, str) for name in columns) or len(set(columns)) != len(columns):
         raise _bad(f"dataframe_split columns must be distinct names, got {columns!r:.200}")
+    _require_features(columns)  # as MLflow: a missing column is an error even without rows
     if not isinstance(data, list):
         raise _bad('dataframe_split "data" must be a list of rows')
     rows = []

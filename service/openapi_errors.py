@@ -4,9 +4,9 @@ Views document the errors that belong to them (`@blp.alt_response(409, ...)`); t
 from how a request is made are the same everywhere and are added here for each operation: 401 (a
 key is needed; not for the health probes), 404 (an id in the path that does not exist),
 400/413/415/422 (a request body that is not JSON, too large, of another type or invalid), 400 (an
-unknown query parameter, or a page token no listing handed out) and 422 (bad query parameter values)
-and 507 (a write the store could not make). With every status listed, clients
-(and the schemathesis test) can rely on the documented statuses instead of a catch-all `default`.
+unknown query parameter, or a `page_token` the listing did not hand out), 422 (bad query parameter
+values) and 507 (a write the store could not make). With every status listed, clients (and the
+schemathesis tests) can rely on the documented statuses instead of a catch-all `default`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from service.auth import OPEN_ENDPOINTS, READ_ONLY_POSTS
 
 WRITE_METHODS = frozenset({"post", "put", "patch", "delete"})
 BODY_ERRORS = (400, 413, 415, 422)
+#: The paged listings' query parameter: a token they did not hand out is a 400.
 
 
 def error_statuses(path: str, method: str, operation: dict, endpoint: str | None) -> list[int]:

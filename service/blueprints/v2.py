@@ -331,7 +331,7 @@ def repository_index():
     """The model repository: every stored model id as a version, READY or UNAVAILABLE."""
     body = request.get_data()
     try:
-        ready_only = _ready_filter(loads_json(body) if body.strip() else {})
+        ready_only = _ready_filter(loads_json(body) if body else {})
     except (ValueError, RecursionError):
         raise ProtocolError(400, "the body must be empty or a JSON object") from None
     index = _repository()

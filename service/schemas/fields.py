@@ -8,16 +8,29 @@ import marshmallow as ma
 
 from model_store.ids import ID_PATTERN
 from service.measurements import (
+    BOUNDS,
+    DEFAULT_UNITS,
     GENDER_DESCRIPTION,
     GENDER_LABELS,
     HEIGHT_DESCRIPTION,
+    UNITS,
     WEIGHT_DESCRIPTION,
 )
 
+
+def _labels_pattern(labels: list[str]) -> str:
+    """`labels`, in any case and with surrounding spaces, as a JSON Schema pattern."""
+    spellings = ("".join(f"[{c.lower()}{c.upper()}]" for c in label) for label in labels)
+    return r"^\s*({})\s*$".format("|".join(spellings))
+
+
 #: The gender labels the rows accept, in any case, as a JSON Schema pattern.
-GENDER_PATTERN = r"^\s*({})\s*$".format(
-    "|".join("".join(f"[{c.lower()}{c.upper()}]" for c in label) for label in GENDER_LABELS)
-)
+GENDER_PATTERN = _labels_pattern(list(GENDER_LABELS))
+#: The spellings of each class (1.0: F, 0.0: M), as patterns.
+CLASS_PATTERNS = {
+    label: _labels_pattern([name for name, value in GENDER_LABELS.items() if value == label])
+    for label in sorted(set(GENDER_LABELS.values()), reverse=True)
+}
 
 ID_REGEX = f"^{ID_PATTERN.pattern}$"
 
@@ -69,7 +82,7 @@ def UnitsField(**kwargs: Any) -> ma.fields.String:  # noqa: N802 - reads like a 
     from service.measurements import UNITS, UNITS_DESCRIPTION
 
     return ma.fields.String(
-        load_default="imperial",
+        load_default=DEFAULT_UNITS,
         validate=ma.validate.OneOf(UNITS),
         metadata={"description": UNITS_DESCRIPTION, **kwargs.pop("metadata", {})},
         **kwargs,
@@ -97,22 +110,48 @@ def _row_schema(with_gender: bool) -> dict:
 
 
 def RowsField(*, with_gender: bool, description: str, **kwargs: Any) -> ma.fields.Raw:  # noqa: N802
-    """A list of row objects, passed through untouched for columnar validation in post_load."""
-    return ma.fields.Raw(
-        metadata={
-            "type": "array",
-            "minItems": 1,
-            "items": _row_schema(with_gender),
-            "description": description,
-        },
-        **kwargs,
-    )
+    """A list of row objects, passed through untouched for columnar validation in post_load.
+
+    Labelled rows (`with_gender`) must hold both classes: not every row is F, not every row is M.
+    """
+    metadata: dict[str, Any] = {
+        "type": "array",
+        "minItems": 1,
+        "items": _row_schema(with_gender),
+        "description": description,
+    }
+    if with_gender:
+        metadata["allOf"] = [
+            {"not": {"items": {"properties": {"gender": {"pattern": pattern}}}}}
+            for pattern in CLASS_PATTERNS.values()
+        ]
+    return ma.fields.Raw(metadata=metadata, **kwargs)
 
 
-def document_either_or(components: dict, name: str, shapes: tuple[tuple[str, ...], ...]) -> None:
-    """State in the OpenAPI component `name` that a body has exactly one of `shapes`: all the
-    fields of one, and none of the others'."""
-    components[name]["oneOf"] = [
+def document_units(components: dict, name: str, *, rows: str, single: bool = False) -> None:
+    """State in the OpenAPI component `name` the bounds of weight and height in each unit system
+    (service.measurements.BOUNDS): exactly one applies, by `units` (imperial when left
+    out), to the rows of the array field `rows` and, if `single`, to top-level weight and height.
+    """
+    branches = []
+    for units in UNITS:
+        bounds = {
+            field: {"minimum": low, "maximum": high} for field, (low, high) in BOUNDS[units].items()
+        }
+        properties = {"units": {"enum": [units]}, rows: {"items": {"properties": bounds}}}
+        if single:
+            properties.update(bounds)
+        branch: dict[str, Any] = {"properties": properties}
+        if units != DEFAULT_UNITS:
+            branch["required"] = ["units"]
+        branches.append(branch)
+    components[name].setdefault("allOf", []).append({"oneOf": branches})
+
+
+def either_or(shapes: tuple[tuple[str, ...], ...]) -> list[dict]:
+    """A `oneOf` saying that an object has exactly one of `shapes`: all the fields of one, and
+    none of the others'."""
+    return [
         {
             "required": list(shape),
             "not": {
@@ -123,3 +162,8 @@ def document_either_or(components: dict, name: str, shapes: tuple[tuple[str, ...
         }
         for shape in shapes
     ]
+
+
+def document_either_or(components: dict, name: str, shapes: tuple[tuple[str, ...], ...]) -> None:
+    """State in the OpenAPI component `name` that a body has exactly one of `shapes`."""
+    components[name]["oneOf"] = either_or(shapes)

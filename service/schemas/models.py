@@ -8,15 +8,35 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from service.schemas.fields import IdField, StrictFloat, StrictInteger
+from model_store.snapshots import FIXED_FIELDS, MIN_SCALE, PARAMETER_LIMIT
+from service.schemas.fields import ID_REGEX, IdField, StrictFloat, StrictInteger
 from service.schemas.jobs import MetricsSchema
 
-_VECTOR = ma.fields.List(StrictFloat())
+#: A weight, bias or mean: the store refuses larger magnitudes.
+_PARAMETER = {"minimum": -PARAMETER_LIMIT, "maximum": PARAMETER_LIMIT}
+
+
+def _fixed(name: str, **kwargs: object) -> dict:
+    """The OpenAPI metadata of a field whose value is fixed in format version 1."""
+    return {"enum": [FIXED_FIELDS[name]], "default": FIXED_FIELDS[name], **kwargs}
 
 
 class NormalizationSchema(ma.Schema):
-    mean = ma.fields.List(StrictFloat(), required=True, validate=ma.validate.Length(equal=2))
-    scale = ma.fields.List(StrictFloat(), required=True, validate=ma.validate.Length(equal=2))
+    mean = ma.fields.List(
+        StrictFloat(metadata=_PARAMETER), required=True, validate=ma.validate.Length(equal=2)
+    )
+    scale = ma.fields.List(
+        StrictFloat(metadata={"minimum": MIN_SCALE, "maximum": PARAMETER_LIMIT}),
+        required=True,
+        validate=ma.validate.Length(equal=2),
+    )
+
+
+#: The ids a snapshot's training record may name (checked by the store).
+_TRAINING_IDS = {
+    name: {"type": "string", "pattern": ID_REGEX, "nullable": True}
+    for name in ("job_id", "dataset_id", "initial_model_id")
+}
 
 
 class SnapshotSchema(ma.Schema):
@@ -29,28 +49,36 @@ class SnapshotSchema(ma.Schema):
         StrictInteger(validate=ma.validate.Range(1, 64)),
         required=True,
         validate=ma.validate.Length(min=2, max=6),
-        metadata={"description": "[2, hidden..., 1]"},
+        metadata={
+            "description": "[2, hidden..., 1]: 2 inputs (weight, height), 1 output. weights "
+            "and biases have the shapes these sizes give, and a given sha256 is the content's."
+        },
     )
     activation = ma.fields.String(required=True, validate=ma.validate.OneOf(["sigmoid"]))
     loss = ma.fields.String(required=True, validate=ma.validate.OneOf(["mse", "log_loss"]))
     weights = ma.fields.List(
-        ma.fields.List(ma.fields.List(StrictFloat())),
+        ma.fields.List(ma.fields.List(StrictFloat(metadata=_PARAMETER))),
         required=True,
         metadata={"description": "weights[l] has shape (layer_sizes[l+1], layer_sizes[l])."},
     )
     biases = ma.fields.List(
-        ma.fields.List(StrictFloat()),
+        ma.fields.List(StrictFloat(metadata=_PARAMETER)),
         required=True,
         metadata={"description": "biases[l] has length layer_sizes[l+1]."},
     )
     normalization = ma.fields.Nested(NormalizationSchema, required=True)
-    features = ma.fields.List(ma.fields.String(), metadata={"example": ["weight", "height"]})
+    features = ma.fields.List(ma.fields.String(), metadata=_fixed("features"))
     units = ma.fields.Dict(
-        keys=ma.fields.String(), values=ma.fields.String(), metadata={"example": {"weight": "lb"}}
+        keys=ma.fields.String(), values=ma.fields.String(), metadata=_fixed("units")
     )
-    label = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String())
+    label = ma.fields.Dict(
+        keys=ma.fields.String(), values=ma.fields.String(), metadata=_fixed("label")
+    )
     training = ma.fields.Dict(
-        metadata={"description": "dataset_id, job_id, hyperparameters, seed, loss_history, ..."}
+        metadata={
+            "description": "dataset_id, job_id, hyperparameters, seed, loss_history, ...",
+            "properties": _TRAINING_IDS,
+        }
     )
     sha256 = ma.fields.String(
         validate=ma.validate.Regexp("^[0-9a-f]{64}$"),

@@ -7,14 +7,22 @@ import marshmallow as ma
 
 from service import v2_binary
 from service.inference_v2 import INPUT_NAME, NUMERIC_DATATYPES, OUTPUTS
-from service.measurements import HEIGHT_DESCRIPTION, WEIGHT_DESCRIPTION
+from service.measurements import BOUNDS, HEIGHT_DESCRIPTION, WEIGHT_DESCRIPTION
+from service.mlflow_scoring import FORMATS
+from service.schemas.fields import either_or
 
+#: The protocols carry pounds and inches.
+_WEIGHT, _HEIGHT = (
+    {"type": "number", "minimum": low, "maximum": high, "description": description}
+    for (low, high), description in (
+        (BOUNDS["imperial"]["weight"], WEIGHT_DESCRIPTION),
+        (BOUNDS["imperial"]["height"], HEIGHT_DESCRIPTION),
+    )
+)
 _ROW = {
     "type": "object",
-    "properties": {
-        "weight": {"type": "number", "description": WEIGHT_DESCRIPTION},
-        "height": {"type": "number", "description": HEIGHT_DESCRIPTION},
-    },
+    "description": "Other columns are ignored.",
+    "properties": {"weight": _WEIGHT, "height": _HEIGHT},
     "required": ["weight", "height"],
 }
 _PAIR = {
@@ -22,7 +30,7 @@ _PAIR = {
     "items": {"type": "number"},
     "minItems": 2,
     "maxItems": 2,
-    "description": "[weight (lb), height (in)]",
+    "description": "[weight (lb), height (in)], each in its range as in a row object.",
 }
 _ROWS = {"type": "array", "items": {"oneOf": [_ROW, _PAIR]}}
 
@@ -34,9 +42,19 @@ MLFLOW_JSON_BODY = {
     "properties": {
         "dataframe_split": {
             "type": "object",
+            "description": "Each row of data has one value a column: weight and height in "
+            "their ranges; other columns are ignored.",
             "properties": {
-                "columns": {"type": "array", "items": {"type": "string"}},
-                "data": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}},
+                "columns": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "uniqueItems": True,
+                    "allOf": [
+                        {"not": {"items": {"not": {"enum": [name]}}}}
+                        for name in ("weight", "height")
+                    ],
+                },
+                "data": {"type": "array", "items": {"type": "array"}},
                 "index": {"type": "array", "items": {}},
             },
             "required": ["columns", "data"],
@@ -48,9 +66,10 @@ MLFLOW_JSON_BODY = {
                 _ROWS,
                 {
                     "type": "object",
+                    "description": "Columns of the same length; other columns are ignored.",
                     "properties": {
-                        "weight": {"type": "array", "items": {"type": "number"}},
-                        "height": {"type": "array", "items": {"type": "number"}},
+                        "weight": {"type": "array", "items": _WEIGHT},
+                        "height": {"type": "array", "items": _HEIGHT},
                     },
                     "required": ["weight", "height"],
                 },
@@ -58,6 +77,7 @@ MLFLOW_JSON_BODY = {
         },
         "params": {"type": "object"},
     },
+    "oneOf": either_or(tuple((name,) for name in FORMATS)),
     "example": {"dataframe_split": {"columns": ["weight", "height"], "data": [[128, 63]]}},
 }
 MLFLOW_REQUEST_BODY = {

@@ -25,6 +25,9 @@ def _doc(name: str, description: str) -> dict:
     return {"description": description, "default": DEFAULT_HYPERPARAMETERS[name]}
 
 
+_LEARNING_RATE = ma.validate.Range(*hp.LEARNING_RATE, min_inclusive=False)
+
+
 class HyperparametersSchema(ma.Schema):
     """Training settings; any left out take their defaults, unknown names are refused."""
 
@@ -43,8 +46,12 @@ class HyperparametersSchema(ma.Schema):
         metadata=_doc("epochs", "Passes over the training rows ({}-{}).".format(*hp.EPOCHS)),
     )
     learning_rate = StrictFloat(
-        validate=ma.validate.Range(*hp.LEARNING_RATE, min_inclusive=False),
-        metadata=_doc("learning_rate", "SGD step size, in ({:g}, {:g}].".format(*hp.LEARNING_RATE)),
+        validate=_LEARNING_RATE,
+        metadata={
+            **_doc("learning_rate", "SGD step size, in ({:g}, {:g}].".format(*hp.LEARNING_RATE)),
+            # apispec states the range's bounds but not that the minimum is excluded.
+            "exclusiveMinimum": not _LEARNING_RATE.min_inclusive,
+        },
     )
     batch_size = StrictInteger(
         validate=ma.validate.Range(*hp.BATCH_SIZE),
