@@ -1,0 +1,127 @@
+"""`nnservice db upgrade`, the refusal of `api` and `worker` on a database that is behind, and
+`nnservice store import` of a file store, as a user runs them (real processes, real files)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from model_store.canonical import canonical_json, hashed_snapshot_json
+from model_store.datasets import content_id, dataset_columns
+from nnservice.config import Settings
+
+
+def nnservice(*args: str, store: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("NNSERVICE_")}
+    env["NNSERVICE_STORE"] = str(store)
+    return subprocess.run(
+        [sys.executable, "-m", "nnservice.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_api_and_worker_refuse_a_database_that_is_behind_until_db_upgrade(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    for command in (["api", "--port", "1"], ["worker"]):
+        refused = nnservice(*command, store=store)
+        assert refused.returncode == 2, refused.stderr
+        assert "run `nnservice db upgrade` first" in refused.stderr
+    first = nnservice("db", "upgrade", store=store)
+    assert first.returncode == 0 and "upgraded from empty to revision" in first.stdout
+    again = nnservice("db", "upgrade", store=store)
+    assert again.returncode == 0 and "up to date" in again.stdout
+    opened = Settings(store_path=store).open_store()
+    try:
+        opened.require_current_schema()  # what api and worker check at start
+    finally:
+        opened.close()
+
+
+def _old_store(root: Path) -> dict:
+    """A store directory in the file format before the database: one dataset, one job and its
+    snapshot, promoted."""
+    people = {"weight": [133.0, 160.0, 152.0, 120.0], "height": [65.0, 72.0, 70.0, 60.0]}
+    columns = dataset_columns(people["weight"], people["height"], [1.0, 0.0, 0.0, 1.0])
+    plain = {name: column.tolist() for name, column in columns.items()}
+    dataset_id = content_id(columns)
+    (root / "datasets").mkdir(parents=True)
+    dataset = {
+        "id": dataset_id,
+        "name": "seed",
+        "rows": 4,
+        "counts": {"F": 2, "M": 2},
+        "created_at": "2026-11-20T10:00:00.000000Z",
+        **plain,
+    }
+    (root / "datasets" / f"{dataset_id}.json").write_bytes(canonical_json(dataset))
+    job_id = hashlib.sha256(b"old job").hexdigest()[:32]
+    snapshot = {
+        "format_version": 1,
+        "id": f"m-{job_id}",
+        "created_at": "2026-11-20T10:00:05.000000Z",
+        "layer_sizes": [2, 2, 1],
+        "activation": "sigmoid",
+        "loss": "mse",
+        "weights": [[[-1.0, -1.0], [1.0, 1.0]], [[3.0, -3.0]]],
+        "biases": [[0.0, 0.0], [0.0]],
+        "normalization": {"mean": [135.0, 66.0], "scale": [1.0, 1.0]},
+        "features": ["weight", "height"],
+        "units": {"weight": "lb", "height": "in"},
+        "label": {"positive": "F", "negative": "M"},
+        "training": {"dataset_id": dataset_id, "job_id": job_id},
+    }
+    sha256, data = hashed_snapshot_json(snapshot)
+    (root / "models").mkdir()
+    (root / "models" / f"m-{job_id}.json").write_bytes(data)
+    (root / "models" / "PROMOTIONS").write_text(f"m-{job_id}\n")
+    (root / "models" / "LATEST").write_text(f"m-{job_id}\n")
+    (root / "jobs").mkdir()
+    job = {
+        "id": job_id,
+        "state": "succeeded",
+        "dataset_id": dataset_id,
+        "hyperparameters": {"epochs": 10},
+        "model_id": f"m-{job_id}",
+        "created_at": "2026-11-20T10:00:01.000000Z",
+        "started_at": "2026-11-20T10:00:02.000000Z",
+        "finished_at": "2026-11-20T10:00:05.000000Z",
+        "attempts": 1,
+    }
+    (root / "jobs" / f"{job_id}.json").write_bytes(canonical_json(job))
+    return {"dataset_id": dataset_id, "job_id": job_id, "model_id": f"m-{job_id}", "sha": sha256}
+
+
+def test_store_import_of_a_file_store_through_the_cli_twice(tmp_path: Path) -> None:
+    old = _old_store(tmp_path / "old")
+    store = tmp_path / "store"
+    assert nnservice("db", "upgrade", store=store).returncode == 0
+
+    first = nnservice("store", "import", str(tmp_path / "old"), store=store)
+    second = nnservice("store", "import", str(tmp_path / "old"), store=store)
+
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout.strip().splitlines()[-1]) == {
+        "added": {"datasets": 1, "jobs": 1, "models": 1, "promotions": 1},
+        "present": {},
+        "unreadable": 0,
+    }
+    assert second.returncode == 0, second.stderr
+    report = json.loads(second.stdout.strip().splitlines()[-1])
+    assert report["added"] == {} and report["unreadable"] == 0
+    opened = Settings(store_path=store).open_store()
+    try:
+        assert opened.latest_model_id() == old["model_id"]
+        assert opened.get_snapshot(old["model_id"])["sha256"] == old["sha"]
+        job = opened.get_job(old["job_id"])
+        assert (job["state"], job["created_at"]) == ("succeeded", "2026-11-20T10:00:01.000000Z")
+        assert opened.get_dataset(old["dataset_id"])["name"] == "seed"
+        assert len(opened.list_snapshots().items) == 1 and len(opened.promotions()) == 1
+    finally:
+        opened.close()
