@@ -76,6 +76,8 @@ def promoted(stack) -> Iterator[str]:
     previous = stack.store.latest_model_id()
     model_id = stack.store.save_snapshot(SNAPSHOT)["id"]
     assert stack.post(f"/models/{model_id}/promote").status_code == 200
+    stack.wait_until_served(model_id)  # every API process has seen the promotion
     yield model_id
     if previous is not None:
         stack.store.promote(previous)
+        stack.wait_until_served(previous)

@@ -23,6 +23,7 @@ def _promote_a_model(stack) -> str:
     assert imported.status_code == 201, imported.text
     model_id = imported.json()["id"]
     assert stack.post(f"/models/{model_id}/promote").status_code == 200
+    stack.wait_until_served(model_id)  # every API process has seen the promotion
     return model_id
 
 
