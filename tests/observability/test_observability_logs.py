@@ -4,26 +4,63 @@ the worker's the job id of the job they are about."""
 from __future__ import annotations
 
 import re
+import time
 import uuid
 
-from .conftest import EMILY, json_lines, wait_for_lines
+import requests
+
+from .conftest import EMILY, SNAPSHOT, json_lines, wait_for_lines
 
 
-def test_api_lines_carry_the_request_id(stack, promoted: str) -> None:
-    request_id = f"obs-{uuid.uuid4()}"
-    # The first predict after a promotion makes the API log which model it now serves.
-    response = stack.post("/predict", json=EMILY, headers={"X-Request-ID": request_id})
-    assert response.status_code == 200
-    assert response.headers["X-Request-ID"] == request_id
-
-    lines = wait_for_lines(stack.root / "api.log", "request_id", request_id, count=2)
-    by_logger = {line["logger"]: line for line in lines}
-    assert by_logger["service.model_cache"]["message"].startswith(f"serving model {promoted}")
-    access = by_logger["gunicorn.access"]
-    assert (access["method"], access["path"], access["status"]) == ("POST", "/predict", 200)
-    assert access["duration_ms"] >= 0
-    assert all(line["process"] == access["process"] for line in lines)
-    assert len(json_lines(stack.root / "api.log")) > len(lines)  # and every line is JSON
+def test_api_lines_carry_the_request_id(stack) -> None:
+    """The request during which an API process notices a promotion carries its request id on
+    the "serving model" line as on its access line."""
+    previous = stack.store.latest_model_id()
+    model_id = stack.store.save_snapshot({**SNAPSHOT, "loss": "log_loss"})["id"]
+    assert stack.post(f"/models/{model_id}/promote").status_code == 200
+    try:
+        request_ids, deadline = [], time.monotonic() + 10
+        while True:  # until both API processes answer with the new model (within a poll each)
+            request_id = f"obs-{uuid.uuid4()}"
+            request_ids.append(request_id)
+            response = requests.post(
+                stack.base_url + "/predict", json=EMILY, headers={"X-Request-ID": request_id}
+            )
+            assert response.status_code == 200
+            assert response.headers["X-Request-ID"] == request_id
+            answered = response.json()["model_id"]
+            if answered == model_id and len(request_ids) >= 6:
+                break
+            assert time.monotonic() < deadline, f"still served {answered}"
+        time.sleep(1.0)  # let the log lines reach the file
+        lines = [line for line in json_lines(stack.root / "api.log") if line.get("request_id")]
+        noticed = [
+            line
+            for line in lines
+            if line["logger"] == "service.model_cache"
+            and line["request_id"] in request_ids
+            and line["message"].startswith(f"serving model {model_id}")
+        ]
+        assert noticed, "no request carried the 'serving model' line"
+        for line in noticed:
+            access = [
+                other
+                for other in lines
+                if other["request_id"] == line["request_id"]
+                and other["logger"] == "gunicorn.access"
+            ]
+            assert len(access) == 1
+            assert (access[0]["method"], access[0]["path"], access[0]["status"]) == (
+                "POST",
+                "/predict",
+                200,
+            )
+            assert access[0]["duration_ms"] >= 0 and access[0]["process"] == line["process"]
+        assert len(json_lines(stack.root / "api.log")) > len(lines)  # and every line is JSON
+    finally:
+        if previous is not None:
+            stack.store.promote(previous)
+            stack.wait_until_served(previous)
 
 
 def test_a_request_id_is_made_when_none_or_an_unsafe_one_is_given(stack) -> None:
