@@ -334,10 +334,7 @@ class JobTable:
                 {"state": "cancelled", **ending},
             )
             return None if done is None else Claim("cancel", done)
-        message = (
-            f"the worker running this job was lost {record['attempts']} times "
-            f"(limit {max_attempts}); giving up"
-        )
+        message = _gave_up(record["attempts"], max_attempts)
         done = self._update(
             record["id"],
             [jobs.c.state == "running", stale, jobs.c.attempts >= max_attempts],
@@ -460,10 +457,7 @@ class JobTable:
             if self._update(row.id, same_lease, {"state": "cancelled", **ending}):
                 repairs.ended.append(row.id)
         elif row.attempts >= max_attempts:
-            message = (
-                f"the worker running this job was lost {row.attempts} times "
-                f"(limit {max_attempts}); giving up"
-            )
+            message = _gave_up(row.attempts, max_attempts)
             if self._update(row.id, same_lease, {"state": "failed", "error": message, **ending}):
                 repairs.ended.append(row.id)
         else:
@@ -504,6 +498,13 @@ class JobTable:
                 cumulative.append(running)
             figures[state] = (cumulative, sum(counts), totals[state])
         return figures
+
+
+def _gave_up(attempts: int, max_attempts: int) -> str:
+    """The error of a job failed for losing its worker too often."""
+    return (
+        f"the worker running this job was lost {attempts} times (limit {max_attempts}); giving up"
+    )
 
 
 def duration_bucket(seconds: float) -> int:
