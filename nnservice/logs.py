@@ -1,22 +1,22 @@
 """JSON log lines for every nnservice process: one JSON object per line, with context ids.
 
-The worker binds a job id into `LOG_CONTEXT` while it runs a job, and the API registers a context
-source that names the request being handled (`add_context_source`: it is asked only when a line
-is logged, so a request that logs nothing pays nothing); `JsonFormatter` writes those ids into
-every line logged meanwhile, whichever logger wrote it (ours, Flask's, Celery's, gunicorn's).
-Standard library only, so that the API, the worker and the CLI can all use it.
+python-json-logger writes the lines; this module picks their fields and adds the ids. The worker
+binds a job id into `LOG_CONTEXT` while it runs a job, and the API registers a context source
+that names the request being handled (`add_context_source`: it is asked only when a line is
+logged, so a request that logs nothing pays nothing); `JsonFormatter` writes those ids into every
+line logged meanwhile, whichever logger wrote it (ours, Flask's, Celery's, gunicorn's).
 
 A line looks like::
 
     {"time": "2026-11-25T08:00:00.123Z", "level": "INFO", "logger": "service.training",
      "message": "...", "process": 4242, "request_id": "..."}
 
-Fields given with `logger.info(..., extra={"field": value})` are added as they are.
+Fields given with `logger.info(..., extra={"field": value})` are added as they are (and win over
+a bound id of the same name); a traceback is `exception`, a stack `stack`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
@@ -25,6 +25,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from types import MappingProxyType
 from typing import Any, TextIO
+
+from pythonjsonlogger import json as jsonlogger
 
 #: Where the API keeps a request's id in the WSGI environ (`service.logging_setup`), for the
 #: access line gunicorn logs once the app is done (`nnservice.gunicorn_logging`).
@@ -46,13 +48,6 @@ def add_context_source(source: Callable[[], Mapping[str, str] | None]) -> None:
         _CONTEXT_SOURCES.append(source)
 
 
-#: Attributes every LogRecord has; anything else on a record came from `extra=` and is logged.
-_RECORD_ATTRIBUTES = frozenset(
-    logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys()
-    | {"message", "asctime", "taskName"}
-)
-
-
 @contextmanager
 def log_context(**ids: str) -> Iterator[None]:
     """Bind `ids` (e.g. job_id=...) to every line logged in this block, in this thread."""
@@ -63,36 +58,37 @@ def log_context(**ids: str) -> Iterator[None]:
         LOG_CONTEXT.reset(token)
 
 
-def _timestamp(created: float) -> str:
-    seconds = int(created)
-    millis = int((created - seconds) * 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+class JsonFormatter(jsonlogger.JsonFormatter):
+    """python-json-logger's formatter with our field names, UTC times and the bound ids."""
 
+    # logging.Formatter's time hooks: asctime as UTC ISO 8601 with milliseconds and a Z.
+    converter = time.gmtime
+    default_time_format = "%Y-%m-%dT%H:%M:%S"
+    default_msec_format = "%s.%03dZ"
 
-class JsonFormatter(logging.Formatter):
-    """Formats a record as one line of JSON: time (UTC), level, logger, message, process, ids."""
+    def __init__(self) -> None:
+        super().__init__(
+            ["asctime", "levelname", "name", "message", "process"],
+            rename_fields={
+                "asctime": "time",
+                "levelname": "level",
+                "name": "logger",
+                "exc_info": "exception",
+                "stack_info": "stack",
+            },
+            json_ensure_ascii=False,
+        )
 
-    def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, Any] = {
-            "time": _timestamp(record.created),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-            "process": record.process,
-        }
-        line.update(LOG_CONTEXT.get())
+    def add_fields(
+        self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
+    ) -> None:
+        """The library's fields, then the bound ids (a field given with `extra=` wins)."""
+        super().add_fields(log_data, record, message_dict)
+        ids = dict(LOG_CONTEXT.get())
         for source in _CONTEXT_SOURCES:
-            ids = source()
-            if ids:
-                line.update(ids)
-        for key, value in record.__dict__.items():
-            if key not in _RECORD_ATTRIBUTES and not key.startswith("_"):
-                line[key] = value
-        if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
-        if record.stack_info:
-            line["stack"] = self.formatStack(record.stack_info)
-        return json.dumps(line, default=str, ensure_ascii=False)
+            ids.update(source() or {})
+        for key, value in ids.items():
+            log_data.setdefault(key, value)
 
 
 def json_handler(stream: TextIO | None = None) -> logging.Handler:

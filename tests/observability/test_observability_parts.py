@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import uuid
 
 import pytest
@@ -38,7 +39,8 @@ def test_json_lines_carry_bound_ids_extra_fields_and_tracebacks() -> None:
     first, second = (json.loads(line) for line in stream.getvalue().splitlines())
     assert first["message"] == "two\nlines here"
     assert (first["request_id"], first["job_id"], first["rows"]) == ("r-1", "j-1", 3)
-    assert first["level"] == "WARNING" and first["time"].endswith("Z")
+    assert first["level"] == "WARNING" and first["logger"] == "nnservice.test.json"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", first["time"])
     assert "request_id" not in second and "ValueError: boom" in second["exception"]
 
 
