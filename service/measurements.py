@@ -167,19 +167,28 @@ def _json_numbers(columns: list[list], errors: _Collector) -> np.ndarray:
         return np.array([[_clipped_float(v) for v in values] for values in numbers])
 
 
+def plain_decimal(text: str) -> float:
+    """A number written as text, if it is a plain decimal (`DECIMAL`); ValueError otherwise.
+
+    The one rule for numbers that arrive as text (uploads, protocol strings): Python's float()
+    would also read `1_50`, ` 1e3 `, `inf` and `nan`.
+    """
+    if DECIMAL.fullmatch(text) is None:
+        raise ValueError(f"{NOT_A_DECIMAL} Got {text[:40]!r}.")
+    return float(text)
+
+
 def _text_numbers(values: list[str], field: str, errors: _Collector) -> np.ndarray:
     """Numbers written as text (CSV/TSV cells) as a float array; a cell that is not a plain
-    decimal (`DECIMAL`: no `1_50`, `0x10`, `inf` or `nan`, which Python's float() would read)
-    is reported and becomes NaN."""
+    decimal (`plain_decimal`) is reported and becomes NaN."""
+    if all(DECIMAL.fullmatch(value) for value in values):
+        return np.array(values, dtype=np.float64)  # the usual case: one conversion
     column = np.full(len(values), np.nan)
-    plain = [bool(DECIMAL.fullmatch(value)) for value in values]
-    if all(plain):
-        return np.array(values, dtype=np.float64)
-    for row, (value, ok) in enumerate(zip(values, plain, strict=True)):
-        if ok:
-            column[row] = float(value)
-        else:
-            errors.add(row, field, f"{NOT_A_DECIMAL} Got {value[:40]!r}.")
+    for row, value in enumerate(values):
+        try:
+            column[row] = plain_decimal(value)
+        except ValueError as exc:
+            errors.add(row, field, str(exc))
     return column
 
 

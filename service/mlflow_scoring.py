@@ -10,14 +10,17 @@ for a model without parameters):
 - `inputs`: the same, or columns `{"weight": [...], "height": [...]}`.
 
 `text/csv` bodies have a header row naming the weight and height columns (a leading unnamed
-column, as `pandas.DataFrame.to_csv()` writes the index, is ignored).
+column, as `pandas.DataFrame.to_csv()` writes the index, is ignored); cells are stripped of
+spaces, as in dataset uploads.
 
 Columns are then enforced as MLflow's scoring server enforces a model signature of `weight:
 double, height: double` (`mlflow.models.utils._enforce_schema`, observed on `mlflow models
-serve` 3.17): other columns are ignored, numbers sent as strings are converted, a missing
-column is `INVALID_PARAMETER_VALUE` and a value that does not convert is `BAD_REQUEST`. Where
-nnservice is stricter on purpose (nulls, booleans, values outside the physical bounds, which
-`service.protocol_input` refuses naming the row), the README says so.
+serve` 3.17): other columns are ignored, numbers sent as strings (and CSV cells) are converted,
+a missing column is `INVALID_PARAMETER_VALUE` and a value that does not convert is
+`BAD_REQUEST`, naming the row. Text converts by the rule of dataset uploads
+(`service.measurements.plain_decimal`: no `1_50`, `inf` or `nan`, which float() would read).
+Where nnservice is stricter on purpose (that, nulls, booleans, values outside the physical
+bounds, which `service.protocol_input` refuses naming the row), the README says so.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import csv
 import io
 from typing import Any
 
+from service.measurements import plain_decimal
 from service.protocol_errors import ProtocolError
 from service.protocol_input import FEATURES, pair_rows
 
@@ -79,18 +83,15 @@ def _require_features(names: Any) -> None:
         raise ProtocolError(400, message, INVALID_PARAMETER_VALUE)
 
 
-def _double(name: str, value: Any) -> Any:
-    """A string converted to a number as MLflow converts it for a double column; other values
-    unchanged (checked later with /predict's rules)."""
+def _double(name: str, index: int, value: Any) -> Any:
+    """A string converted to a number for a double column, if it is a plain decimal (the rule of
+    uploads, `plain_decimal`); other values unchanged (checked later with /predict's rules)."""
     if not isinstance(value, str):
         return value
     try:
-        return float(value)
-    except ValueError:
-        message = (
-            f"Failed to convert column {name} to type 'float64': "
-            f"could not convert string to float: {value!r:.40}"
-        )
+        return plain_decimal(value)
+    except ValueError as exc:
+        message = f"Failed to convert column {name} to type 'float64': row {index}, {name}: {exc}"
         raise ProtocolError(400, message, BAD_REQUEST) from None
 
 
@@ -98,10 +99,10 @@ def enforce_signature(rows: list) -> list:
     """The rows' weight and height (other columns dropped, strings converted); row objects only:
     anything else passes unchanged, to be refused naming the row."""
     enforced = []
-    for row in rows:
+    for index, row in enumerate(rows):
         if isinstance(row, dict):
             _require_features(row)
-            row = {name: _double(name, row[name]) for name in FEATURES}
+            row = {name: _double(name, index, row[name]) for name in FEATURES}
         enforced.append(row)
     return enforced
 
@@ -142,5 +143,5 @@ def rows_from_csv(text: str) -> list:
         values = cells[1:] if skip_index else cells
         if len(values) != len(names):
             raise _bad(f"CSV row {index} has {len(values)} values, expected {len(names)}")
-        rows.append(dict(zip(names, values, strict=True)))
+        rows.append(dict(zip(names, (value.strip() for value in values), strict=True)))
     return enforce_signature(rows)

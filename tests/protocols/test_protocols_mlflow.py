@@ -118,6 +118,53 @@ def test_errors_in_mlflow_shape(stack, latest_model_id, body, headers, status, c
     assert words in error["message"]
 
 
+#: Text that Python's float() reads but is no plain decimal, as dataset uploads refuse it.
+NOT_PLAIN = ["1_50", "0x10", "inf", "nan"]
+PLAIN = {"150": 150.0, "150.5": 150.5, "1.5e2": 150.0, " 150 ": 150.0}
+
+
+def _scored_as_text(stack, shape: str, weight: str):
+    """/invocations with Emily, then a person whose weight is `weight` as text, in `shape`."""
+    rows = [[str(EMILY[0]), str(EMILY[1])], [weight, "65"]]
+    if shape == "csv":
+        body = "weight,height\n" + "".join(f"{w},{h}\n" for w, h in rows)
+        return stack.post("/invocations", data=body, headers={"Content-Type": "text/csv"})
+    if shape == "dataframe_split":
+        body = {"dataframe_split": {"columns": ["weight", "height"], "data": rows}}
+    elif shape == "dataframe_records":
+        body = {"dataframe_records": [{"weight": w, "height": h} for w, h in rows]}
+    else:
+        body = {shape: rows}
+    return stack.post("/invocations", json=body)
+
+
+TEXT_SHAPES = ["csv", "dataframe_split", "dataframe_records", "inputs", "instances"]
+
+
+@pytest.mark.parametrize("shape", TEXT_SHAPES)
+@pytest.mark.parametrize("weight", NOT_PLAIN)
+def test_text_that_is_no_plain_decimal_is_refused_naming_row_and_column(
+    stack, latest_model_id: str, shape: str, weight: str
+) -> None:
+    response = _scored_as_text(stack, shape, weight)
+    assert response.status_code == 400, response.text
+    error = response.json()
+    assert error["error_code"] == "BAD_REQUEST"
+    assert "Failed to convert column weight to type 'float64'" in error["message"]
+    assert "row 1, weight" in error["message"] and repr(weight) in error["message"]
+
+
+@pytest.mark.parametrize("shape", TEXT_SHAPES)
+def test_plain_decimals_as_text_are_converted(stack, latest_model_id: str, shape: str) -> None:
+    for weight, number in PLAIN.items():
+        if shape != "csv" and weight != weight.strip():
+            continue  # CSV cells are stripped, as in uploads; a JSON string is taken as it is
+        response = _scored_as_text(stack, shape, weight)
+        assert response.status_code == 200, (weight, response.text)
+        expected = [probability_female(*EMILY), probability_female(number, 65)]
+        assert response.json()["predictions"] == pytest.approx(expected, abs=1e-12)
+
+
 def test_before_any_model(stack, tmp_path) -> None:
     """An empty store: /ping answers 404 as MLflow's does without a model, scoring 409."""
     client = create_app(
