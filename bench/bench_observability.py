@@ -4,10 +4,11 @@
    `service.observability`'s middleware, interleaved rounds, prometheus-client in multiprocess mode
    (files, as under `nnservice api`) or in memory; the difference is its cost per request.
    The predictions counter (in the predict path in both variants) is timed on its own.
-2. GET /metrics with N finished job records in the store: the first scrape (reads every record) and
-   the next ones (one directory scan and a stat a record: `service.store_metrics.JobFigures`).
+2. GET /metrics with N finished jobs in the store (SQLite, migrated as `nnservice db upgrade`
+   does): the first scrape and the next ones (aggregate queries: `service.store_metrics`).
 
     python bench/bench_observability.py [--rounds 15] [--number 2000] [--jobs 2000]
+    python bench/bench_observability.py --rounds 2 --number 50 --jobs 20   # does it run?
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ import numpy as np  # noqa: E402
 from inprocess import service_app, wsgi_request, wsgi_seconds  # noqa: E402
 
 from model_store import ModelStore  # noqa: E402
+from model_store.database import sqlite_url_for  # noqa: E402
+from model_store.schema import upgrade  # noqa: E402
 from service.metrics import count_predictions  # noqa: E402
 
 SNAPSHOT = {
@@ -61,15 +64,11 @@ def hooks_cost(store_path: Path, rounds: int, number: int) -> tuple[float, float
 
 
 def scrape_times(store: ModelStore, store_path: Path, jobs: int) -> tuple[float, float]:
-    for index in range(jobs):
-        store.create_job({"id": f"bench-{index}", "dataset_id": "ds-bench"})
-        store.update_job(
-            f"bench-{index}",
-            state="succeeded",
-            started_at="2026-11-25T08:00:00.000000Z",
-            finished_at="2026-11-25T08:00:01.000000Z",
-            loss_history=[0.25] * 1000,
-        )
+    for index in range(jobs):  # as a worker runs them: claimed, then finished
+        job_id = f"bench-{index}"
+        store.create_job({"id": job_id, "dataset_id": "ds-bench"})
+        store.claim_job(job_id, "bench", 30, 3)
+        store.finish_job(job_id, "bench", "succeeded", loss_history=[0.25] * 1000)
     client = service_app(store_path).test_client()
     start = time.perf_counter()
     assert client.get("/metrics").status_code == 200
@@ -88,7 +87,8 @@ def main() -> None:
     parser.add_argument("--in-memory", action="store_true", help="no multiprocess files")
     args = parser.parse_args()
     store_path = Path(tempfile.mkdtemp(prefix="nnservice-bench-obs-"))
-    store = ModelStore(store_path)
+    upgrade(sqlite_url_for(store_path))  # as `nnservice db upgrade` does
+    store = ModelStore.in_directory(store_path)
     store.promote(store.save_snapshot(SNAPSHOT)["id"])
 
     mode = "multiprocess files" if MULTIPROCESS else "in memory"
