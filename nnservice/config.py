@@ -1,7 +1,13 @@
 """All of nnservice's settings, read from the environment in one place.
 
 Every process (API, worker, CLI) builds a `Settings` with `Settings.from_env()`; nothing else in the
-code base reads `os.environ` for configuration. Each field names its environment variable.
+code base reads `os.environ` for configuration. `Settings` is a frozen pydantic model: each field's
+validation alias is its environment variable, and pydantic converts and checks the values, so a bad
+value stops the process with an error naming the variable and the rule it breaks.
+
+`from_env` hands the model the variables of one mapping (`os.environ`, or the one a test or a
+supervisor is about to give a child process); building `Settings(field=...)` directly reads no
+environment at all.
 """
 
 from __future__ import annotations
@@ -9,33 +15,20 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
 if TYPE_CHECKING:
     from model_store import ModelStore
-
-
-def _bool(value: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off", ""):
-        return False
-    raise ValueError(f"not a boolean: {value!r}")
-
-
-def _keys(value: str) -> tuple[str, ...]:
-    return tuple(key.strip() for key in value.split(",") if key.strip())
 
 
 #: The variable naming the store's directory.
 STORE_VARIABLE = "NNSERVICE_STORE"
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(BaseModel):
     """Configuration shared by the API, the workers and the CLI.
 
     Environment variables (defaults in brackets):
@@ -64,29 +57,53 @@ class Settings:
       NNSERVICE_LOG_LEVEL            [INFO] for every process's JSON log lines
       NNSERVICE_METRICS_DIR          [<temp dir>/nnservice-metrics] where the API's processes
                                      keep their Prometheus figures (a subdirectory per host-port)
+
+    Booleans accept 1/true/yes/on and 0/false/no/off; counts and sizes must be positive, the
+    seconds between progress records and checkpoints may be 0 (every epoch).
     """
 
-    redis_url: str | None = None
-    store_path: Path = Path("./nnservice-data")
-    database_url: str | None = None
-    object_store: str | None = None
-    api_keys: tuple[str, ...] = ()
-    public_reads: bool = True
-    max_body_bytes: int = 64 * 1024 * 1024
-    max_predict_rows: int = 10_000
-    job_budget: int = 1_000_000_000
-    progress_seconds: float = 0.2
-    checkpoint_seconds: float = 2.0
-    checkpoint_epochs: int = 0
-    max_attempts: int = 3
-    visibility_timeout: int = 30
-    worker_concurrency: int = field(default_factory=lambda: os.cpu_count() or 1)
-    api_workers: int = 2
-    events_max_seconds: float = 600.0
-    log_level: str = "INFO"
-    metrics_dir: Path = field(
-        default_factory=lambda: Path(tempfile.gettempdir()) / "nnservice-metrics"
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_by_name=True)
+
+    redis_url: str | None = Field(None, validation_alias="REDIS_URL")
+    store_path: Path = Field(Path("./nnservice-data"), validation_alias=STORE_VARIABLE)
+    database_url: str | None = Field(None, validation_alias="NNSERVICE_DATABASE_URL")
+    object_store: str | None = Field(None, validation_alias="NNSERVICE_OBJECT_STORE")
+    api_keys: tuple[str, ...] = Field((), validation_alias="NNSERVICE_API_KEYS")
+    public_reads: bool = Field(True, validation_alias="NNSERVICE_PUBLIC_READS")
+    max_body_bytes: int = Field(64 * 1024 * 1024, gt=0, validation_alias="NNSERVICE_MAX_BODY_BYTES")
+    max_predict_rows: int = Field(10_000, gt=0, validation_alias="NNSERVICE_MAX_PREDICT_ROWS")
+    job_budget: int = Field(1_000_000_000, gt=0, validation_alias="NNSERVICE_JOB_BUDGET")
+    progress_seconds: float = Field(0.2, ge=0, validation_alias="NNSERVICE_PROGRESS_SECONDS")
+    checkpoint_seconds: float = Field(2.0, ge=0, validation_alias="NNSERVICE_CHECKPOINT_SECONDS")
+    checkpoint_epochs: int = Field(0, ge=0, validation_alias="NNSERVICE_CHECKPOINT_EPOCHS")
+    max_attempts: int = Field(3, gt=0, validation_alias="NNSERVICE_MAX_ATTEMPTS")
+    visibility_timeout: int = Field(30, gt=0, validation_alias="NNSERVICE_VISIBILITY_TIMEOUT")
+    worker_concurrency: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        gt=0,
+        validation_alias="NNSERVICE_WORKER_CONCURRENCY",
     )
+    api_workers: int = Field(2, gt=0, validation_alias="NNSERVICE_API_WORKERS")
+    events_max_seconds: float = Field(600.0, gt=0, validation_alias="NNSERVICE_EVENTS_MAX_SECONDS")
+    log_level: str = Field("INFO", validation_alias="NNSERVICE_LOG_LEVEL")
+    metrics_dir: Path = Field(
+        default_factory=lambda: Path(tempfile.gettempdir()) / "nnservice-metrics",
+        validation_alias="NNSERVICE_METRICS_DIR",
+    )
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def split_api_keys(cls, value: object) -> object:
+        """A string is the variable's comma-separated list (not JSON); blank entries drop out."""
+        if isinstance(value, str):
+            return tuple(key.strip() for key in value.split(",") if key.strip())
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def upper_case_level(cls, value: object) -> object:
+        """Level names are upper case for logging and Celery alike (`info` means INFO)."""
+        return value.strip().upper() if isinstance(value, str) else value
 
     @property
     def store_database_url(self) -> str:
@@ -106,71 +123,32 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Build settings from `environ` (default `os.environ`); unset variables keep defaults."""
+        """Build settings from `environ` (default `os.environ`) and nothing else.
+
+        Unset, empty or blank variables keep their defaults; a bad value raises ValueError naming
+        the variable, the value and the rule.
+        """
         env = os.environ if environ is None else environ
-        defaults = cls()
-
-        def get(name: str, convert, default):
-            raw = env.get(name)
-            if raw is None or raw.strip() == "":
-                return default
-            try:
-                return convert(raw)
-            except ValueError as exc:
-                raise ValueError(f"invalid value for {name}: {raw!r} ({exc})") from exc
-
-        return cls(
-            redis_url=get("REDIS_URL", str.strip, None),
-            store_path=get(STORE_VARIABLE, Path, defaults.store_path),
-            database_url=get("NNSERVICE_DATABASE_URL", str.strip, None),
-            object_store=get("NNSERVICE_OBJECT_STORE", str.strip, None),
-            api_keys=get("NNSERVICE_API_KEYS", _keys, ()),
-            public_reads=get("NNSERVICE_PUBLIC_READS", _bool, defaults.public_reads),
-            max_body_bytes=get("NNSERVICE_MAX_BODY_BYTES", int, defaults.max_body_bytes),
-            max_predict_rows=get("NNSERVICE_MAX_PREDICT_ROWS", int, defaults.max_predict_rows),
-            job_budget=get("NNSERVICE_JOB_BUDGET", int, defaults.job_budget),
-            progress_seconds=get("NNSERVICE_PROGRESS_SECONDS", float, defaults.progress_seconds),
-            checkpoint_seconds=get(
-                "NNSERVICE_CHECKPOINT_SECONDS", float, defaults.checkpoint_seconds
-            ),
-            checkpoint_epochs=get("NNSERVICE_CHECKPOINT_EPOCHS", int, defaults.checkpoint_epochs),
-            max_attempts=get("NNSERVICE_MAX_ATTEMPTS", int, defaults.max_attempts),
-            visibility_timeout=get(
-                "NNSERVICE_VISIBILITY_TIMEOUT", int, defaults.visibility_timeout
-            ),
-            worker_concurrency=get(
-                "NNSERVICE_WORKER_CONCURRENCY", int, defaults.worker_concurrency
-            ),
-            api_workers=get("NNSERVICE_API_WORKERS", int, defaults.api_workers),
-            events_max_seconds=get(
-                "NNSERVICE_EVENTS_MAX_SECONDS", float, defaults.events_max_seconds
-            ),
-            log_level=get("NNSERVICE_LOG_LEVEL", str.strip, defaults.log_level).upper(),
-            metrics_dir=get("NNSERVICE_METRICS_DIR", Path, defaults.metrics_dir),
-        )
+        given = {
+            name: env[name].strip() for name in ENVIRONMENT_VARIABLES if env.get(name, "").strip()
+        }
+        try:
+            return cls(**given)
+        except ValidationError as exc:
+            raise ValueError(_describe(exc)) from None
 
 
-#: The variables `Settings.from_env` reads (checked against docker-compose.yml in tests).
+def _describe(error: ValidationError) -> str:
+    """One clause per bad variable: `invalid value for NAME: 'value' (rule)`."""
+    return "; ".join(
+        f"invalid value for {'.'.join(map(str, problem['loc']))}: {problem['input']!r} "
+        f"({problem['msg']})"
+        for problem in error.errors(include_url=False)
+    )
+
+
+#: The variables `Settings.from_env` reads: the fields' validation aliases (checked against
+#: docker-compose.yml and the README in tests).
 ENVIRONMENT_VARIABLES: frozenset[str] = frozenset(
-    {
-        "REDIS_URL",
-        STORE_VARIABLE,
-        "NNSERVICE_DATABASE_URL",
-        "NNSERVICE_OBJECT_STORE",
-        "NNSERVICE_API_KEYS",
-        "NNSERVICE_PUBLIC_READS",
-        "NNSERVICE_MAX_BODY_BYTES",
-        "NNSERVICE_MAX_PREDICT_ROWS",
-        "NNSERVICE_JOB_BUDGET",
-        "NNSERVICE_PROGRESS_SECONDS",
-        "NNSERVICE_CHECKPOINT_SECONDS",
-        "NNSERVICE_CHECKPOINT_EPOCHS",
-        "NNSERVICE_MAX_ATTEMPTS",
-        "NNSERVICE_VISIBILITY_TIMEOUT",
-        "NNSERVICE_WORKER_CONCURRENCY",
-        "NNSERVICE_API_WORKERS",
-        "NNSERVICE_EVENTS_MAX_SECONDS",
-        "NNSERVICE_LOG_LEVEL",
-        "NNSERVICE_METRICS_DIR",
-    }
+    field.validation_alias for field in Settings.model_fields.values()
 )

@@ -21,7 +21,7 @@ PYPROJECT = SERVICE.parent / "pyproject.toml"
 
 def make_client(tmp_path: Path, **settings: object) -> FlaskClient:
     base = Settings(redis_url="redis://127.0.0.1:9/0", store_path=tmp_path / "store")
-    return create_app(migrated(Settings(**{**base.__dict__, **settings}))).test_client()
+    return create_app(migrated(base.model_copy(update=settings))).test_client()
 
 
 def test_the_page_loads_its_modules_and_the_vendored_chart_library(tmp_path: Path) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 from flask.testing import FlaskClient
 
@@ -14,7 +12,8 @@ from .conftest import SEED_ROWS
 
 
 def client_for(settings: Settings, **changes: object) -> FlaskClient:
-    return create_app(replace(settings, api_keys=("k-one", "k-two"), **changes)).test_client()
+    keyed = settings.model_copy(update={"api_keys": ("k-one", "k-two"), **changes})
+    return create_app(keyed).test_client()
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -244,7 +243,7 @@ def test_a_lost_worker_is_taken_over_from_its_checkpoint(store, settings, make_j
     hp = {"epochs": 600, "seed": 4, "shuffle": True}
     reference, job_id = make_job(**hp), make_job(**hp)
     run_training_job(store, reference, settings)
-    every_epoch = replace(settings, checkpoint_seconds=0.0)
+    every_epoch = settings.model_copy(update={"checkpoint_seconds": 0.0})
     with pytest.raises(TrainingInterrupted):
         run_training_job(store, job_id, every_epoch, stop_requested=_stop_after(250, store, job_id))
     # As if the worker had died while running: still "running", its lease long expired.
@@ -292,7 +291,7 @@ def test_a_delivery_of_a_job_that_a_live_worker_runs_is_dropped_at_once(
 
 def test_a_long_run_keeps_a_thinned_loss_history_in_the_record(store, settings, make_job) -> None:
     job_id = make_job(epochs=2500, seed=1)
-    run_training_job(store, job_id, replace(settings, progress_seconds=0.05))
+    run_training_job(store, job_id, settings.model_copy(update={"progress_seconds": 0.05}))
     job = store.get_job(job_id)
     snapshot = store.get_snapshot(job["model_id"])
     assert len(snapshot["training"]["loss_history"]) == 2500
@@ -329,7 +328,7 @@ def test_checkpoint_epochs_checkpoint_after_a_known_amount_of_work(
 
     store.save_checkpoint = record  # this test's own store object, watched; the store is real
     job_id = make_job(epochs=450, seed=2)
-    every_100 = replace(settings, checkpoint_epochs=100, checkpoint_seconds=3600.0)
+    every_100 = settings.model_copy(update={"checkpoint_epochs": 100, "checkpoint_seconds": 3600.0})
 
     assert run_training_job(store, job_id, every_100) == "succeeded"
 
