@@ -29,7 +29,7 @@ from prometheus_client import (
 )
 from prometheus_client.registry import Collector
 
-from neural.decision import decide
+from neural.decision import THRESHOLD, decide
 
 #: prometheus-client's own variable: set, every process records into files in that directory.
 MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
@@ -54,7 +54,7 @@ LATENCY = Histogram(
 )
 PREDICTIONS = Counter(
     "nnservice_predictions",
-    "Rows predicted (all protocols), by predicted label: F (probability >= 0.5) or M.",
+    f"Rows predicted (all protocols), by predicted label: F (probability >= {THRESHOLD:g}) or M.",
     ["gender"],
     registry=RECORDED,
 )

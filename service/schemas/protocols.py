@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from neural.decision import THRESHOLD
 from service import v2_binary
 from service.inference_v2 import INPUT_NAME, NUMERIC_DATATYPES, OUTPUTS
 from service.measurements import BOUNDS, HEIGHT_DESCRIPTION, WEIGHT_DESCRIPTION
@@ -206,7 +207,7 @@ class MlflowPredictionsSchema(ma.Schema):
         required=True,
         metadata={
             "description": "One number a row: the probability that the person is female "
-            "(the network's output, o1 in the seed); 0.5 or more means F."
+            f"(the network's output, o1 in the seed); {THRESHOLD:g} or more means F."
         },
     )
 
