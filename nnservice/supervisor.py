@@ -15,7 +15,9 @@ process stops its valkey-server on SIGTERM: nothing outlives `nnservice up`. A s
 the store, which the kernel releases when the holder dies).
 
 No library fitted: supervisord and circus are daemons with their own configuration and control
-channel, honcho runs Procfiles without restarting; what is needed here is a loop of forty lines.
+channel (and a SIGKILLed supervisord leaves its children running), honcho runs Procfiles without
+restarting, and simpervisor (Jupyter's) restarts a child at once, without backoff, logging at debug
+level; what is needed here is a loop of forty lines.
 """
 
 from __future__ import annotations
