@@ -12,6 +12,7 @@ other than nnservice's (e.g. /1), so the two workers never take each other's mes
 from __future__ import annotations
 
 import argparse
+import gc
 import time
 
 from celery import Celery
@@ -52,7 +53,12 @@ def burst_seconds(app: Celery, task: str, count: int, **kwargs: object) -> float
     results = [signature.delay() for _ in range(count)]
     for result in results:
         result.get(timeout=300)
-    return time.perf_counter() - start
+    elapsed = time.perf_counter() - start
+    # AsyncResults sit in reference cycles; freed later (after the bench stops the broker), each
+    # would retry unsubscribing from a server that is gone. Free them now, while it still runs.
+    del results
+    gc.collect()
+    return elapsed
 
 
 def round_trips(app: Celery, task: str, count: int, **kwargs: object) -> list[float]:
