@@ -1,14 +1,18 @@
 """`nnservice up` for real: with no REDIS_URL it starts a broker, a worker and the API and stops
 all of them cleanly on SIGTERM or SIGINT; a child that dies is restarted and nothing else stops;
-SIGKILL of `nnservice up` leaves no process behind; a second one on the same store refuses."""
+the embedded broker's disk running full loses no job and stops no prediction; SIGKILL of
+`nnservice up` leaves no process behind; a second one on the same store refuses."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -35,9 +39,10 @@ def _up_env(store: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def up(tmp_path: Path):
-    """Start `nnservice up` on a free port with no REDIS_URL; yields (process, url, log path)."""
+@contextmanager
+def _running_up(tmp_path: Path) -> Iterator[tuple[subprocess.Popen, str, Path]]:
+    """`nnservice up` on a free port with no REDIS_URL, its store in tmp_path/store; yields
+    (process, url, log path) and kills whatever is left of it afterwards."""
     port = free_port()
     env = _up_env(tmp_path / "store")
     log = tmp_path / "up.log"
@@ -61,6 +66,13 @@ def up(tmp_path: Path):
         for pid in leftovers:
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def up(tmp_path: Path):
+    """Start `nnservice up` on a free port with no REDIS_URL; yields (process, url, log path)."""
+    with _running_up(tmp_path) as running:
+        yield running
 
 
 def _wait_healthy(process: subprocess.Popen, url: str, log: Path) -> None:
@@ -198,3 +210,86 @@ def _healthz(url: str) -> bool:
         return requests.get(f"{url}/healthz", timeout=2).status_code == 200
     except requests.RequestException:
         return False
+
+
+#: The embedded broker's disk: room for its start and a few dozen queued tasks, then full.
+BROKER_DISK = "48k"
+#: The walkthrough's four people, and its job cut to 50 epochs: quick, but real training.
+WALKTHROUGH = json.loads((REPO_ROOT / "docs/seed_walkthrough.json").read_text())
+QUICK = {**WALKTHROUGH["train"]["hyperparameters"], "epochs": 50}
+
+
+@pytest.fixture
+def up_on_a_small_broker_disk(tmp_path: Path):
+    """`nnservice up` whose embedded broker keeps its data on a real 48 KiB filesystem (tmpfs;
+    mounting needs root, as here and in CI); yields (process, url, log, mount point)."""
+    mount_point = tmp_path / "store" / "valkey"
+    mount_point.mkdir(parents=True)
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={BROKER_DISK}", "tmpfs", str(mount_point)],
+        check=True,
+    )
+    try:
+        with _running_up(tmp_path) as (process, url, log):
+            yield process, url, log, mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=True)
+
+
+@pytest.mark.fault
+@pytest.mark.timeout(300)
+def test_a_full_broker_disk_loses_no_job_and_stops_no_prediction(up_on_a_small_broker_disk) -> None:
+    """Valkey cannot append to its file: POST /train answers 503 naming the broker (no job is
+    created), /predict and /healthz keep answering, the worker and broker exit and are restarted
+    by `nnservice up`; once the disk has room, every accepted job succeeds, and so do new ones."""
+    process, url, log, mount_point = up_on_a_small_broker_disk
+    _wait_healthy(process, url, log)
+    api = _child(process.pid, "api")
+    session = requests.Session()
+    dataset = session.post(f"{url}/datasets", json=WALKTHROUGH["upload"], timeout=30)
+    assert dataset.status_code == 201, dataset.text
+    dataset_id = dataset.json()["id"]
+
+    def train() -> requests.Response:
+        body = {"dataset_id": dataset_id, "hyperparameters": QUICK}
+        return session.post(f"{url}/train", json=body, timeout=30)
+
+    first = train().json()["job_id"]
+    _wait_for(lambda: _state(session, url, first) == "succeeded", "no first model", log)
+
+    accepted, refused = [first], None
+    for _ in range(200):
+        answer = train()
+        prediction = session.post(f"{url}/predict", json={"weight": 128, "height": 63}, timeout=10)
+        assert prediction.status_code == 200, prediction.text
+        if answer.status_code == 202:
+            accepted.append(answer.json()["job_id"])
+            continue
+        refused = answer
+        break
+    assert refused is not None, "the broker's disk never filled"
+    assert refused.status_code == 503, refused.text
+    assert "No space left on device" in refused.json()["errors"]["broker"][0]
+
+    _wait_for(lambda: "the worker exited" in log.read_text(), "the worker never noticed", log)
+    for _ in range(10):  # while the broker cannot write: predictions go on, from the same API
+        assert session.post(f"{url}/predict", json={"weight": 128, "height": 63}, timeout=10).ok
+        assert _healthz(url)
+        time.sleep(0.3)
+    assert process.poll() is None and _child(process.pid, "api") == api
+
+    subprocess.run(["mount", "-o", "remount,size=16m", str(mount_point)], check=True)
+
+    def all_succeeded() -> bool:
+        return all(_state(session, url, job) == "succeeded" for job in accepted)
+
+    _wait_for(all_succeeded, "an accepted job did not succeed", log, timeout=180)
+    after = train()
+    assert after.status_code == 202, after.text
+    _wait_for(lambda: _state(session, url, after.json()["job_id"]) == "succeeded",
+              "a job sent after the disk had room did not succeed", log, timeout=60)  # fmt: skip
+    assert _child(process.pid, "api") == api, "the API was restarted"
+
+
+def _state(session: requests.Session, url: str, job_id: str) -> str:
+    return session.get(f"{url}/jobs/{job_id}", timeout=10).json()["state"]
