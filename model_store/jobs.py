@@ -89,6 +89,12 @@ def _bump() -> dict[str, Any]:
     return {"version": jobs.c.version + 1}
 
 
+def _run_by(owner: str) -> list:
+    """The conditions of every write by the worker that holds a job's lease: still running, and
+    still `owner`'s (not cancelled, not taken over after a lost lease)."""
+    return [jobs.c.state == "running", jobs.c.owner == owner]
+
+
 @dataclass
 class Claim:
     """The outcome of a delivery's try to take a job.
@@ -351,11 +357,7 @@ class JobTable:
         with self.engine.begin() as connection:
             row = connection.execute(
                 jobs.update()
-                .where(
-                    jobs.c.id == validate_id(job_id),
-                    jobs.c.state == "running",
-                    jobs.c.owner == owner,
-                )
+                .where(jobs.c.id == validate_id(job_id), *_run_by(owner))
                 .values(**_values(fields), heartbeat_at=time.time(), **_bump())
                 .returning(jobs.c.cancel_requested)
             ).first()
@@ -377,11 +379,7 @@ class JobTable:
         with self.engine.begin() as connection:
             row = connection.execute(
                 jobs.update()
-                .where(
-                    jobs.c.id == validate_id(job_id),
-                    jobs.c.state == "running",
-                    jobs.c.owner == owner,
-                )
+                .where(jobs.c.id == validate_id(job_id), *_run_by(owner))
                 .values(**values, **_bump())
                 .returning(*jobs.c)
             ).first()
@@ -398,8 +396,7 @@ class JobTable:
             "attempts": sa.case((jobs.c.attempts > 0, jobs.c.attempts - 1), else_=0),
             "sent_us": now_us(),
         }
-        conditions = [jobs.c.state == "running", jobs.c.owner == owner]
-        return self._update(job_id, conditions, values)
+        return self._update(job_id, _run_by(owner), values)
 
     # Repair
 
