@@ -1,26 +1,16 @@
 // The datasets view: stored datasets, newest first, a page at a time.
 
 import { format, h, moreButton, show, table } from "./dom.js";
-import { PagedList } from "./paging.js";
+import { PagedView } from "./paging.js";
 
 const PAGE_SIZE = 100;
 
-export class DatasetsView {
+export class DatasetsView extends PagedView {
   constructor(container, { onLoaded, notify }) {
+    super("/datasets", PAGE_SIZE);
     this.container = container;
     this.onLoaded = onLoaded;
     this.notify = notify;
-    this.pages = new PagedList("/datasets", PAGE_SIZE);
-  }
-
-  async refresh() {
-    await this.pages.reload();
-    this.render();
-  }
-
-  async showMore() {
-    await this.pages.more();
-    this.render();
   }
 
   render() {

@@ -4,14 +4,15 @@ import { api } from "./api.js";
 import { LossChart } from "./chart.js";
 import { badge, facts, format, h, moreButton, show, table } from "./dom.js";
 import { followJob } from "./events.js";
-import { PagedList } from "./paging.js";
+import { PagedView } from "./paging.js";
 
 const FINAL = new Set(["succeeded", "failed", "cancelled"]);
 const ACTIVE_REFRESH_MS = 3000;
 const PAGE_SIZE = 20;
 
-export class JobsView {
+export class JobsView extends PagedView {
   constructor({ list, detail, title }, { onFinished, onShowModel, report }) {
+    super("/jobs", PAGE_SIZE);
     this.list = list;
     this.detail = detail;
     this.title = title;
@@ -21,19 +22,12 @@ export class JobsView {
     this.stop = null;
     this.chart = null;
     this.timer = null;
-    this.pages = new PagedList("/jobs", PAGE_SIZE);
   }
 
   /** Fetch the shown jobs again; while any of them is active, again every few seconds. */
   async refresh() {
     clearTimeout(this.timer);
-    await this.pages.reload();
-    this.render();
-  }
-
-  async showMore() {
-    await this.pages.more();
-    this.render();
+    await super.refresh();
   }
 
   render() {

@@ -3,29 +3,19 @@
 import { api } from "./api.js";
 import { LossChart } from "./chart.js";
 import { badge, facts, format, h, moreButton, show, table } from "./dom.js";
-import { PagedList } from "./paging.js";
+import { PagedView } from "./paging.js";
 
 const PAGE_SIZE = 100;
 
-export class ModelsView {
+export class ModelsView extends PagedView {
   constructor({ list, detail, title }, { onLoaded, notify }) {
+    super("/models", PAGE_SIZE);
     this.list = list;
     this.detail = detail;
     this.title = title;
     this.onLoaded = onLoaded;
     this.notify = notify;
     this.chart = null;
-    this.pages = new PagedList("/models", PAGE_SIZE);
-  }
-
-  async refresh() {
-    await this.pages.reload();
-    this.render();
-  }
-
-  async showMore() {
-    await this.pages.more();
-    this.render();
   }
 
   render() {

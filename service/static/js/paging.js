@@ -53,3 +53,22 @@ export class PagedList {
     return done;
   }
 }
+
+/** A view of one paged listing: it shows `this.pages` (a PagedList) with its own `render()`. */
+export class PagedView {
+  constructor(path, pageSize) {
+    this.pages = new PagedList(path, pageSize);
+  }
+
+  /** Fetch the shown items again, then draw them. */
+  async refresh() {
+    await this.pages.reload();
+    this.render();
+  }
+
+  /** Append the next page, then draw. */
+  async showMore() {
+    await this.pages.more();
+    this.render();
+  }
+}
