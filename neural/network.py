@@ -70,8 +70,6 @@ class Network:
             raise ValueError(f"x must have shape ({n},) or (n, {n}), got {a.shape}")
         if a.ndim == 1:
             return forward_columns(self.weights, self.biases, a[:, None])[-1][:, 0]
-        if a.shape[0] <= FEEDFORWARD_CHUNK:
-            return forward_columns(self.weights, self.biases, a.T)[-1].T
         outputs = np.empty((a.shape[0], self.n_outputs))
         for start in range(0, a.shape[0], FEEDFORWARD_CHUNK):
             chunk = a[start : start + FEEDFORWARD_CHUNK].T
