@@ -25,6 +25,7 @@ from model_store.database import sqlite_url_for
 from model_store.schema import upgrade
 from nnservice.embedded_redis import EmbeddedRedis, free_port
 from nnservice.supervisor import stop_process
+from service.model_cache import POLL_SECONDS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TERMINAL_STATES = ("succeeded", "failed", "cancelled")
@@ -278,19 +279,24 @@ class Stack:
         return self.request("DELETE", path, **kwargs)
 
     def wait_until_served(self, model_id: str, timeout: float = 10.0) -> None:
-        """Wait until /predict answers with `model_id` on several fresh connections (so every
-        API process has seen the promotion; that takes up to a poll interval)."""
+        """Wait until every API process serves `model_id`, promoted before this call.
+
+        A process that polled just before the promotion keeps its old model until its next poll,
+        at most `POLL_SECONDS` later; after that it polls before answering. So the wait lasts at
+        least one poll interval (a streak of answers alone cannot tell: they may all come from
+        the other process), and ends with a streak of answers naming `model_id`.
+        """
         person = {"weight": 128, "height": 63}
+        settled_at = time.monotonic() + POLL_SECONDS
         deadline = time.monotonic() + timeout
         streak = 0
-        while streak < 6:
+        while streak < 3 or time.monotonic() < settled_at:
             response = requests.post(self.base_url + "/predict", json=person, timeout=10)
             served = response.json().get("model_id") if response.status_code == 200 else None
             streak = streak + 1 if served == model_id else 0
             if time.monotonic() > deadline:
                 raise TimeoutError(f"/predict still serves {served}, not {model_id}")
-            if streak == 0:
-                time.sleep(0.05)
+            time.sleep(0.05)
 
     def wait_for_job(
         self, job_id: str, states: Iterable[str] = TERMINAL_STATES, timeout: float = 60.0
