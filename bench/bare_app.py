@@ -13,7 +13,7 @@ import argparse
 
 from flask import Flask, jsonify, request
 
-from nnservice.config import Settings
+from foundation.settings import Settings
 from nnservice.gunicorn_conf import ApiServer
 
 app = Flask(__name__)

@@ -29,11 +29,12 @@ sys.path.insert(0, str(REPO))  # the packages import without `pip install -e .` 
 import celery_ping  # noqa: E402
 import seed  # noqa: E402
 
+from foundation.settings import Settings  # noqa: E402
+from model_store import ModelStore  # noqa: E402
 from model_store.schema import upgrade  # noqa: E402
-from nnservice.config import Settings  # noqa: E402
 from nnservice.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
 from nnservice.supervisor import stop_process  # noqa: E402
-from worker.celery_app import make_celery  # noqa: E402
+from worker.celery_config import make_celery  # noqa: E402
 
 HOST = "127.0.0.1"
 
@@ -48,7 +49,7 @@ class Stack:
         self.extra_env = env
         self.broker = EmbeddedRedis(self.root / "valkey", appendonly=False)
         upgrade(self.settings.store_database_url)  # as `nnservice db upgrade` would
-        self.store = self.settings.open_store()
+        self.store = ModelStore.from_settings(self.settings)
         self.processes: list[subprocess.Popen] = []
 
     def __enter__(self) -> Stack:

@@ -16,8 +16,8 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.test import EnvironBuilder
 
+from foundation.settings import Settings
 from model_store.schema import upgrade
-from nnservice.config import Settings
 from service import create_app
 
 

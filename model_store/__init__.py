@@ -1,6 +1,7 @@
 """model_store: metadata in a SQL database, blobs in an object store (datasets, snapshots,
 checkpoints), and the job leases that let workers on many hosts share the work."""
 
+from foundation.states import STATES, TERMINAL_STATES
 from model_store.datasets import Dataset
 from model_store.errors import (
     AlreadyExists,
@@ -14,7 +15,6 @@ from model_store.errors import (
     StoreWriteError,
 )
 from model_store.ids import validate_id
-from model_store.jobs import STATES, TERMINAL_STATES
 from model_store.pages import Page
 from model_store.snapshots import validate_snapshot
 from model_store.store import ModelStore

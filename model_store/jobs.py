@@ -19,15 +19,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from foundation.states import STATES, TERMINAL_STATES
 from model_store.errors import AlreadyExists, NotFound
 from model_store.ids import model_id_for_job, validate_id
 from model_store.pages import Page, make_page, page_query
 from model_store.tables import DURATION_BOUNDS, job_durations, jobs
 from model_store.times import from_iso, iso, now_us
 
-#: Every state a job can be in, in the order of a job's life; the last three are final.
-STATES = ("queued", "running", "succeeded", "failed", "cancelled")
-TERMINAL_STATES = frozenset({"succeeded", "failed", "cancelled"})
 #: Fields a caller may set with `transition`, `heartbeat` or `finish` (record names).
 SETTABLE = frozenset(
     {

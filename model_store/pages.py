@@ -15,11 +15,11 @@ from typing import NamedTuple
 
 import sqlalchemy as sa
 
+from foundation.limits import MAX_PAGE_SIZE
 from model_store.errors import InvalidPageToken
 from model_store.ids import validate_id
 
 #: Largest page a listing returns.
-MAX_LIMIT = 1000
 
 
 class Page(NamedTuple):
@@ -55,8 +55,8 @@ def page_query(
     filters: Sequence[sa.ColumnElement[bool]] = (),
 ) -> sa.Select:
     """SELECT `columns` of one page (limit + 1 rows: the extra one says a next page exists)."""
-    if not 1 <= limit <= MAX_LIMIT:
-        raise ValueError(f"limit: must be between 1 and {MAX_LIMIT}")
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise ValueError(f"limit: must be between 1 and {MAX_PAGE_SIZE}")
     query = sa.select(*columns).where(*filters)
     if page_token is not None:
         created_us, row_id = decode_token(page_token)

@@ -33,6 +33,7 @@ from model_store.schema import require_current
 from model_store.times import from_iso
 
 if TYPE_CHECKING:
+    from foundation.settings import Settings
     from model_store.trained_model import TrainedModel
 
 
@@ -55,6 +56,11 @@ class ModelStore:
     def in_directory(cls, root: str | os.PathLike[str]) -> ModelStore:
         """The one-machine store: `root/nnservice.db` (SQLite) and `root/objects`."""
         return cls(sqlite_url_for(root), os.path.join(os.fspath(root), "objects"))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ModelStore:
+        """The store `settings` name (a new engine: one per process is enough)."""
+        return cls(settings.store_database_url, settings.store_objects)
 
     def __repr__(self) -> str:
         url = self.engine.url.render_as_string(hide_password=True)

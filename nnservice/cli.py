@@ -1,32 +1,22 @@
 """The `nnservice` command: start the service (`up`, `api`, `worker`); client commands join the
 group.
 
-All configuration comes from environment variables (`nnservice.config.Settings`); the options
-here only choose where the API listens and how many training processes a worker runs.
-
-`nnservice api` serves with gunicorn's gevent workers, and gevent must patch the standard library
-before anything imports `ssl` or `urllib3` (the client commands import requests; botocore builds
-SSL contexts): patched later, an S3 client in a worker fails with RecursionError. So for `api`, and
-only for it, the patch is the first thing this module does (gevent's and gunicorn's advice: patch
-as early as possible in the main module).
+All configuration comes from environment variables (`foundation.settings.Settings`); the options
+here only choose where the API listens and how many training processes a worker runs. `api`
+hands its process over to the API's own entry point (`nnservice.api_main`), which patches the
+standard library for gevent before it imports anything else.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+from importlib.metadata import PackageNotFoundError, version
 
-if sys.argv[1:2] == ["api"]:
-    from gevent import monkey
+import click
 
-    monkey.patch_all()
-
-import os  # noqa: E402 - after the patch above, on purpose
-from importlib.metadata import PackageNotFoundError, version  # noqa: E402
-
-import click  # noqa: E402
-
-from nnservice import client_commands, store_commands  # noqa: E402
-from nnservice.config import Settings  # noqa: E402
+from foundation.settings import Settings
+from nnservice import client_commands, store_commands
 
 
 def _version() -> str:
@@ -47,11 +37,9 @@ def main() -> None:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 def api(host: str, port: int) -> None:
     """Run the HTTP API (gunicorn, production settings) in the foreground."""
-    from nnservice.gunicorn_conf import serve
-
-    settings = Settings.from_env()
-    store_commands.require_current_schema(settings)
-    serve(settings, host, port)
+    Settings.from_env()  # a bad variable is reported here, before the hand-over
+    command = [sys.executable, "-m", "nnservice.api_main", "--host", host, "--port", str(port)]
+    os.execv(sys.executable, command)
 
 
 @main.command()
@@ -63,7 +51,7 @@ def api(host: str, port: int) -> None:
 )
 def worker(concurrency: int | None) -> None:
     """Run a Celery worker (prefork pool) that trains the queued jobs, in the foreground."""
-    from nnservice.logs import configure_logging
+    from foundation.logs import configure_logging
     from worker.celery_app import app as celery_app
 
     settings = Settings.from_env()

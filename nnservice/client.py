@@ -20,15 +20,15 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import requests
 
-from model_store.jobs import TERMINAL_STATES
-from model_store.pages import MAX_LIMIT
+from foundation.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from foundation.states import TERMINAL_STATES
 
 #: Job states after which a job never changes again.
 FINAL_STATES: frozenset[str] = TERMINAL_STATES
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 #: Items a listing returns unless told otherwise (the server's own default page).
-DEFAULT_LIST_LIMIT = 100
+DEFAULT_LIST_LIMIT = DEFAULT_PAGE_SIZE
 #: Seconds without a byte from an event stream before giving up (the server sends a heartbeat
 #: comment every 15 s).
 EVENTS_READ_TIMEOUT = 60.0
@@ -136,15 +136,15 @@ class Client:
         path: str,
         params: Mapping[str, Any] | None = None,
         limit: int | None = DEFAULT_LIST_LIMIT,
-        page_size: int = MAX_LIMIT,
+        page_size: int = MAX_PAGE_SIZE,
     ) -> list[dict]:
         """`GET path` page by page (newest first): the first `limit` items, or every item if
         `limit` is None. Each request asks for at most `page_size` (the server's cap at most) and
         the next one follows the `X-Next-Page-Token` (or `Link`) header of the last."""
         if limit is not None and limit < 1:
             raise ValueError(f"limit must be at least 1, not {limit}")
-        if not 1 <= page_size <= MAX_LIMIT:
-            raise ValueError(f"page_size must be between 1 and {MAX_LIMIT}, not {page_size}")
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, not {page_size}")
         query = {name: value for name, value in (params or {}).items() if value is not None}
         items: list[dict] = []
         token: str | None = None
@@ -177,7 +177,7 @@ class Client:
         return self.request("POST", "/datasets", json={"name": name, "rows": list(rows)})
 
     def list_datasets(
-        self, limit: int | None = DEFAULT_LIST_LIMIT, *, page_size: int = MAX_LIMIT
+        self, limit: int | None = DEFAULT_LIST_LIMIT, *, page_size: int = MAX_PAGE_SIZE
     ) -> list[dict]:
         """`GET /datasets`: dataset metadata, newest first; at most `limit` (None: all)."""
         return self.list_pages("/datasets", limit=limit, page_size=page_size)
@@ -219,7 +219,7 @@ class Client:
         *,
         state: str | None = None,
         dataset_id: str | None = None,
-        page_size: int = MAX_LIMIT,
+        page_size: int = MAX_PAGE_SIZE,
     ) -> list[dict]:
         """`GET /jobs`: recent jobs, newest first, optionally of one state and/or dataset; at
         most `limit` (None: all)."""
@@ -278,7 +278,7 @@ class Client:
         limit: int | None = DEFAULT_LIST_LIMIT,
         *,
         dataset_id: str | None = None,
-        page_size: int = MAX_LIMIT,
+        page_size: int = MAX_PAGE_SIZE,
     ) -> list[dict]:
         """`GET /models`: snapshot summaries (id, metrics, is_latest, status), newest first,
         optionally of one dataset; at most `limit` (None: all)."""

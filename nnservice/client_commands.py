@@ -30,8 +30,8 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from model_store import STATES
-from model_store.pages import MAX_LIMIT
+from foundation.limits import MAX_PAGE_SIZE
+from foundation.states import STATES
 from nnservice.client import (
     DEFAULT_LIST_LIMIT,
     DEFAULT_URL,
@@ -507,7 +507,10 @@ def _limit_options(kind: str) -> Callable[[Callable[..., Any]], Callable[..., An
             click.option("--all", "every", is_flag=True, help=f"Every {kind[:-1]}, all pages."),
             # Items per request; tests make it small to cross pages with few items.
             click.option(
-                "--page-size", type=click.IntRange(1, MAX_LIMIT), default=MAX_LIMIT, hidden=True
+                "--page-size",
+                type=click.IntRange(1, MAX_PAGE_SIZE),
+                default=MAX_PAGE_SIZE,
+                hidden=True,
             ),
         )
         for option in reversed(options):

@@ -27,7 +27,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from nnservice.config import Settings
+from foundation.settings import Settings
 from nnservice.gunicorn_logging import JsonLogger
 
 #: The WSGI callable gunicorn serves (`app = create_app()`).

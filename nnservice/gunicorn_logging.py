@@ -1,7 +1,7 @@
 """gunicorn's logs as JSON lines: its own messages and one access line a request.
 
 `JsonLogger` (gunicorn's `logger_class`) hands gunicorn's error and access loggers to the root
-logger, which `nnservice.logs.configure_logging` gives one JSON handler, so gunicorn, Flask and
+logger, which `foundation.logs.configure_logging` gives one JSON handler, so gunicorn, Flask and
 nnservice lines come out alike. Access lines carry the request id the app returned in
 `X-Request-ID`, read from the WSGI environ where the app keeps it (the app's own request context
 is gone by the time gunicorn logs the request).
@@ -13,7 +13,7 @@ import logging
 
 from gunicorn.glogging import Logger
 
-from nnservice.logs import ENVIRON_REQUEST_ID, configure_logging
+from foundation.logs import ENVIRON_REQUEST_ID, configure_logging
 
 
 class JsonLogger(Logger):

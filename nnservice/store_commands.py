@@ -6,15 +6,15 @@ import sys
 
 import click
 
-from nnservice.config import Settings
+from foundation.settings import Settings
 
 
 def require_current_schema(settings: Settings) -> None:
     """Exit with a message naming `nnservice db upgrade` unless the database is up to date
     (`nnservice api` and `nnservice worker` call this before they start)."""
-    from model_store import SchemaOutOfDate
+    from model_store import ModelStore, SchemaOutOfDate
 
-    store = settings.open_store()
+    store = ModelStore.from_settings(settings)
     try:
         store.require_current_schema()
     except SchemaOutOfDate as error:
@@ -57,11 +57,12 @@ def store() -> None:
 )
 def store_import(directory: str) -> None:
     """Import a store directory of the file format (before the database) into this store."""
+    from model_store import ModelStore
     from model_store.legacy_import import describe, import_file_store
 
     settings = Settings.from_env()
     require_current_schema(settings)
-    target = settings.open_store()
+    target = ModelStore.from_settings(settings)
     try:
         report = import_file_store(target, directory)
     finally:

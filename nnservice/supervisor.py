@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from nnservice.config import Settings
+from foundation.settings import Settings
 from nnservice.embedded_redis import free_port
 
 #: How long the API and the worker get to stop after SIGTERM before they are killed.
@@ -229,7 +229,7 @@ def run_stack(settings: Settings, host: str, port: int, echo: Callable[..., obje
                 echo(f"nnservice: embedded broker at redis://127.0.0.1:{broker_port}/0 "
                      f"(data in {data_dir})")  # fmt: skip
         supervisor.start("worker", ["-m", "nnservice.cli", "worker"])
-        api = ["-m", "nnservice.cli", "api", "--host", host, "--port", str(port)]
+        api = ["-m", "nnservice.api_main", "--host", host, "--port", str(port)]
         supervisor.start("api", api)
         url = f"http://{host}:{port}"
         if supervisor.wait_for(lambda: http_ok(f"{url}/healthz"), 90.0):

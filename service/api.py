@@ -211,20 +211,11 @@ class Blueprint(flask_smorest.Blueprint):
 class Api(flask_smorest.Api):
     """flask-smorest's Api, answering every HTTP error in the one documented shape.
 
-    The OpenAPI document lists each operation's error statuses (service.openapi_errors).
+    `create_app` gives it the plugin that lists each operation's error statuses in the OpenAPI
+    document (`service.openapi_errors`).
     """
 
     ERROR_SCHEMA = ErrorSchema
-
-    def __init__(self, app: Flask | None = None, *, spec_kwargs: dict | None = None, **kwargs):
-        from service.openapi_errors import ErrorResponsesPlugin
-
-        spec_kwargs = dict(spec_kwargs or {})
-        spec_kwargs["extra_plugins"] = [
-            *spec_kwargs.get("extra_plugins", ()),
-            ErrorResponsesPlugin(),
-        ]
-        super().__init__(app, spec_kwargs=spec_kwargs, **kwargs)
 
     def handle_http_exception(self, error: HTTPException):
         """Render any `HTTPException` (ours or Flask's own) as the common error body."""

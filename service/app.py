@@ -7,7 +7,8 @@ from importlib import metadata
 
 from flask import Flask
 
-from nnservice.config import Settings
+from foundation.settings import Settings
+from model_store import ModelStore
 from service.api import Api, register_store_error_handlers
 from service.auth import install_auth
 from service.blueprints import BLUEPRINTS
@@ -18,11 +19,12 @@ from service.dashboard import blp as dashboard
 from service.docs import configure_docs
 from service.model_cache import ModelCache
 from service.observability import install_observability
+from service.openapi_errors import ErrorResponsesPlugin
 from service.schemas.datasets import DatasetCreateSchema
 from service.schemas.fields import document_either_or, document_units
 from service.schemas.predict import PredictRequestSchema
 from service.schemas.train import TrainRequestSchema
-from worker.celery_app import make_celery
+from worker.celery_config import make_celery
 
 
 def _version() -> str:
@@ -41,7 +43,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.url_map.converters["id"] = IdConverter
     app.url_map.strict_slashes = False
 
-    store = settings.open_store()
+    store = ModelStore.from_settings(settings)
     app.extensions[EXTENSION] = Services(
         settings=settings,
         store=store,
@@ -52,7 +54,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     install_observability(app, app.extensions[EXTENSION])  # request ids, metrics
 
     configure_docs(app, _version())
-    api = Api(app)
+    api = Api(app, spec_kwargs={"extra_plugins": [ErrorResponsesPlugin()]})
     api.register_converter(IdConverter, id_parameter_schema)
     # The request body that its view loads itself (JSON, CSV or TSV).
     api.spec.components.schema("DatasetCreate", schema=DatasetCreateSchema)

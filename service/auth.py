@@ -13,7 +13,7 @@ import hmac
 
 from flask import Flask, g, request
 
-from nnservice.config import Settings
+from foundation.settings import Settings
 from service.api import abort
 
 #: Endpoints that never need a key (probes, the OpenAPI document and its UI, the dashboard's

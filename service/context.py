@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from celery import Celery
 from flask import current_app
 
+from foundation.settings import Settings
 from model_store import ModelStore
-from nnservice.config import Settings
 from service.model_cache import ModelCache
 
 EXTENSION = "nnservice"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
-from model_store.pages import MAX_LIMIT
+from foundation.limits import MAX_PAGE_SIZE
 from service.context import services
 
 blp = Blueprint("dashboard", __name__)
@@ -24,5 +24,5 @@ def index() -> str:
         "dashboard.html",
         keys_configured=bool(settings.api_keys),
         public_reads=settings.public_reads,
-        max_page=MAX_LIMIT,
+        max_page=MAX_PAGE_SIZE,
     )

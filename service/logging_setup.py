@@ -7,10 +7,10 @@ process made, so ids never repeat and making one needs no system call (`os.urand
 was one, and under gunicorn's threads every system call hands the GIL to another thread).
 
 The WSGI middleware in `service.observability` puts the id in the request's environ
-(`ENVIRON_REQUEST_ID`); `request_ids` is a context source of `nnservice.logs`, so every line
+(`ENVIRON_REQUEST_ID`); `request_ids` is a context source of `foundation.logs`, so every line
 logged while Flask handles the request, by any logger, carries `"request_id"`: the id is looked
 up when a line is logged, not bound and unbound on every request.
-The lines themselves are JSON (`nnservice.logs`), set up by `nnservice api` for its processes.
+The lines themselves are JSON (`foundation.logs`), set up by `nnservice api` for its processes.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import re
 
 from flask import has_request_context, request
 
-from nnservice.logs import ENVIRON_REQUEST_ID
+from foundation.logs import ENVIRON_REQUEST_ID
 
 REQUEST_ID_HEADER = "X-Request-ID"
 SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
@@ -58,6 +58,6 @@ def current_request_id() -> str | None:
 
 
 def request_ids() -> dict[str, str] | None:
-    """`nnservice.logs` context source: {"request_id": ...} while a request is handled."""
+    """`foundation.logs` context source: {"request_id": ...} while a request is handled."""
     request_id = current_request_id()
     return None if request_id is None else {"request_id": request_id}

@@ -18,8 +18,8 @@ from typing import Any
 
 from flask import Flask
 
+from foundation.logs import add_context_source
 from model_store.errors import StoreError
-from nnservice.logs import add_context_source
 from service.blueprints.metrics import STORE_COLLECTOR
 from service.context import Services
 from service.logging_setup import (

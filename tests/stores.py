@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from foundation.settings import Settings
 from model_store import ModelStore, tables
 from model_store.database import sqlite_url_for
 from model_store.schema import upgrade
-from nnservice.config import Settings
 
 BACKENDS = ("sqlite-local", "postgresql-s3")
 DATABASE_VARIABLE = "NNSERVICE_TEST_DATABASE_URL"

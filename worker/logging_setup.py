@@ -2,7 +2,7 @@
 
 Celery calls `setup_logging` receivers instead of configuring logging itself: every process of
 the worker (main process and pool children, which inherit it) then writes through one JSON
-handler (`nnservice.logs`). While a training task runs, its job id (the task id) is bound into
+handler (`foundation.logs`). While a training task runs, its job id (the task id) is bound into
 the log context, so whatever logs meanwhile (the training job, Celery's task tracer, numba)
 carries `"job_id"`; the main process's own lines about a training task ("received", a lost
 worker, ...) get it from the task id in the message's arguments.
@@ -17,7 +17,7 @@ from contextvars import Token
 from celery import signals
 from kombu.utils.url import maybe_sanitize_url
 
-from nnservice.logs import LOG_CONTEXT, configure_logging
+from foundation.logs import LOG_CONTEXT, configure_logging
 from worker.names import TRAIN_TASK
 
 _tokens: dict[str, Token] = {}

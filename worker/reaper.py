@@ -15,7 +15,8 @@ import threading
 
 from celery import bootsteps
 
-from nnservice.config import Settings
+from foundation.settings import Settings
+from model_store import ModelStore
 from worker.names import TRAIN_TASK
 from worker.training_job import lease_seconds
 
@@ -56,7 +57,7 @@ class Reaper(bootsteps.StartStopStep):
         self.thread.start()
 
     def run(self, app: object, settings: Settings) -> None:
-        store = settings.open_store()
+        store = ModelStore.from_settings(settings)
         interval = max(1.0, lease_seconds(settings.visibility_timeout) / 4)
         while not self.stopped.wait(interval):
             try:

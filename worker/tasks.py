@@ -11,8 +11,8 @@ import os
 
 from celery.exceptions import Reject
 
+from foundation.settings import Settings
 from model_store import ModelStore
-from nnservice.config import Settings
 from worker import shutdown
 from worker.celery_app import app
 from worker.names import TRAIN_TASK
@@ -23,7 +23,7 @@ from worker.training_job import TrainingInterrupted, run_training_job
 def _process_store(pid: int) -> tuple[Settings, ModelStore]:
     """This process's settings and store (one engine per process; `pid` keys forked copies)."""
     settings = Settings.from_env()
-    return settings, settings.open_store()
+    return settings, ModelStore.from_settings(settings)
 
 
 @app.task(name=TRAIN_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True)

@@ -20,9 +20,9 @@ from collections.abc import Callable
 import numpy as np
 
 import neural
+from foundation.settings import Settings
 from model_store import TERMINAL_STATES, ModelStore, NotFound, StoreError
 from model_store.ids import utc_now_iso
-from nnservice.config import Settings
 from worker import training_setup as setup
 
 logger = logging.getLogger(__name__)

@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 
 import neural
-from neural import hyperparameters
+from foundation import hyperparameters
 from neural.decision import decide
 
-#: Used for every hyperparameter a POST /train leaves out (`neural.hyperparameters`).
+#: Used for every hyperparameter a POST /train leaves out (`foundation.hyperparameters`).
 DEFAULT_HYPERPARAMETERS: dict[str, Any] = hyperparameters.DEFAULTS
 #: What a job record's "hyperparameters" must hold; the API fills in the defaults before sending.
 REQUIRED = (

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from foundation.limits import MAX_PAGE_SIZE
 from model_store import STATES
-from model_store.pages import MAX_LIMIT
 from service.schemas.fields import IdField
 
 #: Documented response headers of a paged listing.
@@ -26,7 +26,7 @@ class PageQuerySchema(ma.Schema):
 
     limit = ma.fields.Integer(
         load_default=100,
-        validate=ma.validate.Range(1, MAX_LIMIT),
+        validate=ma.validate.Range(1, MAX_PAGE_SIZE),
         metadata={"description": "Items per page, newest first."},
     )
     page_token = ma.fields.String(

@@ -1,4 +1,4 @@
-"""POST /train: which data, which hyperparameters (defaults, ranges: `neural.hyperparameters`)."""
+"""POST /train: which data, which hyperparameters (`foundation.hyperparameters`)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import marshmallow as ma
 
-from neural import hyperparameters as hp
+from foundation import hyperparameters as hp
 from service.schemas.datasets import load_labelled_rows
 from service.schemas.fields import (
     IdField,

@@ -16,8 +16,8 @@ from click.testing import CliRunner, Result
 from stores import migrated
 from werkzeug.serving import make_server
 
+from foundation.settings import Settings
 from nnservice.cli import main
-from nnservice.config import Settings
 from service import create_app
 
 KEY = "k-cli-test"

@@ -1,4 +1,4 @@
-"""nnservice.config: which variables `Settings.from_env` reads, from which mapping, and how a bad
+"""foundation.settings: which variables `Settings.from_env` reads, from which mapping, and how a bad
 value is reported (it must name the variable, since that is what a deployer can fix)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 import pydantic
 import pytest
 
-from nnservice.config import ENVIRONMENT_VARIABLES, STORE_VARIABLE, Settings
+from foundation.settings import ENVIRONMENT_VARIABLES, STORE_VARIABLE, Settings
 
 #: A value for every variable, none of them a default, and the fields they must give.
 EVERY_VARIABLE = {

@@ -20,7 +20,7 @@ import requests
 from stack import REPO_ROOT
 from stores import migrated
 
-from nnservice.config import Settings
+from foundation.settings import Settings
 from nnservice.embedded_redis import free_port
 from nnservice.supervisor import stop_process
 

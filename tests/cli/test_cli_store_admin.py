@@ -10,9 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from foundation.settings import Settings
+from model_store import ModelStore
 from model_store.canonical import canonical_json, hashed_snapshot_json
 from model_store.datasets import content_id, dataset_columns
-from nnservice.config import Settings
 
 
 def nnservice(*args: str, store: Path, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -37,7 +38,7 @@ def test_api_and_worker_refuse_a_database_that_is_behind_until_db_upgrade(tmp_pa
     assert first.returncode == 0 and "upgraded from empty to revision" in first.stdout
     again = nnservice("db", "upgrade", store=store)
     assert again.returncode == 0 and "up to date" in again.stdout
-    opened = Settings(store_path=store).open_store()
+    opened = ModelStore.from_settings(Settings(store_path=store))
     try:
         opened.require_current_schema()  # what api and worker check at start
     finally:
@@ -115,7 +116,7 @@ def test_store_import_of_a_file_store_through_the_cli_twice(tmp_path: Path) -> N
     assert second.returncode == 0, second.stderr
     report = json.loads(second.stdout.strip().splitlines()[-1])
     assert report["added"] == {} and report["unreadable"] == 0
-    opened = Settings(store_path=store).open_store()
+    opened = ModelStore.from_settings(Settings(store_path=store))
     try:
         assert opened.latest_model_id() == old["model_id"]
         assert opened.get_snapshot(old["model_id"])["sha256"] == old["sha"]

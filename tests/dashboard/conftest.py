@@ -12,8 +12,8 @@ import pytest
 from stores import migrated
 from werkzeug.serving import make_server
 
+from foundation.settings import Settings
 from model_store import ModelStore
-from nnservice.config import Settings
 from service import create_app
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -101,7 +101,7 @@ def serve_app() -> Iterator[Callable[[Settings], tuple[str, ModelStore]]]:
         server = make_server("127.0.0.1", 0, create_app(migrated(settings)), threaded=True)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
-        store = settings.open_store()
+        store = ModelStore.from_settings(settings)
         started.append((server, thread, store))
         return f"http://127.0.0.1:{server.server_port}", store
 

@@ -14,8 +14,8 @@ from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+from foundation.settings import Settings
 from model_store import ModelStore
-from nnservice.config import Settings
 
 KEY = "dashboard-test-key"
 HOSTILE_NAME = '<img src=x onerror="document.title=1">people'

@@ -15,7 +15,7 @@ from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from nnservice.config import Settings
+from foundation.settings import Settings
 
 #: Items of each list; the dashboard's pages are 20 jobs, 100 models, 100 datasets.
 JOBS, MODELS, DATASETS = 45, 205, 205

@@ -14,8 +14,8 @@ import pytest
 from flask.testing import FlaskClient
 from stores import migrated
 
+from foundation.settings import Settings
 from model_store import STATES, ModelStore
-from nnservice.config import Settings
 from service import create_app
 from service.job_events import SINGLE_THREADED_MAX_SECONDS, job_events, stream_seconds
 
@@ -31,7 +31,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def store(settings: Settings) -> ModelStore:
-    return settings.open_store()
+    return ModelStore.from_settings(settings)
 
 
 @pytest.fixture

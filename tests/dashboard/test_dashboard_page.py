@@ -11,7 +11,7 @@ import pytest
 from flask.testing import FlaskClient
 from stores import migrated
 
-from nnservice.config import Settings
+from foundation.settings import Settings
 from service import create_app
 
 SERVICE = Path(__file__).resolve().parents[2] / "service"

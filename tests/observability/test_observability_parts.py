@@ -10,12 +10,12 @@ import uuid
 
 import pytest
 
+from foundation.logs import JsonFormatter, configure_logging, log_context
 from model_store import ModelStore
 from model_store.database import sqlite_url_for
 from model_store.schema import upgrade
 from model_store.tables import DURATION_BOUNDS
 from model_store.times import from_iso
-from nnservice.logs import JsonFormatter, configure_logging, log_context
 from service import metrics
 from service.store_metrics import JobFigures
 

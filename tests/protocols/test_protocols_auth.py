@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from stores import migrated
 
-from nnservice.config import Settings
+from foundation.settings import Settings
 from service import create_app
 
 from .conftest import EMILY

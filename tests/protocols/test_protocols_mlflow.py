@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from stores import migrated
 
-from nnservice.config import Settings
+from foundation.settings import Settings
 from service import create_app
 
 from .conftest import EMILY, FRANK, probability_female

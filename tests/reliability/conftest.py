@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from foundation.settings import Settings
 from model_store.schema import upgrade
-from nnservice.config import Settings
 from nnservice.embedded_redis import free_port
 from nnservice.supervisor import stop_process
 

@@ -27,7 +27,7 @@ from schemathesis import checks as st_checks
 from stack import Stack
 from stores import snapshot_object_path
 
-from nnservice.config import Settings
+from foundation.settings import Settings
 from service import create_app
 
 from .conftest import SEED_ROWS, SNAPSHOT

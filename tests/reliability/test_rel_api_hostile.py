@@ -20,7 +20,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from stores import migrated
 
-from nnservice.config import Settings
+from foundation.settings import Settings
 from nnservice.embedded_redis import free_port
 from service import create_app
 

@@ -14,9 +14,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from foundation.settings import Settings
 from model_store import ModelStore
 from model_store.schema import upgrade
-from nnservice.config import Settings
 from service import create_app
 
 #: Emily (128 lb, 63 in) gets about 0.95 and Frank (155 lb, 68 in) about 0.05 from this network.
@@ -63,7 +63,7 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def store(settings: Settings) -> Iterator[ModelStore]:
     """A second handle on the app's store, as another process (a worker) would have."""
-    opened = settings.open_store()
+    opened = ModelStore.from_settings(settings)
     yield opened
     opened.close()
 

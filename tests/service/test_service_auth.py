@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from flask.testing import FlaskClient
 
-from nnservice.config import Settings
+from foundation.settings import Settings
 from service import create_app
 
 from .conftest import SEED_ROWS

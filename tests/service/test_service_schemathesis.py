@@ -33,10 +33,10 @@ from flask import Flask
 from hypothesis import strategies as st
 from schemathesis.config import SchemathesisConfig
 
+from foundation.settings import Settings
 from model_store.canonical import snapshot_sha256
 from model_store.pages import encode_token
 from model_store.schema import upgrade
-from nnservice.config import Settings
 from nnservice.embedded_redis import EmbeddedRedis
 from service import create_app, v2_binary
 from service.context import EXTENSION

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from foundation.settings import Settings
 from model_store import ModelStore
-from nnservice.config import Settings
 from service.schemas.train import DEFAULT_HYPERPARAMETERS
 
 #: The seed's people: [weight (lb), height (in)], label 1 = F.
@@ -34,7 +34,7 @@ def settings(store_locations: tuple[str, str], tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def store(settings: Settings) -> Iterator[ModelStore]:
-    opened = settings.open_store()
+    opened = ModelStore.from_settings(settings)
     yield opened
     opened.close()
 

@@ -15,9 +15,9 @@ import pytest
 from kombu import Connection, Exchange, Producer
 from kombu.exceptions import OperationalError
 
-from nnservice.config import Settings
+from foundation.settings import Settings
 from service.schemas.train import DEFAULT_HYPERPARAMETERS
-from worker.celery_app import make_celery
+from worker.celery_config import make_celery
 from worker.names import TRAIN_TASK
 
 SEED_PEOPLE = {"weight": [133, 160, 152, 120], "height": [65, 72, 70, 60], "label": [1, 0, 0, 1]}

@@ -15,11 +15,11 @@ import uuid
 import numpy as np
 import pytest
 
+from foundation.settings import Settings
 from model_store import ModelStore
 from model_store.schema import upgrade
-from nnservice.config import Settings
 from service.schemas.train import DEFAULT_HYPERPARAMETERS
-from worker.celery_app import make_celery
+from worker.celery_config import make_celery
 from worker.names import TRAIN_TASK
 from worker.training_job import run_training_job
 
@@ -62,7 +62,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> list[np.ndarray]:
     """The weights of an uninterrupted run of the job, trained in this process."""
     settings = Settings(store_path=tmp_path_factory.mktemp("reference"), checkpoint_seconds=3600.0)
     upgrade(settings.store_database_url)
-    store = settings.open_store()
+    store = ModelStore.from_settings(settings)
     job_id = _create_job(store)
     assert run_training_job(store, job_id, settings) == "succeeded"
     return _parameters(store, store.get_job(job_id)["model_id"])

@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 from stores import migrated
 
-from nnservice.config import Settings
-from worker.celery_app import WARM_UP_DEPTHS, make_celery
+from foundation.settings import Settings
+from worker.celery_app import WARM_UP_DEPTHS
+from worker.celery_config import make_celery
 
 pytestmark = pytest.mark.timeout(180)
 

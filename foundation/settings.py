@@ -16,13 +16,8 @@ import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-
-if TYPE_CHECKING:
-    from model_store import ModelStore
-
 
 #: The variable naming the store's directory.
 STORE_VARIABLE = "NNSERVICE_STORE"
@@ -114,12 +109,6 @@ class Settings(BaseModel):
     def store_objects(self) -> str:
         """NNSERVICE_OBJECT_STORE, or the `objects` directory in the store directory."""
         return self.object_store or str(self.store_path / "objects")
-
-    def open_store(self) -> ModelStore:
-        """The store these settings name (a new engine: one per process is enough)."""
-        from model_store import ModelStore
-
-        return ModelStore(self.store_database_url, self.store_objects)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
