@@ -2,8 +2,10 @@
 
 `upgrade(url)` is what `nnservice db upgrade` runs (and `nnservice up` before it starts
 anything). It never races: on PostgreSQL it holds a session advisory lock while it migrates, on
-SQLite an immediate transaction (the database's write lock). The API and the workers call
-`require_current(engine)` at start and refuse to run on a database that is behind.
+SQLite an immediate transaction (the database's write lock). The API and the workers create the
+schema of an empty database themselves (`upgrade(url, only_if_empty=True)`, under the same lock,
+as MLflow's server does), then call `require_current(engine)` and refuse to run on a database
+that is behind: migrating one is the operator's decision.
 """
 
 from __future__ import annotations
@@ -49,8 +51,13 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def upgrade(url: str) -> tuple[str | None, str]:
-    """Migrate the database at `url` to the newest revision; returns (before, after)."""
+def upgrade(url: str, *, only_if_empty: bool = False) -> tuple[str | None, str | None]:
+    """Migrate the database at `url` to the newest revision; returns (before, after).
+
+    With `only_if_empty`, a database that already has a schema is left as it is (the check is
+    made under the lock, so of several processes starting on one empty database exactly one
+    creates the schema); `after` is then the revision it is at.
+    """
     engine = make_engine(url)
     try:
         if engine.dialect.name == "postgresql":
@@ -62,6 +69,8 @@ def upgrade(url: str) -> tuple[str | None, str]:
                 try:
                     before = MigrationContext.configure(connection).get_current_revision()
                     connection.commit()
+                    if only_if_empty and before is not None:
+                        return before, before
                     command.upgrade(alembic_config(connection), "head")
                     connection.commit()
                 finally:
@@ -72,6 +81,8 @@ def upgrade(url: str) -> tuple[str | None, str]:
         else:
             with engine.connect().execution_options(**{IMMEDIATE: True}) as connection:
                 before = MigrationContext.configure(connection).get_current_revision()
+                if only_if_empty and before is not None:
+                    return before, before
                 command.upgrade(alembic_config(connection), "head")
                 connection.commit()
         return before, head_revision()

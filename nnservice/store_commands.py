@@ -10,10 +10,21 @@ from foundation.settings import Settings
 
 
 def require_current_schema(settings: Settings) -> None:
-    """Exit with a message naming `nnservice db upgrade` unless the database is up to date
-    (`nnservice api` and `nnservice worker` call this before they start)."""
-    from model_store import ModelStore, SchemaOutOfDate
+    """Create the schema of an empty database, else exit with a message naming `nnservice db
+    upgrade` unless the database is up to date (`nnservice api` and `nnservice worker` call this
+    before they start)."""
+    import sqlalchemy as sa
 
+    from model_store import ModelStore, SchemaOutOfDate
+    from model_store.schema import upgrade
+
+    try:
+        before, after = upgrade(settings.store_database_url, only_if_empty=True)
+    except sa.exc.SQLAlchemyError:
+        pass  # unreachable or unreadable: `require_current_schema` below says so
+    else:
+        if before is None:
+            click.echo(f"nnservice: created the database's schema (revision {after})", err=True)
     store = ModelStore.from_settings(settings)
     try:
         store.require_current_schema()

@@ -10,18 +10,25 @@ import subprocess
 import sys
 from pathlib import Path
 
+from alembic import command
+
 from foundation.settings import Settings
 from model_store import ModelStore
 from model_store.canonical import canonical_json, hashed_snapshot_json
+from model_store.database import make_engine
 from model_store.datasets import content_id, dataset_columns
+from model_store.schema import alembic_config, current_revision, head_revision
+
+
+def _clean_env() -> dict[str, str]:
+    """This process's environment without any nnservice setting."""
+    return {key: value for key, value in os.environ.items() if not key.startswith("NNSERVICE_")}
 
 
 def nnservice(*args: str, store: Path, timeout: float = 120) -> subprocess.CompletedProcess:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("NNSERVICE_")}
-    env["NNSERVICE_STORE"] = str(store)
     return subprocess.run(
         [sys.executable, "-m", "nnservice.cli", *args],
-        env=env,
+        env={**_clean_env(), "NNSERVICE_STORE": str(store)},
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -30,12 +37,20 @@ def nnservice(*args: str, store: Path, timeout: float = 120) -> subprocess.Compl
 
 def test_api_and_worker_refuse_a_database_that_is_behind_until_db_upgrade(tmp_path: Path) -> None:
     store = tmp_path / "store"
-    for command in (["api", "--port", "1"], ["worker"]):
-        refused = nnservice(*command, store=store)
+    store.mkdir()
+    engine = make_engine(Settings(store_path=store).store_database_url)
+    try:
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection), "0001")  # an older version's schema
+    finally:
+        engine.dispose()
+    for args in (["api", "--port", "1"], ["worker"]):
+        refused = nnservice(*args, store=store)
         assert refused.returncode == 2, refused.stderr
+        assert "the database is at revision 0001" in refused.stderr
         assert "run `nnservice db upgrade` first" in refused.stderr
     first = nnservice("db", "upgrade", store=store)
-    assert first.returncode == 0 and "upgraded from empty to revision" in first.stdout
+    assert first.returncode == 0 and "upgraded from 0001 to revision" in first.stdout
     again = nnservice("db", "upgrade", store=store)
     assert again.returncode == 0 and "up to date" in again.stdout
     opened = ModelStore.from_settings(Settings(store_path=store))
@@ -43,6 +58,36 @@ def test_api_and_worker_refuse_a_database_that_is_behind_until_db_upgrade(tmp_pa
         opened.require_current_schema()  # what api and worker check at start
     finally:
         opened.close()
+
+
+def test_api_and_worker_create_the_schema_of_an_empty_database(tmp_path: Path) -> None:
+    """As MLflow's server does: an empty database gets the schema, under the upgrade's lock."""
+    store = tmp_path / "store"
+    store.mkdir()
+    url = Settings(store_path=store).store_database_url
+    engine = make_engine(url)
+    try:
+        assert current_revision(engine) is None
+        # The worker creates the schema, then runs; it is stopped once it has started.
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "nnservice.cli", "worker", "--concurrency", "1"],
+            env={
+                **_clean_env(),
+                "NNSERVICE_STORE": str(store),
+                "REDIS_URL": "redis://127.0.0.1:1/0",
+            },
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            first_line = worker.stderr.readline()
+        finally:
+            worker.terminate()
+            worker.communicate(timeout=60)
+        assert f"created the database's schema (revision {head_revision()})" in first_line
+        assert current_revision(engine) == head_revision()
+    finally:
+        engine.dispose()
 
 
 def _old_store(root: Path) -> dict:

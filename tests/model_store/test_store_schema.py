@@ -76,6 +76,29 @@ def test_two_upgrades_at_once_both_succeed(empty_database_url: str, run_together
     assert _tables(empty_database_url) == TABLES | {"alembic_version"}
 
 
+def test_only_if_empty_creates_an_empty_schema_and_leaves_an_old_one(
+    empty_database_url: str, run_together
+) -> None:
+    """What `api` and `worker` run at start: three at once on an empty database create the schema
+    once; on a database behind the head it changes nothing (migrating is the operator's call)."""
+    creator = UPGRADER.replace("upgrade(sys.argv[1])", "upgrade(sys.argv[1], only_if_empty=True)")
+    outputs = run_together(creator, [[empty_database_url]] * 3)
+    head = head_revision()
+    assert sorted(output.split() for output in outputs) == [
+        [head, head],
+        [head, head],
+        ["None", head],
+    ]
+    engine = make_engine(empty_database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(sa.text("UPDATE alembic_version SET version_num = '0001'"))
+        assert upgrade(empty_database_url, only_if_empty=True) == ("0001", "0001")
+        assert current_revision(engine) == "0001"
+    finally:
+        engine.dispose()
+
+
 def test_an_empty_database_is_refused_naming_the_command(empty_database_url: str) -> None:
     store = ModelStore(empty_database_url, "unused-objects")
     try:
