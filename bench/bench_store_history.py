@@ -1,15 +1,15 @@
 """Issue 11, acceptance 3: listings, /metrics and API memory at 100 and 30,000 jobs of history.
 
-Three stores, one after the other, each with its own valkey-server, `nnservice worker` (default
+Two stores, one after the other, each with its own valkey-server, `nnservice worker` (default
 concurrency) and `nnservice api` (gunicorn, default settings) on 127.0.0.1 and free ports:
 
-  - new store, SQLite (the default database in the store directory), migrated by
-    `nnservice db upgrade`;
-  - new store, PostgreSQL 15 (tests/backends.start_postgres), migrated the same way;
-  - today's file store, commit c3f3fa7, run from its own worktree and venv (`--old-tree`).
+  - SQLite (the default database in the store directory), migrated by `nnservice db upgrade`;
+  - PostgreSQL: a new database on the server `--postgres-url` names (dropped afterwards),
+    migrated the same way.
 
-For each store, history is made through its API with a real worker finishing every job, except
-the bulk of the file store's (see 4):
+(The file store these replaced, commit c3f3fa7, was measured once; its result is recorded in
+bench/README.md.) For each store, history is made through its API with a real worker finishing
+every job:
   1. POST /datasets with the walkthrough's four people; `--small` (100) POST /train of the seed
      job (its default hyperparameters: 1000 epochs), sent at once, all awaited.
   2. A fresh API process; the same warm-up (`--warmup` rounds on each of two keep-alive
@@ -19,18 +19,15 @@ the bulk of the file store's (see 4):
   3. Seed jobs per second: `--bursts` times `--seed-jobs` POST /train of the seed job at once
      (8 client threads), then GET /jobs/{id} of each until final; rate = jobs / (first POST
      sent -> last finished_at).
-  4. History up to `--large` minus `--small` jobs. New store: POST /train of the seed job with
+  4. History up to `--large` minus `--small` jobs: POST /train of the seed job with
      `epochs=1`, in chunks of `--chunk`, the next chunk sent while the worker finishes the
-     previous one. File store: its API and worker make them at about the same rate (30-40 jobs
-     a second here), which would take a quarter of an hour, so they are written directly as
-     files: copies of a one-epoch job's record and snapshot (that job made through the API),
-     each with a new job id, its model id, current times and the snapshot's sha256 recomputed
-     by the old tree's own `model_store.canonical` (written without fsync).
+     previous one.
   5. `--small` seed jobs (1000 epochs) at once through the API: the seed rate at that history,
      and the newest jobs, so that the first page holds the same kind of jobs at both sizes.
   6. Step 2 again at the large size.
 
-    python bench/bench_store_history.py [--large 30000] [--backends sqlite,postgres,file]
+    python bench/bench_store_history.py [--large 30000] [--backends sqlite,postgres]
+        [--postgres-url postgresql+psycopg://user@host:port/postgres]
 """
 
 from __future__ import annotations
@@ -46,6 +43,7 @@ import tempfile
 import threading
 import time
 import traceback
+import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -53,14 +51,11 @@ from pathlib import Path
 
 import psutil
 import requests
+import sqlalchemy as sa
 from harness import REPO, iso_seconds, machine, markdown_table, seed_job, upload_seed_dataset
 
-sys.path.insert(0, str(REPO / "tests"))
-
-from backends import start_postgres  # noqa: E402
-
-from nnservice.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
-from nnservice.supervisor import stop_process  # noqa: E402
+from nnservice.embedded_redis import EmbeddedRedis, free_port
+from nnservice.supervisor import stop_process
 
 HOST = "127.0.0.1"
 FINAL = ("succeeded", "failed", "cancelled")
@@ -77,13 +72,10 @@ WAIT_SECONDS = 900.0
 
 @dataclass
 class Backend:
-    """One store to measure: how its processes are started."""
+    """One store to measure: its database."""
 
     name: str
-    python: str
-    tree: Path
-    database_url: str | None = None  # None: the store's default (SQLite, or the file store)
-    migrate: bool = True
+    database_url: str | None = None  # None: the store's default (SQLite in its directory)
 
 
 @dataclass
@@ -128,20 +120,20 @@ class Service:
             NNSERVICE_STORE=str(self.root / "store"),
             NNSERVICE_METRICS_DIR=str(self.root / "metrics"),
             NNSERVICE_LOG_LEVEL="WARNING",
-            NUMBA_CACHE_DIR=str(self.backend.tree / ".numba_cache"),
+            NUMBA_CACHE_DIR=str(REPO / ".numba_cache"),
         )
         if self.backend.database_url:
             env["NNSERVICE_DATABASE_URL"] = self.backend.database_url
         return env
 
     def command(self, *args: str) -> list[str]:
-        return [self.backend.python, "-m", "nnservice.cli", *args]
+        return [sys.executable, "-m", "nnservice.cli", *args]
 
     def spawn(self, log_name: str, *args: str) -> subprocess.Popen:
         with open(self.root / f"{log_name}.log", "ab") as log:
             return subprocess.Popen(
                 self.command(*args),
-                cwd=self.backend.tree,
+                cwd=REPO,
                 env=self.env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -150,13 +142,12 @@ class Service:
             )
 
     def start(self) -> None:
-        """The broker, the migration (new store), the worker and an API."""
+        """The broker, the migration, the worker and an API."""
         self.broker.start()
-        if self.backend.migrate:
-            subprocess.run(
-                self.command("db", "upgrade"),
-                cwd=self.backend.tree, env=self.env, check=True, capture_output=True, timeout=120,
-            )  # fmt: skip
+        subprocess.run(
+            self.command("db", "upgrade"),
+            cwd=REPO, env=self.env, check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
         self.worker = self.spawn("worker", "worker")
         self.start_api()
 
@@ -277,45 +268,6 @@ def fill(url: str, dataset_id: str, count: int, chunk: int, log: Callable[[str],
     return count / (time.perf_counter() - started)
 
 
-#: Run by the file store's own interpreter: copies of its newest one-epoch job and snapshot.
-FILE_HISTORY = """
-import json, sys, time, uuid
-from pathlib import Path
-from model_store.canonical import canonical_json, hashed_snapshot_json
-from model_store.ids import model_id_for_job, utc_now_iso
-store, count = Path(sys.argv[1]), int(sys.argv[2])
-records = [json.loads(p.read_bytes()) for p in (store / "jobs").glob("*.json")]
-one = [r for r in records if r["hyperparameters"]["epochs"] == 1 and r["state"] == "succeeded"]
-job = max(one, key=lambda r: r["created_at"])
-snapshot = json.loads((store / "models" / (job["model_id"] + ".json")).read_bytes())
-for _ in range(count):
-    job_id = uuid.uuid4().hex
-    model_id = model_id_for_job(job_id)
-    now = utc_now_iso()
-    record = {**job, "id": job_id, "model_id": model_id, "created_at": now,
-              "started_at": now, "finished_at": now}
-    (store / "jobs" / (job_id + ".json")).write_bytes(canonical_json(record))
-    copy = {**snapshot, "id": model_id, "created_at": now,
-            "training": {**snapshot["training"], "job_id": job_id}}
-    copy.pop("sha256")
-    copy["sha256"], data = hashed_snapshot_json(copy)
-    (store / "models" / (model_id + ".json")).write_bytes(data)
-"""
-
-
-def write_file_history(service: Service, dataset_id: str, count: int) -> float:
-    """`count` finished one-epoch jobs and models in the file store: one through the API, the
-    others written as copies of it; jobs per second."""
-    started = time.perf_counter()
-    with requests.Session() as session:
-        wait_final(session, service.url, submit(service.url, seed_job(dataset_id, epochs=1), 1))
-    subprocess.run(
-        [service.backend.python, "-c", FILE_HISTORY, str(service.root / "store"), str(count - 1)],
-        cwd=service.backend.tree, check=True, timeout=WAIT_SECONDS,
-    )  # fmt: skip
-    return count / (time.perf_counter() - started)
-
-
 # Pages
 
 
@@ -377,10 +329,7 @@ def run_backend(
                 log(f"  seed burst: {result.seed_rates[-1]:.1f} jobs/s")
             rest = args.large - 2 * args.small - args.bursts * args.seed_jobs
             log(f"  {rest:,} one-epoch jobs of history")
-            if backend.migrate:
-                result.fill_rate = fill(service.url, dataset_id, rest, args.chunk, log)
-            else:
-                result.fill_rate = write_file_history(service, dataset_id, rest)
+            result.fill_rate = fill(service.url, dataset_id, rest, args.chunk, log)
             log(f"  seed burst of {args.small} as the newest jobs")
             result.seed_rate_large = seed_burst(service.url, dataset_id, args.small)
             log(f"  seed burst at {args.large - args.small:,}: {result.seed_rate_large:.1f} jobs/s")
@@ -428,7 +377,7 @@ def report(results: list[Result]) -> None:
         rows,
     ))  # fmt: skip
     print()
-    anchor = next((r for r in results if r.backend == "file"), results[0])
+    anchor = results[0]
     anchor_rate = statistics.median(anchor.seed_rates)
     rows = []
     for result in results:
@@ -446,7 +395,7 @@ def report(results: list[Result]) -> None:
     print(markdown_table(
         ["store", "jobs, small", "jobs, large", "API RSS MB at small: all / largest worker",
          "at large", "RSS difference MB (all)", "seed jobs/s (bursts)", f"x {anchor.backend}",
-         "seed jobs/s at large", "history jobs/s (1 epoch; file: direct writes)",
+         "seed jobs/s at large", "history jobs/s (1 epoch)",
          "filling API's RSS MB after"],
         rows,
     ))  # fmt: skip
@@ -464,24 +413,41 @@ def report(results: list[Result]) -> None:
               f"final states {result.states}")  # fmt: skip
 
 
+def fresh_database(server_url: str, running: contextlib.ExitStack) -> str:
+    """The URL of a new, empty database on the PostgreSQL server of `server_url`, dropped when
+    `running` closes."""
+    name = f"nnservice_bench_{uuid.uuid4().hex[:12]}"
+    server = sa.make_url(server_url)
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    running.callback(drop)
+    return server.set(database=name).render_as_string(hide_password=False)
+
+
 def open_backend(name: str, args: argparse.Namespace, running: contextlib.ExitStack) -> Backend:
-    """The backend called `name`; what it starts is stopped when `running` closes."""
+    """The backend called `name`; what it makes is removed when `running` closes."""
     if name == "sqlite":
-        return Backend("sqlite", sys.executable, REPO)
+        return Backend("sqlite")
     if name == "postgres":
-        url, stop = start_postgres("nnservice_bench")
-        running.callback(stop)
-        return Backend("postgres", sys.executable, REPO, database_url=url)
-    if name == "file":
-        tree = Path(args.old_tree)
-        return Backend("file", str(tree / ".venv/bin/python"), tree, migrate=False)
-    raise SystemExit(f"--backends: unknown {name!r} (sqlite, postgres, file)")
+        return Backend("postgres", database_url=fresh_database(args.postgres_url, running))
+    raise SystemExit(f"--backends: unknown {name!r} (sqlite, postgres)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backends", default="file,sqlite,postgres")
-    parser.add_argument("--old-tree", default="/work/wt-oldstore", help="worktree of c3f3fa7")
+    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument(
+        "--postgres-url",
+        help="a PostgreSQL server the bench may create a database on (SQLAlchemy URL), e.g. "
+        "NNSERVICE_TEST_DATABASE_URL after `. scripts/ci_backends.sh`",
+    )
     parser.add_argument("--small", type=int, default=100)
     parser.add_argument("--large", type=int, default=30_000)
     parser.add_argument("--seed-jobs", type=int, default=100)
@@ -492,6 +458,8 @@ def main() -> None:
     parser.add_argument("--min-rounds", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=60.0)
     args = parser.parse_args()
+    if "postgres" in args.backends.split(",") and not args.postgres_url:
+        parser.error("--backends postgres needs --postgres-url")
 
     began = time.monotonic()
 

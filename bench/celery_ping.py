@@ -1,9 +1,10 @@
 """A bench-only Celery app: the bare round trip and task throughput that jobs are compared with.
 
-It mirrors the delivery settings of `worker.celery_app` (JSON only, late acks, prefetch 1, prefork
-pool, no mingle/gossip) but does no work around its tasks: `bench.ping` returns at once and
-`bench.train_seed` trains the seed's network on its four people in memory (no store, no job
-record). Results go to the broker's Redis, so a client can wait for them.
+It is the worker's own Celery configuration (`make_celery`: JSON only, late acks, prefetch 1,
+the same transport options), run with a prefork pool and no mingle/gossip, but it does no work
+around its tasks: `bench.ping` returns at once and `bench.train_seed` trains the seed's network on
+its four people in memory (no store, no job record). It changes only what a bench needs: results
+go to the broker's Redis, so a client can wait for them, and nnservice's tasks are not loaded.
 
 Run a worker with `python bench/celery_ping.py REDIS_URL [--concurrency N]`; use a Redis database
 other than nnservice's (e.g. /1), so the two workers never take each other's messages.
@@ -18,19 +19,17 @@ import time
 from celery import Celery
 from seed import train_seed_network
 
+from nnservice.config import Settings
+from worker.celery_app import make_celery
+
 
 def make_app(broker_url: str) -> Celery:
-    """The bench app on `broker_url` (also its result backend)."""
-    app = Celery("bench_ping", broker=broker_url, backend=broker_url)
+    """The worker's Celery app on `broker_url`, which is also its result backend."""
+    app = make_celery(Settings(redis_url=broker_url))
     app.conf.update(
-        task_serializer="json",
-        result_serializer="json",
-        accept_content=["json"],
-        result_accept_content=["json"],
-        task_acks_late=True,
-        task_reject_on_worker_lost=True,
-        worker_prefetch_multiplier=1,
-        broker_connection_retry_on_startup=True,
+        include=[],
+        result_backend=broker_url,
+        task_ignore_result=False,
         result_expires=600,
     )
 

@@ -1,7 +1,7 @@
 """The seed walkthrough for the benchmarks: its people and its job, from docs/seed_walkthrough.json.
 
-The same file drives the README's curl lines and the integration tests, so every benchmark's "seed
-job" is the walkthrough's own request body.
+The same file drives the README's curl lines and the integration test suite, so every
+benchmark's "seed job" is the walkthrough's own request body.
 """
 
 from __future__ import annotations

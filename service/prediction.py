@@ -3,20 +3,17 @@ model from the cache, run the network, count the predictions, shape /predict's a
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 import numpy as np
 
-from model_store.errors import NotFound
 from model_store.trained_model import TrainedModel
 from neural.decision import decide
 from service.api import abort, abort_unknown_reference
 from service.explanation import explanations
 from service.metrics import count_predictions
-from service.model_cache import ModelCache, NoModelYet
-
-
-def pick_model(models: ModelCache, model_id: str | None) -> TrainedModel:
-    """The latest model, or `model_id`'s; raises NoModelYet, NotFound or CorruptSnapshot."""
-    return models.latest() if model_id is None else models.get(model_id)
+from service.model_cache import ModelCache
+from service.serving_errors import Reason, Unservable, pick_model
 
 
 def probabilities(model: TrainedModel, X: np.ndarray) -> np.ndarray:
@@ -26,15 +23,19 @@ def probabilities(model: TrainedModel, X: np.ndarray) -> np.ndarray:
     return result
 
 
+def _abort_unservable(failure: Unservable) -> NoReturn:
+    """`failure` in the API's common error shape, naming the field `model_id`."""
+    if failure.reason is Reason.UNKNOWN:
+        abort_unknown_reference("model_id", "model", failure.model_id or "")
+    abort(failure.status, message=failure.message, errors={"model_id": [failure.message]})
+
+
 def _model_or_abort(models: ModelCache, model_id: str | None) -> TrainedModel:
-    """`pick_model`, with 409 when no model is promoted and 404 naming model_id when unknown."""
+    """`pick_model`, its failures in the API's common error shape."""
     try:
         return pick_model(models, model_id)
-    except NoModelYet as exc:
-        message = f"{exc}: train one with POST /train first"
-        abort(409, message=message, errors={"model_id": [message]})
-    except NotFound:
-        abort_unknown_reference("model_id", "model", model_id or "")
+    except Unservable as failure:
+        _abort_unservable(failure)
 
 
 def predict(models: ModelCache, X: np.ndarray, model_id: str | None, explain: bool = False) -> dict:

@@ -285,6 +285,12 @@ class Stack:
         at most `POLL_SECONDS` later; after that it polls before answering. So the wait lasts at
         least one poll interval (a streak of answers alone cannot tell: they may all come from
         the other process), and ends with a streak of answers naming `model_id`.
+
+        The interval is the condition here, not a guess: it is the bound the model cache
+        promises (imported from it, not copied), and no answer can show what the other
+        processes have seen. Their "serving model" log lines cannot either: a process that gets
+        no request before the wait ends logs nothing, and a re-promoted model it still holds is
+        not logged again.
         """
         person = {"weight": 128, "height": 63}
         settled_at = time.monotonic() + POLL_SECONDS

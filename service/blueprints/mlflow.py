@@ -10,8 +10,7 @@ from flask import Response, current_app, request
 from service.api import Blueprint, json_response, loads_json
 from service.context import services
 from service.mlflow_scoring import rows_from_csv, rows_from_json
-from service.model_cache import NoModelYet
-from service.prediction import pick_model, probabilities
+from service.prediction import probabilities
 from service.protocol_errors import ProtocolError, answer_errors_in_shape
 from service.protocol_input import features
 from service.schemas.protocols import (
@@ -20,6 +19,7 @@ from service.schemas.protocols import (
     MlflowPingSchema,
     MlflowPredictionsSchema,
 )
+from service.serving_errors import Unservable, pick_model
 
 blp = Blueprint(
     "mlflow",
@@ -37,7 +37,6 @@ ERROR_CODES = {
     500: "INTERNAL_ERROR",
 }
 CONTENT_TYPES = ("application/json", "text/csv")
-NO_MODEL = "no model has been trained or promoted yet: train one with POST /train first"
 
 
 def mlflow_error(status: int, message: str, code: str | None = None) -> Response:
@@ -47,13 +46,6 @@ def mlflow_error(status: int, message: str, code: str | None = None) -> Response
 
 
 answer_errors_in_shape(blp, mlflow_error)
-
-
-def _latest_model():
-    try:
-        return pick_model(services().models, None)
-    except NoModelYet:
-        raise ProtocolError(409, NO_MODEL) from None
 
 
 def _rows() -> list:
@@ -92,16 +84,17 @@ def _rows() -> list:
 def invocations():
     """Score rows with the latest model: `{"predictions": [probability of female, ...]}`."""
     X = features(_rows(), services().settings.max_predict_rows)
-    model = _latest_model()
+    model = pick_model(services().models, None)
     predictions = probabilities(model, X).tolist()
     return json_response({"predictions": predictions}, headers={"X-Model-Id": model.model_id})
 
 
 def _served() -> dict:
+    """The health check's answer; MLflow's server answers 404 while it has no model to serve."""
     try:
         model = pick_model(services().models, None)
-    except NoModelYet:
-        raise ProtocolError(404, NO_MODEL) from None
+    except Unservable as failure:
+        raise ProtocolError(404, failure.message) from None
     return {"status": "ok", "model_id": model.model_id}
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from flask import Response, current_app, request
 
-from model_store.errors import CorruptSnapshot, NotFound
 from model_store.trained_model import TrainedModel
 from service import v2_binary
 from service.api import Blueprint, json_response, loads_json
@@ -22,8 +21,7 @@ from service.inference_v2 import (
 )
 from service.logging_setup import current_request_id
 from service.metrics import request_totals
-from service.model_cache import NoModelYet
-from service.prediction import pick_model, probabilities
+from service.prediction import probabilities
 from service.protocol_errors import ProtocolError, answer_errors_in_shape
 from service.schemas.protocols import (
     V2_INFER_BODY,
@@ -40,6 +38,7 @@ from service.schemas.protocols import (
     V2ServerMetadataSchema,
     V2StatisticsSchema,
 )
+from service.serving_errors import Reason, Unservable, check_model, pick_model
 
 blp = Blueprint(
     "v2",
@@ -62,7 +61,6 @@ NAME = [
         "description": "The model name; its versions are the model ids.",
     }
 ]
-NO_MODEL = "no model has been trained or promoted yet: train one with POST /train first"
 
 
 def v2_error(status: int, message: str, code: str | None = None) -> Response:
@@ -73,26 +71,42 @@ def v2_error(status: int, message: str, code: str | None = None) -> Response:
 answer_errors_in_shape(blp, v2_error)
 
 
-def _model(name: str, version: str | None) -> TrainedModel:
-    """The model a path names: 404 for another name or an unknown version, 409 if none yet."""
+def _check_name(name: str) -> None:
+    """404 for a model name other than the one this server serves."""
     if name != MODEL_NAME:
         raise ProtocolError(404, f"no model named {name!r:.80}; this server serves {MODEL_NAME!r}")
+
+
+def _as_version(failure: Unservable) -> ProtocolError:
+    """`failure` in the protocol's words: an unknown model id is an unknown version."""
+    if failure.reason is Reason.UNKNOWN:
+        return ProtocolError(404, f"no version {failure.model_id!r} of model {MODEL_NAME!r}")
+    return failure
+
+
+def _model(name: str, version: str | None) -> TrainedModel:
+    """The model a path names: 404 for another name or an unknown version, 409 if none yet."""
+    _check_name(name)
     try:
         return pick_model(services().models, version)
-    except NoModelYet:
-        raise ProtocolError(409, NO_MODEL) from None
-    except NotFound:
-        raise ProtocolError(404, f"no version {version!r} of model {MODEL_NAME!r}") from None
-    except CorruptSnapshot as exc:
-        raise ProtocolError(409, str(exc)) from None
+    except Unservable as failure:
+        raise _as_version(failure) from None
+
+
+def _check(name: str, version: str | None) -> None:
+    """404 unless the path names this model and, with a version, a stored model id (409 if it
+    is known to be corrupt); one lookup, nothing loaded."""
+    _check_name(name)
+    if version is not None:
+        try:
+            check_model(services().store, version)
+        except Unservable as failure:
+            raise _as_version(failure) from None
 
 
 def _metadata(name: str, version: str | None) -> dict:
-    if version is None:  # the inputs and outputs are known before the first model
-        if name != MODEL_NAME:
-            _model(name, None)
-    else:
-        _model(name, version)
+    """The metadata (known before the first model), its versions the repository's READY ones."""
+    _check(name, version)
     return model_metadata([item["version"] for item in _repository() if item["state"] == "READY"])
 
 
@@ -253,7 +267,7 @@ def infer_version(name: str, version: str):
 @_errors()
 def model_config_latest(name: str):
     """Model configuration, as Triton answers it (tritonclient's get_model_config)."""
-    _metadata(name, None)
+    _check(name, None)
     return model_config()
 
 
@@ -262,7 +276,7 @@ def model_config_latest(name: str):
 @_errors()
 def model_config_version(name: str, version: str):
     """Model configuration of one version (model id): the same for every version."""
-    _model(name, version)
+    _check(name, version)
     return model_config()
 
 
@@ -309,7 +323,7 @@ def statistics():
 @_errors()
 def model_statistics(name: str):
     """Inference statistics of the model (all versions together)."""
-    _metadata(name, None)
+    _check(name, None)
     return _statistics("")
 
 
@@ -318,7 +332,7 @@ def model_statistics(name: str):
 @_errors()
 def model_statistics_version(name: str, version: str):
     """Inference statistics, named for one version but counted over all versions."""
-    _model(name, version)
+    _check(name, version)
     return _statistics(version)
 
 

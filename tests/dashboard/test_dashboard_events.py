@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import queue
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -108,8 +107,6 @@ def test_every_progress_change_is_an_event_until_the_job_fails(
             received.get(timeout=10)
             update_job(store, "job1", **fields)
         received.get(timeout=10)
-        update_job(store, "job1", progress={"epoch": 3, "epochs": 3, "loss": 1 / 3})  # no change
-        time.sleep(0.5)
         update_job(store, "job1", state="failed", error="saving the model failed: disk full")
 
     thread = threading.Thread(target=worker)
@@ -136,6 +133,29 @@ def test_every_progress_change_is_an_event_until_the_job_fails(
     assert events[-1][1]["error"] == "saving the model failed: disk full"
     ids = [line for line in "".join(chunks).split("\n") if line.startswith("id: ")]
     assert ids == [f"id: {n}" for n in range(1, 8)]
+
+
+def test_a_write_that_changes_nothing_shown_is_no_event(store: ModelStore, read_sse) -> None:
+    """With a heartbeat after every poll, the stream shows when it has looked again: a poll made
+    after a write that changes the record but not its progress sends no event."""
+    new_job(store, epochs=3)
+    update_job(store, "job1", state="running", progress={"epoch": 1, "epochs": 3, "loss": 1.0})
+    stream = job_events(store, "job1", max_seconds=10, poll_seconds=0.01, heartbeat_seconds=0)
+    first = [next(stream) for _ in range(3)]
+    assert first[0].startswith("retry:") and first[1].startswith("event: progress")
+    assert first[2] == ": heartbeat\n\n"  # the first poll is over
+
+    version = store.job_version("job1")
+    update_job(store, "job1", progress={"epoch": 1, "epochs": 3, "loss": 1.0})  # no change shown
+    assert store.job_version("job1") != version
+    assert next(stream) == ": heartbeat\n\n"  # the next poll read the new version: no event
+
+    update_job(store, "job1", state="failed", error="saving the model failed: disk full")
+    events = list(read_sse("".join(stream).split("\n")))
+    assert [(name, data["state"]) for name, data in events] == [
+        ("progress", "failed"),
+        ("end", "failed"),
+    ]
 
 
 def test_the_stream_sends_heartbeats_and_ends_with_reconnect_at_its_time_limit(

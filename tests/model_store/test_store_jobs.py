@@ -14,12 +14,7 @@ from model_store.tables import DURATION_BOUNDS, jobs
 from model_store.times import iso, now_us
 
 LONG = 60.0  # a lease or resend delay no test outlives
-SHORT = 0.05  # a lease that has run out after `expire()`
-
-
-def expire() -> None:
-    """Let a SHORT lease (or resend delay) run out."""
-    time.sleep(SHORT * 3)
+SHORT = 0.05  # a lease that has run out once its owner stopped beating (`stop_beating`)
 
 
 def running(store: ModelStore, new_job, job_id: str = "job1", owner: str = "A") -> dict:
@@ -193,7 +188,7 @@ def test_a_live_owner_keeps_the_job(store: ModelStore, new_job) -> None:
 def test_a_lost_owner_is_replaced_after_its_lease(store: ModelStore, new_job) -> None:
     new_job(store)
     first = store.claim_job("job1", "A", SHORT, 3).record
-    expire()
+    stop_beating(store, "job1")
     claim = store.claim_job("job1", "B", SHORT, 3)
     assert claim.outcome == "claimed"
     assert (claim.record["worker"], claim.record["attempts"]) == ("B", 2)
@@ -207,9 +202,9 @@ def test_a_lost_owner_is_replaced_after_its_lease(store: ModelStore, new_job) ->
 def test_a_job_that_lost_too_many_owners_gives_up(store: ModelStore, new_job) -> None:
     new_job(store)
     assert store.claim_job("job1", "A", SHORT, 2).outcome == "claimed"
-    expire()
+    stop_beating(store, "job1")
     assert store.claim_job("job1", "B", SHORT, 2).outcome == "claimed"
-    expire()
+    stop_beating(store, "job1")
     claim = store.claim_job("job1", "C", SHORT, 2)
     assert claim.outcome == "gave_up"
     record = store.get_job("job1")
@@ -232,7 +227,8 @@ def test_heartbeats_refresh_the_lease_and_carry_the_cancel_request(
 ) -> None:
     new_job(store)
     claimed = store.claim_job("job1", "A", SHORT, 3).record
-    expire()  # A was silent for longer than its lease, but nobody took the job meanwhile
+    # A was silent for longer than its lease, but nobody took the job meanwhile.
+    stop_beating(store, "job1")
     progress = {"epoch": 3, "epochs": 1000, "loss": 0.25}
     assert store.heartbeat("job1", "A", progress=progress, loss_history=[0.5, 0.25]) is False
     assert store.get_job("job1")["heartbeat_at"] > claimed["heartbeat_at"]
@@ -294,7 +290,7 @@ def test_a_cancel_requested_of_a_lost_owner_ends_the_job_at_the_next_claim(
     store.claim_job("job1", "A", SHORT, 3)
     store.request_cancel("job1")
     assert store.claim_job("job1", "B", 10.0, 3).outcome == "busy"  # A may still stop it
-    expire()
+    stop_beating(store, "job1")
     claim = store.claim_job("job1", "B", SHORT, 3)
     assert claim.outcome == "cancel" and claim.record["state"] == "cancelled"
 
@@ -378,7 +374,7 @@ def test_reap_requeues_a_job_whose_owner_stopped_beating(store: ModelStore, new_
 def test_reap_fails_a_job_after_max_attempts(store: ModelStore, new_job) -> None:
     new_job(store)
     store.claim_job("job1", "A", SHORT, 1)
-    expire()
+    stop_beating(store, "job1")
     repairs = store.reap_jobs(SHORT, 1, LONG)
     assert (repairs.requeued, repairs.ended, repairs.resend) == ([], ["job1"], [])
     record = store.get_job("job1")
@@ -390,7 +386,7 @@ def test_reap_cancels_a_lost_job_whose_cancel_was_requested(store: ModelStore, n
     new_job(store)
     store.claim_job("job1", "A", SHORT, 3)
     store.request_cancel("job1")
-    expire()
+    stop_beating(store, "job1")
     repairs = store.reap_jobs(SHORT, 3, LONG)
     assert (repairs.requeued, repairs.ended, repairs.resend) == ([], ["job1"], [])
     assert store.get_job("job1")["state"] == "cancelled"
@@ -427,7 +423,8 @@ def test_racing_reapers_repair_each_job_once(
     for job_id in doomed:
         new_job(store, job_id)
         store.claim_job(job_id, "A", SHORT, 2)
-    expire()
+    for job_id in doomed:
+        stop_beating(store, job_id)
     for job_id in doomed:
         assert store.claim_job(job_id, "B", SHORT, 2).outcome == "claimed"
     for job_id in lost:
@@ -436,7 +433,8 @@ def test_racing_reapers_repair_each_job_once(
     for job_id in quiet:
         new_job(store, job_id)
         send_long_ago(store, job_id)
-    expire()
+    for job_id in doomed + lost:
+        stop_beating(store, job_id)
     reapers = eight_stores[:2]
     barrier = threading.Barrier(len(reapers))
     results = []

@@ -6,10 +6,23 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from pathlib import Path
 
 import requests
 
 from .conftest import EMILY, SNAPSHOT, json_lines, wait_for_lines
+
+
+def logged_with_access_lines(log: Path, request_ids: list[str], timeout: float = 15.0) -> list:
+    """The lines of `log` that carry a request id, once every one of `request_ids` has its
+    access line (gunicorn writes it after the answer, so the request's own lines are in)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = [line for line in json_lines(log) if line.get("request_id")]
+        accessed = {line["request_id"] for line in lines if line["logger"] == "gunicorn.access"}
+        if accessed >= set(request_ids) or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.1)
 
 
 def test_api_lines_carry_the_request_id(stack) -> None:
@@ -32,8 +45,7 @@ def test_api_lines_carry_the_request_id(stack) -> None:
             if answered == model_id and len(request_ids) >= 6:
                 break
             assert time.monotonic() < deadline, f"still served {answered}"
-        time.sleep(1.0)  # let the log lines reach the file
-        lines = [line for line in json_lines(stack.root / "api.log") if line.get("request_id")]
+        lines = logged_with_access_lines(stack.root / "api.log", request_ids)
         noticed = [
             line
             for line in lines

@@ -5,12 +5,12 @@ protocol's documentation (kserve/open-inference-protocol, specification/protocol
 from __future__ import annotations
 
 import pytest
-from stores import migrated
+from stores import migrated, snapshot_object_path
 
 from foundation.settings import Settings
 from service import create_app
 
-from .conftest import EMILY, FRANK, probability_female
+from .conftest import EMILY, FRANK, SNAPSHOT, probability_female
 
 EXPECTED = [probability_female(*EMILY), probability_female(*FRANK)]
 
@@ -162,3 +162,25 @@ def test_not_ready_before_any_model(stack, tmp_path) -> None:
     assert client.get("/v2/models/nnservice").get_json()["versions"] == []
     infer = client.post("/v2/models/nnservice/infer", json=NESTED)
     assert infer.status_code == 409 and "POST /train" in infer.get_json()["error"]
+
+
+def test_a_version_is_checked_by_its_store_record(stack, tmp_path) -> None:
+    """Metadata, config and statistics of a version look its id up without loading it: 404 for
+    an unknown id, and the inference's 409 once its snapshot has been found corrupt."""
+    settings = migrated(Settings(store_path=tmp_path, redis_url=stack.redis_url))
+    client = create_app(settings).test_client()
+    store = settings.open_store()
+    model_id = store.save_snapshot(SNAPSHOT)["id"]
+    version = f"/v2/models/nnservice/versions/{model_id}"
+    unknown = {"error": "no version 'm-nope' of model 'nnservice'"}
+    for suffix in ("", "/config", "/stats"):
+        assert client.get(f"{version}{suffix}").status_code == 200
+        answer = client.get(f"/v2/models/nnservice/versions/m-nope{suffix}")
+        assert (answer.status_code, answer.get_json()) == (404, unknown)
+    snapshot_object_path(store, model_id).write_text("not json")
+    infer = client.post(f"{version}/infer", json=NESTED)
+    assert infer.status_code == 409 and model_id in infer.get_json()["error"]
+    for suffix in ("", "/config", "/stats"):
+        answer = client.get(f"{version}{suffix}")
+        assert (answer.status_code, answer.get_json()) == (409, infer.get_json())
+    store.close()

@@ -17,8 +17,6 @@ from pathlib import Path
 import pytest
 import requests
 
-from service.model_cache import POLL_SECONDS
-
 from .conftest import EMILY, SEED_ROWS, SNAPSHOT
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(180)]
@@ -61,6 +59,22 @@ def test_corrupt_snapshots_are_never_served(api_process, tmp_path: Path) -> None
     def predicted(**body: object) -> requests.Response:
         return http.post(api.url("/predict"), json={**EMILY, **body})
 
+    def listed(model_id: str) -> dict:
+        """The model's entry in GET /models (read from the database: loads nothing)."""
+        return {entry["id"]: entry for entry in http.get(api.url("/models")).json()}[model_id]
+
+    def predicted_until(
+        accept: Callable[[requests.Response], bool], timeout: float = 10.0
+    ) -> requests.Response:
+        """POST /predict until `accept(answer)`; that answer."""
+        deadline = time.monotonic() + timeout
+        while True:
+            answer = predicted()
+            if accept(answer):
+                return answer
+            assert time.monotonic() < deadline, f"still not so after {timeout} s: {answer.text}"
+            time.sleep(0.05)
+
     good = imported()
     assert http.post(api.url(f"/models/{good}/promote")).status_code == 200
     assert predicted().json()["model_id"] == good
@@ -70,9 +84,9 @@ def test_corrupt_snapshots_are_never_served(api_process, tmp_path: Path) -> None
         assert http.post(api.url(f"/models/{bad}/promote")).status_code == 200
         (snapshot,) = (tmp_path / "objects" / "models" / bad).glob("*.json")
         corrupt(snapshot)
-        time.sleep(2 * POLL_SECONDS)  # the API has looked at the promotions since
-
-        served = predicted()  # LATEST names the corrupt file: the last good model answers
+        # Until the API's next look at the promotions: it finds LATEST naming the corrupt file,
+        # fails to load it (the listing records that) and the last good model answers.
+        served = predicted_until(lambda _, bad=bad: listed(bad)["status"] == "corrupt")
         assert served.status_code == 200, (name, served.text)
         assert served.json()["model_id"] == good, name
         for response in (
@@ -90,8 +104,7 @@ def test_corrupt_snapshots_are_never_served(api_process, tmp_path: Path) -> None
 
     fixed = imported(loss="mse", biases=[[0.5, 0.5], [0.0]])
     assert http.post(api.url(f"/models/{fixed}/promote")).status_code == 200
-    time.sleep(2 * POLL_SECONDS)
-    assert predicted().json()["model_id"] == fixed
+    predicted_until(lambda answer: answer.json()["model_id"] == fixed)
 
 
 #: The object store's disk: room for datasets and small snapshots, not for a 400 kB one.

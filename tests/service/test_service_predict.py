@@ -13,7 +13,6 @@ from stores import snapshot_object_path
 
 from model_store import ModelStore
 from service import create_app
-from service.model_cache import POLL_SECONDS
 
 EMILY = {"weight": 128, "height": 63}
 FRANK = {"weight": 155, "height": 68}
@@ -97,7 +96,13 @@ def test_a_corrupt_latest_keeps_the_last_good_model_serving(
     bad = saved_model(flip=True)
     path = snapshot_object_path(store, bad)
     path.write_bytes(path.read_bytes()[:-20])  # truncated after it was promoted
-    time.sleep(POLL_SECONDS)  # past the next poll, which finds the new promotion
+
+    def damage_found(body: dict) -> bool:
+        """The cache's next poll found the new promotion, failed to load it (which records the
+        damage in the store) and answered with the last good model."""
+        return body["model_id"] == good and store.get_model_summary(bad)["status"] == "corrupt"
+
+    predict_when(client, damage_found, **EMILY)
     assert predict(client, **EMILY)["model_id"] == good
     response = client.post("/predict", json={"model_id": bad, **EMILY})
     assert response.status_code == 409
