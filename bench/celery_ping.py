@@ -19,8 +19,8 @@ import time
 from celery import Celery
 from seed import train_seed_network
 
-from nnservice.config import Settings
-from worker.celery_app import make_celery
+from foundation.settings import Settings
+from worker.celery_config import make_celery
 
 
 def make_app(broker_url: str) -> Celery:

@@ -8,6 +8,7 @@ import pytest
 from stores import migrated, snapshot_object_path
 
 from foundation.settings import Settings
+from model_store import ModelStore
 from service import create_app
 
 from .conftest import EMILY, FRANK, SNAPSHOT, probability_female
@@ -169,7 +170,7 @@ def test_a_version_is_checked_by_its_store_record(stack, tmp_path) -> None:
     an unknown id, and the inference's 409 once its snapshot has been found corrupt."""
     settings = migrated(Settings(store_path=tmp_path, redis_url=stack.redis_url))
     client = create_app(settings).test_client()
-    store = settings.open_store()
+    store = ModelStore.from_settings(settings)
     model_id = store.save_snapshot(SNAPSHOT)["id"]
     version = f"/v2/models/nnservice/versions/{model_id}"
     unknown = {"error": "no version 'm-nope' of model 'nnservice'"}
