@@ -27,6 +27,7 @@ import click  # noqa: E402
 
 from nnservice import client_commands, store_commands  # noqa: E402
 from nnservice.config import Settings  # noqa: E402
+from nnservice.example_data import example_data  # noqa: E402
 
 
 def _version() -> str:
@@ -100,6 +101,7 @@ def up(host: str, port: int) -> None:
 
 client_commands.register(main)
 store_commands.register(main)
+main.add_command(example_data)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 Stack = sys.modules["stack"].Stack
 stores = sys.modules["stores"]
-SHARED_TSV = REPO_ROOT.parent / "shared/data/weight-height.tsv"
 WALKTHROUGH = json.loads((REPO_ROOT / "docs/seed_walkthrough.json").read_text())
 #: Alice, Bob, Charlie and Diana.
 SEED_ROWS: list[dict] = WALKTHROUGH["upload"]["rows"]
