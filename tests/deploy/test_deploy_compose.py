@@ -106,6 +106,17 @@ def test_the_object_stores_bucket_is_the_one_createbuckets_makes() -> None:
     assert f"store/{bucket}" in " ".join(SERVICES["createbuckets"]["command"])
 
 
+def test_the_configuration_table_lists_exactly_the_settings_variables() -> None:
+    """docs/configuration.md's table of the service's variables, against what Settings reads."""
+    guide = (ROOT / "docs/configuration.md").read_text()
+    service = guide[guide.index("## The service") : guide.index("## The command-line client")]
+    documented = set(re.findall(r"^\| `([A-Z0-9_]+)` \|", service, flags=re.MULTILINE))
+    assert documented == ENVIRONMENT_VARIABLES, (
+        f"missing: {sorted(ENVIRONMENT_VARIABLES - documented)}, "
+        f"not read by Settings: {sorted(documented - ENVIRONMENT_VARIABLES)}"
+    )
+
+
 def test_the_api_is_published_on_this_machine_only_unless_told() -> None:
     (published,) = SERVICES["api"]["ports"]
     assert interpolate(published, {}) == "127.0.0.1:8000:8000"
