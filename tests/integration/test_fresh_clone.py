@@ -90,10 +90,10 @@ def wait_for_url(process: subprocess.Popen, log: Path, port: int) -> str:
             url = found.group(1) if found else None
         if url is not None:
             try:
-                if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
+                if requests.get(f"{url}/healthz", timeout=5).status_code == 200:
                     return url
-            except requests.ConnectionError:
-                pass
+            except (requests.ConnectionError, requests.Timeout):
+                pass  # not listening yet, or still starting
         time.sleep(0.5)
     pytest.fail(f"serve.sh did not serve within {SERVE_SECONDS} s:\n{log.read_text()}")
 
