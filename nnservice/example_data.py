@@ -10,17 +10,17 @@ The people are drawn from published population statistics of US adults (20 years
   (Fryar CD et al., "Anthropometric Reference Data for Children and Adults: United States,
   2015-2018", Vital and Health Statistics Series 3, No. 46, 2021; also CDC FastStats "Body
   Measurements"): men 69.0 in and 199.8 lb, women 63.5 in and 170.8 lb;
-- the spreads and the within-sex correlation of height and weight are rounded values consistent
-  with that survey's percentiles, not quoted from one table: height SD 2.9 in (men) and 2.7 in
-  (women); weight log-normal (adult weight is right-skewed) with a coefficient of variation
-  of about 0.22 (men) and 0.26 (women); correlation of height and log weight 0.45 (men) and 0.35
+- the spreads and the within-sex correlation of height and weight are rounded approximations of
+  what that survey reports, not quoted from one of its tables: height SD 2.9 in (men) and 2.7 in
+  (women); weight log-normal (adult weight is right-skewed) with a coefficient of variation of
+  about 0.22 (men) and 0.26 (women); correlation of height and log weight 0.45 (men) and 0.35
   (women).
 
 Height and log weight are drawn as a bivariate normal per sex with the standard library's
 `random` (no numpy, so the client stays light); a draw further than 4 standard deviations from
 the mean is drawn again, so every person is plausible and within the service's limits. The two
-sexes overlap as real people do: a good classifier gets about 84 % right (the 10,000-person file
-the project was first tried on is tighter, about 92 %).
+sexes overlap as real people do: the best straight boundary gets about 83 % of held-out people
+right (on the 10,000-person file the project was first tried on, whose sexes overlap less, 92 %).
 """
 
 from __future__ import annotations
