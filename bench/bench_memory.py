@@ -6,12 +6,12 @@ requests (another 100,000 predictions by default) follow. The RSS of every API p
 master and workers) is sampled every 0.1 s; the table gives it at start, the peak and the end.
 Target: each process that serves predictions stays under 150 MB.
 
-Worker: a 1,000,000-row dataset (the 10,000 people of ../shared/data/weight-height.tsv, 100
-times, with a jitter of +-0.5) is written to the store, then `nnservice worker` (default
-concurrency) trains it for `--epochs` epochs through POST /train. The RSS of the worker's main
-process and of its pool children is sampled every 0.05 s. Target: the process training stays
-under 500 MB (the sum over the worker's processes is shown too, and their PSS at the end: forked
-processes share pages, so the RSS sum overstates).
+Worker: a 1,000,000-row dataset (the 10,000 people of bench/people.py, 100 times, with a jitter
+of +-0.5) is written to the store, then `nnservice worker` (default concurrency) trains it for
+`--epochs` epochs through POST /train. The RSS of the worker's main process and of its pool
+children is sampled every 0.05 s. Target: the process training stays under 500 MB (the sum over
+the worker's processes is shown too, and their PSS at the end: forked processes share pages, so
+the RSS sum overstates).
 
     python bench/bench_memory.py [--predictions 100000] [--batches 10] [--epochs 3]
 """
@@ -28,7 +28,6 @@ import numpy as np
 import psutil
 import requests
 from harness import (
-    REPO,
     Stack,
     machine,
     markdown_table,
@@ -38,9 +37,10 @@ from harness import (
     wait_job,
 )
 from loadgen import run_wrk
+from people import people_file
 
 MB = 1024 * 1024
-DATA = REPO.parent / "shared/data/weight-height.tsv"
+DATA = people_file()
 
 
 class RssSampler:

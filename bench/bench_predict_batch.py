@@ -1,7 +1,7 @@
 """Issue 5, item 2: a 10,000-row POST /predict against the cost of its JSON alone.
 
-The body holds the 10,000 people of ../shared/data/weight-height.tsv (weight, height as the file
-writes them). In one process, interleaved, median of `--repeats` rounds:
+The body holds the 10,000 people of bench/people.py (weight, height as the file writes them).
+In one process, interleaved, median of `--repeats` rounds:
   - the request through the real Flask app (a direct WSGI call: routing, JSON parsing, per-row
     validation, the network, the response body),
   - the anchor: `json.loads` of that body plus `json.dumps` of the response body it produced.
@@ -24,12 +24,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import requests
-from harness import REPO, Stack, machine, markdown_table, verdict
+from harness import Stack, machine, markdown_table, verdict
 from inprocess import service_app, wsgi_request
+from people import people_file
 
 from service.measurements import validate_json_rows
 
-DATA = REPO.parent / "shared/data/weight-height.tsv"
+DATA = people_file()
 
 
 def people_body(path: Path = DATA) -> bytes:

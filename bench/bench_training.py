@@ -41,10 +41,12 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from people import people_file  # noqa: E402
+
 import neural  # noqa: E402
 from neural import Network, Standardizer, train_sgd  # noqa: E402
 
-DEFAULT_DATA = REPO.parent / "shared/data/weight-height.tsv"
+DEFAULT_DATA = people_file()
 LEARNING_RATE = 0.1
 
 

@@ -137,7 +137,7 @@ def _describe(error: ValidationError) -> str:
 
 
 #: The variables `Settings.from_env` reads: the fields' validation aliases (checked against
-#: docker-compose.yml and the README in tests).
+#: docker-compose.yml and docs/configuration.md in tests).
 ENVIRONMENT_VARIABLES: frozenset[str] = frozenset(
     field.validation_alias for field in Settings.model_fields.values()
 )

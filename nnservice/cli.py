@@ -17,6 +17,7 @@ import click
 
 from foundation.settings import Settings
 from nnservice import client_commands, store_commands
+from nnservice.example_data import example_data
 
 
 def _version() -> str:
@@ -28,15 +29,40 @@ def _version() -> str:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(_version(), prog_name="nnservice")
-def main() -> None:
+@click.option(
+    "--url",
+    metavar="URL",
+    help="Base URL of the API, for the client commands (also accepted after the command) "
+    "[env var: NNSERVICE_URL; default: http://127.0.0.1:8000].",
+)
+@click.option(
+    "--api-key",
+    metavar="KEY",
+    help="API key for the client commands (also accepted after the command) "
+    "[env var: NNSERVICE_API_KEY].",
+)
+@click.pass_context
+def main(ctx: click.Context, url: str | None, api_key: str | None) -> None:
     """nnservice: a neural-network prediction service (API, training workers, model store)."""
+    ctx.meta[client_commands.GROUP_OPTIONS] = {"url": url, "api_key": api_key}
+
+
+def client_url(host: str, port: int) -> str:
+    """The URL a client on this machine reaches the API at, listening on `host`:`port` (a
+    wildcard address is reached on the loopback)."""
+    host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address the API listens on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
-def api(host: str, port: int) -> None:
+@click.pass_context
+def api(ctx: click.Context, host: str, port: int) -> None:
     """Run the HTTP API (gunicorn, production settings) in the foreground."""
+    # The API listens where --host/--port say: a client's --url would only mislead.
+    if any(ctx.meta.get(client_commands.GROUP_OPTIONS, {}).values()):
+        raise click.UsageError("--url and --api-key are for the client commands, not for 'api'")
     Settings.from_env()  # a bad variable is reported here, before the hand-over
     command = [sys.executable, "-m", "nnservice.api_main", "--host", host, "--port", str(port)]
     os.execv(sys.executable, command)
@@ -76,11 +102,15 @@ def worker(concurrency: int | None) -> None:
 def up(host: str, port: int) -> None:
     """Run the whole stack: a broker (unless REDIS_URL is set), one worker and the API.
 
-    The database is migrated first (as `nnservice db upgrade` does). Ctrl-C or SIGTERM stops
-    the API and the worker, then the broker, and exits 0.
+    It first prints the `export NNSERVICE_URL=...` line that points the client at it. The
+    database is migrated first (as `nnservice db upgrade` does). Ctrl-C or SIGTERM stops the API
+    and the worker, then the broker, and exits 0.
     """
     from nnservice.supervisor import run_stack
 
+    # First, so it is on screen before anything else: the line to paste in the client's shell.
+    click.echo("nnservice: in another shell, point the client and $URL at this stack with:")
+    click.echo(f"export NNSERVICE_URL={client_url(host, port)}")
     settings = Settings.from_env()
     store_commands.upgrade_database(settings)
     sys.exit(run_stack(settings, host, port, click.echo))
@@ -88,6 +118,7 @@ def up(host: str, port: int) -> None:
 
 client_commands.register(main)
 store_commands.register(main)
+main.add_command(example_data)
 
 
 if __name__ == "__main__":

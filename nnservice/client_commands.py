@@ -2,9 +2,11 @@
 
 Each command talks to a running service over HTTP through `nnservice.client.Client`. They share
 three options: `--url` (`NNSERVICE_URL`), `--api-key` (`NNSERVICE_API_KEY`, sent as a bearer token)
-and `--json` (print the server's JSON body instead of a table). An error answer prints the server's
-message and field errors to stderr and exits 1; click's usage errors exit 2. `register(group)` adds
-the commands to the `nnservice` group defined in `nnservice/cli.py`.
+and `--json` (print the server's JSON body instead of a table); `--url` and `--api-key` may also
+come before the command (`nnservice --url X models`: the group keeps them in `GROUP_OPTIONS`). An
+error answer prints the server's message and field errors to stderr and exits 1; click's usage
+errors exit 2. `register(group)` adds the commands to the `nnservice` group defined in
+`nnservice/cli.py`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -44,6 +47,9 @@ from nnservice.client import (
 PREDICT_CHUNK_ROWS = 10_000
 #: Seconds between two progress lines while watching a job with the output not on a terminal.
 PLAIN_LINE_SECONDS = 1.0
+#: The key in `click.Context.meta` under which the `nnservice` group keeps the `--url` and
+#: `--api-key` given before the command.
+GROUP_OPTIONS = "nnservice.client_options"
 
 
 class ApiFailure(click.ClickException):
@@ -113,6 +119,9 @@ def api_command(func: Callable[..., Any]) -> Callable[..., Any]:
     )
     @functools.wraps(func)
     def wrapper(url: str, api_key: str | None, as_json: bool, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        url = _given_anywhere(ctx, "url", url)
+        api_key = _given_anywhere(ctx, "api_key", api_key)
         with Client(url, api_key=api_key) as client:
             try:
                 return func(Session(client, as_json), **kwargs)
@@ -125,6 +134,15 @@ def api_command(func: Callable[..., Any]) -> Callable[..., Any]:
                 ) from exc
 
     return wrapper
+
+
+def _given_anywhere(ctx: click.Context, name: str, value: Any) -> Any:
+    """The option `name`: given after the command, else before it (on the group), else from its
+    environment variable or its default."""
+    if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE:
+        return value
+    before = ctx.meta.get(GROUP_OPTIONS, {}).get(name)
+    return value if before is None else before
 
 
 # -- small formatting helpers ----------------------------------------------------------------------

@@ -8,8 +8,8 @@ and no worker thread; gunicorn monkey-patches the process when the worker starts
 sleeps and locks (Flask, Celery's publishing through kombu and redis-py, prometheus-client) yield
 to other connections. Slow clients are cut off: request headers must arrive within
 `KEEPALIVE_SECONDS` (gunicorn's gevent worker reads them under that timeout), a request body
-within `service.body_limit.BODY_TIMEOUT_SECONDS`. README.md ("Serving model") has the measurements
-behind the choice.
+within `service.body_limit.BODY_TIMEOUT_SECONDS`. docs/performance.md ("Slow clients") has the
+measurements behind the choice.
 
 SIGTERM lets in-flight requests finish (up to `GRACEFUL_TIMEOUT_SECONDS`). Logs are JSON lines
 (`nnservice.gunicorn_logging.JsonLogger`). Metrics: every worker records into files in this

@@ -1,6 +1,7 @@
-# Sourced by .ci/run once .venv exists: start a real PostgreSQL 15 and a real S3 server (SeaweedFS)
-# for the store's tests, export the variables that name them (NNSERVICE_TEST_DATABASE_URL,
-# NNSERVICE_TEST_OBJECT_STORE and the AWS_* ones), and stop both when this shell exits.
+# Sourced by `scripts/test.sh --with-backends` (what .ci/run runs) once .venv exists: start a real
+# PostgreSQL 15 and a real S3 server (SeaweedFS) for the store's tests, export the variables that
+# name them (NNSERVICE_TEST_DATABASE_URL, NNSERVICE_TEST_OBJECT_STORE and the AWS_* ones), and stop
+# both when this shell exits.
 # tests/backends.py starts and holds the servers; it stops them on SIGTERM or when this shell is gone.
 # Sets the shell's EXIT, INT and TERM traps.
 _backends_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

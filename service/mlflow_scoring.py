@@ -20,7 +20,7 @@ a missing column is `INVALID_PARAMETER_VALUE` and a value that does not convert 
 `BAD_REQUEST`, naming the row. Text converts by the rule of dataset uploads
 (`service.measurements.plain_decimal`: no `1_50`, `inf` or `nan`, which float() would read).
 Where nnservice is stricter on purpose (that, nulls, booleans, values outside the physical
-bounds, which `service.protocol_input` refuses naming the row), the README says so.
+bounds, which `service.protocol_input` refuses naming the row), docs/protocols.md says so.
 """
 
 from __future__ import annotations

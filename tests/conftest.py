@@ -30,6 +30,7 @@ Stack = _load_module("stack").Stack
 stores = _load_module("stores")
 _load_module("backends")  # real PostgreSQL and S3 servers (tests/backends.py)
 _load_module("netns")  # hosts as network namespaces (tests/netns.py)
+_load_module("people_data")  # example people, and the real data set where found
 
 
 @pytest.fixture(params=stores.BACKENDS)

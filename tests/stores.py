@@ -1,9 +1,10 @@
 """Where a test's store lives: SQLite + a local directory always, PostgreSQL + S3 in CI.
 
-`.ci/run` starts a real PostgreSQL and a real S3 server (SeaweedFS) and names them in
-NNSERVICE_TEST_DATABASE_URL and NNSERVICE_TEST_OBJECT_STORE (with the AWS_* variables for S3).
-Each test gets a database of its own on that server (created, then dropped) and a key prefix of
-its own in the bucket. Without the variables, the PostgreSQL + S3 cases are skipped and say why.
+`./scripts/test.sh --with-backends` (what `.ci/run` runs) starts a real PostgreSQL and a real S3
+server (SeaweedFS) and names them in NNSERVICE_TEST_DATABASE_URL and NNSERVICE_TEST_OBJECT_STORE
+(with the AWS_* variables for S3). Each test gets a database of its own on that server (created,
+then dropped) and a key prefix of its own in the bucket. Without the variables, the PostgreSQL + S3
+cases are skipped and say why.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def skip_without_servers() -> None:
     if not server_backend_configured():
         pytest.skip(
             f"PostgreSQL + S3: {DATABASE_VARIABLE} and {OBJECTS_VARIABLE} are not set "
-            "(.ci/run starts both servers and sets them)"
+            "(./scripts/test.sh --with-backends starts both servers and sets them)"
         )
 
 

@@ -1,10 +1,11 @@
 """The README's command-line lines, run as a new user would: pasted into a fresh shell.
 
-The block under "The command-line client" runs as it is printed, in `bash -c` from the
-repository root with a clean environment (no venv active, a bare PATH and a new HOME); only
-`NNSERVICE_URL`, the README's own variable for a service elsewhere, points it at the test stack.
-Nothing but the README's lines runs in that shell, and its output (a pipe, not a terminal) is
-what a newcomer would read in a log.
+The block under "The command-line client" runs as it is printed, in `bash -c` with a clean
+environment (no venv active, a bare PATH and a new HOME), from a scratch directory that holds what
+the repository root offers the block (`.venv` and `examples/`, linked), so the files the block
+writes (`people-10k.tsv`) land there and not in the repository; only `NNSERVICE_URL`, the README's
+own variable, points it at the test stack. Nothing but the README's lines runs in that shell, and
+its output (a pipe, not a terminal) is what a newcomer would read in a log.
 """
 
 from __future__ import annotations
@@ -37,14 +38,19 @@ def readme_cli_block() -> str:
 def test_readme_cli_lines_in_a_fresh_shell(stack, tmp_path) -> None:
     block = readme_cli_block()
     assert block.startswith(". .venv/bin/activate")  # the README says how to reach the command
+    home, root = tmp_path / "home", tmp_path / "root"
+    home.mkdir()
+    root.mkdir()
+    for name in (".venv", "examples"):
+        (root / name).symlink_to(REPO_ROOT / name)
     env = {
-        "HOME": str(tmp_path),
+        "HOME": str(home),
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "LANG": "C.UTF-8",
         "NNSERVICE_URL": stack.base_url,
     }
     run = subprocess.run(
-        ["bash", "-c", block], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=200
+        ["bash", "-c", block], cwd=root, env=env, capture_output=True, text=True, timeout=200
     )
     out, err = run.stdout, run.stderr
     assert "command not found" not in err, err
@@ -61,7 +67,10 @@ def test_readme_cli_lines_in_a_fresh_shell(stack, tmp_path) -> None:
     assert "cancel requested for job" in out, out
     assert re.search(r"job \S+ cancelled", err), err
     assert run.returncode == 1, (out, err)
-    assert not any(tmp_path.iterdir()), list(tmp_path.iterdir())  # the client writes nothing
+    assert not any(home.iterdir()), list(home.iterdir())  # the client writes nothing in HOME
+    written = sorted(path.name for path in root.iterdir())
+    assert written == [".venv", "examples", "people-10k.tsv"], written
+    assert "wrote 10000 people (5000 female, 5000 male) to people-10k.tsv" in out, out
 
 
 def test_the_api_writes_nothing_in_home(stack, tmp_path) -> None:

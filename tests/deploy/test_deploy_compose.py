@@ -2,12 +2,14 @@
 
 Each command in docker-compose.yml and the Dockerfile must parse with the real `nnservice` CLI, and
 each environment variable it sets must be one that `foundation.settings.Settings.from_env` reads (or
-one of boto3's standard variables, which reach the object store).
+one of boto3's standard variables, which reach the object store). The API is published on the
+loopback only unless the user says otherwise, and takes its keys from the user's shell.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import click
@@ -25,6 +27,21 @@ AWS_VARIABLES = frozenset(
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
+
+
+def interpolate(value: str, shell: Mapping[str, str]) -> str:
+    """Docker Compose's `${NAME}` and `${NAME:-default}` in `value`, `shell` being the variables
+    of the shell that runs `docker compose` (`:-` takes the default when unset or empty)."""
+
+    def one(match: re.Match) -> str:
+        return shell.get(match.group(1)) or match.group(2) or ""
+
+    return re.sub(r"\$\{(\w+)(?::-([^}]*))?\}", one, value)
+
+
+def compose_environment(service: str, shell: Mapping[str, str]) -> dict[str, str]:
+    """The environment `service` gets when `docker compose` runs in a shell with `shell`."""
+    return {k: interpolate(str(v), shell) for k, v in SERVICES[service]["environment"].items()}
 
 
 def parse_cli(argv: list[str]) -> click.Context:
@@ -73,7 +90,7 @@ def test_compose_environment_is_read_by_settings(service: str) -> None:
     environment = SERVICES[service]["environment"]
     unknown = set(environment) - ENVIRONMENT_VARIABLES - AWS_VARIABLES
     assert not unknown, f"{service} sets variables nnservice never reads: {sorted(unknown)}"
-    settings = Settings.from_env({k: str(v) for k, v in environment.items()})
+    settings = Settings.from_env(compose_environment(service, {}))
     assert settings.store_database_url == environment["NNSERVICE_DATABASE_URL"]
     assert settings.store_database_url.startswith("postgresql+psycopg://")
     assert "@postgres:" in settings.store_database_url
@@ -89,10 +106,35 @@ def test_the_object_stores_bucket_is_the_one_createbuckets_makes() -> None:
     assert f"store/{bucket}" in " ".join(SERVICES["createbuckets"]["command"])
 
 
-def test_every_settings_variable_is_documented_in_the_readme() -> None:
-    readme = (ROOT / "README.md").read_text()
-    missing = sorted(name for name in ENVIRONMENT_VARIABLES if name not in readme)
-    assert not missing, f"README does not document {missing}"
+def test_the_configuration_table_lists_exactly_the_settings_variables() -> None:
+    """docs/configuration.md's table of the service's variables, against what Settings reads."""
+    guide = (ROOT / "docs/configuration.md").read_text()
+    service = guide[guide.index("## The service") : guide.index("## The command-line client")]
+    documented = set(re.findall(r"^\| `([A-Z0-9_]+)` \|", service, flags=re.MULTILINE))
+    assert documented == ENVIRONMENT_VARIABLES, (
+        f"missing: {sorted(ENVIRONMENT_VARIABLES - documented)}, "
+        f"not read by Settings: {sorted(documented - ENVIRONMENT_VARIABLES)}"
+    )
+
+
+def test_the_api_is_published_on_this_machine_only_unless_told() -> None:
+    (published,) = SERVICES["api"]["ports"]
+    assert interpolate(published, {}) == "127.0.0.1:8000:8000"
+    assert interpolate(published, {"NNSERVICE_PUBLISH": "0.0.0.0"}) == "0.0.0.0:8000:8000"
+    assert [name for name in SERVICES if "ports" in SERVICES[name]] == ["api"]
+
+
+def test_the_api_keys_come_from_the_shell() -> None:
+    assert Settings.from_env(compose_environment("api", {})).api_keys == ()
+    shell = {"NNSERVICE_API_KEYS": "key-one,key-two"}
+    assert Settings.from_env(compose_environment("api", shell)).api_keys == ("key-one", "key-two")
+
+
+def test_the_compose_file_and_the_deployment_guide_say_what_is_exposed() -> None:
+    compose = (ROOT / "docker-compose.yml").read_text()
+    guide = (ROOT / "docs/deployment.md").read_text()
+    for text in (compose, guide):
+        assert "127.0.0.1" in text and "NNSERVICE_PUBLISH" in text and "NNSERVICE_API_KEYS" in text
 
 
 def test_api_and_worker_share_no_volume_and_start_after_the_store_is_ready() -> None:

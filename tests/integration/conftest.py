@@ -1,5 +1,6 @@
 """The integration tests: the seed's people (docs/seed_walkthrough.json), and the stack on each
-store backend (SQLite + a directory; PostgreSQL + S3 where .ci/run starts them)."""
+store backend (SQLite + a directory; PostgreSQL + S3 where `./scripts/test.sh --with-backends`
+starts them)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 Stack = sys.modules["stack"].Stack
 stores = sys.modules["stores"]
-SHARED_TSV = REPO_ROOT.parent / "shared/data/weight-height.tsv"
 WALKTHROUGH = json.loads((REPO_ROOT / "docs/seed_walkthrough.json").read_text())
 #: Alice, Bob, Charlie and Diana.
 SEED_ROWS: list[dict] = WALKTHROUGH["upload"]["rows"]
@@ -38,7 +38,7 @@ def _server_backend_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 @pytest.fixture(params=stores.BACKENDS)
 def stack(request: pytest.FixtureRequest) -> Stack:
     """The integration tests run on each store backend: SQLite + a directory, and PostgreSQL +
-    S3 (in CI, where .ci/run starts both servers)."""
+    S3 (where `./scripts/test.sh --with-backends` starts both servers, as in CI)."""
     if request.param == "sqlite-local":
         running = request.getfixturevalue("_session_stack")
     else:

@@ -4,7 +4,8 @@ The S3 server must honour conditional writes: datasets and snapshots are written
 (`If-None-Match: *`), so an emulator that ignores the header (and lets a second writer replace an
 immutable object) fails here. PostgreSQL must answer and hold advisory locks (migrations run under
 one). scripts/ci_backends.sh starts both servers and names them in NNSERVICE_TEST_OBJECT_STORE and
-NNSERVICE_TEST_DATABASE_URL (with the standard AWS_* variables); .ci/run always does.
+NNSERVICE_TEST_DATABASE_URL (with the standard AWS_* variables) under
+`./scripts/test.sh --with-backends`, which .ci/run always runs.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from sqlalchemy import create_engine, text
 OBJECT_STORE = os.environ.get("NNSERVICE_TEST_OBJECT_STORE", "")
 DATABASE_URL = os.environ.get("NNSERVICE_TEST_DATABASE_URL", "")
 
-UNSET = "{} is not set: source scripts/ci_backends.sh first, as .ci/run does"
+UNSET = "{} is not set: run ./scripts/test.sh --with-backends (it starts the servers)"
 needs_s3 = pytest.mark.skipif(not OBJECT_STORE, reason=UNSET.format("NNSERVICE_TEST_OBJECT_STORE"))
 needs_postgres = pytest.mark.skipif(
     not DATABASE_URL, reason=UNSET.format("NNSERVICE_TEST_DATABASE_URL")

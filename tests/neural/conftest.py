@@ -1,17 +1,24 @@
-"""Fixtures for the network core's tests: the seed's four people and the shared real data set."""
+"""Fixtures for the network core's tests: the seed's four people, realistic people from
+`nnservice example-data`, and the real data set where it is found (tests/people_data.py)."""
 
 from __future__ import annotations
 
 import csv
-from pathlib import Path
+import io
 
 import numpy as np
 import pytest
+from people_data import example_people_tsv, real_data_tsv  # tests/people_data.py
 
 from neural import Standardizer
 
-#: The shared folder sits beside the repository: <parent>/main/tests/neural -> <parent>/shared.
-DATA = Path(__file__).resolve().parents[3] / "shared/data/weight-height.tsv"
+
+def read_people(tsv: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """A Gender/Height/Weight TSV as X = [weight lb, height in] and y (1 = female)."""
+    rows = list(csv.DictReader(io.StringIO(tsv.decode()), delimiter="\t"))
+    X = np.array([[float(row["Weight"]), float(row["Height"])] for row in rows])
+    y = np.array([1.0 if row["Gender"] == "Female" else 0.0 for row in rows])
+    return X, y
 
 
 @pytest.fixture(scope="session")
@@ -24,19 +31,18 @@ def four_people() -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.fixture(scope="session")
 def real_people() -> tuple[np.ndarray, np.ndarray]:
-    """The 10,000 people of weight-height.tsv as X = [weight lb, height in] and y (1 = female)."""
-    if not DATA.is_file():
-        pytest.skip(f"the shared data set {DATA} is absent")
-    with DATA.open(newline="") as handle:
-        rows = list(csv.DictReader(handle, delimiter="\t"))
-    X = np.array([[float(row["Weight"]), float(row["Height"])] for row in rows])
-    y = np.array([1.0 if row["Gender"] == "Female" else 0.0 for row in rows])
-    return X, y
+    """The real 10,000 people (weight-height.tsv); skips, saying where it looked, without it."""
+    return read_people(real_data_tsv())
 
 
 @pytest.fixture(scope="session")
-def thousand_people(real_people: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """1,000 rows of the real data, drawn with a fixed seed and standardized."""
-    X, y = real_people
-    rows = np.random.default_rng(1000).choice(X.shape[0], size=1000, replace=False)
-    return Standardizer().fit(X[rows]).transform(X[rows]), y[rows]
+def example_people() -> tuple[np.ndarray, np.ndarray]:
+    """10,000 realistic people of `nnservice example-data` (seed 0)."""
+    return read_people(example_people_tsv())
+
+
+@pytest.fixture(scope="session")
+def thousand_people() -> tuple[np.ndarray, np.ndarray]:
+    """1,000 realistic people of `nnservice example-data` (seed 1000), standardized."""
+    X, y = read_people(example_people_tsv(1000, 1000))
+    return Standardizer().fit(X).transform(X), y

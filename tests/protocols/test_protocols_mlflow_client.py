@@ -2,9 +2,9 @@
 
 Each request shape is also answered here the way MLflow's own scoring server answered it:
 `mlflow models serve --env-manager local` (mlflow 3.17.2) serving a pyfunc whose signature is
-`weight: double, height: double`, run once by hand for issue 13 (the table is in the README,
-"MLflow's server and nnservice"). The status and `error_code` of each of its replies are the
-expectations below; where nnservice differs on purpose, the test says so.
+`weight: double, height: double`, run once by hand for issue 13 (the table is in
+docs/protocols.md, "MLflow's server and nnservice"). The status and `error_code` of each of its
+replies are the expectations below; where nnservice differs on purpose, the test says so.
 """
 
 from __future__ import annotations
@@ -81,9 +81,9 @@ SHAPES = {
         (400, "BAD_REQUEST"),
         (400, "BAD_REQUEST"),
     ),
-    # Differences on purpose (README): pairs are this model's rows; MLflow refuses them for a
-    # column signature (400 INVALID_PARAMETER_VALUE). A null or a boolean is not a measurement;
-    # MLflow scores them (NaN, and True as 1.0).
+    # Differences on purpose (docs/protocols.md): pairs are this model's rows; MLflow refuses them
+    # for a column signature (400 INVALID_PARAMETER_VALUE). A null or a boolean is not a
+    # measurement; MLflow scores them (NaN, and True as 1.0).
     "[weight, height] pairs": ({"inputs": [EMILY]}, (400, "INVALID_PARAMETER_VALUE"), (200, None)),
     "a null": (
         {"dataframe_split": {"columns": ["weight", "height"], "data": [[None, HEIGHT]]}},

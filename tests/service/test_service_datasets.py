@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from flask.testing import FlaskClient
+from people_data import example_people_tsv, real_data_tsv  # tests/people_data.py
 
 from .conftest import SEED_ROWS
-
-SHARED_TSV = Path(__file__).resolve().parents[3] / "shared/data/weight-height.tsv"
 
 
 def test_json_rows_then_the_same_rows_again(client: FlaskClient) -> None:
@@ -44,10 +41,22 @@ def test_metric_rows_are_stored_in_pounds_and_inches(client: FlaskClient, store)
     assert abs(dataset.X[0, 0] - 60 / 0.45359237) < 1e-9
 
 
-def test_the_shared_tsv_uploads_as_it_is(client: FlaskClient) -> None:
+def test_example_people_upload_as_they_are(client: FlaskClient) -> None:
+    response = client.post(
+        "/datasets?name=people-10k",
+        data=example_people_tsv(),
+        content_type="text/tab-separated-values",
+    )
+    assert response.status_code == 201
+    info = response.get_json()
+    assert info["name"] == "people-10k"
+    assert info["rows"] == 10_000 and info["counts"] == {"F": 5_000, "M": 5_000}
+
+
+def test_the_real_tsv_uploads_as_it_is(client: FlaskClient) -> None:
     response = client.post(
         "/datasets?name=weight-height",
-        data=SHARED_TSV.read_bytes(),
+        data=real_data_tsv(),
         content_type="text/tab-separated-values",
     )
     assert response.status_code == 201

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from people_data import example_people_tsv, real_data_tsv  # tests/people_data.py
 
+from nnservice.example_data import generate_people
 from service.dataset_parsing import TableError, parse_table
 from service.measurements import (
     MAX_REPORTED_ROWS,
@@ -15,11 +15,19 @@ from service.measurements import (
     validate_json_rows,
 )
 
-SHARED_TSV = Path(__file__).resolve().parents[3] / "shared/data/weight-height.tsv"
+
+def test_example_people_parse_as_they_are() -> None:
+    columns = parse_table(example_people_tsv(), "text/tab-separated-values")
+    assert len(columns) == 10_000
+    assert int(columns.label.sum()) == 5_000  # Female rows
+    gender, height, weight = next(generate_people())
+    assert columns.label[0] == (1.0 if gender == "Female" else 0.0)
+    assert columns.weight[0] == pytest.approx(weight, abs=1e-4)
+    assert columns.height[0] == pytest.approx(height, abs=1e-4)
 
 
-def test_shared_tsv_parses_as_it_is() -> None:
-    columns = parse_table(SHARED_TSV.read_bytes(), "text/tab-separated-values")
+def test_real_tsv_parses_as_it_is() -> None:
+    columns = parse_table(real_data_tsv(), "text/tab-separated-values")
     assert len(columns) == 10_000
     assert int(columns.label.sum()) == 5_000  # Female rows
     # The first data row is "Male 73.847017017515 241.893563180437" (Gender, Height, Weight).

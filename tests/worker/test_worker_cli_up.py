@@ -108,6 +108,7 @@ def test_up_starts_everything_and_stops_cleanly(up, stop_signal: int) -> None:
     assert process.wait(90) == 0, log.read_text()
     assert not [pid for pid in started if alive(pid)], "a child of nnservice up survived it"
     text = log.read_text()
+    assert f"export NNSERVICE_URL={url}" in text.splitlines()[:3]  # first: the line to paste
     assert f"API listening on {url}" in text
     assert "nnservice: stopped" in text
 
