@@ -2,7 +2,7 @@
 
 Everything else is built from `HYPERPARAMETERS`: the API's request schema and so its validation
 and /openapi.json (`service.schemas.train`), the options and help of `nnservice train`
-(`nnservice.client_commands`), and the dashboard's training form (which reads the OpenAPI
+(`nnservice.train_options`), and the dashboard's training form (which reads the OpenAPI
 document at run time). The API fills `DEFAULTS` into each job record and the worker reads them
 back (`worker.training_setup`). Change a default or a bound here and all of them follow.
 """
@@ -18,7 +18,7 @@ from typing import Any
 class Hyperparameter:
     """One training setting as the API accepts it.
 
-    `kind` is the JSON type of the value (of each item when `length` is set: then the value is a
+    `kind` is the value's Python type (each item's when `length` is set: then the value is a
     list of `length[0]` to `length[1]` such items). `minimum` and `maximum` bound a number
     (inclusive, but `exclusive_minimum` excludes the minimum); `choices` lists a string's allowed
     values; `nullable` lets null stand for "none given" (`default` None: the service picks one).
