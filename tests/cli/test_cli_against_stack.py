@@ -246,9 +246,11 @@ def test_an_api_error_prints_the_servers_message_and_fields(stack, tmp_path: Pat
 
 
 def test_a_value_out_of_range_is_refused_before_anything_is_uploaded(stack, tmp_path: Path) -> None:
+    # A dataset's id is its content's hash: one more person makes this file's dataset new.
+    unique = uuid.uuid4()
     path = tmp_path / "people.csv"
-    path.write_text(SEED_CSV)
-    name = f"refused {uuid.uuid4().hex}"
+    path.write_text(f"{SEED_CSV}{100 + unique.int % 900 / 10},60,F\n")
+    name = f"refused {unique.hex}"
 
     def uploaded() -> list[dict]:
         listed = stack.get("/datasets", params={"limit": MAX_PAGE_SIZE}).json()
