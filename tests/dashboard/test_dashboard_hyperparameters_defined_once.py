@@ -94,17 +94,19 @@ def environment(root: Path) -> dict[str, str]:
 def changed_api(changed_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The base URL of an API server started with the changed definitions."""
     store = tmp_path_factory.mktemp("store")
-    server = subprocess.Popen(
-        [sys.executable, "-c", SERVE, str(store)],
-        cwd=changed_root,
-        env=environment(changed_root),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    log = store / "server.log"
+    with log.open("w") as errors:
+        server = subprocess.Popen(
+            [sys.executable, "-c", SERVE, str(store)],
+            cwd=changed_root,
+            env=environment(changed_root),
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+        )
     try:
         port = server.stdout.readline().strip()
-        assert port, "the API server did not start"
+        assert port, f"the API server did not start: {log.read_text()}"
         yield f"http://127.0.0.1:{int(port)}"
     finally:
         server.terminate()
