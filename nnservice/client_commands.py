@@ -42,6 +42,7 @@ from nnservice.client import (
     Client,
     ServiceUnreachable,
 )
+from nnservice.train_options import given_hyperparameters, hyperparameter_options
 
 #: Rows per `/predict` request when predicting a file (the server's default cap).
 PREDICT_CHUNK_ROWS = 10_000
@@ -173,28 +174,6 @@ def _table(*columns: str) -> Table:
 def _row(table: Table, *cells: Any) -> None:
     # Text cells: ids and names are shown as they are, never parsed as rich markup.
     table.add_row(*(Text("-" if cell is None else str(cell)) for cell in cells))
-
-
-def parse_layer_sizes(values: Sequence[str]) -> list[int]:
-    """`["4", "3"]` or `["4,3"]` -> `[4, 3]`; raises ValueError naming a part that is no integer."""
-    sizes: list[int] = []
-    for value in values:
-        for part in value.split(","):
-            part = part.strip()
-            if not part:
-                continue
-            try:
-                sizes.append(int(part))
-            except ValueError:
-                raise ValueError(f"{part!r} is not a whole number") from None
-    return sizes
-
-
-def _hidden_option(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> list[int]:
-    try:
-        return parse_layer_sizes(values)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), ctx, param) from None
 
 
 def read_feature_rows(path: Path) -> list[dict[str, float]]:
@@ -330,29 +309,7 @@ _DATA_FILE = click.Path(exists=True, dir_okay=False, readable=True, path_type=Pa
 
 @click.command()
 @click.argument("file", type=_DATA_FILE)
-@click.option("--epochs", type=int, help="Passes over the data [server default: 1000].")
-@click.option("--learning-rate", type=float, help="SGD step size [server default: 0.1].")
-@click.option(
-    "--hidden",
-    multiple=True,
-    metavar="N[,N...]",
-    callback=_hidden_option,
-    help="Hidden layer sizes: repeat it or give a list, e.g. --hidden 4,3 [server default: 2].",
-)
-@click.option("--batch-size", type=int, help="Samples per SGD step [server default: 1].")
-@click.option("--seed", type=int, help="Random seed (the server draws and records one if unset).")
-@click.option(
-    "--validation-fraction", type=float, help="Share of rows held out [server default: 0]."
-)
-@click.option(
-    "--shuffle/--no-shuffle",
-    default=None,
-    help="Shuffle the rows every epoch [server default: shuffle].",
-)
-@click.option("--loss", type=click.Choice(["mse", "log_loss"]), help="Loss function.")
-@click.option(
-    "--normalization", type=click.Choice(["standard", "none"]), help="Input normalization."
-)
+@hyperparameter_options
 @click.option("--name", help="Dataset name [default: the file name].")
 @click.option(
     "--no-promote", is_flag=True, help="Keep the current latest model when the job succeeds."
@@ -365,22 +322,7 @@ def train(session: Session, file: Path, watch: bool, name: str | None, **options
     Prints the job id; with --watch, a live progress bar, then the model id and its accuracies
     (exit 1 if the job fails or is cancelled).
     """
-    keys = {
-        "epochs": "epochs",
-        "learning_rate": "learning_rate",
-        "hidden": "hidden_layers",
-        "batch_size": "batch_size",
-        "shuffle": "shuffle",
-        "seed": "seed",
-        "validation_fraction": "validation_fraction",
-        "loss": "loss",
-        "normalization": "normalization",
-    }
-    hyperparameters = {
-        keys[option]: value
-        for option, value in options.items()
-        if option in keys and value not in (None, [])
-    }
+    hyperparameters = given_hyperparameters(options)
     dataset = session.client.upload_dataset_file(file, name=name or file.name)
     counts = dataset.get("counts") or {}
     session.note(

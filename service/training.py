@@ -9,16 +9,16 @@ again and the client gets 503.
 from __future__ import annotations
 
 import logging
-import secrets
 import uuid
 from typing import Any
 
+from foundation.hyperparameters import draw_seed
 from model_store import TERMINAL_STATES
 from model_store.errors import CorruptSnapshot, NotFound
 from model_store.ids import utc_now_iso
 from service.api import abort, abort_unknown_reference
 from service.context import Services
-from service.schemas.train import DEFAULT_HYPERPARAMETERS, MAX_SEED
+from service.schemas.train import DEFAULT_HYPERPARAMETERS
 from worker.names import TRAIN_TASK
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ def resolve_hyperparameters(svc: Services, data: dict, rows: int) -> dict[str, A
                 },
             )
     if hyperparameters["seed"] is None:
-        hyperparameters["seed"] = secrets.randbelow(MAX_SEED + 1)
+        hyperparameters["seed"] = draw_seed()
     steps = hyperparameters["epochs"] * rows
     budget = svc.settings.job_budget
     if steps > budget:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 import numpy as np
 
 import neural
+from foundation.hyperparameters import draw_seed
 from foundation.settings import Settings
 from model_store import TERMINAL_STATES, ModelStore, NotFound, StoreError
 from model_store.ids import utc_now_iso
@@ -188,7 +189,7 @@ class _Run:
         """Defaults filled in; a missing seed is drawn once and recorded, so retries reuse it."""
         hp = setup.hyperparameters(self.record)
         if hp["seed"] is None:
-            hp["seed"] = secrets.randbelow(2**63)
+            hp["seed"] = draw_seed()
             stored = {**(self.record.get("hyperparameters") or {}), "seed": hp["seed"]}
             if self.store.heartbeat(self.job_id, self.owner, hyperparameters=stored) is None:
                 raise StoreError("the job was taken away before it started")

@@ -10,27 +10,16 @@ uninterrupted run.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 import neural
-from foundation import hyperparameters
+from foundation.hyperparameters import HYPERPARAMETERS
 from neural.decision import decide
 
-#: Used for every hyperparameter a POST /train leaves out (`foundation.hyperparameters`).
-DEFAULT_HYPERPARAMETERS: dict[str, Any] = hyperparameters.DEFAULTS
-#: What a job record's "hyperparameters" must hold; the API fills in the defaults before sending.
-REQUIRED = (
-    "hidden_layers",
-    "epochs",
-    "learning_rate",
-    "batch_size",
-    "loss",
-    "shuffle",
-    "validation_fraction",
-    "normalization",
-)
+#: What a job record's "hyperparameters" must hold (the API fills in the defaults before sending);
+#: only a nullable one (the seed) may be missing: the worker then draws it.
+REQUIRED = tuple(each.name for each in HYPERPARAMETERS if not each.nullable)
 
 
 def hyperparameters(record: dict) -> dict:

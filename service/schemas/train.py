@@ -18,65 +18,41 @@ from service.schemas.fields import (
 )
 
 DEFAULT_HYPERPARAMETERS = hp.DEFAULTS
-MAX_SEED = hp.MAX_SEED
 
 
-def _doc(name: str, description: str) -> dict:
-    return {"description": description, "default": DEFAULT_HYPERPARAMETERS[name]}
+def _value_field(definition: hp.Hyperparameter, **options: Any) -> ma.fields.Field:
+    """One value of `definition`'s kind, within its range or choices."""
+    if definition.choices:
+        return ma.fields.String(validate=ma.validate.OneOf(definition.choices), **options)
+    if definition.kind is bool:
+        return StrictBoolean(**options)
+    field = StrictInteger if definition.kind is int else StrictFloat
+    validate = ma.validate.Range(
+        definition.minimum, definition.maximum, min_inclusive=not definition.exclusive_minimum
+    )
+    return field(validate=validate, **options)
 
 
-_LEARNING_RATE = ma.validate.Range(*hp.LEARNING_RATE, min_inclusive=False)
+def hyperparameter_field(definition: hp.Hyperparameter) -> ma.fields.Field:
+    """The request field of one hyperparameter, documented with its help, default and range."""
+    metadata = {"description": definition.description(), "default": definition.json_default}
+    if definition.exclusive_minimum:
+        # apispec states the range's bounds but not that the minimum is excluded.
+        metadata["exclusiveMinimum"] = True
+    if definition.length is not None:
+        return ma.fields.List(
+            _value_field(definition),
+            validate=ma.validate.Length(*definition.length),
+            metadata=metadata,
+        )
+    return _value_field(definition, allow_none=definition.nullable, metadata=metadata)
 
 
-class HyperparametersSchema(ma.Schema):
-    """Training settings; any left out take their defaults, unknown names are refused."""
-
-    hidden_layers = ma.fields.List(
-        StrictInteger(validate=ma.validate.Range(*hp.NEURONS_PER_LAYER)),
-        validate=ma.validate.Length(*hp.HIDDEN_LAYERS),
-        metadata=_doc(
-            "hidden_layers",
-            "Neurons per hidden layer: {}-{} layers of {}-{}.".format(
-                *hp.HIDDEN_LAYERS, *hp.NEURONS_PER_LAYER
-            ),
-        ),
-    )
-    epochs = StrictInteger(
-        validate=ma.validate.Range(*hp.EPOCHS),
-        metadata=_doc("epochs", "Passes over the training rows ({}-{}).".format(*hp.EPOCHS)),
-    )
-    learning_rate = StrictFloat(
-        validate=_LEARNING_RATE,
-        metadata={
-            **_doc("learning_rate", "SGD step size, in ({:g}, {:g}].".format(*hp.LEARNING_RATE)),
-            # apispec states the range's bounds but not that the minimum is excluded.
-            "exclusiveMinimum": not _LEARNING_RATE.min_inclusive,
-        },
-    )
-    batch_size = StrictInteger(
-        validate=ma.validate.Range(*hp.BATCH_SIZE),
-        metadata=_doc("batch_size", "Rows per update (1 is the seed's per-sample SGD)."),
-    )
-    loss = ma.fields.String(
-        validate=ma.validate.OneOf(hp.LOSSES), metadata=_doc("loss", " or ".join(hp.LOSSES) + ".")
-    )
-    shuffle = StrictBoolean(metadata=_doc("shuffle", "Visit rows in a new order each epoch."))
-    seed = StrictInteger(
-        allow_none=True,
-        validate=ma.validate.Range(0, MAX_SEED),
-        metadata=_doc("seed", "0 to 2^32-1; null draws one, recorded in the job."),
-    )
-    validation_fraction = StrictFloat(
-        validate=ma.validate.Range(*hp.VALIDATION_FRACTION),
-        metadata=_doc(
-            "validation_fraction",
-            "Share of rows held out for validation ({:g}-{:g}).".format(*hp.VALIDATION_FRACTION),
-        ),
-    )
-    normalization = ma.fields.String(
-        validate=ma.validate.OneOf(hp.NORMALIZATIONS),
-        metadata=_doc("normalization", "standard (mean/std of the training rows) or none."),
-    )
+#: Training settings; any left out take their defaults, unknown names are refused.
+HyperparametersSchema = ma.Schema.from_dict(
+    {each.name: hyperparameter_field(each) for each in hp.HYPERPARAMETERS},
+    name="HyperparametersSchema",
+)
 
 
 class TrainRequestSchema(ma.Schema):

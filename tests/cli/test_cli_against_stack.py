@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
+from foundation.hyperparameters import BY_NAME
+from foundation.limits import MAX_PAGE_SIZE
+from foundation.settings import Settings
 from nnservice.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -224,24 +228,43 @@ def test_train_json_without_watch_prints_the_servers_answer(stack, seed_csv: Pat
     assert stack.wait_for_job(body["job_id"])["state"] == "succeeded"
 
 
-def test_an_api_error_prints_the_servers_message_and_fields(stack, seed_model: dict) -> None:
-    dataset = stack.store.get_dataset(seed_model["dataset_id"])
-    path = Path(stack.root) / "again.csv"
-    path.write_text(SEED_CSV)
-    result = run(stack, "train", str(path), "--learning-rate", "-1", "--epochs", "0")
+def test_an_api_error_prints_the_servers_message_and_fields(stack, tmp_path: Path) -> None:
+    # More epochs x rows than the job budget: a limit only the server checks.
+    epochs = BY_NAME["epochs"].maximum
+    rows = Settings.model_fields["job_budget"].default // epochs + 1
+    path = tmp_path / "over-budget.csv"
+    path.write_text(SEED_CSV + "".join(f"{100 + i % 90},{58 + i % 17},F\n" for i in range(rows)))
+    result = run(stack, "train", str(path), "--epochs", str(epochs), "--no-promote")
     assert result.exit_code == 1
     assert result.stdout == ""
-    server = stack.post(
-        "/train",
-        json={
-            "dataset_id": dataset["id"],
-            "hyperparameters": {"learning_rate": -1, "epochs": 0},
-        },
-    )
+    (dataset_id,) = re.findall(r"^dataset (\S+):", result.stderr, re.M)
+    body = {"dataset_id": dataset_id, "hyperparameters": {"epochs": epochs}, "promote": False}
+    server = stack.post("/train", json=body)
     assert server.status_code == 422
     assert f"Error: {server.json()['message']} (HTTP 422)" in result.stderr
-    assert "  hyperparameters.learning_rate: " in result.stderr
     assert "  hyperparameters.epochs: " in result.stderr
+
+
+def test_a_value_out_of_range_is_refused_before_anything_is_uploaded(stack, tmp_path: Path) -> None:
+    # A dataset's id is its content's hash: one more person makes this file's dataset new.
+    unique = uuid.uuid4()
+    path = tmp_path / "people.csv"
+    path.write_text(f"{SEED_CSV}{100 + unique.int % 900 / 10},60,F\n")
+    name = f"refused {unique.hex}"
+
+    def uploaded() -> list[dict]:
+        listed = stack.get("/datasets", params={"limit": MAX_PAGE_SIZE}).json()
+        return [dataset for dataset in listed if dataset["name"] == name]
+
+    refused = run(stack, "train", str(path), "--name", name, "--epochs", "-5")
+    assert refused.exit_code == 2
+    assert f"-5 is not in the range 1<=x<={BY_NAME['epochs'].maximum}" in refused.stderr
+    assert uploaded() == []
+    # The same command with a value in range uploads the file (the check above can fail).
+    accepted = run(stack, "train", str(path), "--name", name, "--epochs", "5", "--no-promote")
+    assert accepted.exit_code == 0, accepted.output
+    assert len(uploaded()) == 1
+    assert stack.wait_for_job(accepted.stdout.strip())["state"] == "succeeded"
 
 
 def test_an_unknown_model_is_the_servers_404(stack, seed_model: dict) -> None:

@@ -14,7 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from nnservice.client import ApiError, content_type_for
-from nnservice.client_commands import ApiFailure, parse_layer_sizes, read_feature_rows, register
+from nnservice.client_commands import ApiFailure, read_feature_rows, register
+from nnservice.train_options import parse_layer_sizes
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ import time
 import numpy as np
 import pytest
 
+from foundation import hyperparameters
 from model_store import ModelStore, tables
 from model_store.objects import LocalObjects
 from worker import training_setup
@@ -124,6 +125,19 @@ def test_same_seed_gives_the_same_model_and_promote_false_keeps_latest(
     pairs = zip(_weights(store, a), _weights(store, b), strict=True)
     assert all(np.array_equal(x, y) for x, y in pairs)
     assert store.latest_model_id() == a
+
+
+def test_a_job_without_a_seed_draws_one_the_api_would_accept_and_records_it(
+    store, settings, make_job
+) -> None:
+    seed = hyperparameters.BY_NAME["seed"]
+    job_id = make_job(epochs=5, seed=None)
+
+    assert run_training_job(store, job_id, settings) == "succeeded"
+
+    drawn = store.get_job(job_id)["hyperparameters"]["seed"]
+    assert isinstance(drawn, int) and seed.minimum <= drawn <= seed.maximum
+    assert store.get_snapshot(store.get_job(job_id)["model_id"])["training"]["seed"] == drawn
 
 
 def test_validation_split_is_reported(store, settings, make_job) -> None:

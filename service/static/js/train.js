@@ -1,7 +1,9 @@
-// The training form: upload a CSV/TSV (or pick a stored dataset), then POST /train.
+// The training form: upload a CSV/TSV (or pick a stored dataset), then POST /train. Its
+// hyperparameter fields are described by the API (hyperparameters.js).
 
 import { api } from "./api.js";
 import { setOptions } from "./dom.js";
+import { describeFields, loadHyperparameters, readFields } from "./hyperparameters.js";
 
 const value = (id) => document.getElementById(id).value.trim();
 const checked = (id) => document.getElementById(id).checked;
@@ -9,24 +11,6 @@ const checked = (id) => document.getElementById(id).checked;
 function contentType(file) {
   const tsv = file.type === "text/tab-separated-values" || /\.(tsv|tab)$/i.test(file.name);
   return tsv ? "text/tab-separated-values" : "text/csv";
-}
-
-function hyperparameters() {
-  const hp = {
-    hidden_layers: value("train-hidden")
-      .split(/[\s,]+/)
-      .filter(Boolean)
-      .map(Number),
-    epochs: Number(value("train-epochs")),
-    learning_rate: Number(value("train-learning-rate")),
-    batch_size: Number(value("train-batch-size")),
-    loss: value("train-loss"),
-    validation_fraction: Number(value("train-validation") || 0),
-    normalization: value("train-normalization"),
-    shuffle: checked("train-shuffle"),
-  };
-  if (value("train-seed") !== "") hp.seed = Number(value("train-seed"));
-  return hp;
 }
 
 export class TrainForm {
@@ -41,6 +25,25 @@ export class TrainForm {
       event.preventDefault();
       this.submit();
     });
+    this.described = this.describe();
+    this.described.catch((error) => notify.error(error));
+  }
+
+  /** Load the hyperparameters' schema from the API and describe the fields with it. */
+  async describe() {
+    const properties = await loadHyperparameters();
+    describeFields(this.form, properties);
+    return properties;
+  }
+
+  /** The hyperparameters' schema, loaded again if the first attempt failed. */
+  async hyperparameters() {
+    try {
+      return await this.described;
+    } catch {
+      this.described = this.describe();
+      return this.described;
+    }
   }
 
   /** Offer the stored datasets in the form (keeping the current choice). */
@@ -71,13 +74,14 @@ export class TrainForm {
     const button = document.getElementById("train-submit");
     button.disabled = true;
     try {
+      const properties = await this.hyperparameters();
       const datasetId = await this.datasetId();
       this.status.textContent = "Starting training…";
       const accepted = await api("/train", {
         method: "POST",
         json: {
           dataset_id: datasetId,
-          hyperparameters: hyperparameters(),
+          hyperparameters: readFields(this.form, properties),
           promote: checked("train-promote"),
         },
       });
