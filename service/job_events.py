@@ -18,7 +18,8 @@ import json
 import time
 from collections.abc import Iterator
 
-from model_store import TERMINAL_STATES, ModelStore, NotFound, StoreError
+from foundation.states import TERMINAL_STATES
+from model_store import ModelStore, NotFound, StoreError
 
 POLL_SECONDS = 0.2
 HEARTBEAT_SECONDS = 15.0

@@ -221,17 +221,24 @@ def _labels(values: list, errors: _Collector) -> np.ndarray:
     return np.array(labels, dtype=np.float64)
 
 
+def check_row_count(count: int, max_rows: int | None) -> None:
+    """The row cap of a prediction request (NNSERVICE_MAX_PREDICT_ROWS; None: no cap), the one
+    check of it for /predict and every protocol: RowValidationError when `count` is over it."""
+    if max_rows is not None and count > max_rows:
+        raise RowValidationError([f"At most {max_rows} rows per request; got {count}."])
+
+
 def validate_json_rows(
     rows: object, *, units: str, with_gender: bool, max_rows: int | None = None
 ) -> Columns:
     """Validate a JSON list of row objects; raises RowValidationError naming rows and fields.
 
-    Each row must be an object with exactly `weight`, `height` (and `gender` if `with_gender`).
+    Each row must be an object with exactly `weight`, `height` (and `gender` if `with_gender`);
+    a list longer than `max_rows` is refused before any row is read (`check_row_count`).
     """
     if not isinstance(rows, list):
         raise RowValidationError(["Not a valid list."])
-    if max_rows is not None and len(rows) > max_rows:
-        raise RowValidationError([f"At most {max_rows} rows per request; got {len(rows)}."])
+    check_row_count(len(rows), max_rows)
     fields = ("weight", "height", "gender") if with_gender else ("weight", "height")
     expected = set(fields)
     errors = _Collector(str)

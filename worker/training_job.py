@@ -21,7 +21,8 @@ import numpy as np
 
 import neural
 from foundation.settings import Settings
-from model_store import TERMINAL_STATES, ModelStore, NotFound, StoreError
+from foundation.states import TERMINAL_STATES, JobState
+from model_store import ModelStore, NotFound, StoreError
 from model_store.ids import utc_now_iso
 from worker import training_setup as setup
 
@@ -68,10 +69,11 @@ def run_training_job(
 ) -> str:
     """Train the job `job_id` to its end and return its final state.
 
-    Returns "succeeded", "failed", "cancelled", "missing" (no such job), "duplicate" (a live
-    worker runs it: this delivery is dropped) or "superseded" (the job was taken away while this
-    process ran it). Raises TrainingInterrupted when `stop_requested()` turns true: the job is
-    then checkpointed and queued again, and the caller should requeue its message.
+    Returns a final `JobState` (succeeded, failed, cancelled), "missing" (no such job),
+    "duplicate" (a live worker runs it: this delivery is dropped) or "superseded" (the job was
+    taken away while this process ran it). Raises TrainingInterrupted when `stop_requested()`
+    turns true: the job is then checkpointed and queued again, and the caller should requeue its
+    message.
     """
     stop_requested = stop_requested or (lambda: False)
     owner = this_worker()
@@ -116,19 +118,21 @@ def _fail(store: ModelStore, job_id: str, owner: str, message: str) -> str:
     delay = 0.1
     while True:
         try:
-            store.finish_job(job_id, owner, "failed", error=message, finished_at=utc_now_iso())
+            store.finish_job(
+                job_id, owner, JobState.FAILED, error=message, finished_at=utc_now_iso()
+            )
             break
         except Exception:  # noqa: BLE001 - the store itself is failing: wait and retry
             if time.monotonic() >= deadline:
                 logger.exception("could not record that job %s failed; the reaper will", job_id)
-                return "failed"
+                return JobState.FAILED
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
     try:
         store.delete_checkpoint(job_id)
     except (StoreError, OSError):
         logger.warning("could not delete the checkpoint of failed job %s", job_id)
-    return "failed"
+    return JobState.FAILED
 
 
 def _thin(history: list[float]) -> list[float]:
@@ -272,7 +276,7 @@ class _Run:
                     self.stop_reason = "superseded"
                     return True
                 if cancel:
-                    self.stop_reason = "cancelled"
+                    self.stop_reason = JobState.CANCELLED
                     return True
             every = settings.checkpoint_epochs
             due = now - last_checkpoint >= settings.checkpoint_seconds
@@ -315,7 +319,7 @@ class _Run:
     # Endings
 
     def _stopped(self) -> str:
-        if self.stop_reason == "cancelled":
+        if self.stop_reason == JobState.CANCELLED:
             return self._cancelled()
         if self.stop_reason == "interrupted":
             self._requeue()
@@ -327,9 +331,11 @@ class _Run:
         return "superseded"
 
     def _cancelled(self) -> str:
-        self.store.finish_job(self.job_id, self.owner, "cancelled", finished_at=utc_now_iso())
+        self.store.finish_job(
+            self.job_id, self.owner, JobState.CANCELLED, finished_at=utc_now_iso()
+        )
         self.store.delete_checkpoint(self.job_id)
-        return "cancelled"
+        return JobState.CANCELLED
 
     def _requeue(self) -> None:
         """Checkpoint and hand the job back: this attempt does not count as a lost worker."""
@@ -357,14 +363,14 @@ class _Run:
         self.store.finish_job(
             self.job_id,
             self.owner,
-            "succeeded",
+            JobState.SUCCEEDED,
             model_id=snapshot["id"],
             metrics=metrics,
             finished_at=utc_now_iso(),
             **self._progress(len(self.history), final_loss),
         )
         self.store.delete_checkpoint(self.job_id)
-        return "succeeded"
+        return JobState.SUCCEEDED
 
     def _loss_on(self, X: np.ndarray, y: np.ndarray) -> float:
         """The job's loss of the network now on standardized rows X (n, 2) with labels y (n,)."""
