@@ -24,6 +24,7 @@ from foundation.settings import Settings
 from foundation.states import TERMINAL_STATES, JobState
 from model_store import ModelStore, NotFound, StoreError
 from model_store.ids import utc_now_iso
+from neural.losses import LOSSES
 from worker import training_setup as setup
 
 logger = logging.getLogger(__name__)
@@ -375,8 +376,7 @@ class _Run:
     def _loss_on(self, X: np.ndarray, y: np.ndarray) -> float:
         """The job's loss of the network now on standardized rows X (n, 2) with labels y (n,)."""
         predictions = self.network.feedforward(X).reshape(-1)
-        loss = neural.log_loss if self.hp["loss"] == "log_loss" else neural.mse_loss
-        return float(loss(y, predictions))
+        return float(LOSSES[self.hp["loss"]](y, predictions))
 
     def _loss_now(self) -> float:
         return self._loss_on(self.X_train, self.split.y_train)

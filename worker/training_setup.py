@@ -10,16 +10,12 @@ uninterrupted run.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 import neural
-from foundation import hyperparameters
 from neural.decision import decide
 
-#: Used for every hyperparameter a POST /train leaves out (`foundation.hyperparameters`).
-DEFAULT_HYPERPARAMETERS: dict[str, Any] = hyperparameters.DEFAULTS
 #: What a job record's "hyperparameters" must hold; the API fills in the defaults before sending.
 REQUIRED = (
     "hidden_layers",
