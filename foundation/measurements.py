@@ -4,7 +4,7 @@ unit systems, and the physical bounds that keep typos and garbage out.
 The network's input is `[weight (lb), height (in)]`; a request may give kilograms and centimetres
 instead (`units: metric`), converted at the HTTP edge. The bounds are stated in pounds and inches;
 the metric ones are converted from them, rounded to a few significant digits so that the numbers
-the API documents and enforces stay readable (weight 0.45-680 kg, height 25.4-304.8 cm).
+the API documents and enforces stay readable.
 """
 
 from __future__ import annotations
