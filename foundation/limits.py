@@ -1,4 +1,5 @@
-"""Sizes every layer must agree on, defined once: the pages of the listings."""
+"""Sizes every layer must agree on, defined once: the pages of the listings, the rows of a
+prediction request."""
 
 from __future__ import annotations
 
@@ -6,3 +7,6 @@ from __future__ import annotations
 DEFAULT_PAGE_SIZE = 100
 #: The largest `limit` a listing accepts.
 MAX_PAGE_SIZE = 1000
+#: Rows in one prediction request unless NNSERVICE_MAX_PREDICT_ROWS says otherwise (the
+#: `Settings` default; the CLI sends files in requests of this many rows).
+DEFAULT_MAX_PREDICT_ROWS = 10_000

@@ -20,8 +20,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from types import MappingProxyType
 from typing import Any, TextIO
@@ -46,16 +45,6 @@ def add_context_source(source: Callable[[], Mapping[str, str] | None]) -> None:
     source however often it is added)."""
     if source not in _CONTEXT_SOURCES:
         _CONTEXT_SOURCES.append(source)
-
-
-@contextmanager
-def log_context(**ids: str) -> Iterator[None]:
-    """Bind `ids` (e.g. job_id=...) to every line logged in this block, in this thread."""
-    token = LOG_CONTEXT.set({**LOG_CONTEXT.get(), **ids})
-    try:
-        yield
-    finally:
-        LOG_CONTEXT.reset(token)
 
 
 class JsonFormatter(jsonlogger.JsonFormatter):

@@ -19,6 +19,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from foundation.limits import DEFAULT_MAX_PREDICT_ROWS
+
 #: The variable naming the store's directory.
 STORE_VARIABLE = "NNSERVICE_STORE"
 
@@ -66,7 +68,9 @@ class Settings(BaseModel):
     api_keys: tuple[str, ...] = Field((), validation_alias="NNSERVICE_API_KEYS")
     public_reads: bool = Field(True, validation_alias="NNSERVICE_PUBLIC_READS")
     max_body_bytes: int = Field(64 * 1024 * 1024, gt=0, validation_alias="NNSERVICE_MAX_BODY_BYTES")
-    max_predict_rows: int = Field(10_000, gt=0, validation_alias="NNSERVICE_MAX_PREDICT_ROWS")
+    max_predict_rows: int = Field(
+        DEFAULT_MAX_PREDICT_ROWS, gt=0, validation_alias="NNSERVICE_MAX_PREDICT_ROWS"
+    )
     job_budget: int = Field(1_000_000_000, gt=0, validation_alias="NNSERVICE_JOB_BUDGET")
     progress_seconds: float = Field(0.2, ge=0, validation_alias="NNSERVICE_PROGRESS_SECONDS")
     checkpoint_seconds: float = Field(2.0, ge=0, validation_alias="NNSERVICE_CHECKPOINT_SECONDS")

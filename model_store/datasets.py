@@ -16,6 +16,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from foundation.limits import DEFAULT_PAGE_SIZE
 from model_store.canonical import canonical_json
 from model_store.errors import NotFound, StoreError
 from model_store.ids import dataset_id_for, validate_id
@@ -184,7 +185,7 @@ class DatasetTable:
         array = decode_columns(dataset_id, data)
         return Dataset(info=info, X=np.ascontiguousarray(array[:, :2]), y=array[:, 2].copy())
 
-    def list(self, limit: int = 100, page_token: str | None = None) -> Page:
+    def list(self, limit: int = DEFAULT_PAGE_SIZE, page_token: str | None = None) -> Page:
         """One page of datasets, newest first."""
         query = page_query(datasets, INFO_COLUMNS, limit, page_token)
         with self.engine.connect() as connection:

@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from foundation.limits import DEFAULT_PAGE_SIZE
 from foundation.states import STATES, TERMINAL_STATES
 from model_store.errors import AlreadyExists, NotFound
 from model_store.ids import model_id_for_job, validate_id
@@ -209,7 +210,7 @@ class JobTable:
 
     def list(
         self,
-        limit: int = 100,
+        limit: int = DEFAULT_PAGE_SIZE,
         page_token: str | None = None,
         *,
         state: str | None = None,

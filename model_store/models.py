@@ -15,6 +15,7 @@ from types import SimpleNamespace
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from foundation.limits import DEFAULT_PAGE_SIZE
 from model_store.canonical import hashed_snapshot_json
 from model_store.errors import AlreadyExists, CorruptSnapshot, InvalidSnapshot, NotFound, StoreError
 from model_store.ids import new_model_id, validate_id
@@ -192,7 +193,10 @@ class ModelTable:
         return _summary(row, latest)
 
     def list(
-        self, limit: int = 100, page_token: str | None = None, dataset_id: str | None = None
+        self,
+        limit: int = DEFAULT_PAGE_SIZE,
+        page_token: str | None = None,
+        dataset_id: str | None = None,
     ) -> Page:
         """One page of model summaries, newest first (optionally of one dataset)."""
         filters = [] if dataset_id is None else [models.c.dataset_id == dataset_id]

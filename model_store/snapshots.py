@@ -12,6 +12,7 @@ from typing import Any
 from model_store.canonical import parse_json, snapshot_sha256
 from model_store.errors import CorruptSnapshot, InvalidId, InvalidSnapshot
 from model_store.ids import validate_id
+from neural.losses import LOSSES
 
 FORMAT_VERSION = 1
 #: Largest magnitude of a weight, bias or normalization mean, and smallest normalization scale:
@@ -19,7 +20,6 @@ FORMAT_VERSION = 1
 PARAMETER_LIMIT = 1e100
 MIN_SCALE = 1e-100
 ACTIVATIONS = ("sigmoid",)
-LOSSES = ("mse", "log_loss")
 FIXED_FIELDS: dict[str, Any] = {
     "features": ["weight", "height"],
     "units": {"weight": "lb", "height": "in"},

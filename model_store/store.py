@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from foundation.limits import DEFAULT_PAGE_SIZE
 from model_store.canonical import canonical_json, parse_json, snapshot_sha256
 from model_store.database import make_engine, sqlite_url_for
 from model_store.datasets import Dataset, DatasetTable
@@ -103,7 +104,7 @@ class ModelStore:
         """The dataset as arrays: X (n, 2) [weight, height], y (n,)."""
         return self._datasets.load(dataset_id)
 
-    def list_datasets(self, limit: int = 100, page_token: str | None = None) -> Page:
+    def list_datasets(self, limit: int = DEFAULT_PAGE_SIZE, page_token: str | None = None) -> Page:
         """One page of dataset metadata, newest first."""
         return self._datasets.list(limit, page_token)
 
@@ -129,7 +130,10 @@ class ModelStore:
         return self._models.summary(model_id)
 
     def list_snapshots(
-        self, limit: int = 100, page_token: str | None = None, dataset_id: str | None = None
+        self,
+        limit: int = DEFAULT_PAGE_SIZE,
+        page_token: str | None = None,
+        dataset_id: str | None = None,
     ) -> Page:
         """One page of model summaries, newest first (status "corrupt" once a read failed)."""
         return self._models.list(limit, page_token, dataset_id)
@@ -185,7 +189,7 @@ class ModelStore:
 
     def list_jobs(
         self,
-        limit: int = 100,
+        limit: int = DEFAULT_PAGE_SIZE,
         page_token: str | None = None,
         *,
         state: str | None = None,

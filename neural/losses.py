@@ -1,18 +1,20 @@
 """Loss functions: the seed's mean squared error and binary cross-entropy beside it.
 
 Both average over every sample and every output, so a network with one output gives exactly the
-seed's numbers. `output_delta` gives dL/dz of the output layer, where backprop starts.
+seed's numbers. `output_delta` gives dL/dz of the output layer, where backprop starts. `LOSSES`
+is the network's table of them by name (the names a job's `loss` hyperparameter may take, which
+`foundation.hyperparameters.LOSSES` lists for the API; a test keeps the two the same).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 #: Predictions are clipped to [EPS, 1 - EPS] in `log_loss` so that log(0) never happens.
 EPS = 1e-15
-
-LOSS_NAMES = ("mse", "log_loss")
 
 
 def _paired(y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -49,26 +51,34 @@ def _log_likelihoods(t: np.ndarray, p: np.ndarray) -> np.ndarray:
     return t * np.log(p) + (1.0 - t) * np.log1p(-p)
 
 
+def _negative_log_likelihoods(t: np.ndarray, p: np.ndarray) -> np.ndarray:
+    return -_log_likelihoods(t, p)
+
+
+#: The losses by name: each one's value (the mean of its terms) for y_true, y_pred.
+LOSSES: dict[str, Callable[[ArrayLike, ArrayLike], float]] = {
+    "mse": mse_loss,
+    "log_loss": log_loss,
+}
+#: Each loss's terms, one per sample and output, for two arrays of one shape.
+_TERMS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+    "mse": _squared_errors,
+    "log_loss": _negative_log_likelihoods,
+}
+
+
 def loss_sum(loss: str, y_true: np.ndarray, y_pred: np.ndarray) -> float:
     """The loss named `loss` times its number of terms, for two arrays of one shape: a loss over
     many rows is the sum of these over slices of them, divided by the number of terms (for one
-    slice, exactly `compute_loss`)."""
+    slice, exactly `LOSSES[loss]`)."""
     check_loss_name(loss)
-    if loss == "mse":
-        return float(_squared_errors(y_true, y_pred).sum())
-    return float(-_log_likelihoods(y_true, y_pred).sum())
+    return float(_TERMS[loss](y_true, y_pred).sum())
 
 
 def check_loss_name(loss: str) -> None:
-    """Raise ValueError unless `loss` names one of LOSS_NAMES."""
-    if loss not in LOSS_NAMES:
-        raise ValueError(f"unknown loss {loss!r}; expected one of {', '.join(LOSS_NAMES)}")
-
-
-def compute_loss(loss: str, y_true: ArrayLike, y_pred: ArrayLike) -> float:
-    """The loss named `loss` ("mse" or "log_loss")."""
-    check_loss_name(loss)
-    return mse_loss(y_true, y_pred) if loss == "mse" else log_loss(y_true, y_pred)
+    """Raise ValueError unless `loss` names one of LOSSES."""
+    if loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; expected one of {', '.join(LOSSES)}")
 
 
 def output_delta(loss: str, y_true: np.ndarray, y_pred: np.ndarray, n_out: int) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""A small HTTP client for the nnservice API: one method per endpoint.
+"""A small HTTP client for the nnservice API: one method per endpoint the command line calls.
 
 Every endpoint method returns the server's decoded JSON body; the listings (`list_jobs`,
 `list_models`, `list_datasets`) follow the server's pages up to a limit and return one list. A
@@ -12,7 +12,6 @@ response with an error status raises
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,14 +20,8 @@ from urllib.parse import parse_qs, quote, urlsplit
 import requests
 
 from foundation.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from foundation.states import TERMINAL_STATES
-
-#: Job states after which a job never changes again.
-FINAL_STATES: frozenset[str] = TERMINAL_STATES
 
 DEFAULT_URL = "http://127.0.0.1:8000"
-#: Items a listing returns unless told otherwise (the server's own default page).
-DEFAULT_LIST_LIMIT = DEFAULT_PAGE_SIZE
 #: Seconds without a byte from an event stream before giving up (the server sends a heartbeat
 #: comment every 15 s).
 EVENTS_READ_TIMEOUT = 60.0
@@ -135,7 +128,7 @@ class Client:
         self,
         path: str,
         params: Mapping[str, Any] | None = None,
-        limit: int | None = DEFAULT_LIST_LIMIT,
+        limit: int | None = DEFAULT_PAGE_SIZE,
         page_size: int = MAX_PAGE_SIZE,
     ) -> list[dict]:
         """`GET path` page by page (newest first): the first `limit` items, or every item if
@@ -172,19 +165,11 @@ class Client:
             headers={"Content-Type": content_type_for(path)},
         )
 
-    def upload_dataset_rows(self, name: str, rows: Sequence[Mapping[str, Any]]) -> dict:
-        """`POST /datasets` with JSON rows `{"weight", "height", "gender"}`."""
-        return self.request("POST", "/datasets", json={"name": name, "rows": list(rows)})
-
     def list_datasets(
-        self, limit: int | None = DEFAULT_LIST_LIMIT, *, page_size: int = MAX_PAGE_SIZE
+        self, limit: int | None = DEFAULT_PAGE_SIZE, *, page_size: int = MAX_PAGE_SIZE
     ) -> list[dict]:
         """`GET /datasets`: dataset metadata, newest first; at most `limit` (None: all)."""
         return self.list_pages("/datasets", limit=limit, page_size=page_size)
-
-    def get_dataset(self, dataset_id: str) -> dict:
-        """`GET /datasets/{id}`."""
-        return self.request("GET", f"/datasets/{_segment(dataset_id)}")
 
     # -- training jobs -----------------------------------------------------------------------------
 
@@ -215,7 +200,7 @@ class Client:
 
     def list_jobs(
         self,
-        limit: int | None = DEFAULT_LIST_LIMIT,
+        limit: int | None = DEFAULT_PAGE_SIZE,
         *,
         state: str | None = None,
         dataset_id: str | None = None,
@@ -229,15 +214,6 @@ class Client:
     def cancel_job(self, job_id: str) -> dict:
         """`DELETE /jobs/{id}`: ask a queued or running job to stop."""
         return self.request("DELETE", f"/jobs/{_segment(job_id)}")
-
-    def poll_job(self, job_id: str, interval: float = 0.25) -> Iterator[dict]:
-        """Yield the job record every `interval` seconds until (and including) a final state."""
-        while True:
-            job = self.get_job(job_id)
-            yield job
-            if job.get("state") in FINAL_STATES:
-                return
-            time.sleep(interval)
 
     def job_events(self, job_id: str) -> Iterator[tuple[str, dict]]:
         """Follow `GET /jobs/{id}/events`: yield (event, data) for each `progress` and the final
@@ -275,7 +251,7 @@ class Client:
 
     def list_models(
         self,
-        limit: int | None = DEFAULT_LIST_LIMIT,
+        limit: int | None = DEFAULT_PAGE_SIZE,
         *,
         dataset_id: str | None = None,
         page_size: int = MAX_PAGE_SIZE,
@@ -285,23 +261,11 @@ class Client:
         params = {"dataset_id": dataset_id}
         return self.list_pages("/models", params, limit=limit, page_size=page_size)
 
-    def get_model(self, model_id: str) -> dict:
-        """`GET /models/{id}`: the snapshot itself."""
-        return self.request("GET", f"/models/{_segment(model_id)}")
-
-    def latest_model(self) -> dict:
-        """`GET /models/latest`: the snapshot that `/predict` uses by default."""
-        return self.request("GET", "/models/latest")
-
-    def import_model(self, snapshot: Mapping[str, Any]) -> dict:
-        """`POST /models`: import a snapshot (the server validates it)."""
-        return self.request("POST", "/models", json=dict(snapshot))
-
     def promote_model(self, model_id: str) -> dict:
         """`POST /models/{id}/promote`: make it the latest model."""
         return self.request("POST", f"/models/{_segment(model_id)}/promote")
 
-    # -- prediction and health ---------------------------------------------------------------------
+    # -- prediction --------------------------------------------------------------------------------
 
     def predict(
         self, instances: Sequence[Mapping[str, float]], model_id: str | None = None
@@ -311,14 +275,6 @@ class Client:
         if model_id:
             body["model_id"] = model_id
         return self.request("POST", "/predict", json=body)
-
-    def health(self) -> dict:
-        """`GET /healthz`: the API process is alive."""
-        return self.request("GET", "/healthz")
-
-    def ready(self) -> dict:
-        """`GET /readyz`: Redis, a worker and the store answer (raises `ApiError` 503 if not)."""
-        return self.request("GET", "/readyz")
 
 
 def _segment(value: str) -> str:

@@ -33,10 +33,9 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from foundation.limits import MAX_PAGE_SIZE
-from foundation.states import STATES
+from foundation.limits import DEFAULT_MAX_PREDICT_ROWS, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from foundation.states import STATES, JobState
 from nnservice.client import (
-    DEFAULT_LIST_LIMIT,
     DEFAULT_URL,
     ApiError,
     Client,
@@ -45,7 +44,7 @@ from nnservice.client import (
 from nnservice.train_options import given_hyperparameters, hyperparameter_options
 
 #: Rows per `/predict` request when predicting a file (the server's default cap).
-PREDICT_CHUNK_ROWS = 10_000
+PREDICT_CHUNK_ROWS = DEFAULT_MAX_PREDICT_ROWS
 #: Seconds between two progress lines while watching a job with the output not on a terminal.
 PLAIN_LINE_SECONDS = 1.0
 #: The key in `click.Context.meta` under which the `nnservice` group keeps the `--url` and
@@ -239,7 +238,7 @@ def _progress_bar(session: Session, events: Iterable[tuple[str, dict]]) -> None:
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=session.err) as progress:
-        task = progress.add_task("queued", total=None, loss="-")
+        task = progress.add_task(JobState.QUEUED, total=None, loss="-")
         for _, data in events:
             epochs = data.get("epochs") or None
             progress.update(
@@ -264,7 +263,7 @@ def _progress_lines(session: Session, events: Iterable[tuple[str, dict]]) -> Non
 
 def _epoch(data: dict) -> int:
     """The event's epoch; all of them once the job has succeeded."""
-    if data.get("state") == "succeeded" and data.get("epochs"):
+    if data.get("state") == JobState.SUCCEEDED and data.get("epochs"):
         return data["epochs"]
     return data.get("epoch") or 0
 
@@ -285,7 +284,7 @@ def _finish_watch(session: Session, job: dict) -> None:
         _row(table, "final loss", _num((job.get("progress") or {}).get("loss"), 6))
         session.print_table(table)
     state = job.get("state")
-    if state != "succeeded":
+    if state != JobState.SUCCEEDED:
         reason = f": {job['error']}" if job.get("error") else ""
         raise click.ClickException(f"job {job.get('id')} {state}{reason}")
 
@@ -462,7 +461,7 @@ def _limit_options(kind: str) -> Callable[[Callable[..., Any]], Callable[..., An
             click.option(
                 "--limit",
                 type=click.IntRange(min=1),
-                help=f"At most this many {kind}, newest first [default: {DEFAULT_LIST_LIMIT}].",
+                help=f"At most this many {kind}, newest first [default: {DEFAULT_PAGE_SIZE}].",
             ),
             click.option("--all", "every", is_flag=True, help=f"Every {kind[:-1]}, all pages."),
             # Items per request; tests make it small to cross pages with few items.
@@ -484,7 +483,7 @@ def _how_many(limit: int | None, every: bool) -> int | None:
     """The listing's limit: None (every page) with --all, else --limit or the default."""
     if every and limit is not None:
         raise click.UsageError("give --limit or --all, not both")
-    return None if every else limit or DEFAULT_LIST_LIMIT
+    return None if every else limit or DEFAULT_PAGE_SIZE
 
 
 @click.command()
@@ -504,7 +503,12 @@ def models(
 
 @click.command()
 @_limit_options("jobs")
-@click.option("--state", type=click.Choice(STATES), help="Only jobs in this state.")
+# The states' values: given enum members, click would offer their names (QUEUED, ...).
+@click.option(
+    "--state",
+    type=click.Choice([state.value for state in STATES]),
+    help="Only jobs in this state.",
+)
 @click.option("--dataset", "dataset_id", metavar="ID", help="Only jobs on dataset ID.")
 @api_command
 def jobs(

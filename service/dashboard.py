@@ -3,14 +3,16 @@
 No build step and no CDN: the page, its modules and the vendored chart library (uPlot, in
 `static/vendor/`) ship inside the package. The page holds no data of its own; it calls the JSON
 API from the browser (with the key the user pasted, when keys are configured), so the page and
-its files are served without a key, like /docs.
+its files are served without a key, like /docs. The few facts the modules share with the server
+(page sizes, the final job states) come with the page, as data attributes of its body.
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, render_template
 
-from foundation.limits import MAX_PAGE_SIZE
+from foundation.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from foundation.states import TERMINAL_STATES
 from service.context import services
 
 blp = Blueprint("dashboard", __name__)
@@ -25,4 +27,6 @@ def index() -> str:
         keys_configured=bool(settings.api_keys),
         public_reads=settings.public_reads,
         max_page=MAX_PAGE_SIZE,
+        default_page=DEFAULT_PAGE_SIZE,
+        final_states=" ".join(sorted(TERMINAL_STATES)),
     )

@@ -20,7 +20,7 @@ from neural.decision import decide
 from service import v2_binary
 from service.api import DuplicateKeyError, loads_json
 from service.protocol_errors import ProtocolError
-from service.protocol_input import FEATURES, features
+from service.protocol_input import FEATURES, check_rows, features
 
 MODEL_NAME = "nnservice"
 PLATFORM = "nnservice_numpy"
@@ -126,8 +126,7 @@ def _shape(tensor: dict, max_rows: int) -> int:
         raise _bad(
             f"input shape must be [n, 2] with n >= 1 (rows of weight, height), got {shape!r:.60}"
         )
-    if shape[0] > max_rows:
-        raise _bad(f"At most {max_rows} rows per request; got {shape[0]}.")
+    check_rows(shape[0], max_rows)
     return shape[0]
 
 
@@ -198,7 +197,7 @@ def parse_infer_request(body: bytes, header_length: str | None, max_rows: int) -
     values = _input_values(inputs[0], binary, max_rows)
     outputs = _requested_outputs(request, binary_default)
     rows = [{"weight": w, "height": h} for w, h in zip(values[::2], values[1::2], strict=True)]
-    return InferRequest(features(rows, max_rows), outputs, request_id)
+    return InferRequest(features(rows, None), outputs, request_id)  # counted by its shape
 
 
 def infer_response(

@@ -18,19 +18,21 @@ import json
 import time
 from collections.abc import Iterator
 
-from model_store import TERMINAL_STATES, ModelStore, NotFound, StoreError
+from foundation.states import TERMINAL_STATES
+from model_store import ModelStore, NotFound, StoreError
 
 POLL_SECONDS = 0.2
 HEARTBEAT_SECONDS = 15.0
 #: Sent as the stream's `retry:` field: how long an EventSource waits before reconnecting.
 RETRY_MILLISECONDS = 2000
-#: A stream on a single-threaded server process (gunicorn's sync worker) holds the whole
-#: process and is killed at gunicorn's 60 s worker timeout: end such streams well before it.
+#: A stream on a server that runs one request at a time per process (`wsgi.multithread` false;
+#: never under `nnservice api`, whose gevent worker gives each request a greenlet) holds the
+#: whole process: end such streams well before a typical 60 s worker timeout.
 SINGLE_THREADED_MAX_SECONDS = 25.0
 
 
 def stream_seconds(configured: float, multithreaded: bool) -> float:
-    """How long one stream may last: `configured`, capped on single-threaded servers."""
+    """How long one stream may last: `configured`, capped on one-request-at-a-time servers."""
     return configured if multithreaded else min(configured, SINGLE_THREADED_MAX_SECONDS)
 
 

@@ -4,7 +4,7 @@ A client's own `X-Request-ID` is kept when it is sane (1-128 characters: letters
 `._:@/+=-`, so nothing can break a log line); otherwise a 32-hex-digit id is made: 16 random
 digits drawn once per process (again in a forked child) and a 16-digit count of the ids that
 process made, so ids never repeat and making one needs no system call (`os.urandom` per request
-was one, and under gunicorn's threads every system call hands the GIL to another thread).
+was one).
 
 The WSGI middleware in `service.observability` puts the id in the request's environ
 (`ENVIRON_REQUEST_ID`); `request_ids` is a context source of `foundation.logs`, so every line

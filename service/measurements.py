@@ -4,9 +4,9 @@ Rows arrive as JSON objects or file lines; both are checked here column by colum
 row by row with marshmallow, so that a 10,000-row request costs about as much as parsing it. Every
 error still names the row and the field: `{"17": {"weight": ["..."]}}`.
 
-Physical bounds, checked in the units the values arrive in (before conversion, so that the limits
-the OpenAPI document states are exactly the ones enforced), keep typos and garbage out of training
-data: weight 1-1500 lb or 0.45-680 kg, height 10-120 in or 25.4-304.8 cm.
+Physical bounds (`foundation.measurements`), checked in the units the values arrive in (before
+conversion, so that the limits the OpenAPI document states are exactly the ones enforced), keep
+typos and garbage out of training data.
 """
 
 from __future__ import annotations
@@ -17,21 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-KG_IN_LB = 0.45359237
-CM_IN_INCH = 2.54
-WEIGHT_RANGE_LB = (1.0, 1500.0)
-HEIGHT_RANGE_IN = (10.0, 120.0)
-UNITS = ("imperial", "metric")
-DEFAULT_UNITS = "imperial"
+from foundation.measurements import MEASUREMENTS, UNITS
+
 #: The accepted range of each measurement, per unit system, in that system's units (lb/in, kg/cm).
-BOUNDS = {
-    "imperial": {"weight": WEIGHT_RANGE_LB, "height": HEIGHT_RANGE_IN},
-    "metric": {"weight": (0.45, 680.0), "height": (25.4, 304.8)},
-}
-UNIT_NAMES = {
-    "imperial": {"weight": "lb", "height": "in"},
-    "metric": {"weight": "kg", "height": "cm"},
-}
+BOUNDS = {units: {m.name: m.bounds(units) for m in MEASUREMENTS} for units in UNITS}
+UNIT_NAMES = {units: {m.name: m.unit(units) for m in MEASUREMENTS} for units in UNITS}
 GENDER_LABELS = {"f": 1.0, "female": 1.0, "m": 0.0, "male": 0.0}
 MAX_REPORTED_ROWS = 20
 
@@ -45,24 +35,28 @@ NOT_FINITE = "Special numeric values (nan or infinity) are not permitted."
 BAD_GENDER = "Must be one of F, M, female, male (any case)."
 
 
-def _range(units: str, field: str) -> str:
+def range_text(units: str, field: str) -> str:
+    """`field`'s accepted range in `units` as the documents state it, e.g. `1-1500`."""
     low, high = BOUNDS[units][field]
     return f"{low:g}-{high:g}"
 
 
 #: Field descriptions reused by the schemas, so the OpenAPI document states the bounds.
 WEIGHT_DESCRIPTION = (
-    f"Weight in pounds ({_range('imperial', 'weight')}), or kilograms "
-    f"({_range('metric', 'weight')}) when units is metric. A JSON number; strings, booleans, "
+    f"Weight in pounds ({range_text('imperial', 'weight')}), or kilograms "
+    f"({range_text('metric', 'weight')}) when units is metric. A JSON number; strings, booleans, "
     "NaN and Infinity are rejected."
 )
 HEIGHT_DESCRIPTION = (
-    f"Height in inches ({_range('imperial', 'height')}), or centimetres "
-    f"({_range('metric', 'height')}) when units is metric. A JSON number; strings, booleans, "
+    f"Height in inches ({range_text('imperial', 'height')}), or centimetres "
+    f"({range_text('metric', 'height')}) when units is metric. A JSON number; strings, booleans, "
     "NaN and Infinity are rejected."
 )
 GENDER_DESCRIPTION = "F, M, female or male, in any case. F is the positive class (label 1)."
-UNITS_DESCRIPTION = "imperial (lb, in; the default) or metric (kg, cm, converted on arrival)."
+UNITS_DESCRIPTION = (
+    f"imperial ({', '.join(UNIT_NAMES['imperial'].values())}; the default) or metric "
+    f"({', '.join(UNIT_NAMES['metric'].values())}, converted on arrival)."
+)
 
 RowErrors = dict[str, dict[str, list[str]]]
 
@@ -127,12 +121,12 @@ def range_message(field: str, units: str) -> str:
 
 
 #: Column order of the measurements everywhere: weight, height.
-MEASURED = ("weight", "height")
+MEASURED = tuple(m.name for m in MEASUREMENTS)
 #: `BOUNDS` as arrays per unit system, one column each (weight, height): lowest, highest.
 LOWEST = {units: np.array([BOUNDS[units][f][0] for f in MEASURED]) for units in UNITS}
 HIGHEST = {units: np.array([BOUNDS[units][f][1] for f in MEASURED]) for units in UNITS}
 #: Metric units per imperial unit, per column (kg per lb, cm per in).
-METRIC_PER_IMPERIAL = np.array([KG_IN_LB, CM_IN_INCH])
+METRIC_PER_IMPERIAL = np.array([m.metric_per_imperial for m in MEASUREMENTS])
 
 
 def to_imperial(features: np.ndarray, units: str) -> np.ndarray:
@@ -221,17 +215,24 @@ def _labels(values: list, errors: _Collector) -> np.ndarray:
     return np.array(labels, dtype=np.float64)
 
 
+def check_row_count(count: int, max_rows: int | None) -> None:
+    """The row cap of a prediction request (NNSERVICE_MAX_PREDICT_ROWS; None: no cap), the one
+    check of it for /predict and every protocol: RowValidationError when `count` is over it."""
+    if max_rows is not None and count > max_rows:
+        raise RowValidationError([f"At most {max_rows} rows per request; got {count}."])
+
+
 def validate_json_rows(
     rows: object, *, units: str, with_gender: bool, max_rows: int | None = None
 ) -> Columns:
     """Validate a JSON list of row objects; raises RowValidationError naming rows and fields.
 
-    Each row must be an object with exactly `weight`, `height` (and `gender` if `with_gender`).
+    Each row must be an object with exactly `weight`, `height` (and `gender` if `with_gender`);
+    a list longer than `max_rows` is refused before any row is read (`check_row_count`).
     """
     if not isinstance(rows, list):
         raise RowValidationError(["Not a valid list."])
-    if max_rows is not None and len(rows) > max_rows:
-        raise RowValidationError([f"At most {max_rows} rows per request; got {len(rows)}."])
+    check_row_count(len(rows), max_rows)
     fields = ("weight", "height", "gender") if with_gender else ("weight", "height")
     expected = set(fields)
     errors = _Collector(str)

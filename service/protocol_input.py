@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from service.measurements import RowErrors, RowValidationError, validate_json_rows
+from service.measurements import (
+    RowErrors,
+    RowValidationError,
+    check_row_count,
+    validate_json_rows,
+)
 from service.protocol_errors import ProtocolError
 
 FEATURES = ("weight", "height")
@@ -45,10 +50,19 @@ def pair_rows(items: list) -> list:
     return rows
 
 
-def features(rows: object, max_rows: int) -> np.ndarray:
-    """X, ndarray of shape (n, 2) in lb and in, from a list of row objects; ProtocolError(400)."""
-    if isinstance(rows, list) and len(rows) > max_rows:
-        raise ProtocolError(400, f"At most {max_rows} rows per request; got {len(rows)}.")
+def check_rows(count: int, max_rows: int) -> None:
+    """ProtocolError(400) when a request holds more than `max_rows` rows, for a protocol that
+    knows the count before it reads the rows (`service.measurements.check_row_count`)."""
+    try:
+        check_row_count(count, max_rows)
+    except RowValidationError as exc:
+        raise ProtocolError(400, describe_row_errors(exc.errors)) from None
+
+
+def features(rows: object, max_rows: int | None) -> np.ndarray:
+    """X, ndarray of shape (n, 2) in lb and in, from a list of row objects; ProtocolError(400).
+
+    At most `max_rows` rows (None: the caller has counted them with `check_rows`)."""
     try:
         columns = validate_json_rows(rows, units="imperial", with_gender=False, max_rows=max_rows)
     except RowValidationError as exc:

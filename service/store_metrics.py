@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterator
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.utils import floatToGoString
 
-from model_store import STATES, TERMINAL_STATES, ModelStore
+from foundation.states import STATES, TERMINAL_STATES
+from model_store import ModelStore
 from model_store.tables import DURATION_BOUNDS
 
 

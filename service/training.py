@@ -13,7 +13,7 @@ import uuid
 from typing import Any
 
 from foundation.hyperparameters import draw_seed
-from model_store import TERMINAL_STATES
+from foundation.states import TERMINAL_STATES, JobState
 from model_store.errors import CorruptSnapshot, NotFound
 from model_store.ids import utc_now_iso
 from service.api import abort, abort_unknown_reference
@@ -150,7 +150,7 @@ def cancel_job(svc: Services, job_id: str) -> tuple[dict, int]:
     """Cancel a queued job at once (200) or ask a running one to stop (202); 409 if finished."""
     svc.store.get_job(job_id)
     cancelled = svc.store.transition_job(
-        job_id, ("queued",), state="cancelled", finished_at=utc_now_iso()
+        job_id, (JobState.QUEUED,), state=JobState.CANCELLED, finished_at=utc_now_iso()
     )
     if cancelled is not None:
         _revoke(svc, job_id)

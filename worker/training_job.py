@@ -22,8 +22,10 @@ import numpy as np
 import neural
 from foundation.hyperparameters import draw_seed
 from foundation.settings import Settings
-from model_store import TERMINAL_STATES, ModelStore, NotFound, StoreError
+from foundation.states import TERMINAL_STATES, JobState
+from model_store import ModelStore, NotFound, StoreError
 from model_store.ids import utc_now_iso
+from neural.losses import LOSSES
 from worker import training_setup as setup
 
 logger = logging.getLogger(__name__)
@@ -69,10 +71,11 @@ def run_training_job(
 ) -> str:
     """Train the job `job_id` to its end and return its final state.
 
-    Returns "succeeded", "failed", "cancelled", "missing" (no such job), "duplicate" (a live
-    worker runs it: this delivery is dropped) or "superseded" (the job was taken away while this
-    process ran it). Raises TrainingInterrupted when `stop_requested()` turns true: the job is
-    then checkpointed and queued again, and the caller should requeue its message.
+    Returns a final `JobState` (succeeded, failed, cancelled), "missing" (no such job),
+    "duplicate" (a live worker runs it: this delivery is dropped) or "superseded" (the job was
+    taken away while this process ran it). Raises TrainingInterrupted when `stop_requested()`
+    turns true: the job is then checkpointed and queued again, and the caller should requeue its
+    message.
     """
     stop_requested = stop_requested or (lambda: False)
     owner = this_worker()
@@ -117,19 +120,21 @@ def _fail(store: ModelStore, job_id: str, owner: str, message: str) -> str:
     delay = 0.1
     while True:
         try:
-            store.finish_job(job_id, owner, "failed", error=message, finished_at=utc_now_iso())
+            store.finish_job(
+                job_id, owner, JobState.FAILED, error=message, finished_at=utc_now_iso()
+            )
             break
         except Exception:  # noqa: BLE001 - the store itself is failing: wait and retry
             if time.monotonic() >= deadline:
                 logger.exception("could not record that job %s failed; the reaper will", job_id)
-                return "failed"
+                return JobState.FAILED
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
     try:
         store.delete_checkpoint(job_id)
     except (StoreError, OSError):
         logger.warning("could not delete the checkpoint of failed job %s", job_id)
-    return "failed"
+    return JobState.FAILED
 
 
 def _thin(history: list[float]) -> list[float]:
@@ -273,7 +278,7 @@ class _Run:
                     self.stop_reason = "superseded"
                     return True
                 if cancel:
-                    self.stop_reason = "cancelled"
+                    self.stop_reason = JobState.CANCELLED
                     return True
             every = settings.checkpoint_epochs
             due = now - last_checkpoint >= settings.checkpoint_seconds
@@ -316,7 +321,7 @@ class _Run:
     # Endings
 
     def _stopped(self) -> str:
-        if self.stop_reason == "cancelled":
+        if self.stop_reason == JobState.CANCELLED:
             return self._cancelled()
         if self.stop_reason == "interrupted":
             self._requeue()
@@ -328,9 +333,11 @@ class _Run:
         return "superseded"
 
     def _cancelled(self) -> str:
-        self.store.finish_job(self.job_id, self.owner, "cancelled", finished_at=utc_now_iso())
+        self.store.finish_job(
+            self.job_id, self.owner, JobState.CANCELLED, finished_at=utc_now_iso()
+        )
         self.store.delete_checkpoint(self.job_id)
-        return "cancelled"
+        return JobState.CANCELLED
 
     def _requeue(self) -> None:
         """Checkpoint and hand the job back: this attempt does not count as a lost worker."""
@@ -358,20 +365,19 @@ class _Run:
         self.store.finish_job(
             self.job_id,
             self.owner,
-            "succeeded",
+            JobState.SUCCEEDED,
             model_id=snapshot["id"],
             metrics=metrics,
             finished_at=utc_now_iso(),
             **self._progress(len(self.history), final_loss),
         )
         self.store.delete_checkpoint(self.job_id)
-        return "succeeded"
+        return JobState.SUCCEEDED
 
     def _loss_on(self, X: np.ndarray, y: np.ndarray) -> float:
         """The job's loss of the network now on standardized rows X (n, 2) with labels y (n,)."""
         predictions = self.network.feedforward(X).reshape(-1)
-        loss = neural.log_loss if self.hp["loss"] == "log_loss" else neural.mse_loss
-        return float(loss(y, predictions))
+        return float(LOSSES[self.hp["loss"]](y, predictions))
 
     def _loss_now(self) -> float:
         return self._loss_on(self.X_train, self.split.y_train)

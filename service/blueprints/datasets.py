@@ -8,7 +8,7 @@ from flask.views import MethodView
 from service.api import Blueprint, abort, json_request_body, parse_json_body
 from service.context import services
 from service.dataset_parsing import CONTENT_TYPES, TableError, parse_table
-from service.measurements import check_both_classes
+from service.measurements import check_both_classes, range_text
 from service.paging import page_response
 from service.schemas.datasets import (
     DatasetCreateSchema,
@@ -35,6 +35,12 @@ UPLOAD_BODY = {
         },
     },
 }
+
+#: POST /datasets' description in the OpenAPI document, with the bounds as they are enforced.
+UPLOAD_DESCRIPTION = (
+    f"Rows need both genders; weights {range_text('imperial', 'weight')} lb and heights "
+    f"{range_text('imperial', 'height')} in (or metric equivalents)."
+)
 
 
 def _read_upload(query: dict) -> tuple[str, object]:
@@ -65,7 +71,7 @@ class Datasets(MethodView):
         return page_response(services().store.list_datasets(query["limit"], query["page_token"]))
 
     @blp.arguments(DatasetUploadQuerySchema(), location="query")
-    @blp.doc(requestBody=UPLOAD_BODY)
+    @blp.doc(requestBody=UPLOAD_BODY, description=UPLOAD_DESCRIPTION)
     @blp.response(201, DatasetSchema, description="Stored; Location names it.")
     @blp.alt_response(
         200, schema=DatasetSchema, description="The same rows were stored before.", success=True
@@ -73,7 +79,7 @@ class Datasets(MethodView):
     def post(self, query: dict):
         """Upload a dataset: the id derives from the rows, so re-uploads answer 200 and the same id.
 
-        Rows need both genders; weights 1-1500 lb and heights 10-120 in (or metric equivalents).
+        The rows' rules are in UPLOAD_DESCRIPTION (the OpenAPI document's description).
         """
         name, columns = _read_upload(query)
         info, created = services().store.save_dataset(

@@ -6,14 +6,14 @@ from typing import Any
 
 import marshmallow as ma
 
+from foundation.measurements import DEFAULT_UNITS, UNITS
 from model_store.ids import ID_PATTERN
 from service.measurements import (
     BOUNDS,
-    DEFAULT_UNITS,
     GENDER_DESCRIPTION,
     GENDER_LABELS,
     HEIGHT_DESCRIPTION,
-    UNITS,
+    UNITS_DESCRIPTION,
     WEIGHT_DESCRIPTION,
 )
 
@@ -79,8 +79,6 @@ def IdField(**kwargs: Any) -> ma.fields.String:  # noqa: N802 - reads like a fie
 
 def UnitsField(**kwargs: Any) -> ma.fields.String:  # noqa: N802 - reads like a field class
     """imperial (lb, in) or metric (kg, cm)."""
-    from service.measurements import UNITS, UNITS_DESCRIPTION
-
     return ma.fields.String(
         load_default=DEFAULT_UNITS,
         validate=ma.validate.OneOf(UNITS),

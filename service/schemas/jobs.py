@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from model_store import STATES
+from foundation.states import STATES
 
 
 class ProgressSchema(ma.Schema):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from model_store.snapshots import FIXED_FIELDS, MIN_SCALE, PARAMETER_LIMIT
+from neural.losses import LOSSES
 from service.schemas.fields import ID_REGEX, IdField, StrictFloat, StrictInteger
 from service.schemas.jobs import MetricsSchema
 
@@ -55,7 +56,7 @@ class SnapshotSchema(ma.Schema):
         },
     )
     activation = ma.fields.String(required=True, validate=ma.validate.OneOf(["sigmoid"]))
-    loss = ma.fields.String(required=True, validate=ma.validate.OneOf(["mse", "log_loss"]))
+    loss = ma.fields.String(required=True, validate=ma.validate.OneOf(tuple(LOSSES)))
     weights = ma.fields.List(
         ma.fields.List(ma.fields.List(StrictFloat(metadata=_PARAMETER))),
         required=True,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from foundation.limits import MAX_PAGE_SIZE
-from model_store import STATES
+from foundation.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from foundation.states import STATES
 from service.schemas.fields import IdField
 
 #: Documented response headers of a paged listing.
@@ -25,7 +25,7 @@ class PageQuerySchema(ma.Schema):
     """`limit` and `page_token`, common to every listing."""
 
     limit = ma.fields.Integer(
-        load_default=100,
+        load_default=DEFAULT_PAGE_SIZE,
         validate=ma.validate.Range(1, MAX_PAGE_SIZE),
         metadata={"description": "Items per page, newest first."},
     )

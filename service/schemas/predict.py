@@ -8,6 +8,7 @@ from typing import Any
 import marshmallow as ma
 from flask import current_app
 
+from foundation.limits import DEFAULT_MAX_PREDICT_ROWS
 from service.measurements import (
     HEIGHT_DESCRIPTION,
     WEIGHT_DESCRIPTION,
@@ -30,7 +31,9 @@ class PredictRequestSchema(ma.Schema):
     height = ma.fields.Raw(metadata={"type": "number", "description": HEIGHT_DESCRIPTION})
     instances = RowsField(
         with_gender=False,
-        description="Up to NNSERVICE_MAX_PREDICT_ROWS (default 10000) people.",
+        description=(
+            f"Up to NNSERVICE_MAX_PREDICT_ROWS (default {DEFAULT_MAX_PREDICT_ROWS}) people."
+        ),
     )
     model_id = IdField(
         allow_none=True,

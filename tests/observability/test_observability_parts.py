@@ -7,10 +7,12 @@ import json
 import logging
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
-from foundation.logs import JsonFormatter, configure_logging, log_context
+from foundation.logs import LOG_CONTEXT, JsonFormatter, configure_logging
 from model_store import ModelStore
 from model_store.database import sqlite_url_for
 from model_store.schema import upgrade
@@ -18,6 +20,16 @@ from model_store.tables import DURATION_BOUNDS
 from model_store.times import from_iso
 from service import metrics
 from service.store_metrics import JobFigures
+
+
+@contextmanager
+def log_context(**ids: str) -> Iterator[None]:
+    """Bind `ids` to every line logged in this block, as the worker binds a job's id."""
+    token = LOG_CONTEXT.set({**LOG_CONTEXT.get(), **ids})
+    try:
+        yield
+    finally:
+        LOG_CONTEXT.reset(token)
 
 
 def test_json_lines_carry_bound_ids_extra_fields_and_tracebacks() -> None:

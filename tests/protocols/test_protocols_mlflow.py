@@ -8,12 +8,16 @@ from __future__ import annotations
 import pytest
 from stores import migrated
 
+from foundation.limits import DEFAULT_MAX_PREDICT_ROWS
 from foundation.settings import Settings
 from service import create_app
 
 from .conftest import EMILY, FRANK, probability_female
 
 EXPECTED = [probability_female(*EMILY), probability_female(*FRANK)]
+#: The stack's row cap (NNSERVICE_MAX_PREDICT_ROWS left at its default), and the answer past it.
+MAX_ROWS = DEFAULT_MAX_PREDICT_ROWS
+TOO_MANY = f"At most {MAX_ROWS} rows per request; got {MAX_ROWS + 1}."
 
 # From `mlflow models serve --help`:
 #   # split orientation input format for serializing a pandas DataFrame
@@ -104,6 +108,14 @@ def test_ping_and_health(stack, latest_model_id: str) -> None:
             "missing inputs",
         ),
         ("128 63", {"Content-Type": "text/plain"}, 415, "BAD_REQUEST", "content types"),
+        ({"inputs": [EMILY] * (MAX_ROWS + 1)}, {}, 400, "BAD_REQUEST", TOO_MANY),
+        (
+            "weight,height\n" + "128,63\n" * (MAX_ROWS + 1),
+            {"Content-Type": "text/csv"},
+            400,
+            "BAD_REQUEST",
+            TOO_MANY,
+        ),
     ],
 )
 def test_errors_in_mlflow_shape(stack, latest_model_id, body, headers, status, code, words) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from stores import migrated, snapshot_object_path
 
+from foundation.limits import DEFAULT_MAX_PREDICT_ROWS
 from foundation.settings import Settings
 from model_store import ModelStore
 from service import create_app
@@ -33,6 +34,20 @@ FLAT = {
 }
 NESTED = {
     "inputs": [{"name": "features", "shape": [2, 2], "datatype": "FP32", "data": [EMILY, FRANK]}]
+}
+#: The stack's row cap (NNSERVICE_MAX_PREDICT_ROWS left at its default), and the answer past it.
+MAX_ROWS = DEFAULT_MAX_PREDICT_ROWS
+TOO_MANY = f"At most {MAX_ROWS} rows per request; got {MAX_ROWS + 1}."
+#: One row too many, as the shape says and the data holds.
+TOO_MANY_ROWS = {
+    "inputs": [
+        {
+            "name": "features",
+            "shape": [MAX_ROWS + 1, 2],
+            "datatype": "FP64",
+            "data": EMILY * (MAX_ROWS + 1),
+        }
+    ]
 }
 
 
@@ -140,6 +155,14 @@ def test_infer_a_version_with_nested_data_and_both_outputs(stack, model_id: str)
         ("/v2/models/nnservice/config/nope", FLAT, 404, "no such endpoint"),
         ("/v2/repository/models/nnservice/load", {}, 404, "no such endpoint"),
         ("/v2/models/nnservice/infer", {**FLAT, "outputs": [{"name": "output0"}]}, 400, "output0"),
+        ("/v2/models/nnservice/infer", TOO_MANY_ROWS, 400, TOO_MANY),
+        # the shape alone is enough: the rows are counted before the data is read
+        (
+            "/v2/models/nnservice/infer",
+            {"inputs": [{**TOO_MANY_ROWS["inputs"][0], "data": EMILY}]},
+            400,
+            TOO_MANY,
+        ),
         *[("/v2/models/nnservice/infer", body, 400, words) for body, words in WRONG_TYPES],
     ],
 )

@@ -1,13 +1,11 @@
 // The datasets view: stored datasets, newest first, a page at a time.
 
 import { format, h, moreButton, show, table } from "./dom.js";
-import { PagedView } from "./paging.js";
-
-const PAGE_SIZE = 100;
+import { DEFAULT_PAGE, PagedView } from "./paging.js";
 
 export class DatasetsView extends PagedView {
   constructor(container, { onLoaded, notify }) {
-    super("/datasets", PAGE_SIZE);
+    super("/datasets", DEFAULT_PAGE);
     this.container = container;
     this.onLoaded = onLoaded;
     this.notify = notify;

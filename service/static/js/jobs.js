@@ -6,7 +6,8 @@ import { badge, facts, format, h, moreButton, show, table } from "./dom.js";
 import { followJob } from "./events.js";
 import { PagedView } from "./paging.js";
 
-const FINAL = new Set(["succeeded", "failed", "cancelled"]);
+/** The states a job ends in (the page carries them, from the server's own definition). */
+const FINAL = new Set(document.body.dataset.finalStates.split(" "));
 const ACTIVE_REFRESH_MS = 3000;
 const PAGE_SIZE = 20;
 

@@ -3,13 +3,11 @@
 import { api } from "./api.js";
 import { LossChart } from "./chart.js";
 import { badge, facts, format, h, moreButton, show, table } from "./dom.js";
-import { PagedView } from "./paging.js";
-
-const PAGE_SIZE = 100;
+import { DEFAULT_PAGE, PagedView } from "./paging.js";
 
 export class ModelsView extends PagedView {
   constructor({ list, detail, title }, { onLoaded, notify }) {
-    super("/models", PAGE_SIZE);
+    super("/models", DEFAULT_PAGE);
     this.list = list;
     this.detail = detail;
     this.title = title;

@@ -4,6 +4,8 @@ import { apiPage } from "./api.js";
 
 /** The largest page the API answers (the page carries it, from the server's own constant). */
 const MAX_PAGE = Number(document.body.dataset.maxPage);
+/** The API's page when `limit` is left out (carried like MAX_PAGE). */
+export const DEFAULT_PAGE = Number(document.body.dataset.defaultPage);
 
 export class PagedList {
   /** `path`: a paged listing (GET /jobs, /models, /datasets); `pageSize`: items a page. */
