@@ -38,6 +38,7 @@ ERROR_CODES = {
     404: "RESOURCE_DOES_NOT_EXIST",
     409: "INVALID_STATE",
     500: "INTERNAL_ERROR",
+    503: "TEMPORARILY_UNAVAILABLE",
 }
 CONTENT_TYPES = ("application/json", "text/csv")
 

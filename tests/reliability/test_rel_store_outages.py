@@ -12,6 +12,7 @@ API runs without the capabilities that bypass file permissions).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import time
@@ -65,6 +66,17 @@ def _environment(root: Path, **settings: str) -> dict[str, str]:
 def _predict(api: ApiProcess) -> requests.Response:
     """POST /predict on a fresh connection (so that any of the API's workers may take it)."""
     return requests.post(api.url("/predict"), json=EMILY, timeout=10)
+
+
+def _predict_statuses_by_worker(api: ApiProcess) -> dict[int, set[int]]:
+    """Worker pid -> the statuses it answered POST /predict with, from the API's access log."""
+    statuses: dict[int, set[int]] = {}
+    for line in api.log_text().splitlines():
+        with contextlib.suppress(ValueError):
+            entry = json.loads(line)
+            if entry.get("logger") == "gunicorn.access" and entry.get("path") == "/predict":
+                statuses.setdefault(entry["process"], set()).add(entry["status"])
+    return statuses
 
 
 def _promote_a_model(store: ModelStore) -> str:
@@ -231,6 +243,11 @@ def test_predict_answers_through_a_database_and_an_object_store_outage(
         finally:
             s3.restart(BUCKET)
         _wait_serving(later, model_id)
+        # Every worker process of the first two answered, only ever 200 (they never answered a
+        # prediction before the outages).
+        for api in serving[:2]:
+            statuses = _predict_statuses_by_worker(api)
+            assert statuses == {pid: {200} for pid in api.worker_pids()}, (api.log, statuses)
         listed = requests.get(serving[0].url("/models"), timeout=10).json()
         assert [(m["id"], m["status"]) for m in listed] == [(model_id, "ok")]  # never "corrupt"
         assert requests.get(serving[0].url(f"/models/{model_id}"), timeout=10).status_code == 200
