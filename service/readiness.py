@@ -50,7 +50,10 @@ def _store_problem(store: ModelStore) -> str | None:
 
 
 def _model_problem(models: ModelCache) -> str | None:
-    outage = models.outage()
+    try:
+        outage = models.outage()
+    except Exception as exc:  # noqa: BLE001 - whatever keeps the model from loading: say so
+        return f"the model this process serves cannot be loaded: {exc}"
     if outage is None:
         return None
     return f"the model this process serves is not loaded yet: {outage}"
