@@ -280,7 +280,7 @@ def _finish_watch(session: Session, job: dict) -> None:
         metrics = job.get("metrics") or {}
         table = _table("", "")
         table.show_header = False
-        _row(table, "job", job.get("id"))
+        _row(table, "job", job.get("job_id"))
         _row(table, "state", job.get("state"))
         _row(table, "model", job.get("model_id"))
         _row(table, "train accuracy", _num(metrics.get("train_accuracy")))
@@ -290,7 +290,7 @@ def _finish_watch(session: Session, job: dict) -> None:
     state = job.get("state")
     if state != "succeeded":
         reason = f": {job['error']}" if job.get("error") else ""
-        raise click.ClickException(f"job {job.get('id')} {state}{reason}")
+        raise click.ClickException(f"job {job.get('job_id')} {state}{reason}")
 
 
 def _watch_until_done(session: Session, job_id: str) -> None:
@@ -473,7 +473,7 @@ def _model_cells(model: dict) -> Sequence[Any]:
 def _job_cells(job: dict) -> Sequence[Any]:
     done = job.get("progress") or {}
     return (
-        job.get("id"),
+        job.get("job_id"),
         job.get("state"),
         f"{done.get('epoch', 0)}/{done.get('epochs', '?')}",
         _num(done.get("loss"), 5),

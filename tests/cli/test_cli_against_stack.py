@@ -143,12 +143,12 @@ def test_predict_a_tsv_file_with_any_header_case(stack, seed_model: dict, tmp_pa
 
 
 def test_listings_show_the_trained_model_job_and_dataset(stack, seed_model: dict) -> None:
-    model_id, job_id = seed_model["model_id"], seed_model["id"]
+    model_id, job_id = seed_model["model_id"], seed_model["job_id"]
 
     models = run_json(stack, "models")
     assert model_id in [m["id"] for m in models]
     jobs = run_json(stack, "jobs")
-    assert job_id in [j["id"] for j in jobs]
+    assert job_id in [j["job_id"] for j in jobs]
     assert len(run_json(stack, "jobs", "--limit", "1")) == 1
     datasets = run_json(stack, "datasets")
     assert seed_model["dataset_id"] in [d["id"] for d in datasets]

@@ -33,7 +33,7 @@ export class JobsView extends PagedView {
   render() {
     const jobs = this.pages.items;
     const columns = [
-      { title: "Job", cell: (j) => h("span", { class: "mono" }, format.shortId(j.id)) },
+      { title: "Job", cell: (j) => h("span", { class: "mono" }, format.shortId(j.job_id)) },
       { title: "State", cell: (j) => badge(j.state) },
       {
         title: "Epoch",
@@ -47,8 +47,8 @@ export class JobsView extends PagedView {
       this.list,
       table(columns, jobs, {
         empty: "No jobs yet.",
-        onSelect: (job) => this.watch(job.id).catch(this.report),
-        rowData: (job) => ({ jobId: job.id }),
+        onSelect: (job) => this.watch(job.job_id).catch(this.report),
+        rowData: (job) => ({ jobId: job.job_id }),
       }),
       this.pages.hasMore && moreButton("jobs-more", () => this.showMore().catch(this.report)),
     );
@@ -63,7 +63,7 @@ export class JobsView extends PagedView {
     this.stop?.();
     this.chart?.destroy();
     const job = await api(`/jobs/${encodeURIComponent(jobId)}`);
-    this.title.textContent = job.id;
+    this.title.textContent = job.job_id;
     this.fields = {
       state: h("span", { id: "job-state" }),
       epoch: h("span", { id: "job-epoch" }),
@@ -94,12 +94,12 @@ export class JobsView extends PagedView {
       this.showOutcome(job);
       return;
     }
-    this.stop = followJob(job.id, {
+    this.stop = followJob(job.job_id, {
       onProgress: (data) => {
         this.update(data);
         this.chart.add(data.epoch, data.loss, data.validation_loss);
       },
-      onEnd: (data) => this.finish(job.id, data).catch(this.report),
+      onEnd: (data) => this.finish(job.job_id, data).catch(this.report),
       onError: (error) => this.report(error),
     });
   }
