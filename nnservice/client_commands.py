@@ -255,14 +255,18 @@ def _progress_bar(session: Session, events: Iterable[tuple[str, dict]]) -> None:
 
 
 def _progress_lines(session: Session, events: Iterable[tuple[str, dict]]) -> None:
-    last_line = None
+    """A line per event at most every PLAIN_LINE_SECONDS, and the end's; never the same twice
+    in a row (a finished job's last progress event and its end say the same)."""
+    printed_at, printed = None, None
     for event, data in events:
         now = time.monotonic()
-        if event == "end" or last_line is None or now - last_line >= PLAIN_LINE_SECONDS:
-            last_line = now
+        if event == "end" or printed_at is None or now - printed_at >= PLAIN_LINE_SECONDS:
             epochs = data.get("epochs") or "?"
             state, loss = data.get("state") or "?", _num(data.get("loss"), 5)
-            session.note(f"{state} epoch {_epoch(data)}/{epochs} loss {loss}")
+            line = f"{state} epoch {_epoch(data)}/{epochs} loss {loss}"
+            if line != printed:
+                printed_at, printed = now, line
+                session.note(line)
 
 
 def _epoch(data: dict) -> int:
@@ -369,6 +373,8 @@ def train(session: Session, file: Path, watch: bool, name: str | None, **options
         f"dataset {dataset.get('id')}: {dataset.get('rows')} rows "
         f"({counts.get('F', 0)} F, {counts.get('M', 0)} M)"
     )
+    if dataset.get("message"):  # the rows were stored before, maybe under another name
+        session.note(dataset["message"])
     started = session.client.train(
         dataset["id"], hyperparameters, promote=False if options.get("no_promote") else None
     )

@@ -64,6 +64,7 @@ export class TrainForm {
       contentType: contentType(file),
     });
     this.onUploaded(dataset);
+    if (dataset.message) this.notify.info(dataset.message); // stored before, maybe under another name
     return dataset.id;
   }
 
