@@ -8,7 +8,7 @@ from importlib import metadata
 from flask import Flask
 
 from nnservice.config import Settings
-from service.api import Api, register_store_error_handlers
+from service.api import Api, answer_redirects_in_json, register_store_error_handlers
 from service.auth import install_auth
 from service.blueprints import BLUEPRINTS
 from service.body_limit import install_body_limit
@@ -40,6 +40,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     logging.getLogger("service").setLevel(settings.log_level)
     app.url_map.converters["id"] = IdConverter
     app.url_map.strict_slashes = False
+    # No redirect from `/jobs//events` to `/jobs/events`: an empty id is a 404 like any other.
+    app.url_map.merge_slashes = False
 
     store = settings.open_store()
     app.extensions[EXTENSION] = Services(
@@ -51,7 +53,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     install_body_limit(app, settings.max_body_bytes)  # WSGI middleware inside the next one
     install_observability(app, app.extensions[EXTENSION])  # request ids, metrics
 
-    configure_docs(app, _version())
+    configure_docs(app, _version(), api_keys=bool(settings.api_keys))
     api = Api(app)
     api.register_converter(IdConverter, id_parameter_schema)
     # The request body that its view loads itself (JSON, CSV or TSV).
@@ -66,5 +68,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     document_units(schemas, "DatasetCreate", rows="rows")
     app.register_blueprint(dashboard)  # plain Flask: not part of the OpenAPI document
     register_store_error_handlers(app)
+    answer_redirects_in_json(app)
     install_auth(app, settings)
     return app
