@@ -15,7 +15,10 @@ lost worker and be retried.
 
 from __future__ import annotations
 
+import warnings
+
 from celery import Celery, signals
+from celery.exceptions import SecurityWarning
 
 from neural.hyperparameters import HIDDEN_LAYERS
 from nnservice.config import Settings
@@ -74,6 +77,16 @@ def make_celery(settings: Settings) -> Celery:
         worker_redirect_stdouts_level="INFO",
     )
     return app
+
+
+#: Celery warns on every start as root (a container, a CI runner) because a root worker that
+#: accepted pickle could be made to run code; this one accepts JSON only (`accept_content`), so
+#: the warning is moot. Only that warning is silenced, through Python's warning filters.
+warnings.filterwarnings(
+    "ignore",
+    message="You're running the worker with superuser privileges",
+    category=SecurityWarning,
+)
 
 
 #: Hidden-layer counts the API accepts (`neural.hyperparameters`): numba compiles the
