@@ -92,7 +92,7 @@ def _wait_healthy(process: subprocess.Popen, url: str, log: Path) -> None:
         try:
             if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
                 break
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not up yet, or a busy machine
             pass
         time.sleep(0.2)
     else:
