@@ -13,6 +13,7 @@ from service.paging import page_response
 from service.schemas.datasets import (
     DatasetCreateSchema,
     DatasetSchema,
+    DatasetStoredBeforeSchema,
     DatasetUploadQuerySchema,
 )
 from service.schemas.paging import PAGE_HEADERS, DatasetListQuerySchema
@@ -62,6 +63,17 @@ def _read_upload(query: dict) -> tuple[str, object]:
     abort(415, message=message, errors={"Content-Type": [message]})
 
 
+def _stored_before_message(info: dict, requested_name: str) -> str:
+    """What an upload of rows stored before answers: the dataset exists, under which name."""
+    stored = f"These rows are already stored as dataset {info['id']} named {info['name']!r}"
+    if requested_name == info["name"]:
+        return f"{stored}."
+    return (
+        f"{stored}; it keeps that name, {requested_name!r} was not applied "
+        "(a dataset is named by its first upload)."
+    )
+
+
 @blp.route("")
 class Datasets(MethodView):
     @blp.arguments(DatasetListQuerySchema(), location="query")
@@ -74,19 +86,25 @@ class Datasets(MethodView):
     @blp.doc(requestBody=UPLOAD_BODY, description=UPLOAD_DESCRIPTION)
     @blp.response(201, DatasetSchema, description="Stored; Location names it.")
     @blp.alt_response(
-        200, schema=DatasetSchema, description="The same rows were stored before.", success=True
+        200,
+        schema=DatasetStoredBeforeSchema,
+        description="The same rows were stored before: the stored dataset, under its first name.",
+        success=True,
     )
     def post(self, query: dict):
         """Upload a dataset: the id derives from the rows, so re-uploads answer 200 and the same id.
 
-        The rows' rules are in UPLOAD_DESCRIPTION (the OpenAPI document's description).
+        A re-upload keeps the first upload's name; its answer says so in `message`. The rows'
+        rules are in UPLOAD_DESCRIPTION (the OpenAPI document's description).
         """
         name, columns = _read_upload(query)
         info, created = services().store.save_dataset(
             name, columns.weight, columns.height, columns.label
         )
         location = url_for("datasets.Dataset", dataset_id=info["id"])
-        return info, 201 if created else 200, {"Location": location}
+        if created:
+            return info, 201, {"Location": location}
+        return {**info, "message": _stored_before_message(info, name)}, 200, {"Location": location}
 
 
 @blp.route("/<id:dataset_id>")

@@ -19,7 +19,23 @@ def test_json_rows_then_the_same_rows_again(client: FlaskClient) -> None:
     assert again.status_code == 200
     assert again.get_json()["id"] == info["id"]
     assert client.get(f"/datasets/{info['id']}").get_json() == info
+    assert again.get_json() == {**info, "message": again.get_json()["message"]}
     assert [d["id"] for d in client.get("/datasets").get_json()] == [info["id"]]
+
+
+def test_a_re_upload_says_the_dataset_exists_and_under_which_name(client: FlaskClient) -> None:
+    info = client.post("/datasets", json={"name": "seed", "rows": SEED_ROWS}).get_json()
+
+    renamed = client.post("/datasets", json={"name": "my people", "rows": SEED_ROWS}).get_json()
+    same = client.post("/datasets", json={"name": "seed", "rows": SEED_ROWS}).get_json()
+
+    assert renamed["name"] == same["name"] == "seed"
+    assert renamed["message"] == (
+        f"These rows are already stored as dataset {info['id']} named 'seed'; it keeps that name, "
+        "'my people' was not applied (a dataset is named by its first upload)."
+    )
+    assert same["message"] == f"These rows are already stored as dataset {info['id']} named 'seed'."
+    assert "message" not in client.get(f"/datasets/{info['id']}").get_json()
 
 
 def test_the_same_people_as_csv_get_the_same_id(client: FlaskClient) -> None:

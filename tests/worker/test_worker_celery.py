@@ -6,6 +6,7 @@ store is where the outcome shows. A pickled message is refused and never execute
 
 from __future__ import annotations
 
+import os
 import pickle
 import uuid
 from pathlib import Path
@@ -84,6 +85,15 @@ def test_a_pickled_task_message_is_refused_and_never_runs(stack, celery_app, tmp
     assert not tripwire.exists()
     log = (stack.root / "worker.log").read_text()
     assert "Refusing to deserialize untrusted content of type pickle" in log
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="Celery warns about superusers only as root")
+def test_a_worker_run_as_root_does_not_warn_about_it(stack) -> None:
+    """JSON only: the superuser warning is moot, so a start as root (a container, CI) is quiet."""
+    stack.ensure_running()
+    log = (stack.root / "worker.log").read_text()
+    assert " ready." in log
+    assert "superuser privileges" not in log
 
 
 def test_with_redis_down_sending_fails_at_once_and_works_again_when_it_is_back(
