@@ -16,6 +16,7 @@ import numpy as np
 
 import neural
 from foundation import hyperparameters
+from model_store import JobRecord
 from neural.decision import decide
 
 #: Used for every hyperparameter a POST /train leaves out (`foundation.hyperparameters`).
@@ -33,14 +34,12 @@ REQUIRED = (
 )
 
 
-def hyperparameters(record: dict) -> dict:
-    """The job's hyperparameters (a top-level "seed" wins); ValueError naming a missing one."""
-    hp = dict(record.get("hyperparameters") or {})
+def hyperparameters(record: JobRecord) -> dict:
+    """The job's hyperparameters (seed None if none); ValueError naming a missing one."""
+    hp = dict(record.hyperparameters or {})
     missing = [name for name in REQUIRED if name not in hp]
     if missing:
         raise ValueError(f"the job's hyperparameters lack {', '.join(missing)}")
-    if record.get("seed") is not None:
-        hp["seed"] = record["seed"]
     hp.setdefault("seed", None)
     return hp
 

@@ -62,7 +62,7 @@ class Datasets(MethodView):
     @blp.response(200, DatasetSchema(many=True), headers=PAGE_HEADERS)
     def get(self, query: dict):
         """Datasets, newest first, a page at a time."""
-        return page_response(services().store.list_datasets(query["limit"], query["page_token"]))
+        return page_response(services().store.datasets.list(query["limit"], query["page_token"]))
 
     @blp.arguments(DatasetUploadQuerySchema(), location="query")
     @blp.doc(requestBody=UPLOAD_BODY)
@@ -76,10 +76,10 @@ class Datasets(MethodView):
         Rows need both genders; weights 1-1500 lb and heights 10-120 in (or metric equivalents).
         """
         name, columns = _read_upload(query)
-        info, created = services().store.save_dataset(
+        info, created = services().store.datasets.save(
             name, columns.weight, columns.height, columns.label
         )
-        location = url_for("datasets.Dataset", dataset_id=info["id"])
+        location = url_for("datasets.Dataset", dataset_id=info.id)
         return info, 201 if created else 200, {"Location": location}
 
 
@@ -88,4 +88,4 @@ class Dataset(MethodView):
     @blp.response(200, DatasetSchema)
     def get(self, dataset_id: str):
         """One dataset's metadata."""
-        return services().store.get_dataset(dataset_id)
+        return services().store.datasets.get(dataset_id)
