@@ -34,6 +34,7 @@ class ModelStore:
     """Datasets, models and their promotions, jobs with leases, and checkpoints."""
 
     def __init__(self, database_url: str, objects: str | os.PathLike[str] | ObjectStore) -> None:
+        self.database_url = database_url
         self.engine = make_engine(database_url)
         self.objects = open_objects(objects) if isinstance(objects, str | os.PathLike) else objects
         self.datasets = DatasetTable(self.engine, self.objects)

@@ -313,7 +313,7 @@ class Stack:
         self, job_id: str, states: Iterable[str] = TERMINAL_STATES, timeout: float = 60.0
     ) -> dict:
         """Like `wait_for_job`, but reads the record from the store (no HTTP needed)."""
-        return _poll_state(lambda: self.store.get_job(job_id), job_id, states, timeout)
+        return _poll_state(lambda: self.store.jobs.get(job_id), job_id, states, timeout)
 
 
 def _poll_state(

@@ -177,7 +177,7 @@ def test_promote_changes_the_model_predict_uses(stack, seed_model: dict, seed_cs
     )
     assert other.exit_code == 0, other.output
     other_id = json.loads(other.stdout)["model_id"]
-    before = stack.store.latest_model_id()
+    before = stack.store.models.latest_id()
     assert before != other_id  # --no-promote kept the latest
     try:
         promoted = run(stack, "promote", other_id)
@@ -225,7 +225,7 @@ def test_train_json_without_watch_prints_the_servers_answer(stack, seed_csv: Pat
 
 
 def test_an_api_error_prints_the_servers_message_and_fields(stack, seed_model: dict) -> None:
-    dataset = stack.store.get_dataset(seed_model["dataset_id"])
+    dataset = stack.store.datasets.get(seed_model["dataset_id"])
     path = Path(stack.root) / "again.csv"
     path.write_text(SEED_CSV)
     result = run(stack, "train", str(path), "--learning-rate", "-1", "--epochs", "0")

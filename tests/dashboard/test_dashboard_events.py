@@ -41,11 +41,11 @@ def client(settings: Settings) -> FlaskClient:
 
 def update_job(store: ModelStore, job_id: str, **fields: object) -> None:
     """Change the job's row as a worker would (any state may change)."""
-    assert store.transition_job(job_id, STATES, **fields) is not None
+    assert store.jobs.transition(job_id, STATES, **fields) is not None
 
 
 def new_job(store: ModelStore, job_id: str = "job1", epochs: int = 30) -> str:
-    store.create_job({"id": job_id, "hyperparameters": {"epochs": epochs}})
+    store.jobs.create({"id": job_id, "hyperparameters": {"epochs": epochs}})
     return job_id
 
 

@@ -32,10 +32,10 @@ def celery_app(stack):
 
 
 def _new_job(stack, **hyperparameters: object) -> str:
-    info, _ = stack.store.save_dataset("seed", **SEED_PEOPLE)
+    info, _ = stack.store.datasets.save("seed", **SEED_PEOPLE)
     job_id = uuid.uuid4().hex
     hp = {**DEFAULT_HYPERPARAMETERS, "seed": 0, **hyperparameters}
-    stack.store.create_job({"id": job_id, "dataset_id": info["id"], "hyperparameters": hp})
+    stack.store.jobs.create({"id": job_id, "dataset_id": info["id"], "hyperparameters": hp})
     return job_id
 
 
@@ -47,7 +47,7 @@ def test_a_train_task_sent_through_redis_trains_in_the_worker(stack, celery_app)
 
     assert record["state"] == "succeeded", record["error"]
     assert record["attempts"] == 1
-    model = stack.store.load_model(record["model_id"])
+    model = stack.store.models.load(record["model_id"])
     emily, frank = model.predict_proba(np.array([EMILY, FRANK], dtype=float))
     assert emily > 0.5 > frank
 
