@@ -49,7 +49,7 @@ def seed_dataset(store: ModelStore) -> str:
         [h for _, h in people],
         [1.0, 0.0, 0.0, 1.0],
     )
-    return info["id"]
+    return info.id
 
 
 @pytest.fixture
