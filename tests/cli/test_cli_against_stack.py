@@ -234,7 +234,7 @@ def test_an_api_error_prints_the_servers_message_and_fields(stack, seed_model: d
     server = stack.post(
         "/train",
         json={
-            "dataset_id": dataset["id"],
+            "dataset_id": dataset.id,
             "hyperparameters": {"learning_rate": -1, "epochs": 0},
         },
     )

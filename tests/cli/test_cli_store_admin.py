@@ -121,8 +121,8 @@ def test_store_import_of_a_file_store_through_the_cli_twice(tmp_path: Path) -> N
         assert opened.models.latest_id() == old["model_id"]
         assert opened.models.snapshot(old["model_id"])["sha256"] == old["sha"]
         job = opened.jobs.get(old["job_id"])
-        assert (job["state"], job["created_at"]) == ("succeeded", "2026-11-20T10:00:01.000000Z")
-        assert opened.datasets.get(old["dataset_id"])["name"] == "seed"
+        assert (job.state, job.created_at) == ("succeeded", "2026-11-20T10:00:01.000000Z")
+        assert opened.datasets.get(old["dataset_id"]).name == "seed"
         assert len(opened.models.list().items) == 1 and len(opened.models.promotions()) == 1
     finally:
         opened.close()

@@ -260,22 +260,22 @@ def test_a_killed_workers_job_finishes_on_the_other_worker_bit_identically(
     reference_store.datasets.save("people", **people)
     reference_job = uuid.uuid4().hex
     reference_store.jobs.create(
-        {"id": reference_job, "dataset_id": info["id"], "hyperparameters": LONG_JOB}
+        {"id": reference_job, "dataset_id": info.id, "hyperparameters": LONG_JOB}
     )
     assert run_training_job(reference_store, reference_job, settings) == "succeeded"
-    reference = reference_store.models.snapshot(reference_store.jobs.get(reference_job)["model_id"])
+    reference = reference_store.models.snapshot(reference_store.jobs.get(reference_job).model_id)
 
-    body = {"dataset_id": info["id"], "hyperparameters": LONG_JOB, "promote": False}
+    body = {"dataset_id": info.id, "hyperparameters": LONG_JOB, "promote": False}
     job_id = _train(a, body)
     deadline = time.monotonic() + 120
     while True:  # running, with a checkpoint written
         record = store.jobs.get(job_id)
-        if record["state"] == "running" and store.checkpoints.load(job_id):
+        if record.state == "running" and store.checkpoints.load(job_id):
             break
-        assert record["state"] in ("queued", "running"), record
+        assert record.state in ("queued", "running"), record
         assert time.monotonic() < deadline, record
         time.sleep(0.05)
-    owner_pid = int(record["worker"].split(":")[1])
+    owner_pid = int(record.worker.split(":")[1])
     running_on = next(h for h in (a, b) if owner_pid in child_pids(h.worker.pid))
     other = b if running_on is a else a
 
@@ -289,8 +289,8 @@ def test_a_killed_workers_job_finishes_on_the_other_worker_bit_identically(
     assert snapshot["weights"] == reference["weights"]
     assert snapshot["biases"] == reference["biases"]
     assert snapshot["training"]["loss_history"] == reference["training"]["loss_history"]
-    mine = [m for m in store.models.list(limit=1000).items if m["job_id"] == job_id]
-    assert [m["id"] for m in mine] == [finished["model_id"]]
+    mine = [m for m in store.models.list(limit=1000).items if m.job_id == job_id]
+    assert [m.id for m in mine] == [finished["model_id"]]
     assert store.checkpoints.load(job_id) is None
     reference_store.close()
 

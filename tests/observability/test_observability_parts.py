@@ -80,7 +80,7 @@ def test_job_figures_come_from_aggregates_over_the_stores_rows(tmp_path) -> None
         "cancelled": 1,
     }
     record = store.jobs.get("job-1")
-    seconds = (from_iso(record["finished_at"]) - from_iso(record["started_at"])) / 1e6
+    seconds = (from_iso(record.finished_at) - from_iso(record.started_at)) / 1e6
     cumulative, count, total = figures.durations()["succeeded"]
     assert count == 1 and total == pytest.approx(seconds)
     assert cumulative == [int(seconds <= bound) for bound in DURATION_BOUNDS]

@@ -238,7 +238,7 @@ def test_known_requests_get_documented_answers(app: Flask, known: Known, fuzz_st
     schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
     operations = {result.ok().label: result.ok() for result in schema.get_all_operations()}
     statuses = collections.defaultdict(set)
-    for label, arguments in _known_requests(known, queued["id"]):
+    for label, arguments in _known_requests(known, queued.id):
         arguments.setdefault("media_type", "application/json" if "body" in arguments else None)
         case = operations[label].Case(**arguments)
         response = case.call_and_validate(checks=CHECKS)

@@ -29,7 +29,7 @@ def _promote_a_model(stack) -> str:
 
 def test_redis_down_predict_serves_train_is_503_then_training_resumes(stack) -> None:
     model_id = _promote_a_model(stack)
-    queued = stack.store.jobs.create({"id": uuid.uuid4().hex, "dataset_id": "ds-none"})["id"]
+    queued = stack.store.jobs.create({"id": uuid.uuid4().hex, "dataset_id": "ds-none"}).id
     pids = (stack.api.pid, stack.worker.pid)
     jobs_before = len(stack.store.jobs.list(limit=1000).items)
 

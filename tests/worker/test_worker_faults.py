@@ -157,5 +157,5 @@ def test_a_job_that_loses_its_worker_three_times_fails(stack, send) -> None:
     record = stack.wait_for_record(job_id, timeout=60)
     assert record.state == "failed"
     assert "lost 3 times" in record.error
-    assert not [s for s in stack.store.models.list().items if s["job_id"] == job_id]
+    assert not [m for m in stack.store.models.list().items if m.job_id == job_id]
     assert stack.store.checkpoints.load(job_id) is None
