@@ -3,8 +3,8 @@
 Every API process, on every host, learns of a promotion from the database: at most every
 `POLL_SECONDS` a request asks for the newest promotion (one indexed query) and reloads the model
 only when it changed. While the database cannot be reached, the last good model keeps answering
-(a failed poll is logged and retried at the next interval). A promoted snapshot that turns out
-corrupt is logged and skipped, and the last good model keeps answering (after a restart: the
+(a failed poll is logged and retried at the next interval). A promoted model whose snapshot turns
+out corrupt is logged and skipped, and the last good model keeps answering (after a restart: the
 most recently promoted one that loads). Models asked for by id are immutable once written, so
 they are loaded once and kept in a small LRU.
 """
