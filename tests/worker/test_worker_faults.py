@@ -81,7 +81,7 @@ def send(stack):
     app.close()
 
 
-def _running_after_checkpoint(stack, job_id: str, not_owner: set[str] = frozenset()) -> dict:
+def _running_after_checkpoint(stack, job_id: str, not_owner: set[str] = frozenset()) -> JobRecord:
     """Wait until the job runs under a new owner that has written a checkpoint; the record."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -89,7 +89,7 @@ def _running_after_checkpoint(stack, job_id: str, not_owner: set[str] = frozense
         assert record.state in ("queued", "running"), record
         checkpoint = stack.store.checkpoints.load(job_id)
         fresh_owner = record.state == "running" and record.worker not in not_owner
-        if fresh_owner and checkpoint and checkpoint["epochs_done"] > record.get("_seen", 0):
+        if fresh_owner and checkpoint and checkpoint["epochs_done"] > 0:
             return record
         time.sleep(0.02)
     raise TimeoutError(f"job {job_id} never ran with a checkpoint: {record}")
