@@ -100,7 +100,7 @@ def object_key(dataset_id: str) -> str:
     return f"datasets/{validate_id(dataset_id)}.npy"
 
 
-def _info(row: sa.Row | SimpleNamespace) -> DatasetRecord:
+def _record(row: sa.Row | SimpleNamespace) -> DatasetRecord:
     """The metadata of a row (or of the values just inserted)."""
     return DatasetRecord(
         id=row.id,
@@ -168,7 +168,7 @@ class DatasetTable:
                 connection.execute(datasets.insert().values(**values))
         except sa.exc.IntegrityError:  # stored by someone else meanwhile
             return self.get(dataset_id), False
-        return _info(SimpleNamespace(**values)), True
+        return _record(SimpleNamespace(**values)), True
 
     def get(self, dataset_id: str) -> DatasetRecord:
         """Metadata of a dataset (no columns); NotFound if absent."""
@@ -178,7 +178,7 @@ class DatasetTable:
             ).first()
         if row is None:
             raise NotFound("dataset", dataset_id)
-        return _info(row)
+        return _record(row)
 
     def load(self, dataset_id: str) -> Dataset:
         """The dataset with its columns as arrays, for training."""
@@ -198,4 +198,4 @@ class DatasetTable:
         query = page_query(datasets, INFO_COLUMNS, limit, page_token)
         with self.engine.connect() as connection:
             rows = connection.execute(query).all()
-        return make_page(rows, limit, _info)
+        return make_page(rows, limit, _record)
