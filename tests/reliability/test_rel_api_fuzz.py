@@ -100,11 +100,11 @@ def known(fuzz_stack: Stack, app: Flask) -> Known:
     body = {"dataset_id": dataset_id, "hyperparameters": {"epochs": 50, "seed": 1}}
     job_id = client.post("/train", json=body).get_json()["job_id"]
     record = fuzz_stack.wait_for_record(job_id)
-    assert record["state"] == "succeeded", record
+    assert record.state == "succeeded", record
     corrupt = store.models.save(SNAPSHOT)["id"]
     path = snapshot_object_path(store, corrupt)
     path.write_bytes(path.read_bytes()[:-40])
-    return Known(dataset_id, record["model_id"], corrupt, job_id)
+    return Known(dataset_id, record.model_id, corrupt, job_id)
 
 
 def _has_inputs(operation) -> bool:
