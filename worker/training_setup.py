@@ -10,14 +10,16 @@ uninterrupted run.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 import neural
 from foundation import hyperparameters
-from model_store import JobRecord
 from neural.decision import decide
+
+if TYPE_CHECKING:
+    from model_store import JobRecord
 
 #: Used for every hyperparameter a POST /train leaves out (`foundation.hyperparameters`).
 DEFAULT_HYPERPARAMETERS: dict[str, Any] = hyperparameters.DEFAULTS
