@@ -181,7 +181,7 @@ def test_promote_changes_the_model_predict_uses(stack, seed_model: dict, seed_cs
     )
     assert other.exit_code == 0, other.output
     other_id = json.loads(other.stdout)["model_id"]
-    before = stack.store.latest_model_id()
+    before = stack.store.models.latest_id()
     assert before != other_id  # --no-promote kept the latest
     try:
         promoted = run(stack, "promote", other_id)

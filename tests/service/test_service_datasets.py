@@ -52,7 +52,7 @@ def test_metric_rows_are_stored_in_pounds_and_inches(client: FlaskClient, store)
         {"weight": 80, "height": 180.34, "gender": "MALE"},
     ]
     info = client.post("/datasets", json={"rows": rows, "units": "metric"}).get_json()
-    dataset = store.load_dataset(info["id"])
+    dataset = store.datasets.load(info["id"])
     assert abs(dataset.X[0, 1] - 65.0) < 1e-9 and abs(dataset.X[1, 1] - 71.0) < 1e-9
     assert abs(dataset.X[0, 0] - 60 / 0.45359237) < 1e-9
 

@@ -15,7 +15,7 @@ from .conftest import SEED_ROWS
 def _queued_job(client: FlaskClient, store: ModelStore) -> str:
     dataset_id = client.post("/datasets", json={"rows": SEED_ROWS}).get_json()["id"]
     job_id = uuid.uuid4().hex
-    store.create_job({"id": job_id, "dataset_id": dataset_id, "hyperparameters": {}})
+    store.jobs.create({"id": job_id, "dataset_id": dataset_id, "hyperparameters": {}})
     return job_id
 
 
