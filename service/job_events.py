@@ -1,6 +1,6 @@
 """Server-Sent Events for one training job, read from its record in the store.
 
-The stream looks at the job's version (`ModelStore.job_version`, one indexed read) every
+The stream looks at the job's version (`store.jobs.version`, one indexed read) every
 `POLL_SECONDS` and reads the whole record only when it changed. It sends a `progress` event whenever
 the state or the progress changes (the first one at once, so a late client starts from the
 present), a comment line every `HEARTBEAT_SECONDS` (so clients and proxies see a live
@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator
 
 from foundation.states import TERMINAL_STATES
-from model_store import ModelStore, NotFound, StoreError
+from model_store import JobRecord, ModelStore, NotFound, StoreError
 
 POLL_SECONDS = 0.2
 HEARTBEAT_SECONDS = 15.0
@@ -42,12 +42,12 @@ def format_event(event: str, data: dict, event_id: int | None = None) -> str:
     return head + f"data: {json.dumps(data, separators=(',', ':'), allow_nan=False)}\n\n"
 
 
-def progress_payload(record: dict) -> dict:
+def progress_payload(record: JobRecord) -> dict:
     """The `progress` event's data: state, epoch, epochs, loss, validation_loss."""
-    progress = record.get("progress") or {}
+    progress = record.progress or {}
     return {
-        "job_id": record["id"],
-        "state": record["state"],
+        "job_id": record.id,
+        "state": record.state,
         "epoch": progress.get("epoch"),
         "epochs": progress.get("epochs"),
         "loss": progress.get("loss"),
@@ -55,14 +55,14 @@ def progress_payload(record: dict) -> dict:
     }
 
 
-def end_payload(record: dict) -> dict:
+def end_payload(record: JobRecord) -> dict:
     """The `end` event's data: the last progress plus the outcome (model, metrics, error)."""
     return {
         **progress_payload(record),
-        "model_id": record.get("model_id"),
-        "metrics": record.get("metrics"),
-        "error": record.get("error"),
-        "finished_at": record.get("finished_at"),
+        "model_id": record.model_id,
+        "metrics": record.metrics,
+        "error": record.error,
+        "finished_at": record.finished_at,
     }
 
 
@@ -83,12 +83,12 @@ def job_events(
     yield f"retry: {RETRY_MILLISECONDS}\n\n"
     while True:
         try:
-            version = store.job_version(job_id)
+            version = store.jobs.version(job_id)
         except Exception:  # noqa: BLE001 - the database is unreachable: look again next poll
             version = last_version
         if version != last_version:
             try:
-                record = store.get_job(job_id)
+                record = store.jobs.get(job_id)
             except NotFound:
                 message = f"job {job_id!r} no longer exists"
                 yield format_event("end", {"job_id": job_id, "state": None, "error": message})
@@ -102,7 +102,7 @@ def job_events(
                     event_id += 1
                     last_sent = payload
                     yield format_event("progress", payload, event_id)
-                if record["state"] in TERMINAL_STATES:
+                if record.state in TERMINAL_STATES:
                     yield format_event("end", end_payload(record), event_id + 1)
                     return
         now = time.monotonic()

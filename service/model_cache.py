@@ -7,7 +7,7 @@ asks for the newest promotion (one indexed query) and reloads the model only whe
 While the database or the object store cannot be reached, the last good model keeps answering
 (the failed poll is logged and tried again at the next interval); a process that has no model
 yet answers `StoreUnreachable` naming the part, never "no model yet", and tries again at each
-interval. A promoted snapshot that turns out corrupt is logged and skipped, and the last good
+interval. A promoted model whose snapshot turns out corrupt is logged and skipped, and the last good
 model keeps answering (after a restart: the most recently promoted one that loads). Models asked
 for by id are immutable once written, so they are loaded once and kept in a small LRU.
 """
@@ -19,7 +19,7 @@ import threading
 from collections import OrderedDict
 from time import monotonic
 
-from model_store import ModelStore
+from model_store import ModelStore, Promotion
 from model_store.errors import CorruptSnapshot, NotFound
 from service.store_outages import StoreUnreachable, unreachable_part
 
@@ -43,7 +43,7 @@ class ModelCache:
         self.pinned_size = pinned_size
         self._lock = threading.Lock()
         self._latest = None  # the last good TrainedModel
-        self._promotion: tuple[int, str] | None = None  # the newest promotion seen
+        self._promotion: Promotion | None = None  # the newest promotion seen
         self._poll_at = 0.0  # monotonic time of the next poll
         self._outage: str | None = None  # the part that did not answer the last poll
         self._pinned: OrderedDict[str, object] = OrderedDict()
@@ -111,14 +111,14 @@ class ModelCache:
 
     def _follow_promotion(self) -> None:
         """Load the newest promotion's model if it changed (raises what the store raises)."""
-        promotion = self.store.latest_promotion()
+        promotion = self.store.models.latest_promotion()
         if promotion is None or promotion == self._promotion:
             return
-        model_id = promotion[1]
+        model_id = promotion.model_id
         previous = getattr(self._latest, "model_id", None)
         if model_id != previous:
             try:
-                self._latest = self.store.load_model(model_id)
+                self._latest = self.store.models.load(model_id)
                 log.info("serving model %s (promoted; was %s)", model_id, previous)
             except (CorruptSnapshot, NotFound) as exc:
                 if self._latest is None:
@@ -134,11 +134,11 @@ class ModelCache:
     def _last_good_promoted(self, skip: str):
         """The most recently promoted model that loads, for a process that has served none yet
         (a fresh start while the newest promotion names a broken snapshot); None if none."""
-        for model_id in self.store.promotion_history():
+        for model_id in self.store.models.promoted_ids():
             if model_id == skip:
                 continue
             try:
-                return self.store.load_model(model_id)
+                return self.store.models.load(model_id)
             except (CorruptSnapshot, NotFound):
                 continue
         return None
@@ -155,7 +155,7 @@ class ModelCache:
                 self._pinned.move_to_end(model_id)
                 return model
         try:
-            model = self.store.load_model(model_id)
+            model = self.store.models.load(model_id)
         except Exception as exc:
             part = unreachable_part(exc)
             if part is None:

@@ -80,8 +80,8 @@ def _predict_statuses_by_worker(api: ApiProcess) -> dict[int, set[int]]:
 
 
 def _promote_a_model(store: ModelStore) -> str:
-    model_id = store.save_snapshot(dict(SNAPSHOT), imported=True)["id"]
-    store.promote(model_id)
+    model_id = store.models.save(dict(SNAPSHOT), imported=True)["id"]
+    store.models.promote(model_id)
     return model_id
 
 
