@@ -187,6 +187,10 @@ class ModelStore:
         """A number that changes with every change of the job; None if there is no such job."""
         return self._jobs.version(job_id)
 
+    def job_versions(self, job_ids: Collection[str]) -> dict[str, int]:
+        """The version of each existing job of `job_ids`, in one query (see `JobTable.versions`)."""
+        return self._jobs.versions(job_ids)
+
     def list_jobs(
         self,
         limit: int = DEFAULT_PAGE_SIZE,
