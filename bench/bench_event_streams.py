@@ -162,7 +162,7 @@ def run(args: argparse.Namespace, database_url: str) -> None:
                 rows["none"].append(run_wrk(f"{url}/predict", BODY, CONNECTIONS, args.seconds))
                 job_ids = [f"bench-{repeat}-{n}" for n in range(args.jobs)]
                 for job_id in job_ids:
-                    stack.store.create_job({"id": job_id, "hyperparameters": {}})
+                    stack.store.jobs.create({"id": job_id, "hyperparameters": {}})
                 streams = open_streams(host, port, job_ids, args.streams)
                 idle = open_idle(host, port, args.idle)
                 try:
@@ -177,7 +177,7 @@ def run(args: argparse.Namespace, database_url: str) -> None:
                     cost["with"].append(database.per_second(args.window))
                 finally:
                     for job_id in job_ids:  # every stream sends `end`
-                        stack.store.transition_job(job_id, STATES, state="cancelled")
+                        stack.store.jobs.transition(job_id, STATES, state="cancelled")
                     for sock in streams:
                         with contextlib.suppress(OSError, RuntimeError):
                             _read_until(sock, b"event: end")

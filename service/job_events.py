@@ -2,7 +2,7 @@
 
 The streams of a process share one `Follower` of job versions (`job_follower`): every
 `POLL_SECONDS` it asks the store for the versions of all the jobs followed in the process (one
-query, `ModelStore.job_versions`) and wakes the streams whose job changed; a stream then reads
+query, `store.jobs.versions`) and wakes the streams whose job changed; a stream then reads
 its job's whole record. So watchers cost one query per interval and process however many there
 are, plus one read per stream and change of its job. A stream sends a `progress` event whenever
 the state or the progress changes (the first one at once, so a late client starts from the
@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterator
 
 from foundation.states import TERMINAL_STATES
-from model_store import ModelStore, NotFound, StoreError
+from model_store import JobRecord, ModelStore, NotFound, StoreError
 from service.follower import Follower, Subscription
 
 POLL_SECONDS = 0.2
@@ -46,12 +46,12 @@ def format_event(event: str, data: dict, event_id: int | None = None) -> str:
     return head + f"data: {json.dumps(data, separators=(',', ':'), allow_nan=False)}\n\n"
 
 
-def progress_payload(record: dict) -> dict:
+def progress_payload(record: JobRecord) -> dict:
     """The `progress` event's data: state, epoch, epochs, loss, validation_loss."""
-    progress = record.get("progress") or {}
+    progress = record.progress or {}
     return {
-        "job_id": record["id"],
-        "state": record["state"],
+        "job_id": record.id,
+        "state": record.state,
         "epoch": progress.get("epoch"),
         "epochs": progress.get("epochs"),
         "loss": progress.get("loss"),
@@ -59,20 +59,20 @@ def progress_payload(record: dict) -> dict:
     }
 
 
-def end_payload(record: dict) -> dict:
+def end_payload(record: JobRecord) -> dict:
     """The `end` event's data: the last progress plus the outcome (model, metrics, error)."""
     return {
         **progress_payload(record),
-        "model_id": record.get("model_id"),
-        "metrics": record.get("metrics"),
-        "error": record.get("error"),
-        "finished_at": record.get("finished_at"),
+        "model_id": record.model_id,
+        "metrics": record.metrics,
+        "error": record.error,
+        "finished_at": record.finished_at,
     }
 
 
 def job_follower(store: ModelStore, poll_seconds: float = POLL_SECONDS) -> Follower[str]:
     """The follower of job versions the streams of one process share (one query per poll)."""
-    return Follower(store.job_versions, poll_seconds, name="job-events-follower")
+    return Follower(store.jobs.versions, poll_seconds, name="job-events-follower")
 
 
 def job_events(
@@ -122,7 +122,7 @@ def _events(
     while True:
         if read:
             try:
-                record = store.get_job(job_id)
+                record = store.jobs.get(job_id)
             except NotFound:
                 message = f"job {job_id!r} no longer exists"
                 yield format_event("end", {"job_id": job_id, "state": None, "error": message})
@@ -131,13 +131,13 @@ def _events(
                 record = None
             if record is not None:
                 read = False
-                last_version = record["version"]
+                last_version = record.version
                 payload = progress_payload(record)
                 if payload != last_sent:
                     event_id += 1
                     last_sent = payload
                     yield format_event("progress", payload, event_id)
-                if record["state"] in TERMINAL_STATES:
+                if record.state in TERMINAL_STATES:
                     yield format_event("end", end_payload(record), event_id + 1)
                     return
         now = time.monotonic()

@@ -57,7 +57,7 @@ _EVENT_SCHEMA = {
 def job_event_stream(job_id: str) -> Response:
     """Follow a training job live: progress events until it ends."""
     store, follower = services().store, services().job_follower
-    store.get_job(job_id)  # an unknown job is a 404 in the usual shape, before any streaming
+    store.jobs.get(job_id)  # an unknown job is a 404 in the usual shape, before any streaming
     max_seconds = stream_seconds(
         services().settings.events_max_seconds, bool(request.environ.get("wsgi.multithread"))
     )

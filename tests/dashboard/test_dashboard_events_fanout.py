@@ -117,7 +117,7 @@ def test_fifty_streams_cost_one_query_per_interval_and_a_change_one_read_per_fol
     port, store, services = served
     jobs = [f"job{n}" for n in range(JOBS)]
     for job_id in jobs:
-        store.create_job({"id": job_id, "hyperparameters": {"epochs": 10}})
+        store.jobs.create({"id": job_id, "hyperparameters": {"epochs": 10}})
     queries = Queries(services.store.engine)
     sa.event.listen(services.store.engine, "before_cursor_execute", queries)
     streams = [Stream(port, jobs[n % JOBS]) for n in range(STREAMS)]
@@ -136,7 +136,7 @@ def test_fifty_streams_cost_one_query_per_interval_and_a_change_one_read_per_fol
         # One job changes: only its streams wake, and each reads the record once.
         changed = [s for s in streams if s.job_id == jobs[0]]
         mark = queries.mark()
-        assert store.transition_job(jobs[0], STATES, state="running") is not None
+        assert store.jobs.transition(jobs[0], STATES, state="running") is not None
         wait_until(lambda: all(s.events("progress") == 2 for s in changed), "the change's events")
         reads = [q for q in queries.since(mark) if is_record_read(q)]
         assert len(reads) == len(changed) == STREAMS // JOBS
@@ -144,7 +144,7 @@ def test_fifty_streams_cost_one_query_per_interval_and_a_change_one_read_per_fol
     finally:
         sa.event.remove(services.store.engine, "before_cursor_execute", queries)
         for job_id in jobs:  # every stream sends `end` and closes
-            store.transition_job(job_id, STATES, state="cancelled")
+            store.jobs.transition(job_id, STATES, state="cancelled")
         wait_until(lambda: all(s.events("end") == 1 for s in streams), "every stream's end")
         for stream in streams:
             stream.sock.close()
