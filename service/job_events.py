@@ -88,8 +88,9 @@ def job_events(
     `max_seconds` pass.
 
     `follower` is the process's shared `job_follower`; without one the stream has its own,
-    polling every `poll_seconds`. The stream wakes at least every `poll_seconds` anyway (no
-    more than one heartbeat per poll), to retry a read that failed.
+    polling every `poll_seconds`. Between its own wakes (heartbeats, the time limit) the stream
+    waits at least `poll_seconds`, so it sends at most one heartbeat per poll; a read that
+    failed is tried again after `poll_seconds`.
     """
     follower = follower or job_follower(store, poll_seconds)
     yield f"retry: {RETRY_MILLISECONDS}\n\n"
