@@ -16,11 +16,20 @@ from model_store.errors import (
 )
 from model_store.ids import validate_id
 from model_store.pages import Page
-from model_store.records import DatasetRecord, JobRecord, ModelRecord, Promotion
+from model_store.records import (
+    AliasChange,
+    AliasMember,
+    DatasetRecord,
+    JobRecord,
+    ModelRecord,
+    Promotion,
+)
 from model_store.snapshots import validate_snapshot
 from model_store.store import ModelStore
 
 __all__ = [
+    "AliasChange",
+    "AliasMember",
     "STATES",
     "TERMINAL_STATES",
     "AlreadyExists",

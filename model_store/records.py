@@ -74,3 +74,34 @@ class JobRecord:
     heartbeat_at: float | None
     cancel_requested: bool
     version: int
+
+
+@dataclass(frozen=True)
+class AliasMember:
+    """One model of an alias and its share of the requests (`weight` out of the members' sum)."""
+
+    model_id: str
+    weight: int
+
+
+@dataclass(frozen=True)
+class AliasChange:
+    """One entry of an alias's history: what it names from `changed_at` on (`members`: one
+    model of weight 1, a split of several, or none once `removed`), and the API key's name that
+    made the change (`changed_by`, or "anonymous"); `seq` orders the changes of every alias."""
+
+    seq: int
+    alias: str
+    members: tuple[AliasMember, ...]
+    is_split: bool
+    changed_at: str
+    changed_by: str
+
+    @property
+    def removed(self) -> bool:
+        return not self.members
+
+    @property
+    def model_id(self) -> str | None:
+        """The model it names (a split's first member); None once removed."""
+        return self.members[0].model_id if self.members else None

@@ -5,8 +5,9 @@ blobs in an object store (`objects`: a local directory, or `s3://bucket/prefix`)
 MLflow keeps its backend store apart from its artifact store. The store never reads the
 environment: it is given both locations. Every blob is written before the row that names it.
 
-Its four repositories are attributes, called directly: `store.datasets`, `store.models`
-(with their promotions), `store.jobs` (with their leases) and `store.checkpoints`. The store
+Its repositories are attributes, called directly: `store.datasets`, `store.models`
+(with their promotions), `store.aliases` (the names promotions give models), `store.jobs`
+(with their leases) and `store.checkpoints`. The store
 itself only does what spans several of them, or none: opening, closing, checking.
 """
 
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from model_store.aliases import AliasTable
 from model_store.checkpoints import Checkpoints
 from model_store.database import make_engine, sqlite_url_for
 from model_store.datasets import DatasetTable
@@ -39,6 +41,7 @@ class ModelStore:
         self.objects = open_objects(objects) if isinstance(objects, str | os.PathLike) else objects
         self.datasets = DatasetTable(self.engine, self.objects)
         self.models = ModelTable(self.engine, self.objects)
+        self.aliases = AliasTable(self.engine, self.models)
         self.jobs = JobTable(self.engine)
         self.checkpoints = Checkpoints(self.objects)
 

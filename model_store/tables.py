@@ -101,7 +101,10 @@ promotions = sa.Table(
     sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
     # Which name the model was promoted to; "latest" is the one /predict serves by default.
     sa.Column("alias", sa.String(128), nullable=False, server_default="latest"),
-    sa.Column("model_id", ID, nullable=False),
+    # The model the alias names from then on; with `split`, its first member; null once removed.
+    sa.Column("model_id", ID, nullable=True),
+    # A weighted split, [{"model_id", "weight"}, ...], or null for a single model.
+    sa.Column("split", sa.JSON, nullable=True),
     sa.Column("promoted_us", sa.BigInteger, nullable=False),
     # The API key's name that promoted it, or "anonymous"; "job <id>" for a job's own promotion.
     sa.Column("promoted_by", sa.String(255), nullable=False),

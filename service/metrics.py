@@ -60,13 +60,33 @@ PREDICTIONS = Counter(
 )
 
 
+MODEL_PREDICTIONS = Counter(
+    "nnservice_model_predictions",
+    "Rows predicted (all protocols), by the model that answered and the alias the request "
+    'used ("" when it named a model_id).',
+    ["model_id", "alias"],
+    registry=RECORDED,
+)
+
+
 #: The counter's two series, looked up once (both are exported from the start, at 0).
 PREDICTED_F = PREDICTIONS.labels("F")
 PREDICTED_M = PREDICTIONS.labels("M")
 
 
-def count_predictions(probabilities: np.ndarray) -> None:
-    """Add each row of `probabilities` (of female) to the predictions counter of its label."""
+@lru_cache(maxsize=1024)
+def _model_series(model_id: str, alias: str) -> Counter:
+    """The per-model series, looked up once per (model, alias) pair."""
+    return MODEL_PREDICTIONS.labels(model_id, alias)
+
+
+def count_predictions(
+    probabilities: np.ndarray, model_id: str | None = None, alias: str | None = None
+) -> None:
+    """Add each row of `probabilities` (of female) to the predictions counter of its label, and
+    to the counter of the model that answered (`model_id`) through `alias`."""
+    if model_id is not None and probabilities.size:
+        _model_series(model_id, alias or "").inc(probabilities.size)
     females = int(np.count_nonzero(decide(probabilities)))
     if females:
         PREDICTED_F.inc(females)

@@ -1,33 +1,43 @@
-"""The models that /predict serves, kept in memory between requests.
+"""The models that /predict serves, kept in memory between requests, by alias.
 
-Every API process loads the latest model when it starts (`load`, before it accepts a connection:
-`service.wsgi`), so it can serve through an outage that begins before its first request. Then,
-on every host, it learns of a promotion from the database: at most every `POLL_SECONDS` a request
-asks for the newest promotion (one indexed query) and reloads the model only when it changed.
-While the database or the object store cannot be reached, the last good model keeps answering
-(the failed poll is logged and tried again at the next interval); a process that has no model
-yet answers `StoreUnreachable` naming the part, never "no model yet", and tries again at each
-interval. A promoted model whose snapshot turns out corrupt is logged and skipped, and the last good
-model keeps answering (after a restart: the most recently promoted one that loads). Models asked
-for by id are immutable once written, so they are loaded once and kept in a small LRU.
+Every API process loads the models its aliases name when it starts (`load`, before it accepts a
+connection: `service.wsgi`), so it can serve through an outage that begins before its first
+request. Then, on every host, it learns of a change of any alias (a promotion moves `latest`)
+from the database: at most every `POLL_SECONDS` a request asks for the registry's version (the
+newest history row's `seq`: one query on the primary key) and, only when it moved, reads the
+newest row of every alias (one query) and loads the models of the aliases that changed (each
+member of a split) before serving their new assignment. While the database or the object store
+cannot be reached, the last good assignments keep answering (the failed poll is logged and tried
+again at the next interval); a process that has no model yet answers `StoreUnreachable` naming
+the part, never "no model yet", and tries again at each interval. An alias moved to a model whose
+snapshot turns out corrupt is logged and keeps its last good assignment (for `latest`, after a
+restart: the most recently promoted model that loads). Models asked for by id are immutable once
+written, so they are loaded once and kept in a small LRU.
 """
 
 from __future__ import annotations
 
+import bisect
+import hashlib
 import logging
+import random
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass, replace
+from itertools import accumulate
 from time import monotonic
 
-from model_store import ModelStore, Promotion
+from model_store import AliasChange, AliasMember, ModelStore
 from model_store.errors import CorruptSnapshot, NotFound
+from model_store.models import LATEST
+from model_store.trained_model import TrainedModel
 from service.store_outages import StoreUnreachable, unreachable_part
 
 log = logging.getLogger(__name__)
 
-#: How often a process asks the database for the newest promotion (a promotion reaches every
+#: How often a process asks the database whether an alias changed (a change reaches every
 #: process within this, plus one request), and tries again after an outage; a process that
-#: knows of no promotion yet asks every time.
+#: knows of no `latest` yet, or is asked for an alias it does not know, asks every time.
 POLL_SECONDS = 0.25
 
 
@@ -35,42 +45,99 @@ class NoModelYet(Exception):
     """No model has been promoted (or every promoted one is unreadable)."""
 
 
+class UnknownAlias(Exception):
+    """No alias of this name is set."""
+
+    def __init__(self, alias: str) -> None:
+        super().__init__(f"alias {alias!r} not found")
+        self.alias = alias
+
+
+def routing_point(routing_key: str, total: int) -> int:
+    """Where `routing_key` falls in [0, total): a stable hash, the same in every process."""
+    digest = hashlib.blake2b(routing_key.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % total
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """What an alias serves: its loaded models and their cumulative weights."""
+
+    change: AliasChange
+    models: tuple[TrainedModel, ...]
+    bounds: tuple[int, ...]
+
+    @classmethod
+    def of(cls, change: AliasChange, models: list[TrainedModel]) -> Assignment:
+        weights = [member.weight for member in change.members]
+        return cls(change, tuple(models), tuple(accumulate(weights)))
+
+    def pick(self, routing_key: str | None = None) -> TrainedModel:
+        """A member by weight: at random, or always the same one for `routing_key`."""
+        if len(self.models) == 1:
+            return self.models[0]
+        total = self.bounds[-1]
+        point = (
+            random.randrange(total) if routing_key is None else routing_point(routing_key, total)
+        )
+        return self.models[bisect.bisect_right(self.bounds, point)]
+
+
 class ModelCache:
-    """Latest model plus an LRU of models pinned by id, per process."""
+    """The models of every alias plus an LRU of models pinned by id, per process."""
 
     def __init__(self, store: ModelStore, pinned_size: int = 8) -> None:
         self.store = store
         self.pinned_size = pinned_size
         self._lock = threading.Lock()
-        self._latest = None  # the last good TrainedModel
-        self._promotion: Promotion | None = None  # the newest promotion seen
+        self._aliases: dict[str, Assignment] = {}  # the last good assignment of each alias
+        self._version: int | None = None  # the registry version they reflect
         self._poll_at = 0.0  # monotonic time of the next poll
         self._outage: str | None = None  # the part that did not answer the last poll
-        self._pinned: OrderedDict[str, object] = OrderedDict()
+        self._pinned: OrderedDict[str, TrainedModel] = OrderedDict()
 
     def load(self) -> None:
-        """Load the latest model now, as a process starts; an outage (or any failure) is
+        """Load the aliases' models now, as a process starts; an outage (or any failure) is
         logged and left to the next poll, never raised."""
         try:
             with self._lock:
                 self._poll()
         except Exception:  # noqa: BLE001 - the process must start: requests will say why
-            log.exception("cannot load the latest model (will retry)")
+            log.exception("cannot load the aliases' models (will retry)")
 
-    def latest(self):
+    def expire(self) -> None:
+        """Poll at the next request (this process just changed an alias)."""
+        self._poll_at = 0.0
+
+    def latest(self) -> TrainedModel:
         """The latest promoted model, reloaded only when a newer promotion exists; NoModelYet
         if none is promoted, StoreUnreachable while a part of the store keeps it from loading
         one."""
-        if self._poll_due():
+        return self.resolve(LATEST)
+
+    def resolve(self, alias: str, routing_key: str | None = None) -> TrainedModel:
+        """The model `alias` sends this request to (by weight, or by `routing_key`); for
+        `latest` as `latest()` says, for another alias UnknownAlias if it is not set."""
+        if self._poll_due(alias):
             with self._lock:
-                if self._poll_due():
+                if self._poll_due(alias):
                     self._poll()
-        latest, outage = self._latest, self._outage
-        if latest is not None:
-            return latest
+        assignment, outage = self._aliases.get(alias), self._outage
+        if assignment is not None:
+            return assignment.pick(routing_key)
         if outage is not None:
             raise StoreUnreachable(outage)
-        raise NoModelYet("no model has been trained or promoted yet")
+        if alias == LATEST:
+            raise NoModelYet("no model has been trained or promoted yet")
+        raise UnknownAlias(alias)
+
+    def knows(self, alias: str) -> bool:
+        """Whether `alias` is set, as far as this process knows (polling if it is time)."""
+        try:
+            self.resolve(alias)
+        except (UnknownAlias, NoModelYet, StoreUnreachable):
+            return False
+        return True
 
     def outage(self) -> StoreUnreachable | None:
         """What keeps this process from serving the latest model (polling if it is time), or
@@ -83,55 +150,88 @@ class ModelCache:
             return None
         return None
 
-    def _poll_due(self) -> bool:
-        if self._latest is None and self._outage is None:
-            return True  # no promotion known yet: the first one is served at once
+    def _poll_due(self, alias: str) -> bool:
+        if alias not in self._aliases and self._outage is None:
+            return True  # not known yet: a newly set alias is served at once
         return monotonic() >= self._poll_at
 
     def _poll(self) -> None:
         self._poll_at = monotonic() + POLL_SECONDS
         try:
-            self._follow_promotion()
+            self._follow_aliases()
         except Exception as exc:  # noqa: BLE001 - a part unreachable: keep serving, retry
             part = unreachable_part(exc)
-            if part is None and self._latest is None:
+            if part is None and not self._aliases:
                 raise
             if self._outage is None:
                 log.warning(
-                    "cannot follow the promotions (serving %s; trying again every %g s): %s",
-                    getattr(self._latest, "model_id", "no model"),
+                    "cannot follow the aliases (serving %s; trying again every %g s): %s",
+                    self._serving(),
                     POLL_SECONDS,
                     exc,
                 )
             self._outage = part or self._outage
             return
         if self._outage is not None:
-            log.info("the store answers again; serving %s", getattr(self._latest, "model_id", None))
+            log.info("the store answers again; serving %s", self._serving())
         self._outage = None
 
-    def _follow_promotion(self) -> None:
-        """Load the newest promotion's model if it changed (raises what the store raises)."""
-        promotion = self.store.models.latest_promotion()
-        if promotion is None or promotion == self._promotion:
-            return
-        model_id = promotion.model_id
-        previous = getattr(self._latest, "model_id", None)
-        if model_id != previous:
-            try:
-                self._latest = self.store.models.load(model_id)
-                log.info("serving model %s (promoted; was %s)", model_id, previous)
-            except (CorruptSnapshot, NotFound) as exc:
-                if self._latest is None:
-                    self._latest = self._last_good_promoted(skip=model_id)
-                log.error(
-                    "promoted model %s is unusable, serving %s instead: %s",
-                    model_id,
-                    getattr(self._latest, "model_id", None),
-                    exc,
-                )
-        self._promotion = promotion
+    def _serving(self) -> str:
+        latest = self._aliases.get(LATEST)
+        return latest.models[0].model_id if latest is not None else "no model"
 
-    def _last_good_promoted(self, skip: str):
+    def _follow_aliases(self) -> None:
+        """Load the models of the aliases that changed since the last poll (raises what the
+        store raises, keeping every assignment as it was)."""
+        version = self.store.aliases.version()
+        if version == self._version:
+            return
+        aliases = dict(self._aliases)
+        for change in self.store.aliases.newest():
+            known = aliases.get(change.alias)
+            if known is not None and known.change.seq == change.seq:
+                continue
+            if change.removed:
+                aliases.pop(change.alias, None)
+                log.info("alias %s removed", change.alias)
+                continue
+            assignment = self._assignment(change, aliases)
+            if assignment is not None:
+                aliases[change.alias] = assignment
+        self._aliases = aliases
+        self._version = version
+
+    def _assignment(self, change: AliasChange, aliases: dict[str, Assignment]) -> Assignment | None:
+        """The new assignment of `change`'s alias with every member loaded; None (and the old
+        one kept) if a member is unusable."""
+        loaded = {model.model_id: model for a in aliases.values() for model in a.models}
+        try:
+            models = [
+                loaded.get(member.model_id) or self.store.models.load(member.model_id)
+                for member in change.members
+            ]
+        except (CorruptSnapshot, NotFound) as exc:
+            if change.alias == LATEST and LATEST not in aliases:
+                fallback = self._last_good_promoted(skip=change.model_id)
+                if fallback is not None:
+                    aliases[LATEST] = Assignment.of(change_of(change, fallback), [fallback])
+            log.error(
+                "alias %s names an unusable model, serving %s instead: %s",
+                change.alias,
+                [m.model_id for m in getattr(aliases.get(change.alias), "models", ())],
+                exc,
+            )
+            return None
+        previous = aliases.get(change.alias)
+        log.info(
+            "alias %s serves %s (was %s)",
+            change.alias,
+            [f"{m.model_id}:{m.weight}" for m in change.members],
+            [m.model_id for m in previous.models] if previous else None,
+        )
+        return Assignment.of(change, models)
+
+    def _last_good_promoted(self, skip: str | None) -> TrainedModel | None:
         """The most recently promoted model that loads, for a process that has served none yet
         (a fresh start while the newest promotion names a broken snapshot); None if none."""
         for model_id in self.store.models.promoted_ids():
@@ -143,12 +243,13 @@ class ModelCache:
                 continue
         return None
 
-    def get(self, model_id: str):
+    def get(self, model_id: str) -> TrainedModel:
         """The model `model_id` (raises NotFound / CorruptSnapshot / StoreUnreachable), cached
         after the first load."""
-        latest = self._latest
-        if latest is not None and latest.model_id == model_id:
-            return latest
+        for assignment in self._aliases.values():
+            for model in assignment.models:
+                if model.model_id == model_id:
+                    return model
         with self._lock:
             model = self._pinned.get(model_id)
             if model is not None:
@@ -166,3 +267,8 @@ class ModelCache:
             while len(self._pinned) > self.pinned_size:
                 self._pinned.popitem(last=False)
         return model
+
+
+def change_of(change: AliasChange, model: TrainedModel) -> AliasChange:
+    """`change` as if it named `model` alone (the fallback a fresh process serves for latest)."""
+    return replace(change, members=(AliasMember(model.model_id, 1),), is_split=False)

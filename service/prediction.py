@@ -7,6 +7,7 @@ from typing import NoReturn
 
 import numpy as np
 
+from model_store.models import LATEST
 from model_store.trained_model import TrainedModel
 from neural.decision import decide
 from service.api import abort, abort_unknown_reference
@@ -16,10 +17,11 @@ from service.model_cache import ModelCache
 from service.serving_errors import Reason, Unservable, pick_model
 
 
-def probabilities(model: TrainedModel, X: np.ndarray) -> np.ndarray:
-    """Probability of female for each row of X (n, 2) in lb and in; counted in /metrics."""
+def probabilities(model: TrainedModel, X: np.ndarray, alias: str | None = None) -> np.ndarray:
+    """Probability of female for each row of X (n, 2) in lb and in; counted in /metrics (by
+    label, and by model and the `alias` that chose it)."""
     result = model.predict_proba(X)
-    count_predictions(result)
+    count_predictions(result, model.model_id, alias)
     return result
 
 
@@ -31,22 +33,34 @@ def _abort_unservable(failure: Unservable) -> NoReturn:
     abort(failure.status, message=failure.message, errors={failure.field: [failure.message]})
 
 
-def _model_or_abort(models: ModelCache, model_id: str | None) -> TrainedModel:
+def _model_or_abort(
+    models: ModelCache, model_id: str | None, alias: str | None, routing_key: str | None
+) -> TrainedModel:
     """`pick_model`, its failures in the API's common error shape."""
     try:
-        return pick_model(models, model_id)
+        return pick_model(models, model_id, alias, routing_key)
     except Unservable as failure:
         _abort_unservable(failure)
 
 
-def predict(models: ModelCache, X: np.ndarray, model_id: str | None, explain: bool = False) -> dict:
-    """`{"model_id", "predictions": [{"gender", "probability_female"}]}` for X (n, 2) in lb, in.
+def predict(
+    models: ModelCache,
+    X: np.ndarray,
+    model_id: str | None,
+    explain: bool = False,
+    alias: str | None = None,
+    routing_key: str | None = None,
+) -> dict:
+    """`{"model_id", "alias", "predictions": [{"gender", "probability_female"}]}` for X (n, 2)
+    in lb, in: `model_id`'s model, else the one `alias` (default `latest`) picks, by weight or
+    by `routing_key`; `alias` in the answer is null when a model_id was asked for.
 
     With `explain`, each prediction also has the feedforward's intermediate values
     (`service.explanation`).
     """
-    model = _model_or_abort(models, model_id)
-    values = probabilities(model, X)
+    used = None if model_id is not None else alias or LATEST
+    model = _model_or_abort(models, model_id, used, routing_key)
+    values = probabilities(model, X, used)
     predictions = [
         {"gender": "F" if female else "M", "probability_female": p}
         for p, female in zip(values.tolist(), decide(values).tolist(), strict=True)
@@ -54,4 +68,4 @@ def predict(models: ModelCache, X: np.ndarray, model_id: str | None, explain: bo
     if explain:
         for prediction, explanation in zip(predictions, explanations(model, X), strict=True):
             prediction["explanation"] = explanation
-    return {"model_id": model.model_id, "predictions": predictions}
+    return {"model_id": model.model_id, "alias": used, "predictions": predictions}

@@ -1,9 +1,10 @@
 """Why the model a request names cannot be served, classified once for every protocol.
 
-Serving a model fails in four ways: none has been promoted yet (409), no model has the id asked
-for (404), its snapshot is corrupt (409), or a part of the store that it must be read from is
-unreachable (503, naming the part: `service.store_outages`). Each becomes one `Unservable`, with
-the status, the message and the field its `errors` name written here. It is a `ProtocolError`,
+Serving a model fails in five ways: none has been promoted yet (409), no model has the id asked
+for (404), no alias has the name asked for (404, naming `alias`), its snapshot is corrupt (409),
+or a part of the store that it must be read from is unreachable (503, naming the part:
+`service.store_outages`). Each becomes one `Unservable`, with the status, the message and the
+field its `errors` name written here. It is a `ProtocolError`,
 so the MLflow and v2 blueprints answer it in their own shape as raised; POST /predict renders it
 in the API's common shape (`service.prediction`).
 """
@@ -14,8 +15,9 @@ from enum import Enum
 
 from model_store import ModelStore
 from model_store.errors import CorruptSnapshot, NotFound
+from model_store.models import LATEST
 from model_store.trained_model import TrainedModel
-from service.model_cache import ModelCache, NoModelYet
+from service.model_cache import ModelCache, NoModelYet, UnknownAlias
 from service.protocol_errors import ProtocolError
 from service.store_outages import StoreUnreachable, unreachable_part
 
@@ -24,19 +26,26 @@ TRAIN_FIRST = "train one with POST /train first"
 
 
 class Reason(Enum):
-    """The four ways a model cannot be served."""
+    """The five ways a model cannot be served."""
 
     NO_MODEL = "no model yet"
     UNKNOWN = "not found"
+    UNKNOWN_ALIAS = "no such alias"
     CORRUPT = "corrupt"
     UNREACHABLE = "unreachable"
 
 
 #: The HTTP status of each reason.
-STATUS = {Reason.NO_MODEL: 409, Reason.UNKNOWN: 404, Reason.CORRUPT: 409, Reason.UNREACHABLE: 503}
+STATUS = {
+    Reason.NO_MODEL: 409,
+    Reason.UNKNOWN: 404,
+    Reason.UNKNOWN_ALIAS: 404,
+    Reason.CORRUPT: 409,
+    Reason.UNREACHABLE: 503,
+}
 
 #: A failure to serve a model, as the cache and the store raise it.
-Failure = NoModelYet | NotFound | CorruptSnapshot | StoreUnreachable
+Failure = NoModelYet | NotFound | CorruptSnapshot | StoreUnreachable | UnknownAlias
 
 
 class Unservable(ProtocolError):
@@ -59,16 +68,26 @@ def unservable(error: Failure, model_id: str | None) -> Unservable:
         return Unservable(Reason.NO_MODEL, f"{error}: {TRAIN_FIRST}", model_id)
     if isinstance(error, NotFound):
         return Unservable(Reason.UNKNOWN, str(error), model_id)
+    if isinstance(error, UnknownAlias):
+        return Unservable(Reason.UNKNOWN_ALIAS, str(error), model_id, field="alias")
     if isinstance(error, StoreUnreachable):
         return Unservable(Reason.UNREACHABLE, error.message, model_id, field=error.part)
     return Unservable(Reason.CORRUPT, str(error), model_id)
 
 
-def pick_model(models: ModelCache, model_id: str | None) -> TrainedModel:
-    """The latest model, or `model_id`'s, from the cache; raises Unservable."""
+def pick_model(
+    models: ModelCache,
+    model_id: str | None,
+    alias: str | None = None,
+    routing_key: str | None = None,
+) -> TrainedModel:
+    """`model_id`'s model, else the one `alias` (default `latest`) sends this request to (by
+    weight, or by `routing_key`), from the cache; raises Unservable."""
     try:
-        return models.latest() if model_id is None else models.get(model_id)
-    except (NoModelYet, NotFound, CorruptSnapshot, StoreUnreachable) as error:
+        if model_id is not None:
+            return models.get(model_id)
+        return models.resolve(alias or LATEST, routing_key)
+    except (NoModelYet, NotFound, CorruptSnapshot, StoreUnreachable, UnknownAlias) as error:
         raise unservable(error, model_id) from None
 
 

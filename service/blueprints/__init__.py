@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from service.blueprints import (
+    aliases,
     datasets,
     events,
     health,
@@ -21,6 +22,7 @@ BLUEPRINTS = (
     jobs.blp,
     events.blp,
     models.blp,
+    aliases.blp,
     predict.blp,
     health.blp,
     metrics.blp,

@@ -13,7 +13,9 @@ blp = Blueprint("predict", __name__, description="Predictions.")
 @blp.route("/predict", methods=["POST"])
 @blp.arguments(PredictRequestSchema())
 @blp.response(200, PredictResponseSchema)
-@blp.alt_response(404, description="No model with this model_id.", schema=ErrorSchema)
+@blp.alt_response(
+    404, description="No model with this model_id, or no alias of this name.", schema=ErrorSchema
+)
 @blp.alt_response(
     409,
     description="No model has been trained yet, or model_id's file is corrupt.",
@@ -26,6 +28,14 @@ blp = Blueprint("predict", __name__, description="Predictions.")
     schema=ErrorSchema,
 )
 def predict(data: dict):
-    """Predict F/M for one person (weight, height) or up to 10,000 `instances`."""
-    answer = run_prediction(services().models, data["X"], data["model_id"], data["explain"])
+    """Predict F/M for one person (weight, height) or up to 10,000 `instances`, with the latest
+    model, a `model_id`'s or an `alias`'s (a split alias picks by weight, or by `routing_key`)."""
+    answer = run_prediction(
+        services().models,
+        data["X"],
+        data["model_id"],
+        data["explain"],
+        alias=data["alias"],
+        routing_key=data["routing_key"],
+    )
     return json_response(answer)  # built directly: 10,000 rows through marshmallow are slow

@@ -7,6 +7,7 @@ from typing import Any
 import marshmallow as ma
 
 from foundation.measurements import DEFAULT_UNITS, UNITS
+from model_store.aliases import ALIAS_PATTERN, ALIAS_RULE
 from model_store.ids import ID_PATTERN
 from service.measurements import (
     BOUNDS,
@@ -73,6 +74,20 @@ def IdField(**kwargs: Any) -> ma.fields.String:  # noqa: N802 - reads like a fie
     return ma.fields.String(
         validate=ma.validate.Regexp(ID_REGEX, error="Not a valid id."),
         metadata={"pattern": ID_REGEX, **kwargs.pop("metadata", {})},
+        **kwargs,
+    )
+
+
+def _alias_name(value: str) -> None:
+    if ALIAS_PATTERN.fullmatch(value) is None:
+        raise ma.ValidationError(f"Not an alias name: it must match {ALIAS_RULE}.")
+
+
+def AliasField(**kwargs: Any) -> ma.fields.String:  # noqa: N802 - reads like a field class
+    """An alias name (`^[a-z][a-z0-9_-]{0,63}$`)."""
+    return ma.fields.String(
+        validate=_alias_name,
+        metadata={"pattern": ALIAS_RULE, **kwargs.pop("metadata", {})},
         **kwargs,
     )
 

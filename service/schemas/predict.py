@@ -15,7 +15,7 @@ from service.measurements import (
     RowValidationError,
     validate_json_rows,
 )
-from service.schemas.fields import IdField, RowsField, StrictBoolean, UnitsField
+from service.schemas.fields import AliasField, IdField, RowsField, StrictBoolean, UnitsField
 
 #: A one-person body's fields, checked by the row validator like a row of `instances`.
 _ONE_PERSON = ("weight", "height")
@@ -38,7 +38,24 @@ class PredictRequestSchema(ma.Schema):
     model_id = IdField(
         allow_none=True,
         load_default=None,
-        metadata={"description": "A model by id; the latest when left out."},
+        metadata={"description": "A model by id; the latest when left out (and no alias)."},
+    )
+    alias = AliasField(
+        allow_none=True,
+        load_default=None,
+        metadata={
+            "description": "The alias whose model answers (not with model_id); `latest` when "
+            "neither is given. A split alias picks a member by weight."
+        },
+    )
+    routing_key = ma.fields.String(
+        allow_none=True,
+        load_default=None,
+        validate=ma.validate.Length(max=1024),
+        metadata={
+            "description": "Any string (e.g. a user id): with a split alias, the same key always "
+            "reaches the same model while the split is unchanged."
+        },
     )
     units = UnitsField()
     explain = StrictBoolean(
@@ -48,6 +65,12 @@ class PredictRequestSchema(ma.Schema):
             "activations (a): the seed's h1, h2 and o1 for a 2-2-1 network."
         },
     )
+
+    @ma.validates_schema
+    def _model_or_alias(self, data: dict, **_: Any) -> None:
+        if data.get("model_id") is not None and data.get("alias") is not None:
+            message = "Give either model_id or alias, not both."
+            raise ma.ValidationError({"model_id": [message], "alias": [message]})
 
     @ma.validates_schema
     def _one_shape(self, data: dict, **_: Any) -> None:
@@ -119,5 +142,10 @@ class PredictionSchema(ma.Schema):
 
 
 class PredictResponseSchema(ma.Schema):
-    model_id = ma.fields.String(required=True)
+    model_id = ma.fields.String(required=True, metadata={"description": "The model that answered."})
+    alias = ma.fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The alias that chose it; null when model_id was given."},
+    )
     predictions = ma.fields.List(ma.fields.Nested(PredictionSchema), required=True)
