@@ -131,6 +131,10 @@ class ModelCache:
             raise NoModelYet("no model has been trained or promoted yet")
         raise UnknownAlias(alias)
 
+    def has_alias(self, alias: str) -> bool:
+        """Whether this process serves `alias` now (no poll)."""
+        return alias in self._aliases
+
     def knows(self, alias: str) -> bool:
         """Whether `alias` is set, as far as this process knows (polling if it is time)."""
         try:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from enum import Enum
 
 from model_store import ModelStore
+from model_store.aliases import ALIAS_PATTERN
 from model_store.errors import CorruptSnapshot, NotFound
 from model_store.models import LATEST
 from model_store.trained_model import TrainedModel
@@ -106,3 +107,17 @@ def check_model(store: ModelStore, model_id: str) -> None:
         raise unservable(StoreUnreachable(part), model_id) from error
     if summary.status == "corrupt":
         raise unservable(CorruptSnapshot(model_id, summary.error or ""), model_id)
+
+
+def pick_version(models: ModelCache, version: str) -> tuple[TrainedModel, str | None]:
+    """The model a protocol's version names and the alias it went through (None for a model
+    id): an alias this process serves first, else a model id, else an alias set meanwhile;
+    raises Unservable (UNKNOWN_ALIAS when it is neither)."""
+    if models.has_alias(version):
+        return pick_model(models, None, version), version
+    try:
+        return pick_model(models, version), None
+    except Unservable as failure:
+        if failure.reason is not Reason.UNKNOWN or ALIAS_PATTERN.fullmatch(version) is None:
+            raise
+    return pick_model(models, None, version), version

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from flask import Response, current_app, request
 
+from model_store.aliases import ALIAS_PATTERN, ALIAS_RULE
+from model_store.models import LATEST
 from service.api import Blueprint, json_response, loads_json
 from service.context import services
 from service.mlflow_scoring import rows_from_csv, rows_from_json
@@ -72,8 +74,27 @@ def _rows() -> list:
     return rows_from_json(body)
 
 
+def _alias() -> str:
+    """The `?alias=` query parameter (default `latest`); 400 unless it is an alias name."""
+    alias = request.args.get("alias", LATEST)
+    if ALIAS_PATTERN.fullmatch(alias) is None:
+        raise ProtocolError(400, f"alias {alias[:100]!r} is not an alias name ({ALIAS_RULE})")
+    return alias
+
+
 @blp.route("/invocations", methods=["POST"])
-@blp.doc(requestBody=MLFLOW_REQUEST_BODY)
+@blp.doc(
+    requestBody=MLFLOW_REQUEST_BODY,
+    parameters=[
+        {
+            "in": "query",
+            "name": "alias",
+            "required": False,
+            "description": "The alias whose model scores the rows (default `latest`).",
+            "schema": {"type": "string", "pattern": ALIAS_RULE},
+        }
+    ],
+)
 @blp.response(200, MlflowPredictionsSchema)
 @blp.alt_response(
     400,
@@ -82,15 +103,18 @@ def _rows() -> list:
     "(INVALID_PARAMETER_VALUE), or a value that is no number in range (BAD_REQUEST).",
 )
 @blp.alt_response(401, schema=MlflowErrorSchema, description="An API key is needed.")
+@blp.alt_response(404, schema=MlflowErrorSchema, description="No alias of this name.")
 @blp.alt_response(409, schema=MlflowErrorSchema, description="No model has been trained yet.")
 @blp.alt_response(503, schema=MlflowErrorSchema, description=UNREACHABLE)
 @blp.alt_response(413, schema=MlflowErrorSchema, description="The body is too large.")
 @blp.alt_response(415, schema=MlflowErrorSchema, description="Not JSON or CSV, or not UTF-8.")
 def invocations():
-    """Score rows with the latest model: `{"predictions": [probability of female, ...]}`."""
+    """Score rows with the latest model, or `?alias=`'s: `{"predictions": [probability of
+    female, ...]}`; the header X-Model-Id names the model that answered."""
+    alias = _alias()
     X = features(_rows(), services().settings.max_predict_rows)
-    model = pick_model(services().models, None)
-    predictions = probabilities(model, X).tolist()
+    model = pick_model(services().models, None, alias)
+    predictions = probabilities(model, X, alias).tolist()
     return json_response({"predictions": predictions}, headers={"X-Model-Id": model.model_id})
 
 

@@ -1,6 +1,7 @@
 """The Open Inference Protocol (KServe v2) REST API: health, server and model metadata,
 inference. One model name, `nnservice`: without a version it is the latest model, and its
-versions are the model ids. Same models and predict path as POST /predict; values in lb and in.
+versions are the model ids and the aliases (an alias this process serves wins over a model id of
+the same name). Same models and predict path as POST /predict; values in lb and in.
 Errors are the protocol's `{"error": "..."}`.
 """
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from flask import Response, current_app, request
 
+from model_store.models import LATEST
 from model_store.trained_model import TrainedModel
 from service import v2_binary
 from service.api import Blueprint, json_response, loads_json
@@ -38,14 +40,14 @@ from service.schemas.protocols import (
     V2ServerMetadataSchema,
     V2StatisticsSchema,
 )
-from service.serving_errors import Reason, Unservable, check_model, pick_model
+from service.serving_errors import Reason, Unservable, check_model, pick_model, pick_version
 
 blp = Blueprint(
     "v2",
     __name__,
     url_prefix="/v2",
     description="Open Inference Protocol (KServe v2) over HTTP: model `nnservice`, versions "
-    "are model ids; input `features` [n, 2] (weight lb, height in), outputs "
+    "are model ids or aliases; input `features` [n, 2] (weight lb, height in), outputs "
     "`probability_female` and `gender` [n, 1].",
 )
 
@@ -58,7 +60,7 @@ NAME = [
         "name": "name",
         "required": True,
         "schema": {"type": "string", "enum": [MODEL_NAME]},
-        "description": "The model name; its versions are the model ids.",
+        "description": "The model name; its versions are the model ids and the aliases.",
     }
 ]
 
@@ -77,31 +79,34 @@ def _check_name(name: str) -> None:
         raise ProtocolError(404, f"no model named {name!r:.80}; this server serves {MODEL_NAME!r}")
 
 
-def _as_version(failure: Unservable) -> ProtocolError:
-    """`failure` in the protocol's words: an unknown model id is an unknown version."""
-    if failure.reason is Reason.UNKNOWN:
-        return ProtocolError(404, f"no version {failure.model_id!r} of model {MODEL_NAME!r}")
+def _as_version(failure: Unservable, version: str | None) -> ProtocolError:
+    """`failure` in the protocol's words: an unknown model id or alias is an unknown version."""
+    if failure.reason in (Reason.UNKNOWN, Reason.UNKNOWN_ALIAS):
+        return ProtocolError(404, f"no version {version!r} of model {MODEL_NAME!r}")
     return failure
 
 
-def _model(name: str, version: str | None) -> TrainedModel:
-    """The model a path names: 404 for another name or an unknown version, 409 if none yet."""
+def _model(name: str, version: str | None) -> tuple[TrainedModel, str | None]:
+    """The model a path names (a version is a model id or an alias) and the alias used: 404
+    for another name or an unknown version, 409 if none yet."""
     _check_name(name)
     try:
-        return pick_model(services().models, version)
+        if version is None:
+            return pick_model(services().models, None), LATEST
+        return pick_version(services().models, version)
     except Unservable as failure:
-        raise _as_version(failure) from None
+        raise _as_version(failure, version) from None
 
 
 def _check(name: str, version: str | None) -> None:
     """404 unless the path names this model and, with a version, a stored model id (409 if it
     is known to be corrupt); one lookup, nothing loaded."""
     _check_name(name)
-    if version is not None:
+    if version is not None and not services().models.knows(version):
         try:
             check_model(services().store, version)
         except Unservable as failure:
-            raise _as_version(failure) from None
+            raise _as_version(failure, version) from None
 
 
 def _metadata(name: str, version: str | None) -> dict:
@@ -139,7 +144,7 @@ def _ready(name: str, version: str | None) -> tuple[dict, int]:
 
 
 def _infer(name: str, version: str | None) -> Response:
-    model = _model(name, version)
+    model, alias = _model(name, version)
     parsed = parse_infer_request(
         request.get_data(),
         request.headers.get(v2_binary.HEADER),
@@ -147,7 +152,7 @@ def _infer(name: str, version: str | None) -> Response:
     )
     request_id = parsed.request_id or current_request_id() or ""
     answer, binary = infer_response(
-        model.model_id, probabilities(model, parsed.X), parsed.outputs, request_id
+        model.model_id, probabilities(model, parsed.X, alias), parsed.outputs, request_id
     )
     if not binary:
         return json_response(answer)
@@ -217,7 +222,7 @@ def model_metadata_latest(name: str):
 @blp.response(200, V2ModelMetadataSchema)
 @_errors()
 def model_metadata_version(name: str, version: str):
-    """Model metadata of one version (model id)."""
+    """Model metadata of one version (model id or alias)."""
     return _metadata(name, version)
 
 
@@ -235,7 +240,7 @@ def model_ready_latest(name: str):
 @blp.alt_response(400, schema=V2ModelReadySchema, description="Not ready.")
 @_errors()
 def model_ready_version(name: str, version: str):
-    """Model ready: this version (model id) can be served."""
+    """Model ready: this version (model id or alias) can be served."""
     return _ready(name, version)
 
 
@@ -259,7 +264,7 @@ def infer_latest(name: str):
 @blp.response(200, V2InferResponseSchema)
 @_errors(*INFER_ERRORS)
 def infer_version(name: str, version: str):
-    """Inference with one version (model id)."""
+    """Inference with one version (model id, or alias: a split picks by weight)."""
     return _infer(name, version)
 
 
