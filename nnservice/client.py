@@ -265,15 +265,50 @@ class Client:
         """`POST /models/{id}/promote`: make it the latest model."""
         return self.request("POST", f"/models/{_segment(model_id)}/promote")
 
+    # -- aliases -----------------------------------------------------------------------------------
+
+    def set_alias(
+        self, name: str, model_id: str | None = None, split: Mapping[str, int] | None = None
+    ) -> dict:
+        """`PUT /aliases/{name}`: point it at `model_id`, or a split {model id: weight}."""
+        if split:
+            members = [{"model_id": key, "weight": weight} for key, weight in split.items()]
+            body: dict[str, Any] = {"split": members}
+        else:
+            body = {"model_id": model_id}
+        return self.request("PUT", f"/aliases/{_segment(name)}", json=body)
+
+    def get_alias(self, name: str) -> dict:
+        """`GET /aliases/{name}`: what it names now."""
+        return self.request("GET", f"/aliases/{_segment(name)}")
+
+    def list_aliases(self) -> list[dict]:
+        """`GET /aliases`: every alias set now."""
+        return self.request("GET", "/aliases")
+
+    def alias_history(self, name: str) -> list[dict]:
+        """`GET /aliases/{name}/history`: its changes, newest first."""
+        return self.request("GET", f"/aliases/{_segment(name)}/history")
+
+    def remove_alias(self, name: str) -> None:
+        """`DELETE /aliases/{name}`."""
+        self.request("DELETE", f"/aliases/{_segment(name)}")
+
     # -- prediction --------------------------------------------------------------------------------
 
     def predict(
-        self, instances: Sequence[Mapping[str, float]], model_id: str | None = None
+        self,
+        instances: Sequence[Mapping[str, float]],
+        model_id: str | None = None,
+        alias: str | None = None,
     ) -> dict:
-        """`POST /predict` for rows `{"weight", "height"}`; answers `{"model_id","predictions"}`."""
+        """`POST /predict` for rows `{"weight", "height"}` with the latest model, `model_id`'s
+        or `alias`'s; answers `{"model_id", "alias", "predictions"}`."""
         body: dict[str, Any] = {"instances": [dict(row) for row in instances]}
         if model_id:
             body["model_id"] = model_id
+        if alias:
+            body["alias"] = alias
         return self.request("POST", "/predict", json=body)
 
 

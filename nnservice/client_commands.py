@@ -363,6 +363,7 @@ def watch(session: Session, job_id: str) -> None:
 @click.option("--weight", type=float, help="Weight in pounds (with --height).")
 @click.option("--height", type=float, help="Height in inches (with --weight).")
 @click.option("--model", "model_id", help="Model id [default: the latest model].")
+@click.option("--alias", help="Alias whose model answers [default: latest].")
 @api_command
 def predict(
     session: Session,
@@ -370,10 +371,13 @@ def predict(
     weight: float | None,
     height: float | None,
     model_id: str | None,
+    alias: str | None,
 ) -> None:
     """Predict gender for one person (--weight, --height) or for every row of FILE (CSV/TSV)."""
     if file is not None and (weight is not None or height is not None):
         raise click.UsageError("give either FILE or --weight and --height, not both")
+    if model_id and alias:
+        raise click.UsageError("give either --model or --alias, not both")
     if file is None:
         if weight is None or height is None:
             raise click.UsageError("give --weight and --height, or a FILE of rows")
@@ -382,8 +386,9 @@ def predict(
         rows = read_feature_rows(file)
     predictions: list[dict] = []
     for chunk in _chunks(rows, PREDICT_CHUNK_ROWS):
-        answer = session.client.predict(chunk, model_id=model_id)
-        model_id = answer.get("model_id", model_id)  # later chunks use the same model
+        answer = session.client.predict(chunk, model_id=model_id, alias=alias)
+        # later chunks use the same model (an alias's split may pick another for each chunk)
+        model_id = answer.get("model_id") if alias else answer.get("model_id", model_id)
         predictions.extend(answer.get("predictions", []))
     if session.as_json:
         session.emit_json({"model_id": model_id, "predictions": predictions})

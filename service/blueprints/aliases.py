@@ -25,8 +25,6 @@ from service.schemas.aliases import (
 
 blp = Blueprint("aliases", __name__, url_prefix="/aliases", description="Model aliases.")
 
-NAME = {"name": {"description": f"The alias name ({ALIAS_RULE}).", "schema": {"type": "string"}}}
-
 
 def _checked(name: str) -> str:
     """`name` if it is an alias name, else 400 naming the rule."""
@@ -60,7 +58,6 @@ class Aliases(MethodView):
 
 @blp.route("/<string:name>")
 class Alias(MethodView):
-    @blp.doc(parameters=[{"in": "path", "name": "name", **NAME["name"]}])
     @blp.response(200, AliasSchema)
     @blp.alt_response(400, schema=ErrorSchema, description="Not an alias name.")
     @blp.alt_response(404, schema=ErrorSchema, description="No alias of this name.")

@@ -9,6 +9,9 @@ from foundation.settings import Settings
 from service import create_app
 
 EXPECTED = {
+    "/aliases": {"get"},
+    "/aliases/{name}": {"get", "put", "delete"},
+    "/aliases/{name}/history": {"get"},
     "/datasets": {"get", "post"},
     "/datasets/{dataset_id}": {"get"},
     "/train": {"post"},
