@@ -14,13 +14,19 @@ from service.auth import install_auth
 from service.blueprints import BLUEPRINTS
 from service.body_limit import install_body_limit
 from service.context import EXTENSION, Services
-from service.converters import IdConverter, id_parameter_schema
+from service.converters import (
+    AliasConverter,
+    IdConverter,
+    alias_parameter_schema,
+    id_parameter_schema,
+)
 from service.dashboard import blp as dashboard
 from service.docs import configure_docs
 from service.job_events import job_follower
 from service.model_cache import ModelCache
 from service.observability import install_observability
 from service.openapi_errors import ErrorResponsesPlugin
+from service.schemas.aliases import AliasSetSchema
 from service.schemas.datasets import DatasetCreateSchema
 from service.schemas.fields import document_either_or, document_units
 from service.schemas.predict import PredictRequestSchema
@@ -42,6 +48,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["NNSERVICE_SETTINGS"] = settings
     logging.getLogger("service").setLevel(settings.log_level)
     app.url_map.converters["id"] = IdConverter
+    app.url_map.converters["alias"] = AliasConverter
     app.url_map.strict_slashes = False
     # No redirect from `/jobs//events` to `/jobs/events`: an empty id is a 404 like any other.
     app.url_map.merge_slashes = False
@@ -60,6 +67,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     configure_docs(app, _version(), api_keys=bool(settings.api_keys))
     api = Api(app, spec_kwargs={"extra_plugins": [ErrorResponsesPlugin()]})
     api.register_converter(IdConverter, id_parameter_schema)
+    api.register_converter(AliasConverter, alias_parameter_schema)
     # The request body that its view loads itself (JSON, CSV or TSV).
     api.spec.components.schema("DatasetCreate", schema=DatasetCreateSchema)
     for blueprint in BLUEPRINTS:
@@ -67,6 +75,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     schemas = api.spec.components.schemas
     document_either_or(schemas, "PredictRequest", PredictRequestSchema.SHAPES)
     document_either_or(schemas, "TrainRequest", TrainRequestSchema.SHAPES)
+    document_either_or(schemas, "AliasSet", AliasSetSchema.SHAPES)
+    not_together = {"not": {"required": list(PredictRequestSchema.AT_MOST_ONE)}}
+    schemas["PredictRequest"].setdefault("allOf", []).append(not_together)
     document_units(schemas, "PredictRequest", rows="instances", single=True)
     document_units(schemas, "TrainRequest", rows="rows")
     document_units(schemas, "DatasetCreate", rows="rows")

@@ -1,4 +1,6 @@
-"""The `<id:...>` URL converter: a path segment that is not a valid store id is a 404 at routing.
+"""The URL converters `<id:...>` and `<alias:...>`.
+
+A path segment that is not a valid store id is a 404 at routing.
 
 So `../`, `%2e%2e%2f`, absolute paths and NUL bytes never reach a view, let alone the file system.
 """
@@ -7,6 +9,7 @@ from __future__ import annotations
 
 from werkzeug.routing import BaseConverter
 
+from model_store.aliases import ALIAS_RULE
 from model_store.ids import ID_PATTERN
 
 
@@ -19,3 +22,13 @@ class IdConverter(BaseConverter):
 def id_parameter_schema(converter: IdConverter) -> dict:
     """OpenAPI schema of an `<id:...>` path parameter (for flask-smorest)."""
     return {"type": "string", "pattern": f"^{ID_PATTERN.pattern}$"}
+
+
+class AliasConverter(BaseConverter):
+    """Any one path segment, documented as an alias name: the view answers 400 naming the rule
+    for one that is not (rather than routing's bare 404)."""
+
+
+def alias_parameter_schema(converter: AliasConverter) -> dict:
+    """OpenAPI schema of an `<alias:...>` path parameter (for flask-smorest)."""
+    return {"type": "string", "pattern": ALIAS_RULE}

@@ -56,7 +56,7 @@ class Aliases(MethodView):
         return [alias_body(change) for change in services().store.aliases.list()]
 
 
-@blp.route("/<string:name>")
+@blp.route("/<alias:name>")
 class Alias(MethodView):
     @blp.response(200, AliasSchema)
     @blp.alt_response(400, schema=ErrorSchema, description="Not an alias name.")
@@ -74,10 +74,10 @@ class Alias(MethodView):
         """Point the alias at one model or a split (weights are positive integers); every API
         process serves the change within a second."""
         _checked(name)
-        if "split" in data:
-            members = [AliasMember(m["model_id"], m["weight"]) for m in data["split"]]
-        else:
-            members = [AliasMember(data["model_id"], 1)]
+        weights: dict[str, int] = {}
+        for member in data.get("split") or [{"model_id": data["model_id"], "weight": 1}]:
+            weights[member["model_id"]] = weights.get(member["model_id"], 0) + member["weight"]
+        members = [AliasMember(model_id, weight) for model_id, weight in weights.items()]
         change = services().store.aliases.set(name, members, caller_name())
         services().models.expire()
         return alias_body(change)
@@ -100,7 +100,7 @@ class Alias(MethodView):
         services().models.expire()
 
 
-@blp.route("/<string:name>/history")
+@blp.route("/<alias:name>/history")
 @blp.response(200, AliasChangeSchema(many=True))
 @blp.alt_response(400, schema=ErrorSchema, description="Not an alias name.")
 @blp.alt_response(404, schema=ErrorSchema, description="The alias was never set.")

@@ -32,7 +32,10 @@ class AliasSetSchema(ma.Schema):
     split = ma.fields.List(
         ma.fields.Nested(SplitMemberSchema),
         validate=ma.validate.Length(min=1, max=MAX_SPLIT),
-        metadata={"description": "Models sharing the alias's requests by weight."},
+        metadata={
+            "description": "Models sharing the alias's requests by weight (a model listed "
+            "twice gets the sum of its weights)."
+        },
     )
 
     @ma.validates_schema
@@ -41,9 +44,6 @@ class AliasSetSchema(ma.Schema):
         if len(given) != 1:
             message = "Give either model_id or split, exactly one."
             raise ma.ValidationError({name: [message] for name in ("model_id", "split")})
-        ids = [member["model_id"] for member in data.get("split", [])]
-        if len(set(ids)) != len(ids):
-            raise ma.ValidationError({"split": ["Each model may appear once."]})
 
 
 class AliasMemberSchema(ma.Schema):

@@ -66,9 +66,12 @@ class PredictRequestSchema(ma.Schema):
         },
     )
 
-    @ma.validates_schema
-    def _model_or_alias(self, data: dict, **_: Any) -> None:
-        if data.get("model_id") is not None and data.get("alias") is not None:
+    #: Fields of which a body gives at most one (stated in OpenAPI).
+    AT_MOST_ONE = ("model_id", "alias")
+
+    @ma.validates_schema(pass_original=True)
+    def _model_or_alias(self, data: dict, original: Any, **_: Any) -> None:
+        if isinstance(original, dict) and all(name in original for name in self.AT_MOST_ONE):
             message = "Give either model_id or alias, not both."
             raise ma.ValidationError({"model_id": [message], "alias": [message]})
 
