@@ -228,10 +228,14 @@ class ModelCache:
             return None
         previous = aliases.get(change.alias)
         log.info(
-            "alias %s serves %s (was %s)",
+            "serving %s %s as %s (was %s)",
+            "models" if change.is_split else "model",
+            ",".join(
+                f"{m.model_id}:{m.weight}" if change.is_split else m.model_id
+                for m in change.members
+            ),
             change.alias,
-            [f"{m.model_id}:{m.weight}" for m in change.members],
-            [m.model_id for m in previous.models] if previous else None,
+            ",".join(m.model_id for m in previous.models) if previous else None,
         )
         return Assignment.of(change, models)
 
