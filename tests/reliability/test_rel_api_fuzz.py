@@ -197,7 +197,38 @@ def _known_requests(known: Known, queued_job_id: str) -> list[tuple[str, dict]]:
             {"body": {"weight": 128, "height": 63, "model_id": known.corrupt_model_id}},
         ),
         ("POST /predict", {"body": {"weight": 128, "height": 63, "model_id": "m-none"}}),
+        *_alias_requests(known),
         *_protocol_requests(known),
+    ]
+
+
+def _alias_requests(known: Known) -> list[tuple[str, dict]]:
+    """Set, read, use, move to a corrupt model, and remove an alias."""
+    name = {"name": "fuzz-champion"}
+    json_body = "application/json"
+    return [
+        ("PUT /aliases/{name}", {"path_parameters": name, "body": {"model_id": known.model_id}}),
+        (
+            "PUT /aliases/{name}",
+            {
+                "path_parameters": name,
+                "body": {"split": [{"model_id": known.model_id, "weight": 2}]},
+                "media_type": json_body,
+            },
+        ),
+        ("PUT /aliases/{name}", {"path_parameters": name, "body": {"model_id": "m-none"}}),
+        (
+            "PUT /aliases/{name}",
+            {"path_parameters": name, "body": {"model_id": known.corrupt_model_id}},
+        ),
+        ("GET /aliases", {}),
+        ("GET /aliases/{name}", {"path_parameters": name}),
+        ("GET /aliases/{name}/history", {"path_parameters": name}),
+        ("POST /predict", {"body": {"weight": 128, "height": 63, "alias": "fuzz-champion"}}),
+        ("POST /predict", {"body": {"weight": 128, "height": 63, "alias": "nobody"}}),
+        ("DELETE /aliases/{name}", {"path_parameters": name}),
+        ("DELETE /aliases/{name}", {"path_parameters": {"name": "latest"}}),
+        ("GET /aliases/{name}", {"path_parameters": name}),
     ]
 
 
@@ -247,6 +278,9 @@ def test_known_requests_get_documented_answers(app: Flask, known: Known, fuzz_st
     assert statuses["POST /datasets"] == {200, 201}
     assert statuses["DELETE /jobs/{job_id}"] == {200, 409}
     assert statuses["POST /models"] == {201, 409}
+    assert statuses["PUT /aliases/{name}"] == {200, 404, 409}
+    assert statuses["DELETE /aliases/{name}"] == {204, 409}
+    assert statuses["GET /aliases/{name}"] == {200, 404}
     assert statuses["GET /models/{model_id}"] == statuses["POST /models/{model_id}/promote"]
     assert statuses["GET /models/{model_id}"] == {200, 409}
     assert statuses["POST /predict"] == {200, 404, 409}
