@@ -3,6 +3,9 @@
 In Python: `start_postgres()` returns `(url, stop)` and `start_seaweedfs()` returns `(env, stop)`,
 `env` being the standard AWS variables that point boto3 at the server. Each server lives in its own
 temporary directory on 127.0.0.1 and free ports; `stop()` stops it and removes the directory.
+For outages: `halt_postgres(url)` stops a server and returns what starts it again, and
+`start_seaweedfs_server()` returns a `SeaweedFS` that can be killed and started again, both on the
+same ports with the same data.
 
 As a program (`python tests/backends.py`, what scripts/ci_backends.sh runs): start both, print the
 `export` lines that name them followed by `# ready`, then hold them until SIGTERM or until the
@@ -193,6 +196,23 @@ def start_postgres(database: str = DATABASE, host: str = HOST) -> tuple[str, Cal
     )
 
 
+def halt_postgres(url: str) -> Callable[[], None]:
+    """Stop the PostgreSQL server behind `url` (a fast shutdown: every client is cut off, new
+    connections are refused); returns the function that starts it again, same port and data."""
+    server = url.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(server, autocommit=True, connect_timeout=10) as connection:
+        data = Path(connection.execute("SHOW data_directory").fetchone()[0])
+    stop = [str(PG_BINDIR / "pg_ctl"), "stop", "-D", str(data), "-m", "fast", "-w"]
+    _run(_as_postgres_user(stop + ["-t", str(int(STOP_SECONDS))]), STOP_SECONDS + 5)
+
+    def resume() -> None:
+        start = [str(PG_BINDIR / "pg_ctl"), "start", "-D", str(data), "-l"]
+        start += [str(data.parent / "server.log"), "-w", "-t", str(int(READY_SECONDS))]
+        _run(_as_postgres_user(start), READY_SECONDS + 5, new_session=True)
+
+    return resume
+
+
 # SeaweedFS
 
 
@@ -228,9 +248,55 @@ def _s3_client(env: dict[str, str]):
     )
 
 
-def _start_seaweedfs_in(
-    directory: Path, weed: str, bucket: str, host: str = HOST
-) -> tuple[dict[str, str], Callable[[], None]]:
+class SeaweedFS:
+    """A running `weed mini` (master, volume, filer and S3 gateway in one process group) that a
+    test may kill and start again on the same ports and data."""
+
+    def __init__(
+        self, command: list[str], directory: Path, env: dict[str, str], grpc_sockets: list[Path]
+    ) -> None:
+        self.command = command
+        self.directory = directory
+        self.env = env
+        self.grpc_sockets = grpc_sockets
+        self.process: subprocess.Popen | None = None
+
+    def spawn(self) -> None:
+        """Start the process (its output is appended to the directory's server.log)."""
+        with (self.directory / "server.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                self.command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    def _end(self, sig: int) -> None:
+        if self.process is not None:
+            if sig == signal.SIGKILL:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+            else:
+                _stop_process_group(self.process)
+        # weed puts some gRPC sockets in /tmp whatever its flags, and leaves them there.
+        for grpc_socket in self.grpc_sockets:
+            if grpc_socket.is_socket():
+                grpc_socket.unlink()
+
+    def kill(self) -> None:
+        """SIGKILL the server: clients get connection refused until `restart`."""
+        self._end(signal.SIGKILL)
+
+    def restart(self) -> None:
+        """Start the killed server again, same ports and data; wait until S3 answers."""
+        self.spawn()
+        _wait_until_answering(self.process, self.env)
+
+    def stop(self) -> None:
+        """Stop the server and remove its directory."""
+        self._end(signal.SIGTERM)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _start_seaweedfs_in(directory: Path, weed: str, bucket: str, host: str = HOST) -> SeaweedFS:
     access_key, secret_key = secrets.token_hex(10), secrets.token_hex(20)
     identity = {
         "name": "nnservice",
@@ -263,33 +329,23 @@ def _start_seaweedfs_in(
         "AWS_SECRET_ACCESS_KEY": secret_key,
         "AWS_DEFAULT_REGION": REGION,
     }
-    with (directory / "server.log").open("ab") as log:
-        process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-    def stop_server() -> None:
-        _stop_process_group(process)
-        # weed puts some gRPC sockets in /tmp whatever its flags, and leaves them there.
-        for index, component in enumerate(components):
-            grpc_socket = Path(f"/tmp/seaweedfs-{component}-grpc-{ports[2 * index + 1]}.sock")
-            if grpc_socket.is_socket():
-                grpc_socket.unlink()
-
-    def stop() -> None:
-        stop_server()
-        shutil.rmtree(directory, ignore_errors=True)
-
+    grpc_sockets = [
+        Path(f"/tmp/seaweedfs-{component}-grpc-{ports[2 * index + 1]}.sock")
+        for index, component in enumerate(components)
+    ]
+    server = SeaweedFS(command, directory, env, grpc_sockets)
+    server.spawn()
     try:
-        _create_bucket_when_ready(process, env, bucket)
+        _wait_until_answering(server.process, env)
+        _create_bucket(env, bucket)
     except BaseException:
-        stop_server()  # the directory, with the log, is left to _start
+        server._end(signal.SIGTERM)  # the directory, with the log, is left to _start
         raise
-    return env, stop
+    return server
 
 
-def _create_bucket_when_ready(process: subprocess.Popen, env: dict[str, str], bucket: str) -> None:
-    """Wait (READY_SECONDS at most) for the S3 gateway to answer a signed request; make `bucket`."""
+def _wait_until_answering(process: subprocess.Popen, env: dict[str, str]) -> None:
+    """Wait (READY_SECONDS at most) for the S3 gateway to answer a signed request."""
     client = _s3_client(env)
     deadline = time.monotonic() + READY_SECONDS
     while True:
@@ -297,7 +353,7 @@ def _create_bucket_when_ready(process: subprocess.Popen, env: dict[str, str], bu
             raise BackendError(f"weed exited with status {process.returncode}")
         try:
             client.list_buckets()
-            break
+            return
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
             if time.monotonic() > deadline:
                 raise BackendError(
@@ -305,11 +361,25 @@ def _create_bucket_when_ready(process: subprocess.Popen, env: dict[str, str], bu
                     f" {READY_SECONDS:.0f} s: {error}"
                 ) from error
             time.sleep(0.2)
+
+
+def _create_bucket(env: dict[str, str], bucket: str) -> None:
+    client = _s3_client(env)
     try:
         client.create_bucket(Bucket=bucket)
         client.head_bucket(Bucket=bucket)
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
         raise BackendError(f"could not create the bucket {bucket}: {error}") from error
+
+
+def start_seaweedfs_server(bucket: str = BUCKET, host: str = HOST) -> SeaweedFS:
+    """Start SeaweedFS with an empty `bucket`: the running server (see `start_seaweedfs`)."""
+    weed = _weed()
+    return _start(
+        "seaweedfs",
+        lambda directory: _start_seaweedfs_in(directory, weed, bucket, host),
+        lambda directory: shutil.rmtree(directory, ignore_errors=True),
+    )
 
 
 def start_seaweedfs(
@@ -320,12 +390,8 @@ def start_seaweedfs(
     The variables are AWS_ENDPOINT_URL_S3, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (random, the
     only identity the server accepts) and AWS_DEFAULT_REGION. `stop` also removes its directory.
     """
-    weed = _weed()
-    return _start(
-        "seaweedfs",
-        lambda directory: _start_seaweedfs_in(directory, weed, bucket, host),
-        lambda directory: shutil.rmtree(directory, ignore_errors=True),
-    )
+    server = start_seaweedfs_server(bucket, host)
+    return server.env, server.stop
 
 
 # The program

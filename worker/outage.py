@@ -8,6 +8,10 @@ job: from the first failed call after the last one that succeeded. The job retri
 NNSERVICE_OUTAGE_SECONDS. Then `OutageTooLong` is raised: the job stops and is left to the reaper,
 which requeues it once its lease has run out (it resumes from its last checkpoint) or fails it
 if its attempts are spent. Any other failure is raised at once.
+
+While the database is down nobody can renew a lease, so every running job's heartbeat ages with
+the outage: an `OutageGrace` keeps whoever judges leases (the reaper, a claim of a running job)
+from counting an owner lost for the time the outage lasted.
 """
 
 from __future__ import annotations
@@ -35,6 +39,54 @@ class OutageTooLong(Exception):
     """The store stayed unreachable for longer than the window: the job is left to the reaper."""
 
 
+class OutageGrace:
+    """How much longer than a lease an owner may stay silent after the store was unreachable.
+
+    From the first failure seen until a lease after the first success again, an owner counts as
+    lost only if it was silent for a lease before the last success before the outage (it was
+    lost already then); afterwards a lease counts as usual. The reaper keeps one for its passes;
+    each worker process keeps `PROCESS_GRACE`, fed by its OutageClocks, for its claims. Times are
+    `time.monotonic()`.
+    """
+
+    def __init__(self) -> None:
+        self.last_good = time.monotonic()
+        self.before_outage: float | None = None  # the last success before it
+        self.back_at: float | None = None  # the first success after it
+
+    @property
+    def failing(self) -> bool:
+        """Whether the last call failed."""
+        return self.before_outage is not None and self.back_at is None
+
+    def seconds(self, lease: float, now: float | None = None) -> float:
+        """The seconds to add to `lease` when judging owners at `now`."""
+        now = time.monotonic() if now is None else now
+        if self.before_outage is None:
+            return 0.0
+        if self.back_at is not None and now >= self.back_at + lease:
+            self.before_outage = self.back_at = None
+            return 0.0
+        return now - self.before_outage
+
+    def failed(self) -> None:
+        """A call could not reach the store."""
+        if self.before_outage is None:
+            self.before_outage = self.last_good
+        self.back_at = None
+
+    def succeeded(self, now: float | None = None) -> None:
+        """A call (started at `now`) went through."""
+        now = time.monotonic() if now is None else now
+        self.last_good = now
+        if self.failing:
+            self.back_at = now
+
+
+#: This process's grace: its claims of a running job allow for the outages it saw.
+PROCESS_GRACE = OutageGrace()
+
+
 class OutageClock:
     """How long the store has been failing one job, against the window it may wait out."""
 
@@ -60,6 +112,7 @@ class OutageClock:
             raise self._too_long(what) from error
 
     def _note(self, error: BaseException, what: str) -> None:
+        PROCESS_GRACE.failed()
         if self.since is None:
             self.since = time.monotonic()
             logger.warning("the store is unreachable while %s (%s); waiting it out", what, error)
@@ -71,6 +124,7 @@ class OutageClock:
 
     def succeeded(self) -> None:
         """A store call went through: the outage, if any, is over."""
+        PROCESS_GRACE.succeeded()
         if self.since is not None:
             logger.info("the store answers again after %.1f s", self.seconds())
         self.since = None

@@ -9,8 +9,8 @@ duplicate message is dropped by the worker that receives it.
 
 While the database is down nobody can renew a lease, so every running job's heartbeat ages with
 the outage. A reaper that could not reach the store therefore gives each owner a full lease after
-it can again before it counts it lost (`OutageGrace`): a job that waited the outage out keeps its
-lease and its attempt.
+it can again before it counts it lost (`worker.outage.OutageGrace`): a job that waited the
+outage out keeps its lease and its attempt.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from celery import bootsteps
 from foundation.settings import Settings
 from model_store import ModelStore, StoreError
 from worker.names import TRAIN_TASK
+from worker.outage import OutageGrace
 from worker.training_job import lease_seconds
 
 log = logging.getLogger(__name__)
@@ -50,47 +51,6 @@ def reap_once(store: object, celery: object, settings: Settings, grace: float = 
     return repairs.resend
 
 
-class OutageGrace:
-    """The extra silence the reaper allows owners after it could not reach the store.
-
-    From its first failed pass until a lease after its first good pass again, an owner is lost
-    only if it was silent for a lease before the reaper's last good pass before the outage (it
-    was lost already then); afterwards the lease counts as usual. Times are `time.monotonic()`.
-    """
-
-    def __init__(self, lease: float, now: float) -> None:
-        self.lease = lease
-        self.last_good = now
-        self.before_outage: float | None = None  # the last good pass before it
-        self.back_at: float | None = None  # the first good pass after it
-
-    @property
-    def failing(self) -> bool:
-        """Whether the last pass could not reach the store."""
-        return self.before_outage is not None and self.back_at is None
-
-    def seconds(self, now: float) -> float:
-        """The grace for a pass starting at `now`."""
-        if self.before_outage is None:
-            return 0.0
-        if self.back_at is not None and now >= self.back_at + self.lease:
-            self.before_outage = self.back_at = None
-            return 0.0
-        return now - self.before_outage
-
-    def failed(self) -> None:
-        """A pass could not reach the store."""
-        if self.before_outage is None:
-            self.before_outage = self.last_good
-        self.back_at = None
-
-    def succeeded(self, now: float) -> None:
-        """A pass that started at `now` went through."""
-        self.last_good = now
-        if self.before_outage is not None and self.back_at is None:
-            self.back_at = now
-
-
 class Reaper(bootsteps.StartStopStep):
     """The worker bootstep that runs `reap_once` on a timer thread."""
 
@@ -113,11 +73,11 @@ class Reaper(bootsteps.StartStopStep):
         store = ModelStore.from_settings(settings)
         lease = lease_seconds(settings.visibility_timeout)
         interval = max(1.0, lease / 4)
-        grace = OutageGrace(lease, time.monotonic())
+        grace = OutageGrace()
         while not self.stopped.wait(interval):
             started = time.monotonic()
             try:
-                reap_once(store, app, settings, grace.seconds(started))
+                reap_once(store, app, settings, grace.seconds(lease, started))
             except Exception:  # noqa: BLE001 - the store or broker may be down: try again later
                 if not grace.failing:
                     log.warning(

@@ -34,7 +34,7 @@ from model_store.jobs import Claim
 from model_store.outages import is_outage
 from neural.losses import LOSSES
 from worker import training_setup as setup
-from worker.outage import OutageClock, OutageTooLong
+from worker.outage import PROCESS_GRACE, OutageClock, OutageTooLong
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +97,8 @@ def run_training_job(
     def claim() -> Claim:
         # Nobody could renew a lease during an outage: an owner that was alive when it began
         # is not counted lost for the time it lasted.
-        return store.claim_job(job_id, owner, lease + clock.seconds(), settings.max_attempts)
+        grace = PROCESS_GRACE.seconds(lease)
+        return store.claim_job(job_id, owner, lease + grace, settings.max_attempts)
 
     try:
         taken = clock.ride_out("claiming the job", claim)
