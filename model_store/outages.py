@@ -7,7 +7,8 @@ or a 5xx answer), or an OSError on the local directory (permissions, a read-only
 error, a network file system gone). A full disk is not an outage: it does not pass by itself, so
 a write that meets one fails at once ("No space left on device"), whether under the object store
 or under the database. Nor is a path that cannot be what the store needs there (a file where a
-directory must go, a name too long, a file too large).
+directory must go, a name too long, a file too large), nor any of the store's definite answers
+(no such object, already exists, corrupt, invalid), whatever caused them.
 
 The store's own errors keep what caused them (`raise ... from error`, or the exception being
 handled when they were raised), so the whole chain is looked at.
@@ -21,6 +22,16 @@ from collections.abc import Iterator
 import sqlalchemy as sa
 from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
+from model_store.errors import (
+    AlreadyExists,
+    CorruptSnapshot,
+    InvalidId,
+    InvalidPageToken,
+    InvalidSnapshot,
+    NotFound,
+    SchemaOutOfDate,
+)
+
 #: OSError numbers of a full disk or an exhausted quota.
 _FULL_DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 #: OSError numbers of a path that cannot be what the store needs: waiting does not change them.
@@ -31,6 +42,16 @@ _WRONG_PATH_ERRNOS = frozenset(
 _SQLITE_FULL = 13
 #: PostgreSQL's SQLSTATE of a full disk (disk_full).
 _POSTGRES_DISK_FULL = "53100"
+#: The store's definite answers: what they say stays true however long one waits.
+_ANSWERS = (
+    AlreadyExists,
+    CorruptSnapshot,
+    InvalidId,
+    InvalidPageToken,
+    InvalidSnapshot,
+    NotFound,
+    SchemaOutOfDate,
+)
 
 
 def _chain(error: BaseException) -> Iterator[BaseException]:
@@ -71,6 +92,6 @@ def _is_unreachable(cause: BaseException) -> bool:
 def is_outage(error: BaseException) -> bool:
     """Whether `error` means the database or the object store is unreachable for now (worth
     retrying), rather than a failure that waiting does not mend (see the module docstring)."""
-    if is_full_disk(error):
+    if is_full_disk(error) or any(isinstance(cause, _ANSWERS) for cause in _chain(error)):
         return False
     return any(_is_unreachable(cause) for cause in _chain(error))

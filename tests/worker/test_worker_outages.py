@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 import subprocess
 import time
 import uuid
@@ -27,11 +28,14 @@ import pytest
 import stores
 
 from foundation.settings import Settings
-from model_store import ModelStore
+from model_store import ModelStore, NotFound
+from model_store.database import make_engine
+from model_store.objects import LocalObjects
 from model_store.schema import upgrade
 from service.schemas.train import DEFAULT_HYPERPARAMETERS
 from worker.celery_config import make_celery
 from worker.names import TRAIN_TASK
+from worker.outage import MAX_DELAY, OutageClock, OutageGrace, OutageTooLong
 from worker.training_job import lease_seconds, run_training_job
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(240)]
@@ -324,3 +328,52 @@ def test_past_the_window_the_job_is_left_to_the_reaper(
         assert run_training_job(store, job_id, settings) == "succeeded"
         _assert_like_reference(store, store.get_job(job_id), reference, attempts=2)
     store.close()
+
+
+def test_ride_out_retries_until_the_store_answers_and_gives_up_after_the_window(
+    tmp_path: Path,
+) -> None:
+    objects = LocalObjects(tmp_path / "objects")
+    clock = OutageClock(window=60.0)
+    pauses = 0
+    with _read_only(objects.root / "checkpoints") as lift:
+
+        def pause() -> None:  # between two tries: the third pause ends the outage
+            nonlocal pauses
+            pauses += 1
+            if pauses == 3:
+                lift()
+
+        clock.ride_out("writing", lambda: objects.put("checkpoints/j.json", b"{}"), pause)
+    assert pauses == 3 and objects.get("checkpoints/j.json") == b"{}"
+    assert clock.since is None and clock.failures == 0
+
+    with pytest.raises(NotFound):  # not an outage: at once, no pause
+        clock.ride_out("reading", lambda: objects.get("checkpoints/absent.json"), pause)
+    assert pauses == 3
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    engine = make_engine(f"postgresql+psycopg://nobody@127.0.0.1:{closed}/nowhere")
+    began = time.monotonic()
+    with pytest.raises(OutageTooLong, match="unreachable for 1 s while connecting"):
+        OutageClock(window=1.0).ride_out("connecting", lambda: engine.connect().close())
+    # The window, then at most one pause and one more try (a refused connection is quick).
+    assert 1.0 <= time.monotonic() - began < 1.0 + MAX_DELAY + 1.0
+    engine.dispose()
+
+
+def test_the_grace_covers_the_outage_and_one_lease_after_it() -> None:
+    """An owner alive at the last success before the outage is not lost until a lease after
+    the first success again; before and after that, a lease is a lease."""
+    grace, lease = OutageGrace(), 10.0
+    grace.succeeded(now=100.0)
+    assert grace.seconds(lease, now=101.0) == 0.0
+    grace.failed()
+    grace.failed()
+    assert grace.failing and grace.seconds(lease, now=130.0) == 30.0
+    grace.succeeded(now=131.0)
+    assert not grace.failing and grace.seconds(lease, now=140.0) == 40.0
+    assert grace.seconds(lease, now=141.0) == 0.0
+    assert grace.seconds(lease, now=150.0) == 0.0
