@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import backends
+import boto3
 import numpy as np
 import pytest
 import stores
@@ -114,10 +115,14 @@ def servers(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, backends.Sea
         try:
             for name, value in s3.env.items():
                 monkeypatch.setenv(name, value)
+            # boto3's default session keeps the credentials it first found: a new one, so
+            # that this test's and the next tests' clients find their own.
+            boto3.setup_default_session()
             upgrade(database_url)
             yield database_url, s3
         finally:
             s3.stop()
+            boto3.setup_default_session()
     finally:
         stop_postgres()
 
