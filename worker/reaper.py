@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 
 from celery import bootsteps
 
@@ -30,13 +29,24 @@ from worker.training_job import lease_seconds
 log = logging.getLogger(__name__)
 
 
-def reap_once(store: object, celery: object, settings: Settings, grace: float = 0.0) -> list[str]:
+def reap_once(
+    store: object, celery: object, settings: Settings, grace: OutageGrace | None = None
+) -> list[str]:
     """One pass: repair what needs it and re-send tasks; returns the re-sent job ids.
 
-    `grace`: seconds an owner may be silent beyond its lease before it counts as lost.
+    `grace` (the reaper's) learns whether the store answered, and says how much longer than a
+    lease an owner may be silent after an outage before it counts as lost.
     """
     lease = lease_seconds(settings.visibility_timeout)
-    repairs = store.reap_jobs(lease + grace, settings.max_attempts, resend_after=lease)
+    extra = 0.0 if grace is None else grace.seconds(lease)
+    try:
+        repairs = store.reap_jobs(lease + extra, settings.max_attempts, resend_after=lease)
+    except Exception:
+        if grace is not None:
+            grace.failed()
+        raise
+    if grace is not None:
+        grace.succeeded()
     for job_id in repairs.requeued:
         log.warning("job %s lost its worker (no heartbeat for %.0f s): requeued", job_id, lease)
     for job_id in repairs.ended:
@@ -74,20 +84,20 @@ class Reaper(bootsteps.StartStopStep):
         lease = lease_seconds(settings.visibility_timeout)
         interval = max(1.0, lease / 4)
         grace = OutageGrace()
+        failing = False
         while not self.stopped.wait(interval):
-            started = time.monotonic()
             try:
-                reap_once(store, app, settings, grace.seconds(lease, started))
+                reap_once(store, app, settings, grace)
             except Exception:  # noqa: BLE001 - the store or broker may be down: try again later
-                if not grace.failing:
+                if not failing:
                     log.warning(
                         "reaper pass failed; trying again every %.0f s", interval, exc_info=True
                     )
-                grace.failed()
+                failing = True
             else:
-                if grace.failing:
+                if failing:
                     log.info("reaper pass went through again")
-                grace.succeeded(started)
+                failing = False
 
     def stop(self, parent: object) -> None:
         self.stopped.set()
