@@ -24,14 +24,26 @@ CONNECT_TIMEOUT_SECONDS = 3
 IMMEDIATE = "nnservice_begin_immediate"
 
 
-def is_sqlite(url: str | sa.URL) -> bool:
-    """Whether `url` names a SQLite database."""
-    return sa.make_url(url).get_backend_name() == "sqlite"
-
-
 def sqlite_url_for(directory: str | os.PathLike[str]) -> str:
     """The default database of a store directory: `sqlite:///<directory>/nnservice.db`."""
     return f"sqlite:///{os.fspath(directory)}/nnservice.db"
+
+
+#: What a full disk under the database raises: SQLite's result code, PostgreSQL's SQLSTATE.
+SQLITE_DISK_FULL = "SQLITE_FULL"
+POSTGRESQL_DISK_FULL = "53100"
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Whether a database error (SQLAlchemy's, or the driver's own) says the disk under the
+    database is full: SQLite's SQLITE_FULL ("database or disk is full"), PostgreSQL's
+    disk_full (SQLSTATE 53100, psycopg's DiskFull). Both arrive as OperationalError, which
+    otherwise means that the database cannot be reached."""
+    driver_error = getattr(error, "orig", None) or error
+    return (
+        getattr(driver_error, "sqlite_errorname", None) == SQLITE_DISK_FULL
+        or getattr(driver_error, "sqlstate", None) == POSTGRESQL_DISK_FULL
+    )
 
 
 def make_engine(url: str) -> Engine:

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 import sqlalchemy as sa
 from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
+from model_store.database import is_disk_full
 from model_store.errors import (
     AlreadyExists,
     CorruptSnapshot,
@@ -29,6 +30,7 @@ from model_store.errors import (
     InvalidPageToken,
     InvalidSnapshot,
     NotFound,
+    ObjectStoreUnreachable,
     SchemaOutOfDate,
 )
 
@@ -38,10 +40,6 @@ _FULL_DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 _WRONG_PATH_ERRNOS = frozenset(
     {errno.EEXIST, errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG, errno.EFBIG}
 )
-#: SQLite's result code of a full database or disk (SQLITE_FULL).
-_SQLITE_FULL = 13
-#: PostgreSQL's SQLSTATE of a full disk (disk_full).
-_POSTGRES_DISK_FULL = "53100"
 #: The store's definite answers: what they say stays true however long one waits.
 _ANSWERS = (
     AlreadyExists,
@@ -69,14 +67,14 @@ def is_full_disk(error: BaseException) -> bool:
     for cause in _chain(error):
         if isinstance(cause, OSError) and cause.errno in _FULL_DISK_ERRNOS:
             return True
-        if getattr(cause, "sqlite_errorcode", None) == _SQLITE_FULL:
-            return True
-        if getattr(cause, "sqlstate", None) == _POSTGRES_DISK_FULL:
+        if is_disk_full(cause):
             return True
     return False
 
 
 def _is_unreachable(cause: BaseException) -> bool:
+    if isinstance(cause, ObjectStoreUnreachable):
+        return True
     if isinstance(cause, sa.exc.DBAPIError) and cause.connection_invalidated:
         return True
     if isinstance(cause, sa.exc.OperationalError | sa.exc.InterfaceError | sa.exc.TimeoutError):

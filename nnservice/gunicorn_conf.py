@@ -11,15 +11,21 @@ to other connections. Slow clients are cut off: request headers must arrive with
 within `service.body_limit.BODY_TIMEOUT_SECONDS`. docs/performance.md ("Slow clients") has the
 measurements behind the choice.
 
+The app is not preloaded: each worker process imports `service.wsgi`, which builds its own app
+(its own database, object store and broker connections, never shared across a fork) and loads
+the model it serves before the worker accepts a connection; a load that an outage prevents is
+retried at each poll (`service.model_cache`).
+
 SIGTERM lets in-flight requests finish (up to `GRACEFUL_TIMEOUT_SECONDS`). Logs are JSON lines
 (`nnservice.gunicorn_logging.JsonLogger`). Metrics: every worker records into files in this
 instance's metrics directory (prometheus-client's multiprocess mode), which `serve` empties at
-start and removes at exit; a worker that exits is marked dead there, so its gauges go while its
-counts stay.
+start and removes at exit (with NNSERVICE_METRICS_DIR itself if it made it and it is empty); a
+worker that exits is marked dead there, so its gauges go while its counts stay.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -49,6 +55,7 @@ def options(settings: Settings, host: str, port: int) -> dict[str, Any]:
         "bind": f"{host}:{port}",
         "workers": max(1, settings.api_workers),
         "worker_class": "gevent",
+        "preload_app": False,  # each worker loads its own app and model (module docstring)
         "worker_connections": WORKER_CONNECTIONS,
         "graceful_timeout": GRACEFUL_TIMEOUT_SECONDS,
         "timeout": WORKER_TIMEOUT_SECONDS,
@@ -110,10 +117,21 @@ class ApiServer(BaseApplication):
         return import_app(WSGI_APP)
 
 
+def remove_metrics_directory(directory: Path, parent_created: bool) -> None:
+    """Remove this instance's metrics directory, and its parent (NNSERVICE_METRICS_DIR) too when
+    this instance created it and no other instance records there now."""
+    shutil.rmtree(directory, ignore_errors=True)
+    if parent_created:
+        with contextlib.suppress(OSError):  # not empty: another instance runs; or gone already
+            directory.parent.rmdir()
+
+
 def serve(settings: Settings, host: str, port: int) -> None:
-    """Run the API in this process until SIGTERM or SIGINT (blocking)."""
+    """Run the API in this process until SIGTERM or SIGINT (blocking); a clean stop leaves no
+    metrics directory behind."""
     directory = metrics_directory(settings, host, port)
+    parent_created = not directory.parent.exists()
     prepare_metrics_directory(directory)
     server = ApiServer(settings, host, port)
-    server.cfg.set("on_exit", lambda _arbiter: shutil.rmtree(directory, ignore_errors=True))
+    server.cfg.set("on_exit", lambda _arbiter: remove_metrics_directory(directory, parent_created))
     server.run()

@@ -3,9 +3,6 @@
 In Python: `start_postgres()` returns `(url, stop)` and `start_seaweedfs()` returns `(env, stop)`,
 `env` being the standard AWS variables that point boto3 at the server. Each server lives in its own
 temporary directory on 127.0.0.1 and free ports; `stop()` stops it and removes the directory.
-For outages: `halt_postgres(url)` stops a server and returns what starts it again, and
-`start_seaweedfs_server()` returns a `SeaweedFS` that can be killed and started again, both on the
-same ports with the same data.
 
 As a program (`python tests/backends.py`, what scripts/ci_backends.sh runs): start both, print the
 `export` lines that name them followed by `# ready`, then hold them until SIGTERM or until the
@@ -180,6 +177,29 @@ def _start_postgres_in(
     return url, lambda: _stop_postgres(directory)
 
 
+def stop_postgres_server(url: str) -> Callable[[], None]:
+    """Stop the PostgreSQL server that `url` (a superuser's, as `start_postgres` gives) reaches,
+    with a fast shutdown, its data kept: a function that starts it again on the same port and
+    returns once it accepts connections."""
+    admin = sa_url_to_psycopg(url)
+    with psycopg.connect(admin, autocommit=True, connect_timeout=10) as connection:
+        data = Path(connection.execute("SHOW data_directory").fetchone()[0])
+    stop = [str(PG_BINDIR / "pg_ctl"), "stop", "-D", str(data), "-m", "fast", "-w"]
+    _run(_as_postgres_user(stop + ["-t", str(int(STOP_SECONDS))]), STOP_SECONDS + 5)
+
+    def start_again() -> None:
+        start = [str(PG_BINDIR / "pg_ctl"), "start", "-D", str(data), "-w"]
+        start += ["-l", str(data.parent / "server.log"), "-t", str(int(READY_SECONDS))]
+        _run(_as_postgres_user(start), READY_SECONDS + 5, new_session=True)
+
+    return start_again
+
+
+def sa_url_to_psycopg(url: str) -> str:
+    """A `postgresql+psycopg://` SQLAlchemy URL as the `postgresql://` URL psycopg takes."""
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
 def start_postgres(database: str = DATABASE, host: str = HOST) -> tuple[str, Callable[[], None]]:
     """Start PostgreSQL 15 with an empty `database`, listening on `host` (127.0.0.1, or a test
     network's address): its SQLAlchemy URL and a stop function.
@@ -194,23 +214,6 @@ def start_postgres(database: str = DATABASE, host: str = HOST) -> tuple[str, Cal
         lambda directory: _start_postgres_in(directory, database, host),
         _stop_postgres,
     )
-
-
-def halt_postgres(url: str) -> Callable[[], None]:
-    """Stop the PostgreSQL server behind `url` (a fast shutdown: every client is cut off, new
-    connections are refused); returns the function that starts it again, same port and data."""
-    server = url.replace("postgresql+psycopg://", "postgresql://", 1)
-    with psycopg.connect(server, autocommit=True, connect_timeout=10) as connection:
-        data = Path(connection.execute("SHOW data_directory").fetchone()[0])
-    stop = [str(PG_BINDIR / "pg_ctl"), "stop", "-D", str(data), "-m", "fast", "-w"]
-    _run(_as_postgres_user(stop + ["-t", str(int(STOP_SECONDS))]), STOP_SECONDS + 5)
-
-    def resume() -> None:
-        start = [str(PG_BINDIR / "pg_ctl"), "start", "-D", str(data), "-l"]
-        start += [str(data.parent / "server.log"), "-w", "-t", str(int(READY_SECONDS))]
-        _run(_as_postgres_user(start), READY_SECONDS + 5, new_session=True)
-
-    return resume
 
 
 # SeaweedFS
@@ -249,50 +252,70 @@ def _s3_client(env: dict[str, str]):
 
 
 class SeaweedFS:
-    """A running `weed mini` (master, volume, filer and S3 gateway in one process group) that a
-    test may kill and start again on the same ports and data."""
+    """One `weed mini` in `directory`: `env` (the AWS_* variables that reach it), `kill()` (as a
+    crash would: SIGKILL, the data kept), `restart()` (on the same ports and data) and `stop()`
+    (which also removes the directory)."""
 
     def __init__(
-        self, command: list[str], directory: Path, env: dict[str, str], grpc_sockets: list[Path]
+        self, directory: Path, command: list[str], env: dict[str, str], grpc_sockets: list[Path]
     ) -> None:
-        self.command = command
         self.directory = directory
+        self.command = command
         self.env = env
         self.grpc_sockets = grpc_sockets
-        self.process: subprocess.Popen | None = None
+        self.process = self._launch()
 
-    def spawn(self) -> None:
-        """Start the process (its output is appended to the directory's server.log)."""
+    def _launch(self) -> subprocess.Popen:
         with (self.directory / "server.log").open("ab") as log:
-            self.process = subprocess.Popen(
+            return subprocess.Popen(
                 self.command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
 
-    def _end(self, sig: int) -> None:
-        if self.process is not None:
-            if sig == signal.SIGKILL:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-            else:
-                _stop_process_group(self.process)
+    def _remove_sockets(self) -> None:
         # weed puts some gRPC sockets in /tmp whatever its flags, and leaves them there.
-        for grpc_socket in self.grpc_sockets:
-            if grpc_socket.is_socket():
-                grpc_socket.unlink()
+        for path in [*self.grpc_sockets, *self.directory.glob("*.sock")]:
+            if path.is_socket():
+                path.unlink()
+
+    def wait_ready(self, bucket: str | None = None) -> None:
+        """Wait (READY_SECONDS at most) until the S3 gateway answers a signed request (and
+        `bucket` exists, if named)."""
+        client = _s3_client(self.env)
+        deadline = time.monotonic() + READY_SECONDS
+        while True:
+            if self.process.poll() is not None:
+                raise BackendError(f"weed exited with status {self.process.returncode}")
+            try:
+                client.list_buckets()
+                if bucket is not None:
+                    client.head_bucket(Bucket=bucket)
+                return
+            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+                if time.monotonic() > deadline:
+                    raise BackendError(
+                        f"the S3 gateway at {self.env['AWS_ENDPOINT_URL_S3']} did not answer"
+                        f" within {READY_SECONDS:.0f} s: {error}"
+                    ) from error
+                time.sleep(0.2)
 
     def kill(self) -> None:
-        """SIGKILL the server: clients get connection refused until `restart`."""
-        self._end(signal.SIGKILL)
+        """SIGKILL the server (its whole process group), as a crash would; the data stays."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
 
-    def restart(self) -> None:
-        """Start the killed server again, same ports and data; wait until S3 answers."""
-        self.spawn()
-        _wait_until_answering(self.process, self.env)
+    def restart(self, bucket: str) -> None:
+        """Start the killed server again on its ports and data; return once `bucket` answers."""
+        self._remove_sockets()
+        self.process = self._launch()
+        self.wait_ready(bucket)
+
+    def stop_server(self) -> None:
+        _stop_process_group(self.process)
+        self._remove_sockets()
 
     def stop(self) -> None:
-        """Stop the server and remove its directory."""
-        self._end(signal.SIGTERM)
+        self.stop_server()
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
@@ -333,34 +356,14 @@ def _start_seaweedfs_in(directory: Path, weed: str, bucket: str, host: str = HOS
         Path(f"/tmp/seaweedfs-{component}-grpc-{ports[2 * index + 1]}.sock")
         for index, component in enumerate(components)
     ]
-    server = SeaweedFS(command, directory, env, grpc_sockets)
-    server.spawn()
+    server = SeaweedFS(directory, command, env, grpc_sockets)
     try:
-        _wait_until_answering(server.process, env)
+        server.wait_ready()
         _create_bucket(env, bucket)
     except BaseException:
-        server._end(signal.SIGTERM)  # the directory, with the log, is left to _start
+        server.stop_server()  # the directory, with the log, is left to _start
         raise
     return server
-
-
-def _wait_until_answering(process: subprocess.Popen, env: dict[str, str]) -> None:
-    """Wait (READY_SECONDS at most) for the S3 gateway to answer a signed request."""
-    client = _s3_client(env)
-    deadline = time.monotonic() + READY_SECONDS
-    while True:
-        if process.poll() is not None:
-            raise BackendError(f"weed exited with status {process.returncode}")
-        try:
-            client.list_buckets()
-            return
-        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
-            if time.monotonic() > deadline:
-                raise BackendError(
-                    f"the S3 gateway at {env['AWS_ENDPOINT_URL_S3']} did not answer within"
-                    f" {READY_SECONDS:.0f} s: {error}"
-                ) from error
-            time.sleep(0.2)
 
 
 def _create_bucket(env: dict[str, str], bucket: str) -> None:
@@ -373,7 +376,8 @@ def _create_bucket(env: dict[str, str], bucket: str) -> None:
 
 
 def start_seaweedfs_server(bucket: str = BUCKET, host: str = HOST) -> SeaweedFS:
-    """Start SeaweedFS with an empty `bucket`: the running server (see `start_seaweedfs`)."""
+    """Start SeaweedFS with an empty `bucket`, as a `SeaweedFS` that a test can kill and
+    restart (`start_seaweedfs` for the variables and a stop only)."""
     weed = _weed()
     return _start(
         "seaweedfs",

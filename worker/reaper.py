@@ -1,7 +1,7 @@
 """The reaper: every worker repairs the store's jobs now and then, so no job stays stuck.
 
 A thread in each worker's main process (a Celery bootstep, started and stopped with the worker;
-no extra service to run) calls `ModelStore.reap_jobs` every `interval` seconds: jobs whose
+no extra service to run) calls `store.jobs.reap` every `interval` seconds: jobs whose
 owner stopped renewing its lease are requeued (or failed after NNSERVICE_MAX_ATTEMPTS), and jobs
 that sat queued longer than a lease since their task was sent have it sent again. Reapers in
 many workers may run at once: every repair is a conditional update, so each happens once, and a
@@ -40,7 +40,7 @@ def reap_once(
     lease = lease_seconds(settings.visibility_timeout)
     extra = 0.0 if grace is None else grace.seconds(lease)
     try:
-        repairs = store.reap_jobs(lease + extra, settings.max_attempts, resend_after=lease)
+        repairs = store.jobs.reap(lease + extra, settings.max_attempts, resend_after=lease)
     except Exception:
         if grace is not None:
             grace.failed()
@@ -52,7 +52,7 @@ def reap_once(
     for job_id in repairs.ended:
         log.warning("job %s ended by the reaper", job_id)
         try:
-            store.delete_checkpoint(job_id)
+            store.checkpoints.delete(job_id)
         except (StoreError, OSError) as error:  # the object store is down: the sends go on
             log.warning("could not delete the checkpoint of job %s: %s", job_id, error)
     for job_id in repairs.resend:

@@ -28,8 +28,8 @@ import neural
 from foundation.hyperparameters import draw_seed
 from foundation.settings import Settings
 from foundation.states import TERMINAL_STATES, JobState
-from model_store import ModelStore, NotFound, StoreError
-from model_store.ids import utc_now_iso
+from model_store import JobRecord, ModelStore, NotFound, StoreError
+from model_store.ids import model_id_for_job, utc_now_iso
 from model_store.jobs import Claim
 from model_store.outages import is_outage
 from neural.losses import LOSSES
@@ -98,7 +98,7 @@ def run_training_job(
         # Nobody could renew a lease during an outage: an owner that was alive when it began
         # is not counted lost for the time it lasted.
         grace = PROCESS_GRACE.seconds(lease)
-        return store.claim_job(job_id, owner, lease + grace, settings.max_attempts)
+        return store.jobs.claim(job_id, owner, lease + grace, settings.max_attempts)
 
     try:
         taken = clock.ride_out("claiming the job", claim)
@@ -109,12 +109,12 @@ def run_training_job(
         logger.error("job %s: %s; the reaper sends it again", job_id, error)
         return "released"
     if taken.outcome == "busy":
-        logger.info("job %s runs under %s; dropping this delivery", job_id, taken.record["worker"])
+        logger.info("job %s runs under %s; dropping this delivery", job_id, taken.record.worker)
         return "duplicate"
     if taken.outcome != "claimed":
         if taken.outcome in ("gave_up", "cancel"):
             _drop_checkpoint(store, job_id)
-        return taken.record["state"]
+        return taken.record.state
 
     run = _Run(store, taken.record, settings, owner, stop_requested, clock)
     try:
@@ -153,7 +153,7 @@ def _fail(store: ModelStore, job_id: str, owner: str, message: str, window: floa
     try:
         OutageClock(window).ride_out(
             "recording the failure",
-            lambda: store.finish_job(
+            lambda: store.jobs.finish(
                 job_id, owner, JobState.FAILED, error=message, finished_at=utc_now_iso()
             ),
         )
@@ -168,7 +168,7 @@ def _drop_checkpoint(store: ModelStore, job_id: str) -> None:
     """Delete the checkpoint of a job that has ended; one that cannot be deleted now is only
     logged (nothing reads the checkpoint of an ended job)."""
     try:
-        store.delete_checkpoint(job_id)
+        store.checkpoints.delete(job_id)
     except (StoreError, OSError) as error:
         logger.warning("could not delete the checkpoint of job %s: %s", job_id, error)
 
@@ -186,7 +186,7 @@ class _Run:
     def __init__(
         self,
         store: ModelStore,
-        record: dict,
+        record: JobRecord,
         settings: Settings,
         owner: str,
         stop_requested: Callable[[], bool],
@@ -194,7 +194,7 @@ class _Run:
     ) -> None:
         self.store = store
         self.record = record
-        self.job_id = record["id"]
+        self.job_id = record.id
         self.settings = settings
         self.owner = owner
         self.stop_requested = stop_requested
@@ -214,14 +214,14 @@ class _Run:
             return self._stopped()
 
     def _execute(self) -> str:
-        if self.record.get("cancel_requested"):
+        if self.record.cancel_requested:
             return self._cancelled()
         self.step = "preparing the job"
         self.hp = self._hyperparameters()
         self.epochs = int(self.hp["epochs"])
         self.step = "loading the dataset"
         dataset = self._ride_out(
-            lambda: self.store.load_dataset(self.record["dataset_id"]), keep_lease=True
+            lambda: self.store.datasets.load(self.record.dataset_id), keep_lease=True
         )
         self.step = "preparing the data"
         self.generators = setup.Generators.from_seed(int(self.hp["seed"]))
@@ -249,7 +249,7 @@ class _Run:
         """Renew the lease while the object store keeps the job waiting; LeaseLost if the job is
         no longer ours. With the database down too, nobody can take the lease meanwhile."""
         try:
-            mine = self.store.heartbeat(self.job_id, self.owner)
+            mine = self.store.jobs.heartbeat(self.job_id, self.owner)
         except Exception as error:
             if is_outage(error):
                 return
@@ -260,7 +260,7 @@ class _Run:
     def _still_ours(self) -> bool:
         """Renew the lease (waiting out an outage); LeaseLost if the job is no longer ours, else
         whether it was asked to stop."""
-        cancel = self._ride_out(lambda: self.store.heartbeat(self.job_id, self.owner))
+        cancel = self._ride_out(lambda: self.store.jobs.heartbeat(self.job_id, self.owner))
         if cancel is None:
             raise LeaseLost(self.job_id)
         return cancel
@@ -270,9 +270,9 @@ class _Run:
         hp = setup.hyperparameters(self.record)
         if hp["seed"] is None:
             hp["seed"] = draw_seed()
-            stored = {**(self.record.get("hyperparameters") or {}), "seed": hp["seed"]}
+            stored = {**(self.record.hyperparameters or {}), "seed": hp["seed"]}
             written = self._ride_out(
-                lambda: self.store.heartbeat(self.job_id, self.owner, hyperparameters=stored)
+                lambda: self.store.jobs.heartbeat(self.job_id, self.owner, hyperparameters=stored)
             )
             if written is None:
                 raise StoreError("the job was taken away before it started")
@@ -280,10 +280,12 @@ class _Run:
 
     def _build_network(self) -> None:
         """From the initial model (its weights and normalization), else random from the seed."""
-        initial_id = self.record.get("initial_model_id")
+        initial_id = self.record.initial_model_id
         if initial_id:
             self.step = f"loading the initial model {initial_id}"
-            snapshot = self._ride_out(lambda: self.store.get_snapshot(initial_id), keep_lease=True)
+            snapshot = self._ride_out(
+                lambda: self.store.models.snapshot(initial_id), keep_lease=True
+            )
             self.network = neural.Network(
                 tuple(snapshot["layer_sizes"]), snapshot["weights"], snapshot["biases"]
             )
@@ -302,7 +304,7 @@ class _Run:
         return {
             **state.to_dict(),
             "job_id": self.job_id,
-            "dataset_id": self.record["dataset_id"],
+            "dataset_id": self.record.dataset_id,
             "seed": int(self.hp["seed"]),
         }
 
@@ -310,7 +312,7 @@ class _Run:
         """Save a checkpoint. One that cannot be written is not fatal: training goes on, and the
         next checkpoint tries again (a resume then starts from an older one)."""
         try:
-            self.store.save_checkpoint(self.job_id, self._checkpoint_data(epochs_done))
+            self.store.checkpoints.save(self.job_id, self._checkpoint_data(epochs_done))
         except (StoreError, OSError) as error:
             self.checkpoint_failures += 1
             if self.checkpoint_failures == 1:
@@ -332,7 +334,7 @@ class _Run:
 
     def _resume_state(self) -> neural.TrainingState | None:
         """The checkpoint's state if it belongs to this job as configured now, else None."""
-        data = self.store.load_checkpoint(self.job_id)
+        data = self.store.checkpoints.load(self.job_id)
         if not data:
             return None
         try:
@@ -342,7 +344,7 @@ class _Run:
             return None
         matches = (
             data.get("job_id") == self.job_id
-            and data.get("dataset_id") == self.record["dataset_id"]
+            and data.get("dataset_id") == self.record.dataset_id
             and data.get("seed") == int(self.hp["seed"])
             and tuple(state.layer_sizes) == self.network.layer_sizes
             and state.epochs_done <= self.epochs
@@ -425,7 +427,7 @@ class _Run:
     def _write_progress(self, epoch: int, loss: float | None) -> bool | None:
         """Progress and a heartbeat: None if the job is no longer ours, else whether it was
         asked to stop."""
-        return self.store.heartbeat(self.job_id, self.owner, **self._progress(epoch, loss))
+        return self.store.jobs.heartbeat(self.job_id, self.owner, **self._progress(epoch, loss))
 
     # Endings
 
@@ -435,15 +437,15 @@ class _Run:
         if self.stop_reason == "interrupted":
             self._requeue()
             raise TrainingInterrupted(self.job_id)
-        record = self._ride_out(lambda: self.store.get_job(self.job_id))
-        if record["state"] in TERMINAL_STATES:
-            return record["state"]
-        logger.warning("job %s was taken over by %s", self.job_id, record.get("worker"))
+        record = self._ride_out(lambda: self.store.jobs.get(self.job_id))
+        if record.state in TERMINAL_STATES:
+            return record.state
+        logger.warning("job %s was taken over by %s", self.job_id, record.worker)
         return "superseded"
 
     def _cancelled(self) -> str:
         self._ride_out(
-            lambda: self.store.finish_job(
+            lambda: self.store.jobs.finish(
                 self.job_id, self.owner, JobState.CANCELLED, finished_at=utc_now_iso()
             )
         )
@@ -459,7 +461,7 @@ class _Run:
         self.step = "checkpointing before shutdown"
         self._checkpoint(len(self.history))
         try:
-            self.store.release_job(self.job_id, self.owner)
+            self.store.jobs.release(self.job_id, self.owner)
         except Exception as error:
             if not is_outage(error):
                 raise
@@ -478,12 +480,14 @@ class _Run:
             return self._cancelled()
         self.step = "saving the model"
         built = self._snapshot(metrics, final_loss)
-        snapshot = self._ride_out(lambda: self.store.save_snapshot(built), keep_lease=True)
-        if self.record.get("promote", True):
+        snapshot = self._ride_out(lambda: self.store.models.save(built), keep_lease=True)
+        if self.record.promote:
             self.step = "promoting the model"
             self._still_ours()  # the save may have waited out an outage: is the job still ours?
             self._ride_out(
-                lambda: self.store.promote(snapshot["id"], f"job {self.job_id}", verified=True)
+                lambda: self.store.models.promote(
+                    snapshot["id"], f"job {self.job_id}", verified=True
+                )
             )
         self.step = "recording the result"
         result = {
@@ -493,7 +497,7 @@ class _Run:
             **self._progress(len(self.history), final_loss),
         }
         self._ride_out(
-            lambda: self.store.finish_job(self.job_id, self.owner, JobState.SUCCEEDED, **result)
+            lambda: self.store.jobs.finish(self.job_id, self.owner, JobState.SUCCEEDED, **result)
         )
         _drop_checkpoint(self.store, self.job_id)
         return JobState.SUCCEEDED
@@ -526,7 +530,7 @@ class _Run:
 
     def _snapshot(self, metrics: dict, final_loss: float) -> dict:
         return {
-            "id": self.store.model_id_for_job(self.job_id),
+            "id": model_id_for_job(self.job_id),
             "layer_sizes": list(self.network.layer_sizes),
             "activation": "sigmoid",
             "loss": self.hp["loss"],
@@ -534,7 +538,7 @@ class _Run:
             "biases": [b.tolist() for b in self.network.biases],
             "normalization": self.standardizer.to_dict(),
             "training": {
-                "dataset_id": self.record["dataset_id"],
+                "dataset_id": self.record.dataset_id,
                 "job_id": self.job_id,
                 "hyperparameters": self.hp,
                 "seed": int(self.hp["seed"]),
@@ -543,6 +547,6 @@ class _Run:
                 "final_loss": float(final_loss),
                 "train_accuracy": metrics["train_accuracy"],
                 "validation_accuracy": metrics["validation_accuracy"],
-                "initial_model_id": self.record.get("initial_model_id"),
+                "initial_model_id": self.record.initial_model_id,
             },
         }

@@ -29,7 +29,7 @@ import pytest
 import stores
 
 from foundation.settings import Settings
-from model_store import ModelStore, NotFound
+from model_store import JobRecord, ModelStore, NotFound
 from model_store.database import make_engine
 from model_store.objects import LocalObjects
 from model_store.schema import upgrade
@@ -63,14 +63,14 @@ def _people(n: int = 1000) -> dict[str, np.ndarray]:
 
 
 def _create_job(store: ModelStore, hyperparameters: dict) -> str:
-    info, _ = store.save_dataset("people", **_people())
+    info, _ = store.datasets.save("people", **_people())
     job_id = uuid.uuid4().hex
-    store.create_job({"id": job_id, "dataset_id": info["id"], "hyperparameters": hyperparameters})
+    store.jobs.create({"id": job_id, "dataset_id": info.id, "hyperparameters": hyperparameters})
     return job_id
 
 
 def _parameters(store: ModelStore, model_id: str) -> list[np.ndarray]:
-    snapshot = store.get_snapshot(model_id)
+    snapshot = store.models.snapshot(model_id)
     return [np.array(a) for a in snapshot["weights"] + snapshot["biases"]]
 
 
@@ -82,23 +82,23 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> list[np.ndarray]:
     store = ModelStore.from_settings(settings)
     job_id = _create_job(store, LONG_JOB)
     assert run_training_job(store, job_id, settings) == "succeeded"
-    weights = _parameters(store, store.get_job(job_id)["model_id"])
+    weights = _parameters(store, store.jobs.get(job_id).model_id)
     store.close()
     return weights
 
 
 def _assert_like_reference(
-    store: ModelStore, record: dict, reference: list[np.ndarray], attempts: int = 1
+    store: ModelStore, record: JobRecord, reference: list[np.ndarray], attempts: int = 1
 ) -> None:
     """Succeeded (on its first attempt: it kept its lease through the outage), one snapshot,
     the reference's weights, no checkpoint left."""
-    assert record["state"] == "succeeded", record["error"]
-    assert record["attempts"] == attempts, record
-    resumed = _parameters(store, record["model_id"])
+    assert record.state == "succeeded", record.error
+    assert record.attempts == attempts, record
+    resumed = _parameters(store, record.model_id)
     assert all(np.array_equal(a, b) for a, b in zip(reference, resumed, strict=True))
-    mine = [s for s in store.list_snapshots(limit=1000).items if s["job_id"] == record["id"]]
-    assert [s["id"] for s in mine] == [record["model_id"]]
-    assert store.load_checkpoint(record["id"]) is None
+    mine = [m for m in store.models.list(limit=1000).items if m.job_id == record.id]
+    assert [m.id for m in mine] == [record.model_id]
+    assert store.checkpoints.load(record.id) is None
 
 
 # PostgreSQL + SeaweedFS, under a real worker
@@ -153,9 +153,9 @@ def _sender(stack) -> Iterator[Callable[[str], None]]:
 def _running_with_a_checkpoint(store: ModelStore, job_id: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        record = store.get_job(job_id)
-        assert record["state"] in ("queued", "running"), record
-        if record["state"] == "running" and store.load_checkpoint(job_id):
+        record = store.jobs.get(job_id)
+        assert record.state in ("queued", "running"), record
+        if record.state == "running" and store.checkpoints.load(job_id):
             return
         time.sleep(0.02)
     raise TimeoutError(f"job {job_id} never ran with a checkpoint: {record}")
@@ -179,10 +179,10 @@ def _hold_the_outage(stack, began: float, waiting: dict[str, str]) -> None:
         time.sleep(0.2)
 
 
-def _succeeded_first_time(stack, job_id: str) -> dict:
+def _succeeded_first_time(stack, job_id: str) -> JobRecord:
     record = stack.wait_for_record(job_id, timeout=90)
-    assert record["state"] == "succeeded", record["error"]
-    assert record["attempts"] == 1, record
+    assert record.state == "succeeded", record.error
+    assert record.attempts == 1, record
     return record
 
 
@@ -195,7 +195,7 @@ def test_a_database_outage_costs_no_job(outage_stack, servers, reference) -> Non
     with _sender(stack) as send:
         send(running)
         _running_with_a_checkpoint(stack.store, running)
-        resume = backends.halt_postgres(database_url)
+        resume = backends.stop_postgres_server(database_url)
         began = time.monotonic()
         try:
             send(later)
@@ -222,7 +222,7 @@ def test_an_object_store_outage_costs_no_job(outage_stack, servers, reference) -
             send(later)
             _hold_the_outage(stack, began, {running: "not written", later: "unreachable"})
         finally:
-            s3.restart()
+            s3.restart(BUCKET)
 
     _assert_like_reference(stack.store, stack.wait_for_record(running, timeout=90), reference)
     _succeeded_first_time(stack, later)
@@ -290,8 +290,8 @@ def test_checkpoints_that_cannot_be_written_do_not_fail_the_job(
         outcome = run_training_job(store, job_id, local_settings, stop_requested=lift_halfway)
         assert outcome == "succeeded"
 
-    record = store.get_job(job_id)
-    assert record["state"] == "succeeded", record["error"]
+    record = store.jobs.get(job_id)
+    assert record.state == "succeeded", record.error
     assert "the checkpoint after epoch 200 was not written" in caplog.text
     assert "Read-only file system" in caplog.text
     failed = halfway // local_settings.checkpoint_epochs - 1  # epochs 200 ... halfway - 200
@@ -316,22 +316,22 @@ def test_past_the_window_the_job_is_left_to_the_reaper(
     with _read_only(Path(settings.store_objects) / "models"):
         assert run_training_job(store, job_id, settings) == "released"
 
-    record = store.get_job(job_id)
-    assert (record["state"], record["error"], record["model_id"]) == ("running", None, None)
-    assert store.load_checkpoint(job_id)["epochs_done"] == LONG_JOB["epochs"] - 200
+    record = store.jobs.get(job_id)
+    assert (record.state, record.error, record.model_id) == ("running", None, None)
+    assert store.checkpoints.load(job_id)["epochs_done"] == LONG_JOB["epochs"] - 200
     deadline = time.monotonic() + 30
-    while record["state"] == "running":  # the reaper's passes, until the lease has run out
+    while record.state == "running":  # the reaper's passes, until the lease has run out
         assert time.monotonic() < deadline, record
-        store.reap_jobs(lease, max_attempts, resend_after=lease)
-        record = store.get_job(job_id)
+        store.jobs.reap(lease, max_attempts, resend_after=lease)
+        record = store.jobs.get(job_id)
         time.sleep(0.2)
 
     if max_attempts == 1:
-        assert record["state"] == "failed" and "lost 1 times (limit 1)" in record["error"]
+        assert record.state == "failed" and "lost 1 times (limit 1)" in record.error
     else:
-        assert (record["state"], record["attempts"]) == ("queued", 1)
+        assert (record.state, record.attempts) == ("queued", 1)
         assert run_training_job(store, job_id, settings) == "succeeded"
-        _assert_like_reference(store, store.get_job(job_id), reference, attempts=2)
+        _assert_like_reference(store, store.jobs.get(job_id), reference, attempts=2)
     store.close()
 
 
