@@ -276,13 +276,13 @@ def validate_json_pairs(rows: object, *, units: str, max_rows: int | None = None
     return _checked_columns([weight, height], units, errors)
 
 
-def validate_json_columns(
-    columns: object, *, units: str, max_rows: int | None = None
-) -> Columns:
+def validate_json_columns(columns: object, *, units: str, max_rows: int | None = None) -> Columns:
     """Validate `{"weight": [...], "height": [...]}`, rows given as columns of JSON numbers of
     the same length (no other key); errors name the field, or the row and the field."""
     if type(columns) is not dict:
-        raise RowValidationError(["Not a valid object: expected {\"weight\": [...], \"height\": [...]}."])
+        raise RowValidationError(
+            ['Not a valid object: expected {"weight": [...], "height": [...]}.']
+        )
     fields: dict[str, list[str]] = {field: [MISSING] for field in MEASURED if field not in columns}
     fields.update({str(key): [UNKNOWN] for key in columns if key not in MEASURED})
     fields.update(

@@ -141,9 +141,7 @@ class PredictionColumnsSchema(ma.Schema):
     """The predictions of a compact request (pairs or columns): one column a field, a value a
     row, in the rows' order."""
 
-    gender = ma.fields.List(
-        ma.fields.String(validate=ma.validate.OneOf(["F", "M"])), required=True
-    )
+    gender = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(["F", "M"])), required=True)
     probability_female = ma.fields.List(ma.fields.Float(), required=True)
     explanation = ma.fields.List(
         ma.fields.Nested(ExplanationSchema), metadata={"description": 'Only with "explain": true.'}
@@ -151,7 +149,10 @@ class PredictionColumnsSchema(ma.Schema):
 
 
 #: The components of the two forms of `predictions` (registered by `service.app`).
-PREDICTION_COMPONENTS = {"Prediction": PredictionSchema, "PredictionColumns": PredictionColumnsSchema}
+PREDICTION_COMPONENTS = {
+    "Prediction": PredictionSchema,
+    "PredictionColumns": PredictionColumnsSchema,
+}
 
 
 class PredictResponseSchema(ma.Schema):
