@@ -90,13 +90,11 @@ class SnapshotSchema(ma.Schema):
         metadata={"description": "biases[l] has length layer_sizes[l+1]."},
     )
     normalization = ma.fields.Nested(NormalizationSchema, required=True)
-    features = ma.fields.List(ma.fields.String(), metadata=_fixed("features"))
-    units = ma.fields.Dict(
-        keys=ma.fields.String(), values=ma.fields.String(), metadata=_fixed("units")
-    )
-    label = ma.fields.Dict(
-        keys=ma.fields.String(), values=ma.fields.String(), metadata=_fixed("label")
-    )
+    # Raw: the document states the value (`_fixed`), the store checks it (a List or Dict field
+    # would write its own items and additionalProperties over it).
+    features = ma.fields.Raw(metadata=_fixed("features"))
+    units = ma.fields.Raw(metadata=_fixed("units"))
+    label = ma.fields.Raw(metadata=_fixed("label"))
     training = ma.fields.Dict(
         metadata={
             "description": "dataset_id, job_id, hyperparameters, seed, loss_history, ...",

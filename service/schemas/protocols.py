@@ -60,7 +60,7 @@ MLFLOW_JSON_BODY = {
             },
             "required": ["columns", "data"],
         },
-        "dataframe_records": {"type": "array", "items": _ROW},
+        "dataframe_records": {"type": "array", "minItems": 1, "items": _ROW},
         "instances": _ROWS,
         "inputs": {
             "oneOf": [
