@@ -147,13 +147,13 @@ def million_rows(store, rows: int = 1_000_000) -> str:
     reps = -(-rows // len(table))
     rng = np.random.default_rng(0)
     jitter = rng.uniform(-0.5, 0.5, size=(2, reps * len(table)))
-    info, _ = store.save_dataset(
+    info, _ = store.datasets.save(
         "million",
         (np.tile(weight, reps) + jitter[0])[:rows].round(2),
         (np.tile(height, reps) + jitter[1])[:rows].round(2),
         np.tile(label, reps)[:rows],
     )
-    return info["id"]
+    return info.id
 
 
 def worker_memory(epochs: int) -> tuple[list[list], list[str]]:

@@ -66,9 +66,9 @@ def hooks_cost(store_path: Path, rounds: int, number: int) -> tuple[float, float
 def scrape_times(store: ModelStore, store_path: Path, jobs: int) -> tuple[float, float]:
     for index in range(jobs):  # as a worker runs them: claimed, then finished
         job_id = f"bench-{index}"
-        store.create_job({"id": job_id, "dataset_id": "ds-bench"})
-        store.claim_job(job_id, "bench", 30, 3)
-        store.finish_job(job_id, "bench", "succeeded", loss_history=[0.25] * 1000)
+        store.jobs.create({"id": job_id, "dataset_id": "ds-bench"})
+        store.jobs.claim(job_id, "bench", 30, 3)
+        store.jobs.finish(job_id, "bench", "succeeded", loss_history=[0.25] * 1000)
     client = service_app(store_path).test_client()
     start = time.perf_counter()
     assert client.get("/metrics").status_code == 200
@@ -89,7 +89,7 @@ def main() -> None:
     store_path = Path(tempfile.mkdtemp(prefix="nnservice-bench-obs-"))
     upgrade(sqlite_url_for(store_path))  # as `nnservice db upgrade` does
     store = ModelStore.in_directory(store_path)
-    store.promote(store.save_snapshot(SNAPSHOT)["id"])
+    store.models.promote(store.models.save(SNAPSHOT)["id"])
 
     mode = "multiprocess files" if MULTIPROCESS else "in memory"
     observed, bare, differences = hooks_cost(store_path, args.rounds, args.number)

@@ -47,15 +47,15 @@ def main() -> None:
     rows = {"without": [], "with": []}
     with Stack("slow-clients", **compose_settings()) as stack:
         stack.promote_seed_model()
-        dataset, _ = stack.store.save_dataset("b", [130.0, 170.0], [64.0, 70.0], [1.0, 0.0])
-        job = stack.store.create_job({"id": "bench", "dataset_id": dataset["id"],
+        dataset, _ = stack.store.datasets.save("b", [130.0, 170.0], [64.0, 70.0], [1.0, 0.0])
+        job = stack.store.jobs.create({"id": "bench", "dataset_id": dataset.id,
                                       "hyperparameters": {}})  # fmt: skip
         url = stack.start_api()  # no worker: the job stays queued, its streams stay open
         host, port = urlsplit(url).hostname, urlsplit(url).port
         run_wrk(f"{url}/predict", BODY, 16, 1.0)  # warm up
         for _ in range(args.repeats):
             rows["without"].append(run_wrk(f"{url}/predict", BODY, 16, args.seconds))
-            sockets = open_load(host, port, job["id"])
+            sockets = open_load(host, port, job.id)
             try:
                 rows["with"].append(run_wrk(f"{url}/predict", BODY, 16, args.seconds))
             finally:

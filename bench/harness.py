@@ -134,7 +134,7 @@ class Stack:
     def promote_seed_model(self) -> str:
         """Train the walkthrough's network here (no worker needed), save and promote it; its id."""
         network, standardizer, _ = seed.train_seed_network(seed.HYPERPARAMETERS["epochs"])
-        snapshot = self.store.save_snapshot(
+        snapshot = self.store.models.save(
             {
                 **network.to_dict(),
                 "activation": "sigmoid",
@@ -143,7 +143,7 @@ class Stack:
                 "training": {},
             }
         )
-        self.store.promote(snapshot["id"])
+        self.store.models.promote(snapshot["id"])
         return snapshot["id"]
 
 

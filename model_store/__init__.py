@@ -1,5 +1,5 @@
-"""model_store: metadata in a SQL database, blobs in an object store (datasets, snapshots,
-checkpoints), and the job leases that let workers on many hosts share the work."""
+"""model_store: metadata in a SQL database, blobs in an object store (datasets, models'
+snapshots, checkpoints), and the job leases that let workers on many hosts share the work."""
 
 from foundation.states import STATES, TERMINAL_STATES
 from model_store.datasets import Dataset
@@ -16,6 +16,7 @@ from model_store.errors import (
 )
 from model_store.ids import validate_id
 from model_store.pages import Page
+from model_store.records import DatasetRecord, JobRecord, ModelRecord, Promotion
 from model_store.snapshots import validate_snapshot
 from model_store.store import ModelStore
 
@@ -25,12 +26,16 @@ __all__ = [
     "AlreadyExists",
     "CorruptSnapshot",
     "Dataset",
+    "DatasetRecord",
     "InvalidId",
     "InvalidPageToken",
     "InvalidSnapshot",
+    "JobRecord",
+    "ModelRecord",
     "ModelStore",
     "NotFound",
     "Page",
+    "Promotion",
     "SchemaOutOfDate",
     "StoreError",
     "StoreWriteError",

@@ -24,11 +24,6 @@ CONNECT_TIMEOUT_SECONDS = 3
 IMMEDIATE = "nnservice_begin_immediate"
 
 
-def is_sqlite(url: str | sa.URL) -> bool:
-    """Whether `url` names a SQLite database."""
-    return sa.make_url(url).get_backend_name() == "sqlite"
-
-
 def sqlite_url_for(directory: str | os.PathLike[str]) -> str:
     """The default database of a store directory: `sqlite:///<directory>/nnservice.db`."""
     return f"sqlite:///{os.fspath(directory)}/nnservice.db"

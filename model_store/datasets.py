@@ -22,6 +22,7 @@ from model_store.errors import NotFound, StoreError
 from model_store.ids import dataset_id_for, validate_id
 from model_store.objects import ObjectStore
 from model_store.pages import Page, make_page, page_query
+from model_store.records import DatasetRecord
 from model_store.tables import datasets
 from model_store.times import iso, now_us
 
@@ -32,12 +33,12 @@ COLUMNS = ("weight", "height", "label")
 class Dataset:
     """A stored dataset ready for training.
 
-    info : metadata dict (id, name, rows, counts, created_at)
+    info : its metadata (id, name, rows, counts, created_at)
     X : ndarray of shape (n_samples, 2), float64, columns [weight (lb), height (in)]
     y : ndarray of shape (n_samples,), float64, 1.0 = female ("F"), 0.0 = male ("M")
     """
 
-    info: dict
+    info: DatasetRecord
     X: np.ndarray
     y: np.ndarray
 
@@ -99,15 +100,15 @@ def object_key(dataset_id: str) -> str:
     return f"datasets/{validate_id(dataset_id)}.npy"
 
 
-def _info(row: sa.Row | SimpleNamespace) -> dict:
+def _record(row: sa.Row | SimpleNamespace) -> DatasetRecord:
     """The metadata of a row (or of the values just inserted)."""
-    return {
-        "id": row.id,
-        "name": row.name,
-        "rows": row.rows,
-        "counts": dict(row.counts),
-        "created_at": iso(row.created_us),
-    }
+    return DatasetRecord(
+        id=row.id,
+        name=row.name,
+        rows=row.rows,
+        counts=dict(row.counts),
+        created_at=iso(row.created_us),
+    )
 
 
 INFO_COLUMNS = (
@@ -134,8 +135,13 @@ class DatasetTable:
         label: object,
         *,
         created_us: int | None = None,
-    ) -> tuple[dict, bool]:
-        """Store the dataset; (metadata, created). created is False when the same rows exist."""
+    ) -> tuple[DatasetRecord, bool]:
+        """Store 1-D columns (label 1.0 = F, 0.0 = M); return (metadata, created).
+
+        The id is derived from the rows, not the name: created is False if they were stored
+        before. ValueError for empty or mismatched columns, non-finite values or labels other
+        than 0/1. `created_us` keeps an imported dataset's time.
+        """
         if not isinstance(name, str):
             raise ValueError("name: expected a string")
         columns = dataset_columns(weight, height, label)
@@ -162,9 +168,9 @@ class DatasetTable:
                 connection.execute(datasets.insert().values(**values))
         except sa.exc.IntegrityError:  # stored by someone else meanwhile
             return self.get(dataset_id), False
-        return _info(SimpleNamespace(**values)), True
+        return _record(SimpleNamespace(**values)), True
 
-    def get(self, dataset_id: str) -> dict:
+    def get(self, dataset_id: str) -> DatasetRecord:
         """Metadata of a dataset (no columns); NotFound if absent."""
         with self.engine.connect() as connection:
             row = connection.execute(
@@ -172,7 +178,7 @@ class DatasetTable:
             ).first()
         if row is None:
             raise NotFound("dataset", dataset_id)
-        return _info(row)
+        return _record(row)
 
     def load(self, dataset_id: str) -> Dataset:
         """The dataset with its columns as arrays, for training."""
@@ -185,9 +191,11 @@ class DatasetTable:
         array = decode_columns(dataset_id, data)
         return Dataset(info=info, X=np.ascontiguousarray(array[:, :2]), y=array[:, 2].copy())
 
-    def list(self, limit: int = DEFAULT_PAGE_SIZE, page_token: str | None = None) -> Page:
-        """One page of datasets, newest first."""
+    def list(
+        self, limit: int = DEFAULT_PAGE_SIZE, page_token: str | None = None
+    ) -> Page[DatasetRecord]:
+        """One page of dataset metadata, newest first."""
         query = page_query(datasets, INFO_COLUMNS, limit, page_token)
         with self.engine.connect() as connection:
             rows = connection.execute(query).all()
-        return make_page(rows, limit, _info)
+        return make_page(rows, limit, _record)

@@ -29,7 +29,7 @@ def new_model_id() -> str:
 
 
 def model_id_for_job(job_id: str) -> str:
-    """The one model id a job's snapshot gets, so a retried job can never save two snapshots.
+    """The one id a job's model gets, so a retried job can never save two models.
 
     "m-" + job id; a job id too long for that prefix is replaced by 32 hex chars of its sha256.
     """

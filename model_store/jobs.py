@@ -20,10 +20,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from foundation.limits import DEFAULT_PAGE_SIZE
-from foundation.states import STATES, TERMINAL_STATES
+from foundation.states import STATES, TERMINAL_STATES, JobState
 from model_store.errors import AlreadyExists, NotFound
 from model_store.ids import model_id_for_job, validate_id
 from model_store.pages import Page, make_page, page_query
+from model_store.records import JobRecord
 from model_store.tables import DURATION_BOUNDS, job_durations, jobs
 from model_store.times import from_iso, iso, now_us
 
@@ -43,31 +44,33 @@ SETTABLE = frozenset(
 )
 #: Rows the reaper looks at per pass and kind of repair.
 REAP_BATCH = 100
+#: Job ids per query of `JobTable.versions` (below every database's limit on bound parameters).
+VERSIONS_BATCH = 500
 
 
-def _record(row: sa.Row) -> dict:
+def _record(row: sa.Row) -> JobRecord:
     """The job as the API shows it (and a few lease fields the API's schema leaves out)."""
-    return {
-        "id": row.id,
-        "state": row.state,
-        "progress": row.progress,
-        "loss_history": row.loss_history,
-        "model_id": row.model_id,
-        "metrics": row.metrics,
-        "error": row.error,
-        "created_at": iso(row.created_us),
-        "started_at": iso(row.started_us),
-        "finished_at": iso(row.finished_us),
-        "dataset_id": row.dataset_id,
-        "hyperparameters": row.hyperparameters,
-        "initial_model_id": row.initial_model_id,
-        "promote": row.promote,
-        "attempts": row.attempts,
-        "worker": row.owner,
-        "heartbeat_at": row.heartbeat_at,
-        "cancel_requested": row.cancel_requested,
-        "version": row.version,
-    }
+    return JobRecord(
+        id=row.id,
+        state=JobState(row.state),
+        progress=row.progress,
+        loss_history=row.loss_history,
+        model_id=row.model_id,
+        metrics=row.metrics,
+        error=row.error,
+        created_at=iso(row.created_us),
+        started_at=iso(row.started_us),
+        finished_at=iso(row.finished_us),
+        dataset_id=row.dataset_id,
+        hyperparameters=row.hyperparameters,
+        initial_model_id=row.initial_model_id,
+        promote=row.promote,
+        attempts=row.attempts,
+        worker=row.owner,
+        heartbeat_at=row.heartbeat_at,
+        cancel_requested=row.cancel_requested,
+        version=row.version,
+    )
 
 
 def _values(fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -91,10 +94,10 @@ def _bump() -> dict[str, Any]:
 def _run_by(owner: str) -> list:
     """The conditions of every write by the worker that holds a job's lease: still running, and
     still `owner`'s (not cancelled, not taken over after a lost lease)."""
-    return [jobs.c.state == "running", jobs.c.owner == owner]
+    return [jobs.c.state == JobState.RUNNING, jobs.c.owner == owner]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Claim:
     """The outcome of a delivery's try to take a job.
 
@@ -104,7 +107,7 @@ class Claim:
     """
 
     outcome: str
-    record: dict
+    record: JobRecord
 
 
 @dataclass
@@ -124,7 +127,7 @@ class JobTable:
 
     # Creating and reading
 
-    def create(self, record: dict, *, created_us: int | None = None) -> dict:
+    def create(self, record: dict, *, created_us: int | None = None) -> JobRecord:
         """Store a new job in state "queued"; needs record["id"] (AlreadyExists if taken)."""
         if not isinstance(record, dict) or "id" not in record:
             raise ValueError("a job record needs an id")
@@ -133,7 +136,7 @@ class JobTable:
         now = created_us if created_us is not None else now_us()
         values = {
             "id": job_id,
-            "state": "queued",
+            "state": JobState.QUEUED,
             "created_us": now,
             "dataset_id": record.get("dataset_id"),
             "hyperparameters": hyperparameters,
@@ -162,7 +165,7 @@ class JobTable:
         created_us = from_iso(record.get("created_at")) or now_us()
         values = {
             "id": job_id,
-            "state": "queued" if unfinished else state,
+            "state": JobState.QUEUED if unfinished else state,
             "created_us": created_us,
             "started_us": from_iso(record.get("started_at")),
             "finished_us": None if unfinished else from_iso(record.get("finished_at")),
@@ -191,7 +194,7 @@ class JobTable:
             return False
         return True
 
-    def get(self, job_id: str) -> dict:
+    def get(self, job_id: str) -> JobRecord:
         """The job; NotFound if absent."""
         with self.engine.connect() as connection:
             row = connection.execute(
@@ -208,6 +211,18 @@ class JobTable:
                 sa.select(jobs.c.version).where(jobs.c.id == validate_id(job_id))
             ).scalar()
 
+    def versions(self, job_ids: Collection[str]) -> dict[str, int]:
+        """The version of each of `job_ids` that exists (absent: no such job), in one query per
+        `VERSIONS_BATCH` ids: what one follower asks for all the streams of a process."""
+        ids = sorted({validate_id(job_id) for job_id in job_ids})
+        found: dict[str, int] = {}
+        with self.engine.connect() as connection:
+            for start in range(0, len(ids), VERSIONS_BATCH):
+                batch = ids[start : start + VERSIONS_BATCH]
+                query = sa.select(jobs.c.id, jobs.c.version).where(jobs.c.id.in_(batch))
+                found.update((row.id, row.version) for row in connection.execute(query))
+        return found
+
     def list(
         self,
         limit: int = DEFAULT_PAGE_SIZE,
@@ -215,7 +230,7 @@ class JobTable:
         *,
         state: str | None = None,
         dataset_id: str | None = None,
-    ) -> Page:
+    ) -> Page[JobRecord]:
         """One page of jobs, newest first, optionally of one state and/or dataset."""
         filters = []
         if state is not None:
@@ -228,7 +243,7 @@ class JobTable:
         return make_page(rows, limit, _record)
 
     def delete(self, job_id: str) -> None:
-        """Remove a job whose task was never sent; NotFound if absent."""
+        """Remove a job's row (`ModelStore.delete_job` also drops its checkpoint); NotFound."""
         with self.engine.begin() as connection:
             deleted = connection.execute(jobs.delete().where(jobs.c.id == validate_id(job_id)))
         if deleted.rowcount == 0:
@@ -236,7 +251,7 @@ class JobTable:
 
     # Changing
 
-    def _update(self, job_id: str, conditions: list, values: dict) -> dict | None:
+    def _update(self, job_id: str, conditions: list, values: dict) -> JobRecord | None:
         """UPDATE the job WHERE `conditions`; the new record, or None if nothing matched."""
         with self.engine.begin() as connection:
             row = connection.execute(
@@ -249,7 +264,7 @@ class JobTable:
 
     def transition(
         self, job_id: str, from_states: Collection[str], **fields: object
-    ) -> dict | None:
+    ) -> JobRecord | None:
         """Set `fields` only if the job's state is in `from_states`: the new record, else None."""
         if isinstance(from_states, str):
             from_states = (from_states,)
@@ -258,28 +273,12 @@ class JobTable:
             values.update(owner=None, heartbeat_at=None)
         return self._update(job_id, [jobs.c.state.in_(list(from_states))], values)
 
-    def request_cancel(self, job_id: str) -> dict:
+    def request_cancel(self, job_id: str) -> JobRecord:
         """Ask whoever runs the job to stop (read with its next progress write); NotFound."""
         record = self._update(job_id, [], {"cancel_requested": True})
         if record is None:
             raise NotFound("job", job_id)
         return record
-
-    def cancel_requested(self, job_id: str) -> bool:
-        """Whether cancellation was asked for."""
-        with self.engine.connect() as connection:
-            return bool(
-                connection.execute(
-                    sa.select(jobs.c.cancel_requested).where(jobs.c.id == validate_id(job_id))
-                ).scalar()
-            )
-
-    def mark_sent(self, job_id: str) -> None:
-        """Note that the job's task was (re-)sent now."""
-        with self.engine.begin() as connection:
-            connection.execute(
-                jobs.update().where(jobs.c.id == validate_id(job_id)).values(sent_us=now_us())
-            )
 
     # The lease
 
@@ -288,7 +287,9 @@ class JobTable:
         validate_id(job_id)
         now = time.time()
         lost = sa.or_(jobs.c.heartbeat_at.is_(None), jobs.c.heartbeat_at < now - lease_seconds)
-        free = sa.or_(jobs.c.state == "queued", sa.and_(jobs.c.state == "running", lost))
+        free = sa.or_(
+            jobs.c.state == JobState.QUEUED, sa.and_(jobs.c.state == JobState.RUNNING, lost)
+        )
         with self.engine.begin() as connection:
             row = connection.execute(
                 jobs.update()
@@ -296,10 +297,10 @@ class JobTable:
                     jobs.c.id == job_id,
                     free,
                     sa.not_(jobs.c.cancel_requested),
-                    sa.or_(jobs.c.state == "queued", jobs.c.attempts < max_attempts),
+                    sa.or_(jobs.c.state == JobState.QUEUED, jobs.c.attempts < max_attempts),
                 )
                 .values(
-                    state="running",
+                    state=JobState.RUNNING,
                     owner=owner,
                     heartbeat_at=now,
                     attempts=jobs.c.attempts + 1,
@@ -312,9 +313,9 @@ class JobTable:
         if row is not None:
             return Claim("claimed", _record(row))
         record = self.get(job_id)
-        if record["state"] in TERMINAL_STATES:
+        if record.state.is_terminal:
             return Claim("terminal", record)
-        if record["state"] == "running" and not _lost(record, now, lease_seconds):
+        if record.state == JobState.RUNNING and not _lost(record, now, lease_seconds):
             return Claim("busy", record)
         ended = self._end_unclaimable(record, now, lease_seconds, max_attempts)
         if ended is not None:
@@ -322,28 +323,28 @@ class JobTable:
         return Claim("busy", self.get(job_id))  # changed under us: let the current owner be
 
     def _end_unclaimable(
-        self, record: dict, now: float, lease_seconds: float, max_attempts: int
+        self, record: JobRecord, now: float, lease_seconds: float, max_attempts: int
     ) -> Claim | None:
         """Cancel a job nobody runs that was asked to stop, or fail one that lost too many
         workers; None if another process changed it first."""
         stale = sa.or_(
-            jobs.c.state == "queued",
+            jobs.c.state == JobState.QUEUED,
             jobs.c.heartbeat_at.is_(None),
             jobs.c.heartbeat_at < now - lease_seconds,
         )
         ending = {"finished_us": now_us(), "owner": None, "heartbeat_at": None}
-        if record["cancel_requested"]:
+        if record.cancel_requested:
             done = self._update(
-                record["id"],
-                [jobs.c.state.in_(["queued", "running"]), stale],
-                {"state": "cancelled", **ending},
+                record.id,
+                [jobs.c.state.in_([JobState.QUEUED, JobState.RUNNING]), stale],
+                {"state": JobState.CANCELLED, **ending},
             )
             return None if done is None else Claim("cancel", done)
-        message = _gave_up(record["attempts"], max_attempts)
+        message = _gave_up(record.attempts, max_attempts)
         done = self._update(
-            record["id"],
-            [jobs.c.state == "running", stale, jobs.c.attempts >= max_attempts],
-            {"state": "failed", "error": message, **ending},
+            record.id,
+            [jobs.c.state == JobState.RUNNING, stale, jobs.c.attempts >= max_attempts],
+            {"state": JobState.FAILED, "error": message, **ending},
         )
         return None if done is None else Claim("gave_up", done)
 
@@ -362,7 +363,7 @@ class JobTable:
             ).first()
         return None if row is None else bool(row.cancel_requested)
 
-    def finish(self, job_id: str, owner: str, state: str, **fields: object) -> dict | None:
+    def finish(self, job_id: str, owner: str, state: str, **fields: object) -> JobRecord | None:
         """End the job in `state` if `owner` still runs it: the new record, else None."""
         if state not in TERMINAL_STATES:
             raise ValueError(f"state: expected one of {sorted(TERMINAL_STATES)}, got {state!r}")
@@ -386,10 +387,10 @@ class JobTable:
                 _count_duration(connection, row.state, row.training_seconds)
         return None if row is None else _record(row)
 
-    def release(self, job_id: str, owner: str) -> dict | None:
+    def release(self, job_id: str, owner: str) -> JobRecord | None:
         """Hand a job back to the queue (a graceful shutdown): this attempt does not count."""
         values = {
-            "state": "queued",
+            "state": JobState.QUEUED,
             "owner": None,
             "heartbeat_at": None,
             "attempts": sa.case((jobs.c.attempts > 0, jobs.c.attempts - 1), else_=0),
@@ -414,7 +415,7 @@ class JobTable:
             lost = connection.execute(
                 sa.select(jobs.c.id, jobs.c.heartbeat_at, jobs.c.attempts, jobs.c.cancel_requested)
                 .where(
-                    jobs.c.state == "running",
+                    jobs.c.state == JobState.RUNNING,
                     sa.or_(
                         jobs.c.heartbeat_at.is_(None), jobs.c.heartbeat_at < now - lease_seconds
                     ),
@@ -424,7 +425,7 @@ class JobTable:
             quiet = connection.execute(
                 sa.select(jobs.c.id, jobs.c.sent_us)
                 .where(
-                    jobs.c.state == "queued",
+                    jobs.c.state == JobState.QUEUED,
                     jobs.c.sent_us < now_us() - int(resend_after * 1_000_000),
                 )
                 .limit(REAP_BATCH)
@@ -434,7 +435,7 @@ class JobTable:
         for row in quiet:
             resent = self._update(
                 row.id,
-                [jobs.c.state == "queued", jobs.c.sent_us == row.sent_us],
+                [jobs.c.state == JobState.QUEUED, jobs.c.sent_us == row.sent_us],
                 {"sent_us": now_us()},
             )
             if resent is not None:
@@ -443,21 +444,27 @@ class JobTable:
 
     def _repair_lost(self, row: sa.Row, max_attempts: int, repairs: Repairs) -> None:
         same_lease = [
-            jobs.c.state == "running",
+            jobs.c.state == JobState.RUNNING,
             jobs.c.heartbeat_at.is_(None)
             if row.heartbeat_at is None
             else jobs.c.heartbeat_at == row.heartbeat_at,
         ]
         ending = {"finished_us": now_us(), "owner": None, "heartbeat_at": None}
         if row.cancel_requested:
-            if self._update(row.id, same_lease, {"state": "cancelled", **ending}):
+            if self._update(row.id, same_lease, {"state": JobState.CANCELLED, **ending}):
                 repairs.ended.append(row.id)
         elif row.attempts >= max_attempts:
             message = _gave_up(row.attempts, max_attempts)
-            if self._update(row.id, same_lease, {"state": "failed", "error": message, **ending}):
+            failed = {"state": JobState.FAILED, "error": message, **ending}
+            if self._update(row.id, same_lease, failed):
                 repairs.ended.append(row.id)
         else:
-            requeue = {"state": "queued", "owner": None, "heartbeat_at": None, "sent_us": now_us()}
+            requeue = {
+                "state": JobState.QUEUED,
+                "owner": None,
+                "heartbeat_at": None,
+                "sent_us": now_us(),
+            }
             if self._update(row.id, same_lease, requeue):
                 repairs.requeued.append(row.id)
                 repairs.resend.append(row.id)
@@ -519,6 +526,6 @@ def _count_duration(connection: sa.Connection, state: str, seconds: float | None
     )
 
 
-def _lost(record: dict, now: float, lease_seconds: float) -> bool:
-    heartbeat = record.get("heartbeat_at")
+def _lost(record: JobRecord, now: float, lease_seconds: float) -> bool:
+    heartbeat = record.heartbeat_at
     return heartbeat is None or heartbeat < now - lease_seconds

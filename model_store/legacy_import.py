@@ -16,10 +16,12 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from model_store.canonical import parse_json
-from model_store.errors import InvalidId, StoreError
+from foundation.states import JobState
+from model_store.canonical import parse_json, snapshot_sha256
+from model_store.errors import AlreadyExists, CorruptSnapshot, InvalidId, NotFound, StoreError
 from model_store.ids import validate_id
 from model_store.store import ModelStore
+from model_store.times import from_iso
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,41 @@ def _records(directory: Path) -> list[tuple[str, dict]]:
     return found
 
 
+def import_dataset(store: ModelStore, record: dict) -> bool:
+    """Store a dataset record of the file store (columns and metadata); False if present."""
+    _, created = store.datasets.save(
+        record["name"],
+        record["weight"],
+        record["height"],
+        record["label"],
+        created_us=from_iso(record.get("created_at")),
+    )
+    return created
+
+
+def import_model(store: ModelStore, snapshot: dict) -> bool:
+    """Store a model's snapshot with its own created_at (so its sha256 stays); False if
+    present, CorruptSnapshot if its sha256 does not match its content (it was damaged)."""
+    model_id = validate_id(snapshot.get("id"))
+    if snapshot.get("sha256") != snapshot_sha256(snapshot):
+        raise CorruptSnapshot(model_id, "sha256 does not match the content")
+    try:
+        store.models.get(model_id)
+        return False  # a job's own model would otherwise be "saved" again
+    except NotFound:
+        pass
+    try:
+        store.models.save(snapshot, created_us=from_iso(snapshot.get("created_at")))
+    except AlreadyExists:
+        return False
+    return True
+
+
+def import_job(store: ModelStore, record: dict) -> bool:
+    """Store a job record as it was (unfinished ones queued again); False if present."""
+    return store.jobs.insert_imported(record)
+
+
 def import_file_store(store: ModelStore, root: str | Path) -> ImportReport:
     """Import the file store at `root` into `store`; see the module docstring."""
     root = Path(root)
@@ -63,13 +100,13 @@ def import_file_store(store: ModelStore, root: str | Path) -> ImportReport:
         raise StoreError(f"{root} is not a file store (no datasets/ or models/ directory)")
     report = ImportReport()
     for kind, directory, add in (
-        ("datasets", root / "datasets", store.import_dataset),
-        ("jobs", root / "jobs", store.import_job),
-        ("models", root / "models", store.import_snapshot),
+        ("datasets", root / "datasets", import_dataset),
+        ("jobs", root / "jobs", import_job),
+        ("models", root / "models", import_model),
     ):
         for record_id, record in _records(directory):
             try:
-                report.count(kind, add(record))
+                report.count(kind, add(store, record))
             except (StoreError, ValueError, KeyError, TypeError) as error:
                 log.warning("not imported: %s/%s.json (%s)", directory.name, record_id, error)
                 report.unreadable.append(f"{directory.name}/{record_id}.json: {error}")
@@ -81,12 +118,12 @@ def import_file_store(store: ModelStore, root: str | Path) -> ImportReport:
 def _import_checkpoints(store: ModelStore, directory: Path, report: ImportReport) -> None:
     for job_id, data in _records(directory):
         try:
-            if store.get_job(job_id)["state"] != "queued":
+            if store.jobs.get(job_id).state != JobState.QUEUED:
                 continue
-            if store.load_checkpoint(job_id) is not None:  # imported before, or newer
+            if store.checkpoints.load(job_id) is not None:  # imported before, or newer
                 report.count("checkpoints", False)
                 continue
-            store.save_checkpoint(job_id, data)
+            store.checkpoints.save(job_id, data)
             report.count("checkpoints", True)
         except (StoreError, ValueError) as error:
             report.unreadable.append(f"checkpoints/{job_id}.json: {error}")
@@ -94,7 +131,7 @@ def _import_checkpoints(store: ModelStore, directory: Path, report: ImportReport
 
 def _import_promotions(store: ModelStore, directory: Path, report: ImportReport) -> None:
     """Replay PROMOTIONS (or LATEST alone) in order, once: skipped if an import did it before."""
-    if store.promotions_by(IMPORTER):
+    if store.models.count_promotions_by(IMPORTER):
         report.count("promotions", False)
         return
     lines: list[str] = []
@@ -107,7 +144,7 @@ def _import_promotions(store: ModelStore, directory: Path, report: ImportReport)
             break
     for model_id in lines:
         try:
-            store.promote(validate_id(model_id), IMPORTER)
+            store.models.promote(validate_id(model_id), IMPORTER)
             report.count("promotions", True)
         except (StoreError, ValueError) as error:
             report.unreadable.append(f"models/{name}: {model_id}: {error}")

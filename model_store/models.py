@@ -1,16 +1,17 @@
-"""Model snapshots (canonical JSON blobs with their sha256, and a row each) and promotions.
+"""Models (a row each, and their snapshot: a canonical JSON blob with its sha256) and promotions.
 
-A snapshot's blob is written create-only under a key that holds its sha256, then its row commits;
-the row is what makes the model exist. The model a job trains has the id `m-<job id>`, reserved
-for that job from its creation (`jobs.snapshot_id`): no import can take it, and a retried job
-finds its own snapshot instead of writing a second. Promotions are an append-only history; the
-newest promotion of an alias ("latest" for /predict) names the model it serves.
+A model's snapshot is written create-only under a key that holds its sha256, then its row
+commits; the row is what makes the model exist. The model a job trains has the id `m-<job id>`,
+reserved for that job from its creation (`jobs.snapshot_id`): no import can take it, and a
+retried job finds its own model instead of writing a second. Promotions are an append-only
+history; the newest promotion of an alias ("latest" for /predict) names the model it serves.
 """
 
 from __future__ import annotations
 
 import logging
 from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -21,9 +22,13 @@ from model_store.errors import AlreadyExists, CorruptSnapshot, InvalidSnapshot, 
 from model_store.ids import new_model_id, validate_id
 from model_store.objects import ObjectStore
 from model_store.pages import Page, make_page, page_query
+from model_store.records import ModelRecord, Promotion
 from model_store.snapshots import validate_snapshot, verify_snapshot_bytes, with_defaults
 from model_store.tables import jobs, models, promotions
 from model_store.times import iso, now_us
+
+if TYPE_CHECKING:
+    from model_store.trained_model import TrainedModel
 
 log = logging.getLogger(__name__)
 
@@ -50,40 +55,59 @@ def object_key(model_id: str, sha256: str) -> str:
     return f"models/{validate_id(model_id)}/{sha256}.json"
 
 
-def _summary(row: sa.Row | SimpleNamespace, latest: str | None) -> dict:
-    return {
-        "id": row.id,
-        "created_at": iso(row.created_us),
-        "job_id": row.job_id,
-        "dataset_id": row.dataset_id,
-        "metrics": {
+def _record(row: sa.Row | SimpleNamespace, latest: str | None) -> ModelRecord:
+    return ModelRecord(
+        id=row.id,
+        created_at=iso(row.created_us),
+        job_id=row.job_id,
+        dataset_id=row.dataset_id,
+        metrics={
             "train_accuracy": row.train_accuracy,
             "validation_accuracy": row.validation_accuracy,
         },
-        "is_latest": row.id == latest,
-        "status": row.status,
-        "error": row.error,
-    }
+        is_latest=row.id == latest,
+        status=row.status,
+        error=row.error,
+    )
+
+
+PROMOTION_COLUMNS = (
+    promotions.c.seq,
+    promotions.c.model_id,
+    promotions.c.promoted_us,
+    promotions.c.promoted_by,
+)
+
+
+def _promotion(row: sa.Row) -> Promotion:
+    return Promotion(
+        seq=row.seq,
+        model_id=row.model_id,
+        promoted_at=iso(row.promoted_us),
+        promoted_by=row.promoted_by,
+    )
 
 
 class ModelTable:
-    """Saves, verifies and lists snapshots; records and reads promotions."""
+    """Saves, verifies, loads and lists models; records and reads promotions."""
 
     def __init__(self, engine: Engine, objects: ObjectStore) -> None:
         self.engine = engine
         self.objects = objects
 
-    # Snapshots
+    # Models
 
     def save(
         self, snapshot: dict, *, created_us: int | None = None, imported: bool = False
     ) -> dict:
-        """Validate and store a snapshot; fill id (if absent), created_at and sha256.
+        """Validate a snapshot (InvalidSnapshot naming the field) and store it as a model.
 
-        Saving again under an id whose snapshot came from the same `training.job_id` returns the
-        stored one (a retried job saves exactly one snapshot); any other taken id, or the id
-        reserved for a job's model, raises AlreadyExists. `imported` (a client's snapshot, not
-        a job's) refuses every taken or reserved id, whatever `training.job_id` claims.
+        Fills id (if absent), created_at and sha256 and returns the stored snapshot. Saving
+        again under an id whose snapshot came from the same `training.job_id` returns the stored
+        one (a retried job saves exactly one model); any other taken id, or the id reserved for
+        a job's model, raises AlreadyExists. `imported` (a client's snapshot, POST /models, not a
+        job's) refuses every taken or reserved id, whatever `training.job_id` claims.
+        `created_us` keeps an imported model's time (and so its sha256).
         """
         prepared = with_defaults(snapshot)
         if prepared.get("id") is None:
@@ -141,11 +165,12 @@ class ModelTable:
         if row is None:
             return None
         if job_id is not None and row.job_id == job_id:
-            return self.get(model_id)
+            return self.snapshot(model_id)
         raise AlreadyExists("model", model_id)
 
-    def get(self, model_id: str) -> dict:
-        """The verified snapshot; NotFound if absent, CorruptSnapshot if it cannot be trusted."""
+    def snapshot(self, model_id: str) -> dict:
+        """The model's verified snapshot; NotFound if absent, CorruptSnapshot(model_id, reason)
+        if it cannot be trusted (and the model is marked corrupt)."""
         with self.engine.connect() as connection:
             row = connection.execute(
                 sa.select(models.c.object_key, models.c.sha256).where(
@@ -181,8 +206,14 @@ class ModelTable:
         except sa.exc.SQLAlchemyError:
             log.warning("could not record that model %s is corrupt", model_id, exc_info=True)
 
-    def summary(self, model_id: str) -> dict:
-        """The listing entry of one model; NotFound if absent."""
+    def load(self, model_id: str) -> TrainedModel:
+        """The model's verified snapshot as a TrainedModel, ready to predict."""
+        from model_store.trained_model import TrainedModel  # neural only when a model is used
+
+        return TrainedModel.from_snapshot(self.snapshot(model_id))
+
+    def get(self, model_id: str) -> ModelRecord:
+        """The model's record (its listing entry); NotFound if absent."""
         with self.engine.connect() as connection:
             row = connection.execute(
                 sa.select(*SUMMARY_COLUMNS).where(models.c.id == validate_id(model_id))
@@ -190,21 +221,22 @@ class ModelTable:
             latest = _latest_id(connection, LATEST)
         if row is None:
             raise NotFound("model", model_id)
-        return _summary(row, latest)
+        return _record(row, latest)
 
     def list(
         self,
         limit: int = DEFAULT_PAGE_SIZE,
         page_token: str | None = None,
         dataset_id: str | None = None,
-    ) -> Page:
-        """One page of model summaries, newest first (optionally of one dataset)."""
+    ) -> Page[ModelRecord]:
+        """One page of models, newest first (optionally of one dataset; status "corrupt" once
+        a read failed)."""
         filters = [] if dataset_id is None else [models.c.dataset_id == dataset_id]
         query = page_query(models, SUMMARY_COLUMNS, limit, page_token, filters)
         with self.engine.connect() as connection:
             rows = connection.execute(query).all()
             latest = _latest_id(connection, LATEST)
-        return make_page(rows, limit, lambda row: _summary(row, latest))
+        return make_page(rows, limit, lambda row: _record(row, latest))
 
     # Promotions
 
@@ -219,7 +251,7 @@ class ModelTable:
         """Append a promotion of `model_id` to `alias`, after verifying its snapshot (NotFound,
         CorruptSnapshot) unless the caller has just saved it (`verified`)."""
         if not verified:
-            self.get(model_id)
+            self.snapshot(model_id)
         with self.engine.begin() as connection:
             connection.execute(
                 promotions.insert().values(
@@ -228,39 +260,27 @@ class ModelTable:
             )
 
     def latest_id(self, alias: str = LATEST) -> str | None:
-        """The model the newest promotion of `alias` names (not verified); None if none."""
+        """The model the newest promotion of `alias` names (not verified: the caller decides
+        about a corrupt one); None if none."""
         with self.engine.connect() as connection:
             return _latest_id(connection, alias)
 
-    def latest_promotion(self, alias: str = LATEST) -> tuple[int, str] | None:
-        """(sequence number, model id) of the newest promotion of `alias`: one indexed query,
-        which every API process polls to notice promotions made anywhere."""
-        with self.engine.connect() as connection:
-            row = connection.execute(
-                sa.select(promotions.c.seq, promotions.c.model_id)
-                .where(promotions.c.alias == alias)
-                .order_by(promotions.c.seq.desc())
-                .limit(1)
-            ).first()
-        return None if row is None else (row.seq, row.model_id)
+    def latest_promotion(self, alias: str = LATEST) -> Promotion | None:
+        """The newest promotion of `alias`: one indexed query, which every API process polls
+        to notice promotions made anywhere."""
+        promotions_found = self.promotions(1, alias)
+        return promotions_found[0] if promotions_found else None
 
-    def history(self, limit: int = 50, alias: str = LATEST) -> list[dict]:
-        """The newest promotions of `alias` first: model_id, promoted_at, promoted_by."""
+    def promotions(self, limit: int = 50, alias: str = LATEST) -> list[Promotion]:
+        """The newest promotions of `alias` first."""
         with self.engine.connect() as connection:
             rows = connection.execute(
-                sa.select(promotions.c.model_id, promotions.c.promoted_us, promotions.c.promoted_by)
+                sa.select(*PROMOTION_COLUMNS)
                 .where(promotions.c.alias == alias)
                 .order_by(promotions.c.seq.desc())
                 .limit(limit)
             ).all()
-        return [
-            {
-                "model_id": r.model_id,
-                "promoted_at": iso(r.promoted_us),
-                "promoted_by": r.promoted_by,
-            }
-            for r in rows
-        ]
+        return [_promotion(row) for row in rows]
 
     def count_promotions_by(self, promoted_by: str) -> int:
         """The number of promotions `promoted_by` made."""
@@ -275,9 +295,9 @@ class ModelTable:
     def promoted_ids(self, limit: int = 50, alias: str = LATEST) -> list[str]:
         """Distinct ids promoted before, most recent first (the current one among them)."""
         seen: list[str] = []
-        for entry in self.history(HISTORY_SCAN, alias):
-            if entry["model_id"] not in seen:
-                seen.append(entry["model_id"])
+        for promotion in self.promotions(HISTORY_SCAN, alias):
+            if promotion.model_id not in seen:
+                seen.append(promotion.model_id)
                 if len(seen) == limit:
                     break
         return seen

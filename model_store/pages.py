@@ -10,8 +10,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
-from typing import NamedTuple
+from collections.abc import Callable, Sequence
+from typing import Generic, NamedTuple, TypeVar
 
 import sqlalchemy as sa
 
@@ -19,13 +19,13 @@ from foundation.limits import MAX_PAGE_SIZE
 from model_store.errors import InvalidPageToken
 from model_store.ids import validate_id
 
-#: Largest page a listing returns.
+Item = TypeVar("Item")
 
 
-class Page(NamedTuple):
+class Page(NamedTuple, Generic[Item]):
     """One page of a listing: its records and the token of the next page (None: the last)."""
 
-    items: list[dict]
+    items: list[Item]
     next_token: str | None
 
 
@@ -69,7 +69,9 @@ def page_query(
     return query.order_by(table.c.created_us.desc(), table.c.id.desc()).limit(limit + 1)
 
 
-def make_page(rows: Sequence[sa.Row], limit: int, to_record) -> Page:  # noqa: ANN001
+def make_page(
+    rows: Sequence[sa.Row], limit: int, to_record: Callable[[sa.Row], Item]
+) -> Page[Item]:
     """The Page of rows fetched by `page_query` (at most limit + 1 of them)."""
     items = [to_record(row) for row in rows[:limit]]
     if len(rows) > limit:

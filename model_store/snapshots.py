@@ -1,4 +1,4 @@
-"""The snapshot format (version 1): defaults, validation, verification of stored bytes, summaries.
+"""The snapshot format (version 1): defaults, validation, verification of stored bytes.
 
 Pure functions on dicts and bytes; `models.py` does the file work. See docs/architecture.md
 ("Snapshot format") for the fields.
@@ -199,35 +199,3 @@ def verify_snapshot_bytes(model_id: str, data: bytes) -> dict:
     except InvalidSnapshot as error:
         raise CorruptSnapshot(model_id, error.reason) from None
     return snapshot
-
-
-def summarise(snapshot: dict, *, is_latest: bool) -> dict:
-    """The listing entry of a good snapshot."""
-    training = snapshot.get("training") or {}
-    return {
-        "id": snapshot["id"],
-        "created_at": snapshot["created_at"],
-        "job_id": training.get("job_id"),
-        "dataset_id": training.get("dataset_id"),
-        "metrics": {
-            "train_accuracy": training.get("train_accuracy"),
-            "validation_accuracy": training.get("validation_accuracy"),
-        },
-        "is_latest": is_latest,
-        "status": "ok",
-        "error": None,
-    }
-
-
-def corrupt_summary(model_id: str, reason: str, *, is_latest: bool) -> dict:
-    """The listing entry of a snapshot file that failed verification."""
-    return {
-        "id": model_id,
-        "created_at": None,
-        "job_id": None,
-        "dataset_id": None,
-        "metrics": {"train_accuracy": None, "validation_accuracy": None},
-        "is_latest": is_latest,
-        "status": "corrupt",
-        "error": reason,
-    }

@@ -251,14 +251,18 @@ def _progress_bar(session: Session, events: Iterable[tuple[str, dict]]) -> None:
 
 
 def _progress_lines(session: Session, events: Iterable[tuple[str, dict]]) -> None:
-    last_line = None
+    """A line per event at most every PLAIN_LINE_SECONDS, and the end's; never the same twice
+    in a row (a finished job's last progress event and its end say the same)."""
+    printed_at, printed = None, None
     for event, data in events:
         now = time.monotonic()
-        if event == "end" or last_line is None or now - last_line >= PLAIN_LINE_SECONDS:
-            last_line = now
+        if event == "end" or printed_at is None or now - printed_at >= PLAIN_LINE_SECONDS:
             epochs = data.get("epochs") or "?"
             state, loss = data.get("state") or "?", _num(data.get("loss"), 5)
-            session.note(f"{state} epoch {_epoch(data)}/{epochs} loss {loss}")
+            line = f"{state} epoch {_epoch(data)}/{epochs} loss {loss}"
+            if line != printed:
+                printed_at, printed = now, line
+                session.note(line)
 
 
 def _epoch(data: dict) -> int:
@@ -276,7 +280,7 @@ def _finish_watch(session: Session, job: dict) -> None:
         metrics = job.get("metrics") or {}
         table = _table("", "")
         table.show_header = False
-        _row(table, "job", job.get("id"))
+        _row(table, "job", job.get("job_id"))
         _row(table, "state", job.get("state"))
         _row(table, "model", job.get("model_id"))
         _row(table, "train accuracy", _num(metrics.get("train_accuracy")))
@@ -286,7 +290,7 @@ def _finish_watch(session: Session, job: dict) -> None:
     state = job.get("state")
     if state != JobState.SUCCEEDED:
         reason = f": {job['error']}" if job.get("error") else ""
-        raise click.ClickException(f"job {job.get('id')} {state}{reason}")
+        raise click.ClickException(f"job {job.get('job_id')} {state}{reason}")
 
 
 def _watch_until_done(session: Session, job_id: str) -> None:
@@ -328,6 +332,8 @@ def train(session: Session, file: Path, watch: bool, name: str | None, **options
         f"dataset {dataset.get('id')}: {dataset.get('rows')} rows "
         f"({counts.get('F', 0)} F, {counts.get('M', 0)} M)"
     )
+    if dataset.get("message"):  # the rows were stored before, maybe under another name
+        session.note(dataset["message"])
     started = session.client.train(
         dataset["id"], hyperparameters, promote=False if options.get("no_promote") else None
     )
@@ -432,7 +438,7 @@ def _model_cells(model: dict) -> Sequence[Any]:
 def _job_cells(job: dict) -> Sequence[Any]:
     done = job.get("progress") or {}
     return (
-        job.get("id"),
+        job.get("job_id"),
         job.get("state"),
         f"{done.get('epoch', 0)}/{done.get('epochs', '?')}",
         _num(done.get("loss"), 5),

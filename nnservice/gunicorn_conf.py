@@ -14,12 +14,13 @@ measurements behind the choice.
 SIGTERM lets in-flight requests finish (up to `GRACEFUL_TIMEOUT_SECONDS`). Logs are JSON lines
 (`nnservice.gunicorn_logging.JsonLogger`). Metrics: every worker records into files in this
 instance's metrics directory (prometheus-client's multiprocess mode), which `serve` empties at
-start and removes at exit; a worker that exits is marked dead there, so its gauges go while its
-counts stay.
+start and removes at exit (with NNSERVICE_METRICS_DIR itself if it made it and it is empty); a
+worker that exits is marked dead there, so its gauges go while its counts stay.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -110,10 +111,21 @@ class ApiServer(BaseApplication):
         return import_app(WSGI_APP)
 
 
+def remove_metrics_directory(directory: Path, parent_created: bool) -> None:
+    """Remove this instance's metrics directory, and its parent (NNSERVICE_METRICS_DIR) too when
+    this instance created it and no other instance records there now."""
+    shutil.rmtree(directory, ignore_errors=True)
+    if parent_created:
+        with contextlib.suppress(OSError):  # not empty: another instance runs; or gone already
+            directory.parent.rmdir()
+
+
 def serve(settings: Settings, host: str, port: int) -> None:
-    """Run the API in this process until SIGTERM or SIGINT (blocking)."""
+    """Run the API in this process until SIGTERM or SIGINT (blocking); a clean stop leaves no
+    metrics directory behind."""
     directory = metrics_directory(settings, host, port)
+    parent_created = not directory.parent.exists()
     prepare_metrics_directory(directory)
     server = ApiServer(settings, host, port)
-    server.cfg.set("on_exit", lambda _arbiter: shutil.rmtree(directory, ignore_errors=True))
+    server.cfg.set("on_exit", lambda _arbiter: remove_metrics_directory(directory, parent_created))
     server.run()

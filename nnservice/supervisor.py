@@ -12,7 +12,7 @@ Every child gets SIGTERM from the kernel when the supervisor dies, however it di
 parent-death signal, `prctl(PR_SET_PDEATHSIG)`, set in the child before it runs), and the broker's
 process stops its valkey-server on SIGTERM: nothing outlives `nnservice up`. A second
 `nnservice up` on the same store refuses to start (`StoreInUse`, an exclusive `flock` on a file in
-the store, which the kernel releases when the holder dies).
+the store, which the kernel releases when the holder dies; a clean stop removes the file).
 
 No library fitted: supervisord and circus are daemons with their own configuration and control
 channel (and a SIGKILLed supervisord leaves its children running), honcho runs Procfiles without
@@ -86,23 +86,51 @@ class StoreInUse(RuntimeError):
 
 def lock_store(store_path: Path) -> IO[str]:
     """Hold an exclusive lock on `store_path` for as long as the returned file stays open (the
-    kernel drops it when this process dies, whatever kills it); StoreInUse if another holds it."""
+    kernel drops it when this process dies, whatever kills it); StoreInUse if another holds it.
+
+    `unlock_store` removes the file on a clean stop. A process that opened it just before that
+    would lock a removed file, so the lock counts only while the file locked is the one at the
+    path; otherwise this tries again on the new one.
+    """
     store_path.mkdir(parents=True, exist_ok=True)
-    lock = open(store_path / LOCK_FILE, "a+")  # noqa: SIM115 - held open for the process's life
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        lock.seek(0)
-        holder = lock.read().strip() or "unknown"
+    path = store_path / LOCK_FILE
+    while True:
+        lock = open(path, "a+")  # noqa: SIM115 - held open for the process's life
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "unknown"
+            lock.close()
+            raise StoreInUse(
+                f"the store {store_path} is in use by another `nnservice up` (pid {holder}); stop "
+                "it first, or set NNSERVICE_STORE to another directory"
+            ) from None
+        if _same_file(lock, path):
+            break
         lock.close()
-        raise StoreInUse(
-            f"the store {store_path} is in use by another `nnservice up` (pid {holder}); stop it "
-            "first, or set NNSERVICE_STORE to another directory"
-        ) from None
     lock.truncate(0)
     lock.write(f"{os.getpid()}\n")
     lock.flush()
     return lock
+
+
+def _same_file(opened: IO[str], path: Path) -> bool:
+    """True if `path` still names the file `opened` (it was neither removed nor replaced)."""
+    try:
+        at_path = path.stat()
+    except FileNotFoundError:
+        return False
+    held = os.fstat(opened.fileno())
+    return (held.st_dev, held.st_ino) == (at_path.st_dev, at_path.st_ino)
+
+
+def unlock_store(lock: IO[str], store_path: Path) -> None:
+    """Remove the lock file, then release the lock (removed while still held, so no other
+    `nnservice up` can be holding the file that goes)."""
+    with contextlib.suppress(FileNotFoundError):
+        (store_path / LOCK_FILE).unlink()
+    lock.close()
 
 
 @dataclass
@@ -238,6 +266,6 @@ def run_stack(settings: Settings, host: str, port: int, echo: Callable[..., obje
     finally:
         supervisor.stop(["api", "worker"])
         supervisor.stop(["broker"])
-        lock.close()
+        unlock_store(lock, settings.store_path)
     echo("nnservice: stopped")
     return 0

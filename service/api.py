@@ -18,6 +18,7 @@ from flask_smorest.error_handler import ErrorSchema as _SmorestErrorSchema
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RequestRedirect
 
 abort = flask_smorest.abort
 
@@ -223,6 +224,8 @@ class Api(flask_smorest.Api):
         """Render any `HTTPException` (ours or Flask's own) as the common error body."""
         data = getattr(error, "data", None) or {}
         message = data.get("message") or error.description or error.name
+        if error.code == 404 and request.routing_exception is error:  # no route matched
+            message = f"no such endpoint: {request.method} {request.path:.200}"
         errors = data.get("errors", data.get("messages")) or {}
         headers = dict(data.get("headers") or {})
         if error.code == 405 and getattr(error, "valid_methods", None):
@@ -246,6 +249,20 @@ def json_response(payload: Any, status: int = 200, headers: dict | None = None) 
         headers=headers,
         mimetype="application/json",
     )
+
+
+def answer_redirects_in_json(app: Flask) -> None:
+    """A redirect that Werkzeug's routing makes (Flask renders it as an HTML page, bypassing
+    error handlers) answers in the common error shape, with the same status and Location."""
+
+    @app.before_request
+    def _json_redirect() -> tuple[dict, int, dict] | None:
+        redirect = request.routing_exception
+        if not isinstance(redirect, RequestRedirect):
+            return None
+        message = f"this resource is at {redirect.new_url}"
+        body = error_body(redirect.code, "Permanent Redirect", message)
+        return body, redirect.code, {"Location": redirect.new_url}
 
 
 def register_store_error_handlers(app: Flask) -> None:

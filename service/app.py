@@ -9,7 +9,7 @@ from flask import Flask
 
 from foundation.settings import Settings
 from model_store import ModelStore
-from service.api import Api, register_store_error_handlers
+from service.api import Api, answer_redirects_in_json, register_store_error_handlers
 from service.auth import install_auth
 from service.blueprints import BLUEPRINTS
 from service.body_limit import install_body_limit
@@ -17,6 +17,7 @@ from service.context import EXTENSION, Services
 from service.converters import IdConverter, id_parameter_schema
 from service.dashboard import blp as dashboard
 from service.docs import configure_docs
+from service.job_events import job_follower
 from service.model_cache import ModelCache
 from service.observability import install_observability
 from service.openapi_errors import ErrorResponsesPlugin
@@ -42,6 +43,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     logging.getLogger("service").setLevel(settings.log_level)
     app.url_map.converters["id"] = IdConverter
     app.url_map.strict_slashes = False
+    # No redirect from `/jobs//events` to `/jobs/events`: an empty id is a 404 like any other.
+    app.url_map.merge_slashes = False
 
     store = ModelStore.from_settings(settings)
     app.extensions[EXTENSION] = Services(
@@ -49,11 +52,12 @@ def create_app(settings: Settings | None = None) -> Flask:
         store=store,
         celery=make_celery(settings),
         models=ModelCache(store),
+        job_follower=job_follower(store),
     )
     install_body_limit(app, settings.max_body_bytes)  # WSGI middleware inside the next one
     install_observability(app, app.extensions[EXTENSION])  # request ids, metrics
 
-    configure_docs(app, _version())
+    configure_docs(app, _version(), api_keys=bool(settings.api_keys))
     api = Api(app, spec_kwargs={"extra_plugins": [ErrorResponsesPlugin()]})
     api.register_converter(IdConverter, id_parameter_schema)
     # The request body that its view loads itself (JSON, CSV or TSV).
@@ -70,5 +74,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     document_units(schemas, "DatasetCreate", rows="rows")
     app.register_blueprint(dashboard)  # plain Flask: not part of the OpenAPI document
     register_store_error_handlers(app)
+    answer_redirects_in_json(app)
     install_auth(app, settings)
     return app

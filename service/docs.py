@@ -17,8 +17,31 @@ def asset(filename: str):
     return send_from_directory(swagger_ui_path, filename, max_age=3600)
 
 
-def configure_docs(app: Flask, version: str) -> None:
-    """flask-smorest settings: OpenAPI 3.0.3 at /openapi.json, Swagger UI at /docs."""
+#: Bearer keys, declared in the OpenAPI document only where NNSERVICE_API_KEYS is set (Swagger UI
+#: then shows its padlocks and Authorize button; without keys there is nothing to authorize).
+SECURITY_SCHEMES = {
+    "bearerAuth": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "Needed for every write, and for reads too when NNSERVICE_PUBLIC_READS is "
+        "false.",
+    }
+}
+
+
+def configure_docs(app: Flask, version: str, api_keys: bool) -> None:
+    """flask-smorest settings: OpenAPI 3.0.3 at /openapi.json, Swagger UI at /docs; the bearer
+    scheme only when the API has keys (`api_keys`)."""
+    spec_options: dict = {
+        "info": {
+            "description": "Predicts gender from weight (lb) and height (in) with a small "
+            "neural network trained by SGD; datasets, training jobs, model snapshots.",
+        },
+    }
+    if api_keys:
+        spec_options["components"] = {"securitySchemes": SECURITY_SCHEMES}
+        # Reads may stay open (NNSERVICE_PUBLIC_READS), hence the empty option.
+        spec_options["security"] = [{"bearerAuth": []}, {}]
     app.config.update(
         API_TITLE="nnservice",
         API_VERSION=version,
@@ -27,23 +50,6 @@ def configure_docs(app: Flask, version: str) -> None:
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="docs",
         OPENAPI_SWAGGER_UI_URL=ASSETS_URL,
-        API_SPEC_OPTIONS={
-            "info": {
-                "description": "Predicts gender from weight (lb) and height (in) with a small "
-                "neural network trained by SGD; datasets, training jobs, model snapshots.",
-            },
-            "components": {
-                "securitySchemes": {
-                    "bearerAuth": {
-                        "type": "http",
-                        "scheme": "bearer",
-                        "description": "Needed only where NNSERVICE_API_KEYS is set: for every "
-                        "write, and for reads too when NNSERVICE_PUBLIC_READS is false.",
-                    }
-                }
-            },
-            # A key is optional or required depending on the deployment, hence the empty option.
-            "security": [{"bearerAuth": []}, {}],
-        },
+        API_SPEC_OPTIONS=spec_options,
     )
     app.register_blueprint(assets)

@@ -3,8 +3,8 @@
 Every API process, on every host, learns of a promotion from the database: at most every
 `POLL_SECONDS` a request asks for the newest promotion (one indexed query) and reloads the model
 only when it changed. While the database cannot be reached, the last good model keeps answering
-(a failed poll is logged and retried at the next interval). A promoted snapshot that turns out
-corrupt is logged and skipped, and the last good model keeps answering (after a restart: the
+(a failed poll is logged and retried at the next interval). A promoted model whose snapshot turns
+out corrupt is logged and skipped, and the last good model keeps answering (after a restart: the
 most recently promoted one that loads). Models asked for by id are immutable once written, so
 they are loaded once and kept in a small LRU.
 """
@@ -16,7 +16,7 @@ import threading
 from collections import OrderedDict
 from time import monotonic
 
-from model_store import ModelStore
+from model_store import ModelStore, Promotion
 from model_store.errors import CorruptSnapshot, NotFound
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ class ModelCache:
         self.pinned_size = pinned_size
         self._lock = threading.Lock()
         self._latest = None  # the last good TrainedModel
-        self._promotion: tuple[int, str] | None = None  # the newest promotion seen
+        self._promotion: Promotion | None = None  # the newest promotion seen
         self._poll_at = 0.0  # monotonic time of the next poll
         self._pinned: OrderedDict[str, object] = OrderedDict()
 
@@ -55,17 +55,17 @@ class ModelCache:
     def _poll(self) -> None:
         self._poll_at = monotonic() + POLL_SECONDS
         try:
-            promotion = self.store.latest_promotion()
+            promotion = self.store.models.latest_promotion()
         except Exception as exc:  # noqa: BLE001 - database unreachable: keep serving
             log.warning("cannot read promotions (serving the last good model): %s", exc)
             return
         if promotion is None or promotion == self._promotion:
             return
-        model_id = promotion[1]
+        model_id = promotion.model_id
         previous = getattr(self._latest, "model_id", None)
         if model_id != previous:
             try:
-                self._latest = self.store.load_model(model_id)
+                self._latest = self.store.models.load(model_id)
                 log.info("serving model %s (promoted; was %s)", model_id, previous)
             except (CorruptSnapshot, NotFound) as exc:
                 if self._latest is None:
@@ -84,11 +84,11 @@ class ModelCache:
     def _last_good_promoted(self, skip: str):
         """The most recently promoted model that loads, for a process that has served none yet
         (a fresh start while the newest promotion names a broken snapshot); None if none."""
-        for model_id in self.store.promotion_history():
+        for model_id in self.store.models.promoted_ids():
             if model_id == skip:
                 continue
             try:
-                return self.store.load_model(model_id)
+                return self.store.models.load(model_id)
             except (CorruptSnapshot, NotFound):
                 continue
         return None
@@ -103,7 +103,7 @@ class ModelCache:
             if model is not None:
                 self._pinned.move_to_end(model_id)
                 return model
-        model = self.store.load_model(model_id)
+        model = self.store.models.load(model_id)
         with self._lock:
             self._pinned[model_id] = model
             while len(self._pinned) > self.pinned_size:

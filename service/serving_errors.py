@@ -65,8 +65,8 @@ def check_model(store: ModelStore, model_id: str) -> None:
     lookup of its listing entry, without loading it (damage not read yet is found when it is
     loaded, as the repository index reports it)."""
     try:
-        summary = store.get_model_summary(model_id)
+        summary = store.models.get(model_id)
     except NotFound as error:
         raise unservable(error, model_id) from None
-    if summary["status"] == "corrupt":
-        raise unservable(CorruptSnapshot(model_id, summary["error"] or ""), model_id)
+    if summary.status == "corrupt":
+        raise unservable(CorruptSnapshot(model_id, summary.error or ""), model_id)

@@ -29,12 +29,12 @@ def import_snapshot(store: ModelStore, snapshot: dict) -> tuple[dict, bool]:
             errors={"sha256": ["Does not match the content; the snapshot was altered."]},
         )
     try:
-        return store.save_snapshot(snapshot, imported=True), True
+        return store.models.save(snapshot, imported=True), True
     except InvalidSnapshot as exc:
         abort(422, message=str(exc), errors={_field_of(exc.reason): [exc.reason]})
     except AlreadyExists as exc:
         try:
-            existing = store.get_snapshot(exc.id)
+            existing = store.models.snapshot(exc.id)
         except NotFound:  # reserved for a job's model, not saved yet
             existing = None
         if existing is not None and given is not None and existing["sha256"] == given:

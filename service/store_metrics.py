@@ -26,11 +26,11 @@ class JobFigures:
 
     def counts(self) -> dict[str, int]:
         """{state: number of jobs}."""
-        return self.store.job_counts()
+        return self.store.jobs.counts()
 
     def durations(self) -> dict[str, tuple[list[int], int, float]]:
         """Per final state: (cumulative bucket counts, count, sum) of training seconds."""
-        return self.store.training_duration_histogram()
+        return self.store.jobs.duration_histogram()
 
 
 def _duration_histogram(

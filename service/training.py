@@ -14,6 +14,7 @@ from typing import Any
 
 from foundation.hyperparameters import draw_seed
 from foundation.states import TERMINAL_STATES, JobState
+from model_store import JobRecord
 from model_store.errors import CorruptSnapshot, NotFound
 from model_store.ids import utc_now_iso
 from service.api import abort, abort_unknown_reference
@@ -45,20 +46,20 @@ def _dataset_rows(svc: Services, data: dict) -> tuple[str, int]:
     """(dataset id, row count) of the request's dataset, storing inline rows first."""
     if "columns" in data:
         columns = data["columns"]
-        info, _ = svc.store.save_dataset("inline", columns.weight, columns.height, columns.label)
-        return info["id"], info["rows"]
+        info, _ = svc.store.datasets.save("inline", columns.weight, columns.height, columns.label)
+        return info.id, info.rows
     dataset_id = data["dataset_id"]
     try:
-        info = svc.store.get_dataset(dataset_id)
+        info = svc.store.datasets.get(dataset_id)
     except NotFound:
         abort_unknown_reference("dataset_id", "dataset", dataset_id, " Upload it: POST /datasets.")
-    return info["id"], info["rows"]
+    return info.id, info.rows
 
 
 def _hidden_layers_of(svc: Services, model_id: str) -> list[int]:
     """The hidden layer sizes of the model training continues from (404/409 naming the field)."""
     try:
-        snapshot = svc.store.get_snapshot(model_id)
+        snapshot = svc.store.models.snapshot(model_id)
     except NotFound:
         abort_unknown_reference("initial_model_id", "model", model_id)
     except CorruptSnapshot as exc:
@@ -105,12 +106,12 @@ def resolve_hyperparameters(svc: Services, data: dict, rows: int) -> dict[str, A
     return hyperparameters
 
 
-def submit_training(svc: Services, data: dict) -> dict:
+def submit_training(svc: Services, data: dict) -> JobRecord:
     """Create the job record and queue its task; returns the record (state "queued")."""
     dataset_id, rows = _dataset_rows(svc, data)
     hyperparameters = resolve_hyperparameters(svc, data, rows)
     job_id = uuid.uuid4().hex
-    record = svc.store.create_job(
+    record = svc.store.jobs.create(
         {
             "id": job_id,
             "dataset_id": dataset_id,
@@ -146,24 +147,22 @@ def _revoke(svc: Services, job_id: str) -> None:
         log.warning("could not revoke task %s: %s", job_id, exc)
 
 
-def cancel_job(svc: Services, job_id: str) -> tuple[dict, int]:
+def cancel_job(svc: Services, job_id: str) -> tuple[JobRecord, int]:
     """Cancel a queued job at once (200) or ask a running one to stop (202); 409 if finished."""
-    svc.store.get_job(job_id)
-    cancelled = svc.store.transition_job(
+    svc.store.jobs.get(job_id)
+    cancelled = svc.store.jobs.transition(
         job_id, (JobState.QUEUED,), state=JobState.CANCELLED, finished_at=utc_now_iso()
     )
     if cancelled is not None:
         _revoke(svc, job_id)
         return cancelled, 200
-    record = svc.store.request_cancel(job_id)
-    if record["state"] not in TERMINAL_STATES:
+    record = svc.store.jobs.request_cancel(job_id)
+    if record.state not in TERMINAL_STATES:
         return record, 202
     abort(
         409,
-        message=f"job {job_id} has already finished ({record['state']})",
+        message=f"job {job_id} has already finished ({record.state})",
         errors={
-            "state": [
-                f"Only queued or running jobs can be cancelled; this one is {record['state']}."
-            ]
+            "state": [f"Only queued or running jobs can be cancelled; this one is {record.state}."]
         },
     )

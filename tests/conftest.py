@@ -3,11 +3,15 @@
 `stack` is one session-wide stack (valkey-server, `nnservice worker`, `nnservice api`; see
 tests/stack.py). Each test that asks for it gets it running: whatever an earlier fault test
 stopped or killed is started again first.
+
+Every process the tests start gets a temporary directory of the session's own (TMPDIR), and the
+session fails if nnservice left anything in it (an API's metrics directory, by default there).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -31,6 +35,26 @@ stores = _load_module("stores")
 _load_module("backends")  # real PostgreSQL and S3 servers (tests/backends.py)
 _load_module("netns")  # hosts as network namespaces (tests/netns.py)
 _load_module("people_data")  # example people, and the real data set where found
+
+
+#: What nnservice keeps in the temporary directory while it runs (an API's metrics, by default).
+NNSERVICE_TEMP_ENTRIES = ("nnservice-metrics",)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _nothing_left_in_the_temp_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Point the temporary directory of every process the tests start at one of this session's;
+    at the end (after every stack has stopped), fail if nnservice left anything there."""
+    temp = tmp_path_factory.mktemp("tmpdir")
+    previous = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = str(temp)
+    yield
+    if previous is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = previous
+    left = [str(path) for name in NNSERVICE_TEMP_ENTRIES for path in temp.glob(f"{name}/**")]
+    assert not left, f"the tests left these behind in the temporary directory: {left}"
 
 
 @pytest.fixture(params=stores.BACKENDS)

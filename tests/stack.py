@@ -17,10 +17,11 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 import requests
 
-from model_store import ModelStore
+from model_store import JobRecord, ModelStore
 from model_store.database import sqlite_url_for
 from model_store.schema import upgrade
 from nnservice.embedded_redis import EmbeddedRedis, free_port
@@ -313,24 +314,32 @@ class Stack:
             response = self.get(f"/jobs/{job_id}")
             return response.json() if response.status_code == 200 else None
 
-        return _poll_state(fetch, job_id, states, timeout)
+        return _poll_state(fetch, lambda job: job["state"], job_id, states, timeout)
 
     def wait_for_record(
         self, job_id: str, states: Iterable[str] = TERMINAL_STATES, timeout: float = 60.0
-    ) -> dict:
+    ) -> JobRecord:
         """Like `wait_for_job`, but reads the record from the store (no HTTP needed)."""
-        return _poll_state(lambda: self.store.get_job(job_id), job_id, states, timeout)
+        fetch = lambda: self.store.jobs.get(job_id)  # noqa: E731
+        return _poll_state(fetch, lambda job: job.state, job_id, states, timeout)
+
+
+Job = TypeVar("Job")
 
 
 def _poll_state(
-    fetch: Callable[[], dict | None], job_id: str, states: Iterable[str], timeout: float
-) -> dict:
+    fetch: Callable[[], Job | None],
+    state_of: Callable[[Job], str],
+    job_id: str,
+    states: Iterable[str],
+    timeout: float,
+) -> Job:
     wanted = set(states)
     deadline = time.monotonic() + timeout
-    job: dict | None = None
+    job: Job | None = None
     while time.monotonic() < deadline:
         job = fetch() or job
-        if job is not None and job["state"] in wanted:
+        if job is not None and state_of(job) in wanted:
             return job
         time.sleep(0.05)
     raise TimeoutError(f"job {job_id} not in {sorted(wanted)} after {timeout} s: {job}")

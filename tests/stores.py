@@ -21,7 +21,9 @@ import sqlalchemy as sa
 from foundation.settings import Settings
 from model_store import ModelStore, tables
 from model_store.database import sqlite_url_for
+from model_store.ids import validate_id
 from model_store.schema import upgrade
+from model_store.times import now_us
 
 BACKENDS = ("sqlite-local", "postgresql-s3")
 DATABASE_VARIABLE = "NNSERVICE_TEST_DATABASE_URL"
@@ -71,6 +73,16 @@ def snapshot_object_path(store: ModelStore, model_id: str) -> Path:
             sa.select(tables.models.c.object_key).where(tables.models.c.id == model_id)
         ).scalar_one()
     return Path(store.objects.root) / key
+
+
+def mark_job_sent(store: ModelStore, job_id: str) -> None:
+    """Note that a job's task was (re-)sent now, as a caller that sends tasks itself would."""
+    with store.engine.begin() as connection:
+        connection.execute(
+            tables.jobs.update()
+            .where(tables.jobs.c.id == validate_id(job_id))
+            .values(sent_us=now_us())
+        )
 
 
 def object_files(store: ModelStore) -> list[str]:

@@ -5,13 +5,26 @@ and the JSON log lines. `celery -A worker.celery_app worker` and `nnservice work
 
 from __future__ import annotations
 
+import warnings
+
 from celery import signals
+from celery.exceptions import SecurityWarning
 
 from foundation.hyperparameters import HIDDEN_LAYERS
 from foundation.settings import Settings
 from worker import logging_setup  # noqa: F401 - JSON log lines with job ids (Celery signals)
 from worker.celery_config import make_celery
 from worker.reaper import Reaper
+
+#: Celery warns on every start as root (a container, a CI runner) because a root worker that
+#: accepted pickle could be made to run code; this one accepts JSON only (`accept_content`), so
+#: the warning is moot. Only that warning is silenced, through Python's warning filters.
+warnings.filterwarnings(
+    "ignore",
+    message="You're running the worker with superuser privileges",
+    category=SecurityWarning,
+)
+
 
 #: Hidden-layer counts the API accepts (`foundation.hyperparameters`): numba compiles the
 #: training kernel once per network depth, so every depth is prepared before any job runs.

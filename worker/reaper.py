@@ -1,7 +1,7 @@
 """The reaper: every worker repairs the store's jobs now and then, so no job stays stuck.
 
 A thread in each worker's main process (a Celery bootstep, started and stopped with the worker;
-no extra service to run) calls `ModelStore.reap_jobs` every `interval` seconds: jobs whose
+no extra service to run) calls `store.jobs.reap` every `interval` seconds: jobs whose
 owner stopped renewing its lease are requeued (or failed after NNSERVICE_MAX_ATTEMPTS), and jobs
 that sat queued longer than a lease since their task was sent have it sent again. Reapers in
 many workers may run at once: every repair is a conditional update, so each happens once, and a
@@ -26,12 +26,12 @@ log = logging.getLogger(__name__)
 def reap_once(store: object, celery: object, settings: Settings) -> list[str]:
     """One pass: repair what needs it and re-send tasks; returns the re-sent job ids."""
     lease = lease_seconds(settings.visibility_timeout)
-    repairs = store.reap_jobs(lease, settings.max_attempts, resend_after=lease)
+    repairs = store.jobs.reap(lease, settings.max_attempts, resend_after=lease)
     for job_id in repairs.requeued:
         log.warning("job %s lost its worker (no heartbeat for %.0f s): requeued", job_id, lease)
     for job_id in repairs.ended:
         log.warning("job %s ended by the reaper", job_id)
-        store.delete_checkpoint(job_id)
+        store.checkpoints.delete(job_id)
     for job_id in repairs.resend:
         celery.send_task(TRAIN_TASK, kwargs={"job_id": job_id}, task_id=job_id)
         log.info("job %s: task sent again", job_id)

@@ -23,8 +23,8 @@ import neural
 from foundation.hyperparameters import draw_seed
 from foundation.settings import Settings
 from foundation.states import TERMINAL_STATES, JobState
-from model_store import ModelStore, NotFound, StoreError
-from model_store.ids import utc_now_iso
+from model_store import JobRecord, ModelStore, NotFound, StoreError
+from model_store.ids import model_id_for_job, utc_now_iso
 from neural.losses import LOSSES
 from worker import training_setup as setup
 
@@ -80,19 +80,19 @@ def run_training_job(
     stop_requested = stop_requested or (lambda: False)
     owner = this_worker()
     try:
-        taken = store.claim_job(
+        taken = store.jobs.claim(
             job_id, owner, lease_seconds(settings.visibility_timeout), settings.max_attempts
         )
     except NotFound:
         logger.warning("job %s does not exist; nothing to do", job_id)
         return "missing"
     if taken.outcome == "busy":
-        logger.info("job %s runs under %s; dropping this delivery", job_id, taken.record["worker"])
+        logger.info("job %s runs under %s; dropping this delivery", job_id, taken.record.worker)
         return "duplicate"
     if taken.outcome != "claimed":
         if taken.outcome in ("gave_up", "cancel"):
-            store.delete_checkpoint(job_id)
-        return taken.record["state"]
+            store.checkpoints.delete(job_id)
+        return taken.record.state
 
     run = _Run(store, taken.record, settings, owner, stop_requested)
     try:
@@ -120,7 +120,7 @@ def _fail(store: ModelStore, job_id: str, owner: str, message: str) -> str:
     delay = 0.1
     while True:
         try:
-            store.finish_job(
+            store.jobs.finish(
                 job_id, owner, JobState.FAILED, error=message, finished_at=utc_now_iso()
             )
             break
@@ -131,7 +131,7 @@ def _fail(store: ModelStore, job_id: str, owner: str, message: str) -> str:
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
     try:
-        store.delete_checkpoint(job_id)
+        store.checkpoints.delete(job_id)
     except (StoreError, OSError):
         logger.warning("could not delete the checkpoint of failed job %s", job_id)
     return JobState.FAILED
@@ -150,14 +150,14 @@ class _Run:
     def __init__(
         self,
         store: ModelStore,
-        record: dict,
+        record: JobRecord,
         settings: Settings,
         owner: str,
         stop_requested: Callable[[], bool],
     ) -> None:
         self.store = store
         self.record = record
-        self.job_id = record["id"]
+        self.job_id = record.id
         self.settings = settings
         self.owner = owner
         self.stop_requested = stop_requested
@@ -168,13 +168,13 @@ class _Run:
     # Orchestration
 
     def execute(self) -> str:
-        if self.record.get("cancel_requested"):
+        if self.record.cancel_requested:
             return self._cancelled()
         self.step = "preparing the job"
         self.hp = self._hyperparameters()
         self.epochs = int(self.hp["epochs"])
         self.step = "loading the dataset"
-        dataset = self.store.load_dataset(self.record["dataset_id"])
+        dataset = self.store.datasets.load(self.record.dataset_id)
         self.step = "preparing the data"
         self.generators = setup.Generators.from_seed(int(self.hp["seed"]))
         self.split = setup.split_rows(
@@ -195,17 +195,17 @@ class _Run:
         hp = setup.hyperparameters(self.record)
         if hp["seed"] is None:
             hp["seed"] = draw_seed()
-            stored = {**(self.record.get("hyperparameters") or {}), "seed": hp["seed"]}
-            if self.store.heartbeat(self.job_id, self.owner, hyperparameters=stored) is None:
+            stored = {**(self.record.hyperparameters or {}), "seed": hp["seed"]}
+            if self.store.jobs.heartbeat(self.job_id, self.owner, hyperparameters=stored) is None:
                 raise StoreError("the job was taken away before it started")
         return hp
 
     def _build_network(self) -> None:
         """From the initial model (its weights and normalization), else random from the seed."""
-        initial_id = self.record.get("initial_model_id")
+        initial_id = self.record.initial_model_id
         if initial_id:
             self.step = f"loading the initial model {initial_id}"
-            snapshot = self.store.get_snapshot(initial_id)
+            snapshot = self.store.models.snapshot(initial_id)
             self.network = neural.Network(
                 tuple(snapshot["layer_sizes"]), snapshot["weights"], snapshot["biases"]
             )
@@ -224,13 +224,13 @@ class _Run:
         return {
             **state.to_dict(),
             "job_id": self.job_id,
-            "dataset_id": self.record["dataset_id"],
+            "dataset_id": self.record.dataset_id,
             "seed": int(self.hp["seed"]),
         }
 
     def _resume_state(self) -> neural.TrainingState | None:
         """The checkpoint's state if it belongs to this job as configured now, else None."""
-        data = self.store.load_checkpoint(self.job_id)
+        data = self.store.checkpoints.load(self.job_id)
         if not data:
             return None
         try:
@@ -240,7 +240,7 @@ class _Run:
             return None
         matches = (
             data.get("job_id") == self.job_id
-            and data.get("dataset_id") == self.record["dataset_id"]
+            and data.get("dataset_id") == self.record.dataset_id
             and data.get("seed") == int(self.hp["seed"])
             and tuple(state.layer_sizes) == self.network.layer_sizes
             and state.epochs_done <= self.epochs
@@ -284,7 +284,7 @@ class _Run:
             due = now - last_checkpoint >= settings.checkpoint_seconds
             if due or (every and epoch % every == 0):
                 last_checkpoint = now
-                self.store.save_checkpoint(self.job_id, self._checkpoint_data(epoch))
+                self.store.checkpoints.save(self.job_id, self._checkpoint_data(epoch))
             return False
 
         neural.train_sgd(
@@ -316,7 +316,7 @@ class _Run:
     def _write_progress(self, epoch: int, loss: float | None) -> bool | None:
         """Progress and a heartbeat: None if the job is no longer ours, else whether it was
         asked to stop."""
-        return self.store.heartbeat(self.job_id, self.owner, **self._progress(epoch, loss))
+        return self.store.jobs.heartbeat(self.job_id, self.owner, **self._progress(epoch, loss))
 
     # Endings
 
@@ -326,43 +326,43 @@ class _Run:
         if self.stop_reason == "interrupted":
             self._requeue()
             raise TrainingInterrupted(self.job_id)
-        record = self.store.get_job(self.job_id)
-        if record["state"] in TERMINAL_STATES:
-            return record["state"]
-        logger.warning("job %s was taken over by %s", self.job_id, record.get("worker"))
+        record = self.store.jobs.get(self.job_id)
+        if record.state in TERMINAL_STATES:
+            return record.state
+        logger.warning("job %s was taken over by %s", self.job_id, record.worker)
         return "superseded"
 
     def _cancelled(self) -> str:
-        self.store.finish_job(
+        self.store.jobs.finish(
             self.job_id, self.owner, JobState.CANCELLED, finished_at=utc_now_iso()
         )
-        self.store.delete_checkpoint(self.job_id)
+        self.store.checkpoints.delete(self.job_id)
         return JobState.CANCELLED
 
     def _requeue(self) -> None:
         """Checkpoint and hand the job back: this attempt does not count as a lost worker."""
         self.step = "checkpointing before shutdown"
-        self.store.save_checkpoint(self.job_id, self._checkpoint_data(len(self.history)))
-        self.store.release_job(self.job_id, self.owner)
+        self.store.checkpoints.save(self.job_id, self._checkpoint_data(len(self.history)))
+        self.store.jobs.release(self.job_id, self.owner)
 
     def _save(self) -> str:
         """Build and save the snapshot, promote it unless told not to, record success."""
         self.step = "evaluating the model"
         metrics = self._metrics()
         final_loss = self.history[-1] if self.history else self._loss_now()
-        cancel = self.store.heartbeat(self.job_id, self.owner)
+        cancel = self.store.jobs.heartbeat(self.job_id, self.owner)
         if cancel is None:  # taken over meanwhile
             self.stop_reason = "superseded"
             return self._stopped()
         if cancel:
             return self._cancelled()
         self.step = "saving the model"
-        snapshot = self.store.save_snapshot(self._snapshot(metrics, final_loss))
-        if self.record.get("promote", True):
+        snapshot = self.store.models.save(self._snapshot(metrics, final_loss))
+        if self.record.promote:
             self.step = "promoting the model"
-            self.store.promote(snapshot["id"], f"job {self.job_id}", verified=True)
+            self.store.models.promote(snapshot["id"], f"job {self.job_id}", verified=True)
         self.step = "recording the result"
-        self.store.finish_job(
+        self.store.jobs.finish(
             self.job_id,
             self.owner,
             JobState.SUCCEEDED,
@@ -371,7 +371,7 @@ class _Run:
             finished_at=utc_now_iso(),
             **self._progress(len(self.history), final_loss),
         )
-        self.store.delete_checkpoint(self.job_id)
+        self.store.checkpoints.delete(self.job_id)
         return JobState.SUCCEEDED
 
     def _loss_on(self, X: np.ndarray, y: np.ndarray) -> float:
@@ -402,7 +402,7 @@ class _Run:
 
     def _snapshot(self, metrics: dict, final_loss: float) -> dict:
         return {
-            "id": self.store.model_id_for_job(self.job_id),
+            "id": model_id_for_job(self.job_id),
             "layer_sizes": list(self.network.layer_sizes),
             "activation": "sigmoid",
             "loss": self.hp["loss"],
@@ -410,7 +410,7 @@ class _Run:
             "biases": [b.tolist() for b in self.network.biases],
             "normalization": self.standardizer.to_dict(),
             "training": {
-                "dataset_id": self.record["dataset_id"],
+                "dataset_id": self.record.dataset_id,
                 "job_id": self.job_id,
                 "hyperparameters": self.hp,
                 "seed": int(self.hp["seed"]),
@@ -419,6 +419,6 @@ class _Run:
                 "final_loss": float(final_loss),
                 "train_accuracy": metrics["train_accuracy"],
                 "validation_accuracy": metrics["validation_accuracy"],
-                "initial_model_id": self.record.get("initial_model_id"),
+                "initial_model_id": self.record.initial_model_id,
             },
         }

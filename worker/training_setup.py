@@ -10,6 +10,7 @@ uninterrupted run.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,19 +18,20 @@ import neural
 from foundation.hyperparameters import HYPERPARAMETERS
 from neural.decision import decide
 
+if TYPE_CHECKING:
+    from model_store import JobRecord
+
 #: What a job record's "hyperparameters" must hold (the API fills in the defaults before sending);
 #: only a nullable one (the seed) may be missing: the worker then draws it.
 REQUIRED = tuple(each.name for each in HYPERPARAMETERS if not each.nullable)
 
 
-def hyperparameters(record: dict) -> dict:
-    """The job's hyperparameters (a top-level "seed" wins); ValueError naming a missing one."""
-    hp = dict(record.get("hyperparameters") or {})
+def hyperparameters(record: JobRecord) -> dict:
+    """The job's hyperparameters (seed None if none); ValueError naming a missing one."""
+    hp = dict(record.hyperparameters or {})
     missing = [name for name in REQUIRED if name not in hp]
     if missing:
         raise ValueError(f"the job's hyperparameters lack {', '.join(missing)}")
-    if record.get("seed") is not None:
-        hp["seed"] = record["seed"]
     hp.setdefault("seed", None)
     return hp
 

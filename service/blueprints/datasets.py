@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from flask import request, url_for
 from flask.views import MethodView
 
+from model_store import DatasetRecord
 from service.api import Blueprint, abort, json_request_body, parse_json_body
 from service.context import services
 from service.dataset_parsing import CONTENT_TYPES, TableError, parse_table
@@ -13,6 +16,7 @@ from service.paging import page_response
 from service.schemas.datasets import (
     DatasetCreateSchema,
     DatasetSchema,
+    DatasetStoredBeforeSchema,
     DatasetUploadQuerySchema,
 )
 from service.schemas.paging import PAGE_HEADERS, DatasetListQuerySchema
@@ -62,31 +66,49 @@ def _read_upload(query: dict) -> tuple[str, object]:
     abort(415, message=message, errors={"Content-Type": [message]})
 
 
+def _stored_before_message(info: DatasetRecord, requested_name: str) -> str:
+    """What an upload of rows stored before answers: the dataset exists, under which name."""
+    stored = f"These rows are already stored as dataset {info.id} named {info.name!r}"
+    if requested_name == info.name:
+        return f"{stored}."
+    return (
+        f"{stored}; it keeps that name, {requested_name!r} was not applied "
+        "(a dataset is named by its first upload)."
+    )
+
+
 @blp.route("")
 class Datasets(MethodView):
     @blp.arguments(DatasetListQuerySchema(), location="query")
     @blp.response(200, DatasetSchema(many=True), headers=PAGE_HEADERS)
     def get(self, query: dict):
         """Datasets, newest first, a page at a time."""
-        return page_response(services().store.list_datasets(query["limit"], query["page_token"]))
+        return page_response(services().store.datasets.list(query["limit"], query["page_token"]))
 
     @blp.arguments(DatasetUploadQuerySchema(), location="query")
     @blp.doc(requestBody=UPLOAD_BODY, description=UPLOAD_DESCRIPTION)
     @blp.response(201, DatasetSchema, description="Stored; Location names it.")
     @blp.alt_response(
-        200, schema=DatasetSchema, description="The same rows were stored before.", success=True
+        200,
+        schema=DatasetStoredBeforeSchema,
+        description="The same rows were stored before: the stored dataset, under its first name.",
+        success=True,
     )
     def post(self, query: dict):
         """Upload a dataset: the id derives from the rows, so re-uploads answer 200 and the same id.
 
-        The rows' rules are in UPLOAD_DESCRIPTION (the OpenAPI document's description).
+        A re-upload keeps the first upload's name; its answer says so in `message`. The rows'
+        rules are in UPLOAD_DESCRIPTION (the OpenAPI document's description).
         """
         name, columns = _read_upload(query)
-        info, created = services().store.save_dataset(
+        info, created = services().store.datasets.save(
             name, columns.weight, columns.height, columns.label
         )
-        location = url_for("datasets.Dataset", dataset_id=info["id"])
-        return info, 201 if created else 200, {"Location": location}
+        location = url_for("datasets.Dataset", dataset_id=info.id)
+        if created:
+            return info, 201, {"Location": location}
+        stored = {**dataclasses.asdict(info), "message": _stored_before_message(info, name)}
+        return stored, 200, {"Location": location}
 
 
 @blp.route("/<id:dataset_id>")
@@ -94,4 +116,4 @@ class Dataset(MethodView):
     @blp.response(200, DatasetSchema)
     def get(self, dataset_id: str):
         """One dataset's metadata."""
-        return services().store.get_dataset(dataset_id)
+        return services().store.datasets.get(dataset_id)

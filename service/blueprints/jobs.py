@@ -21,7 +21,7 @@ class Jobs(MethodView):
     def get(self, query: dict):
         """Jobs, newest first, a page at a time; filter by `state` and `dataset_id`."""
         return page_response(
-            services().store.list_jobs(
+            services().store.jobs.list(
                 query["limit"],
                 query["page_token"],
                 state=query["state"],
@@ -35,7 +35,7 @@ class Job(MethodView):
     @blp.response(200, JobSchema)
     def get(self, job_id: str):
         """A job's state, progress, loss history, model and metrics."""
-        return services().store.get_job(job_id)
+        return services().store.jobs.get(job_id)
 
     @blp.response(200, JobSchema, description="Was queued: now cancelled.")
     @blp.alt_response(

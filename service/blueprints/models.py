@@ -13,7 +13,7 @@ from service.schemas.models import ModelSummarySchema, SnapshotSchema
 from service.schemas.paging import PAGE_HEADERS, ModelListQuerySchema
 from service.snapshot_import import import_snapshot
 
-blp = Blueprint("models", __name__, url_prefix="/models", description="Model snapshots.")
+blp = Blueprint("models", __name__, url_prefix="/models", description="Trained models.")
 
 
 @blp.route("")
@@ -21,10 +21,10 @@ class Models(MethodView):
     @blp.arguments(ModelListQuerySchema(), location="query")
     @blp.response(200, ModelSummarySchema(many=True), headers=PAGE_HEADERS)
     def get(self, query: dict):
-        """Snapshots, newest first, a page at a time (filter by `dataset_id`); one found
-        unreadable has status "corrupt" and the reason."""
+        """Models, newest first, a page at a time (filter by `dataset_id`); one whose snapshot
+        was found unreadable has status "corrupt" and the reason."""
         return page_response(
-            services().store.list_snapshots(
+            services().store.models.list(
                 query["limit"], query["page_token"], dataset_id=query["dataset_id"]
             )
         )
@@ -47,10 +47,10 @@ class LatestModel(MethodView):
     @blp.alt_response(409, schema=ErrorSchema, description="The latest snapshot is corrupt.")
     def get(self):
         """The snapshot /predict uses by default; 404 before any model is promoted."""
-        model_id = services().store.latest_model_id()
+        model_id = services().store.models.latest_id()
         if model_id is None:
             abort(404, message="no model has been promoted yet")
-        return services().store.get_snapshot(model_id)
+        return services().store.models.snapshot(model_id)
 
 
 @blp.route("/<id:model_id>")
@@ -58,8 +58,8 @@ class Model(MethodView):
     @blp.response(200, SnapshotSchema)
     @blp.alt_response(409, schema=ErrorSchema, description="Its file is corrupt.")
     def get(self, model_id: str):
-        """The snapshot itself; 409 if its file is corrupt."""
-        return services().store.get_snapshot(model_id)
+        """The model's snapshot; 409 if its file is corrupt."""
+        return services().store.models.snapshot(model_id)
 
 
 @blp.route("/<id:model_id>/promote", methods=["POST"])
@@ -67,5 +67,5 @@ class Model(MethodView):
 @blp.alt_response(409, schema=ErrorSchema, description="Its file is corrupt.")
 def promote(model_id: str):
     """Make this model the latest; /predict picks it up without a restart."""
-    services().store.promote(model_id, caller_name())
-    return services().store.get_model_summary(model_id)
+    services().store.models.promote(model_id, caller_name())
+    return services().store.models.get(model_id)

@@ -24,5 +24,5 @@ def train(data: dict):
     epochs x rows may not exceed NNSERVICE_JOB_BUDGET (default 10^9).
     """
     record = submit_training(services(), data)
-    status_url = url_for("jobs.Job", job_id=record["id"])
-    return {"job_id": record["id"], "status_url": status_url}, 202, {"Location": status_url}
+    status_url = url_for("jobs.Job", job_id=record.id)
+    return {"job_id": record.id, "status_url": status_url}, 202, {"Location": status_url}

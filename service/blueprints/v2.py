@@ -122,11 +122,11 @@ def _repository() -> list[dict]:
     return [
         {
             "name": MODEL_NAME,
-            "version": snapshot["id"],
-            "state": "READY" if snapshot["status"] == "ok" else "UNAVAILABLE",
-            "reason": "" if snapshot["status"] == "ok" else str(snapshot.get("error") or ""),
+            "version": model.id,
+            "state": "READY" if model.status == "ok" else "UNAVAILABLE",
+            "reason": "" if model.status == "ok" else str(model.error or ""),
         }
-        for snapshot in services().store.list_snapshots(limit=LISTED_VERSIONS).items
+        for model in services().store.models.list(limit=LISTED_VERSIONS).items
     ]
 
 

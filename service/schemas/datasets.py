@@ -69,3 +69,22 @@ class DatasetSchema(ma.Schema):
     rows = ma.fields.Integer(required=True)
     counts = ma.fields.Nested(CountsSchema, required=True)
     created_at = ma.fields.String(required=True, metadata={"format": "date-time"})
+    message = ma.fields.String(
+        metadata={
+            "description": "Only in the answer to an upload of rows stored before: that the "
+            "dataset exists, and under which name (the first upload's; the new one is not applied)."
+        }
+    )
+
+
+class DatasetStoredBeforeSchema(DatasetSchema):
+    """The answer to an upload of rows stored before: the stored dataset, name included, and a
+    message saying so."""
+
+    message = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "That the dataset exists, under which name, and whether the name sent "
+            "was not applied."
+        },
+    )

@@ -25,7 +25,19 @@ class MetricsSchema(ma.Schema):
 class JobSchema(ma.Schema):
     """A training job; state is queued, running, succeeded, failed or cancelled."""
 
-    id = ma.fields.String(required=True)
+    job_id = ma.fields.String(
+        attribute="id",
+        dump_only=True,  # read from the record's id (a loaded field could not share it)
+        required=True,
+        metadata={"description": "The job's id, named as in POST /train and the event stream."},
+    )
+    id = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "Deprecated: the same as job_id, kept for older clients.",
+            "deprecated": True,
+        },
+    )
     state = ma.fields.String(required=True, validate=ma.validate.OneOf(STATES))
     progress = ma.fields.Nested(ProgressSchema, required=True)
     loss_history = ma.fields.List(ma.fields.Float(), required=True)

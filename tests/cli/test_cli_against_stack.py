@@ -147,12 +147,12 @@ def test_predict_a_tsv_file_with_any_header_case(stack, seed_model: dict, tmp_pa
 
 
 def test_listings_show_the_trained_model_job_and_dataset(stack, seed_model: dict) -> None:
-    model_id, job_id = seed_model["model_id"], seed_model["id"]
+    model_id, job_id = seed_model["model_id"], seed_model["job_id"]
 
     models = run_json(stack, "models")
     assert model_id in [m["id"] for m in models]
     jobs = run_json(stack, "jobs")
-    assert job_id in [j["id"] for j in jobs]
+    assert job_id in [j["job_id"] for j in jobs]
     assert len(run_json(stack, "jobs", "--limit", "1")) == 1
     datasets = run_json(stack, "datasets")
     assert seed_model["dataset_id"] in [d["id"] for d in datasets]
@@ -181,7 +181,7 @@ def test_promote_changes_the_model_predict_uses(stack, seed_model: dict, seed_cs
     )
     assert other.exit_code == 0, other.output
     other_id = json.loads(other.stdout)["model_id"]
-    before = stack.store.latest_model_id()
+    before = stack.store.models.latest_id()
     assert before != other_id  # --no-promote kept the latest
     try:
         promoted = run(stack, "promote", other_id)
@@ -212,9 +212,12 @@ def test_cancel_a_running_job_then_watch_exits_non_zero(stack, tmp_path: Path) -
     assert cancelled.exit_code == 0, cancelled.output
     assert f"cancel requested for job {job_id}" in cancelled.stdout
 
+    assert stack.wait_for_job(job_id)["state"] == "cancelled"
     watched = run(stack, "watch", job_id)
     assert watched.exit_code == 1
     assert f"job {job_id} cancelled" in watched.stderr
+    progress = [line for line in watched.stderr.splitlines() if " epoch " in line]
+    assert len(progress) == 1 and progress[0].startswith("cancelled epoch "), watched.stderr  # once
     assert stack.get(f"/jobs/{job_id}").json()["model_id"] is None
 
     again = run(stack, "cancel", job_id)
@@ -278,3 +281,17 @@ def test_an_unknown_model_is_the_servers_404(stack, seed_model: dict) -> None:
     assert result.stderr.splitlines()[1:] == [
         f"  {field}: {why}" for field, whys in body["errors"].items() for why in whys
     ]
+
+
+def test_a_re_upload_under_another_name_says_which_name_it_keeps(stack, tmp_path: Path) -> None:
+    people = tmp_path / "people.csv"
+    rows = [f"{120 + i},{60 + i % 12},{'FM'[i % 2]}" for i in range(97)]  # rows no other test has
+    people.write_text("weight,height,gender\n" + "\n".join(rows) + "\n")
+    first = run(stack, "train", str(people), "--name", "first", "--epochs", "1", "--no-promote")
+    assert first.exit_code == 0, first.output
+    assert "already stored" not in first.stderr
+
+    again = run(stack, "train", str(people), "--name", "second", "--epochs", "1", "--no-promote")
+
+    assert again.exit_code == 0, again.output
+    assert "named 'first'; it keeps that name, 'second' was not applied" in again.stderr

@@ -70,7 +70,7 @@ def cancelled_jobs(stack, dataset_id: str, count: int) -> list[str]:
     made = []
     for _ in range(count):
         job_id = f"page-{uuid.uuid4().hex[:12]}"
-        stack.store.create_job({"id": job_id, "dataset_id": dataset_id})
+        stack.store.jobs.create({"id": job_id, "dataset_id": dataset_id})
         assert stack.delete(f"/jobs/{job_id}").status_code == 200
         made.append(job_id)
     return made[::-1]

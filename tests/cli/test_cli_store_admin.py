@@ -163,11 +163,11 @@ def test_store_import_of_a_file_store_through_the_cli_twice(tmp_path: Path) -> N
     assert report["added"] == {} and report["unreadable"] == 0
     opened = ModelStore.from_settings(Settings(store_path=store))
     try:
-        assert opened.latest_model_id() == old["model_id"]
-        assert opened.get_snapshot(old["model_id"])["sha256"] == old["sha"]
-        job = opened.get_job(old["job_id"])
-        assert (job["state"], job["created_at"]) == ("succeeded", "2026-11-20T10:00:01.000000Z")
-        assert opened.get_dataset(old["dataset_id"])["name"] == "seed"
-        assert len(opened.list_snapshots().items) == 1 and len(opened.promotions()) == 1
+        assert opened.models.latest_id() == old["model_id"]
+        assert opened.models.snapshot(old["model_id"])["sha256"] == old["sha"]
+        job = opened.jobs.get(old["job_id"])
+        assert (job.state, job.created_at) == ("succeeded", "2026-11-20T10:00:01.000000Z")
+        assert opened.datasets.get(old["dataset_id"]).name == "seed"
+        assert len(opened.models.list().items) == 1 and len(opened.models.promotions()) == 1
     finally:
         opened.close()

@@ -39,6 +39,24 @@ def points(driver, chart_id: str) -> int:
     return int(driver.find_element(By.ID, chart_id).get_attribute("data-points") or 0)
 
 
+#: The followed job as the page shows it, read in one go (the page cannot change in between).
+JOB_AS_SHOWN = """
+const row = document.querySelector(`#jobs-table tr[data-job-id="${arguments[0]}"]`);
+return row && {
+  row_state: row.dataset.state,
+  row_epoch: row.cells[2].textContent,
+  card_state: document.getElementById("job-state").dataset.state,
+  card_epoch: document.getElementById("job-epoch").textContent,
+  status: document.getElementById("train-status").textContent,
+};
+"""
+
+
+def job_as_shown(driver, job_id: str) -> dict | None:
+    """The job's list row, card and the training form's status; None while it is not listed."""
+    return driver.execute_script(JOB_AS_SHOWN, job_id)
+
+
 def save_full_page_screenshot(driver, path: Path, width: int = 1400) -> None:
     """Screenshot of the whole page: the viewport is made as tall as the content first."""
     height = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]["height"]
@@ -78,9 +96,18 @@ def test_upload_train_watch_promote_predict_in_a_browser(
     )
     live_points = points(browser, "job-chart")
     assert browser.find_elements(By.CSS_SELECTOR, "#job-chart canvas")
+    # The jobs list follows the same events as the card: its row says what the card says.
+    job_id = browser.find_element(By.ID, "job-title").text
+    shown = wait.until(lambda d: job_as_shown(d, job_id))
+    assert (shown["row_state"], shown["row_epoch"]) == (shown["card_state"], shown["card_epoch"])
+    if shown["card_state"] == "running":  # (it may have ended already on a fast machine)
+        assert shown["status"] == f"Job {job_id} running."
     wait.until(
         lambda d: d.find_element(By.ID, "job-state").get_attribute("data-state") == "succeeded"
     )
+    done = job_as_shown(browser, job_id)
+    assert done["row_state"] == "succeeded" and done["row_epoch"] == f"{EPOCHS} / {EPOCHS}"
+    assert done["status"] == "", "the form still speaks of the job after it ended"
     model_id = wait.until(lambda d: d.find_element(By.ID, "job-model-id").text)
     assert points(browser, "job-chart") >= live_points
     assert browser.find_element(By.ID, "job-epoch").text == f"{EPOCHS} / {EPOCHS}"

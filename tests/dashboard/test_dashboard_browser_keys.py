@@ -41,14 +41,14 @@ def keyed_api(tmp_path: Path, serve_app) -> tuple[str, ModelStore]:
 
 def save_model(store: ModelStore, output: list[float]) -> str:
     weights = [[[-1.0, -1.0], [1.0, 1.0]], [output]]
-    return store.save_snapshot({**SNAPSHOT, "weights": weights, "training": {}})["id"]
+    return store.models.save({**SNAPSHOT, "weights": weights, "training": {}})["id"]
 
 
 def test_the_pasted_key_reads_and_promotes_and_names_stay_text(keyed_api, browser) -> None:
     base_url, store = keyed_api
-    store.save_dataset(HOSTILE_NAME, [133.0, 160.0], [65.0, 72.0], [1.0, 0.0])
+    store.datasets.save(HOSTILE_NAME, [133.0, 160.0], [65.0, 72.0], [1.0, 0.0])
     first, second = save_model(store, [3.0, -3.0]), save_model(store, [-3.0, 3.0])
-    store.promote(first)
+    store.models.promote(first)
     wait = WebDriverWait(
         browser, 30, poll_frequency=0.05, ignored_exceptions=[StaleElementReferenceException]
     )
@@ -75,7 +75,7 @@ def test_the_pasted_key_reads_and_promotes_and_names_stay_text(keyed_api, browse
     wait.until(
         lambda d: d.find_element(By.CSS_SELECTOR, row).get_attribute("data-latest") == "true"
     )
-    assert store.latest_model_id() == second
+    assert store.models.latest_id() == second
 
     browser.find_element(By.ID, "key-forget").click()
     assert browser.execute_script("return sessionStorage.getItem('nnservice.apiKey')") is None

@@ -48,11 +48,11 @@ def test_show_more_appends_the_next_pages_until_the_last(
     settings = Settings(redis_url="redis://127.0.0.1:9/0", store_path=tmp_path / "store")
     base_url, store = serve_app(settings)
     for index in range(DATASETS):
-        store.save_dataset(f"people {index}", [100.0 + index, 180.0], [63.0, 70.0], [1.0, 0.0])
+        store.datasets.save(f"people {index}", [100.0 + index, 180.0], [63.0, 70.0], [1.0, 0.0])
     for index in range(MODELS):
-        store.save_snapshot({**SNAPSHOT, "training": {"seed": index}})
+        store.models.save({**SNAPSHOT, "training": {"seed": index}})
     for index in range(JOBS):
-        store.create_job({"id": f"job-{index:03}", "dataset_id": "ds-paging"})
+        store.jobs.create({"id": f"job-{index:03}", "dataset_id": "ds-paging"})
     newest_first = {
         path: [item["id"] for item in requests.get(base_url + path, params={"limit": 1000}).json()]
         for path, *_ in LISTS
@@ -76,7 +76,7 @@ def test_show_more_appends_the_next_pages_until_the_last(
     # The jobs are queued (active), so the list is fetched again every few seconds: all that is
     # shown, not just the first page. A job only the last page showed ends, and the list says so.
     oldest = newest_first["/jobs"][-1]
-    store.transition_job(oldest, ["queued"], state="failed", error="paging test")
+    store.jobs.transition(oldest, ["queued"], state="failed", error="paging test")
     row = f'#jobs-table tr[data-job-id="{oldest}"]'
     wait.until(lambda d: "failed" in d.find_element(By.CSS_SELECTOR, row).text)
     assert shown(browser, "jobs-table", "data-job-id") == newest_first["/jobs"]

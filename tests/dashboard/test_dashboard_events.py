@@ -40,11 +40,11 @@ def client(settings: Settings) -> FlaskClient:
 
 def update_job(store: ModelStore, job_id: str, **fields: object) -> None:
     """Change the job's row as a worker would (any state may change)."""
-    assert store.transition_job(job_id, STATES, **fields) is not None
+    assert store.jobs.transition(job_id, STATES, **fields) is not None
 
 
 def new_job(store: ModelStore, job_id: str = "job1", epochs: int = 30) -> str:
-    store.create_job({"id": job_id, "hyperparameters": {"epochs": epochs}})
+    store.jobs.create({"id": job_id, "hyperparameters": {"epochs": epochs}})
     return job_id
 
 
@@ -145,9 +145,9 @@ def test_a_write_that_changes_nothing_shown_is_no_event(store: ModelStore, read_
     assert first[0].startswith("retry:") and first[1].startswith("event: progress")
     assert first[2] == ": heartbeat\n\n"  # the first poll is over
 
-    version = store.job_version("job1")
+    version = store.jobs.version("job1")
     update_job(store, "job1", progress={"epoch": 1, "epochs": 3, "loss": 1.0})  # no change shown
-    assert store.job_version("job1") != version
+    assert store.jobs.version("job1") != version
     assert next(stream) == ": heartbeat\n\n"  # the next poll read the new version: no event
 
     update_job(store, "job1", state="failed", error="saving the model failed: disk full")

@@ -241,9 +241,9 @@ def test_train_on_a_predict_on_b_and_promotions_reach_b_within_a_second(cluster)
     done = time.monotonic()
     while _served(b) != {older["model_id"]}:
         assert time.monotonic() - done < PROMOTION_DELAY, "the promotion did not reach B in 1 s"
-    history = cluster["store"].promotions(1)
-    assert history[0]["model_id"] == older["model_id"]
-    assert history[0]["promoted_by"] == "anonymous"
+    history = cluster["store"].models.promotions(1)
+    assert history[0].model_id == older["model_id"]
+    assert history[0].promoted_by == "anonymous"
 
 
 def test_a_killed_workers_job_finishes_on_the_other_worker_bit_identically(
@@ -252,30 +252,30 @@ def test_a_killed_workers_job_finishes_on_the_other_worker_bit_identically(
     a, b = cluster["hosts"]
     store: ModelStore = cluster["store"]
     people = _people()
-    info, _ = store.save_dataset("people", **people)
+    info, _ = store.datasets.save("people", **people)
     # The reference: the same job, uninterrupted, on a store of this process's own.
     settings = Settings(store_path=tmp_path / "reference", checkpoint_seconds=3600.0)
     upgrade(settings.store_database_url)
     reference_store = ModelStore.from_settings(settings)
-    reference_store.save_dataset("people", **people)
+    reference_store.datasets.save("people", **people)
     reference_job = uuid.uuid4().hex
-    reference_store.create_job(
-        {"id": reference_job, "dataset_id": info["id"], "hyperparameters": LONG_JOB}
+    reference_store.jobs.create(
+        {"id": reference_job, "dataset_id": info.id, "hyperparameters": LONG_JOB}
     )
     assert run_training_job(reference_store, reference_job, settings) == "succeeded"
-    reference = reference_store.get_snapshot(reference_store.get_job(reference_job)["model_id"])
+    reference = reference_store.models.snapshot(reference_store.jobs.get(reference_job).model_id)
 
-    body = {"dataset_id": info["id"], "hyperparameters": LONG_JOB, "promote": False}
+    body = {"dataset_id": info.id, "hyperparameters": LONG_JOB, "promote": False}
     job_id = _train(a, body)
     deadline = time.monotonic() + 120
     while True:  # running, with a checkpoint written
-        record = store.get_job(job_id)
-        if record["state"] == "running" and store.load_checkpoint(job_id):
+        record = store.jobs.get(job_id)
+        if record.state == "running" and store.checkpoints.load(job_id):
             break
-        assert record["state"] in ("queued", "running"), record
+        assert record.state in ("queued", "running"), record
         assert time.monotonic() < deadline, record
         time.sleep(0.05)
-    owner_pid = int(record["worker"].split(":")[1])
+    owner_pid = int(record.worker.split(":")[1])
     running_on = next(h for h in (a, b) if owner_pid in child_pids(h.worker.pid))
     other = b if running_on is a else a
 
@@ -285,13 +285,13 @@ def test_a_killed_workers_job_finishes_on_the_other_worker_bit_identically(
     finished = _wait_for_job(other, job_id, timeout=150)
     assert finished["state"] == "succeeded", finished
     assert finished["attempts"] == 2
-    snapshot = store.get_snapshot(finished["model_id"])
+    snapshot = store.models.snapshot(finished["model_id"])
     assert snapshot["weights"] == reference["weights"]
     assert snapshot["biases"] == reference["biases"]
     assert snapshot["training"]["loss_history"] == reference["training"]["loss_history"]
-    mine = [m for m in store.list_snapshots(limit=1000).items if m["job_id"] == job_id]
-    assert [m["id"] for m in mine] == [finished["model_id"]]
-    assert store.load_checkpoint(job_id) is None
+    mine = [m for m in store.models.list(limit=1000).items if m.job_id == job_id]
+    assert [m.id for m in mine] == [finished["model_id"]]
+    assert store.checkpoints.load(job_id) is None
     reference_store.close()
 
 

@@ -154,7 +154,7 @@ def new_job() -> Callable[..., dict]:
 
     def create(store: ModelStore, job_id: str = "job1", **fields: object) -> dict:
         record = {"id": job_id, "dataset_id": DATASET_ID, "hyperparameters": {"epochs": 1000}}
-        return store.create_job({**record, **fields})
+        return store.jobs.create({**record, **fields})
 
     return create
 

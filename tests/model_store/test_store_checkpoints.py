@@ -7,7 +7,7 @@ import math
 import pytest
 
 from model_store import ModelStore
-from model_store.store import checkpoint_key
+from model_store.checkpoints import checkpoint_key
 
 
 def test_checkpoints_round_trip_floats_bit_exactly(store: ModelStore) -> None:
@@ -17,29 +17,29 @@ def test_checkpoints_round_trip_floats_bit_exactly(store: ModelStore) -> None:
         "rng_state": {"bit_generator": "PCG64", "state": {"state": 2**127 + 12345, "inc": 3}},
         "loss_history": [1 / 3, 2 / 3],
     }
-    store.save_checkpoint("job1", data)
-    assert store.load_checkpoint("job1") == data
+    store.checkpoints.save("job1", data)
+    assert store.checkpoints.load("job1") == data
     data["epochs_done"] = 600
-    store.save_checkpoint("job1", data)
-    assert store.load_checkpoint("job1")["epochs_done"] == 600
-    assert store.load_checkpoint("job2") is None
+    store.checkpoints.save("job1", data)
+    assert store.checkpoints.load("job1")["epochs_done"] == 600
+    assert store.checkpoints.load("job2") is None
 
 
 def test_unreadable_checkpoints_read_as_none(store: ModelStore, overwrite_object) -> None:
     for content in (b'{"epochs_done": 4', b"[1]", b"\xff\xfe", b"NaN", b""):
-        store.save_checkpoint("job1", {"epochs_done": 1})
+        store.checkpoints.save("job1", {"epochs_done": 1})
         overwrite_object(store, checkpoint_key("job1"), content)
-        assert store.load_checkpoint("job1") is None, content
+        assert store.checkpoints.load("job1") is None, content
 
 
 def test_a_checkpoint_with_nan_is_refused(store: ModelStore) -> None:
     with pytest.raises(ValueError):
-        store.save_checkpoint("job1", {"loss": float("nan")})
-    assert store.load_checkpoint("job1") is None
+        store.checkpoints.save("job1", {"loss": float("nan")})
+    assert store.checkpoints.load("job1") is None
 
 
 def test_delete_checkpoint(store: ModelStore) -> None:
-    store.save_checkpoint("job1", {"epochs_done": 1})
-    store.delete_checkpoint("job1")
-    store.delete_checkpoint("job1")  # deleting nothing is fine
-    assert store.load_checkpoint("job1") is None
+    store.checkpoints.save("job1", {"epochs_done": 1})
+    store.checkpoints.delete("job1")
+    store.checkpoints.delete("job1")  # deleting nothing is fine
+    assert store.checkpoints.load("job1") is None

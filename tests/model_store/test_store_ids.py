@@ -49,41 +49,39 @@ def _tree(path: Path) -> set[str]:
 def test_no_store_method_accepts_a_hostile_id(
     store: ModelStore, tmp_path: Path, make_snapshot
 ) -> None:
-    store.list_jobs()  # the database is open before the tree is compared
+    store.jobs.list()  # the database is open before the tree is compared
     before = _tree(tmp_path)
     for value in HOSTILE_IDS:
         _refused_everywhere(store, make_snapshot, value)
     assert _tree(tmp_path) == before
-    assert store.list_jobs().items == [] and store.list_snapshots().items == []
+    assert store.jobs.list().items == [] and store.models.list().items == []
 
 
 def _refused_everywhere(store: ModelStore, make_snapshot, value: object) -> None:
     calls = [
-        lambda: store.get_dataset(value),
-        lambda: store.load_dataset(value),
-        lambda: store.get_snapshot(value),
-        lambda: store.get_model_summary(value),
-        lambda: store.promote(value),
-        lambda: store.load_model(value),
-        lambda: store.create_job({"id": value}),
-        lambda: store.get_job(value),
-        lambda: store.job_version(value),
-        lambda: store.transition_job(value, ["queued"], state="running"),
-        lambda: store.claim_job(value, "A", 60.0, 3),
-        lambda: store.heartbeat(value, "A"),
-        lambda: store.finish_job(value, "A", "failed"),
-        lambda: store.release_job(value, "A"),
+        lambda: store.datasets.get(value),
+        lambda: store.datasets.load(value),
+        lambda: store.models.snapshot(value),
+        lambda: store.models.get(value),
+        lambda: store.models.promote(value),
+        lambda: store.models.load(value),
+        lambda: store.jobs.create({"id": value}),
+        lambda: store.jobs.get(value),
+        lambda: store.jobs.version(value),
+        lambda: store.jobs.transition(value, ["queued"], state="running"),
+        lambda: store.jobs.claim(value, "A", 60.0, 3),
+        lambda: store.jobs.heartbeat(value, "A"),
+        lambda: store.jobs.finish(value, "A", "failed"),
+        lambda: store.jobs.release(value, "A"),
         lambda: store.delete_job(value),
-        lambda: store.request_cancel(value),
-        lambda: store.cancel_requested(value),
-        lambda: store.mark_job_sent(value),
-        lambda: store.save_checkpoint(value, {"epoch": 1}),
-        lambda: store.load_checkpoint(value),
-        lambda: store.delete_checkpoint(value),
-        lambda: store.model_id_for_job(value),
+        lambda: store.jobs.request_cancel(value),
+        lambda: store.checkpoints.save(value, {"epoch": 1}),
+        lambda: store.checkpoints.load(value),
+        lambda: store.checkpoints.delete(value),
+        lambda: model_id_for_job(value),
     ]
     if value is not None:  # a snapshot without id gets a fresh one
-        calls.append(lambda: store.save_snapshot(make_snapshot(id=value)))
+        calls.append(lambda: store.models.save(make_snapshot(id=value)))
     for number, call in enumerate(calls):
         # InvalidId, or InvalidSnapshot for a snapshot's id field
         with pytest.raises(ValueError, match="invalid"):

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model_store import AlreadyExists, ModelStore, StoreError
+from model_store import AlreadyExists, DatasetRecord, ModelStore, StoreError
 from model_store.canonical import canonical_json, hashed_snapshot_json
 from model_store.datasets import content_id, dataset_columns
 from model_store.legacy_import import IMPORTER, import_file_store
@@ -136,53 +136,54 @@ def test_everything_comes_in_as_it_was(store: ModelStore, old_store: dict) -> No
     assert report.present == {} and report.unreadable == []
 
     for dataset_id, record in old_store["datasets"].items():
-        info = store.get_dataset(dataset_id)
-        assert info == {key: record[key] for key in ("id", "name", "rows", "counts", "created_at")}
-        loaded = store.load_dataset(dataset_id)
+        info = store.datasets.get(dataset_id)
+        fields = ("id", "name", "rows", "counts", "created_at")
+        assert info == DatasetRecord(**{key: record[key] for key in fields})
+        loaded = store.datasets.load(dataset_id)
         assert loaded.X[:, 0].tobytes() == np.array(record["weight"]).tobytes()
         assert loaded.X[:, 1].tobytes() == np.array(record["height"]).tobytes()
         assert loaded.y.tobytes() == np.array(record["label"]).tobytes()
-    assert [d["id"] for d in store.list_datasets().items] == list(old_store["datasets"])[::-1]
+    assert [d.id for d in store.datasets.list().items] == list(old_store["datasets"])[::-1]
 
     for model_id, snapshot in old_store["snapshots"].items():
-        assert store.get_snapshot(model_id) == snapshot  # same created_at, same sha256
-    listed = [s["id"] for s in store.list_snapshots().items]
+        assert store.models.snapshot(model_id) == snapshot  # same created_at, same sha256
+    listed = [m.id for m in store.models.list().items]
     assert listed == ["m-third", "m-import", "m-job-done"]  # by their own times
 
-    assert store.latest_model_id() == "m-import"
-    assert [p["model_id"] for p in store.promotions()] == old_store["promotions"][::-1]
-    assert {p["promoted_by"] for p in store.promotions()} == {IMPORTER}
-    assert store.promotion_history() == ["m-import", "m-third", "m-job-done"]
+    assert store.models.latest_id() == "m-import"
+    assert [p.model_id for p in store.models.promotions()] == old_store["promotions"][::-1]
+    assert {p.promoted_by for p in store.models.promotions()} == {IMPORTER}
+    assert store.models.promoted_ids() == ["m-import", "m-third", "m-job-done"]
 
     for job_id in ("job-done", "job-failed"):
-        record, old = store.get_job(job_id), old_store["jobs"][job_id]
+        record, old = store.jobs.get(job_id), old_store["jobs"][job_id]
         for key in ("state", "created_at", "finished_at", "model_id", "metrics", "error"):
-            assert record[key] == old[key], (job_id, key)
-        assert (record["loss_history"], record["progress"]) == (
+            assert getattr(record, key) == old[key], (job_id, key)
+        assert (record.loss_history, record.progress) == (
             old["loss_history"],
             old["progress"],
         )
-    assert store.get_job("job-done")["started_at"] == old_store["jobs"]["job-done"]["started_at"]
-    assert store.load_checkpoint("job-done") is None  # a finished job's checkpoint is not kept
+    assert store.jobs.get("job-done").started_at == old_store["jobs"]["job-done"]["started_at"]
+    assert store.checkpoints.load("job-done") is None  # a finished job's checkpoint is not kept
 
 
 def test_unfinished_jobs_come_back_queued_and_the_reaper_resends_them(
     store: ModelStore, old_store: dict
 ) -> None:
     import_file_store(store, old_store["root"])
-    resumed = store.get_job("job-run")
-    assert (resumed["state"], resumed["worker"], resumed["finished_at"]) == ("queued", None, None)
+    resumed = store.jobs.get("job-run")
+    assert (resumed.state, resumed.worker, resumed.finished_at) == ("queued", None, None)
     assert (
-        resumed["attempts"] == 1
-        and resumed["dataset_id"] == store.load_dataset(resumed["dataset_id"]).info["id"]
+        resumed.attempts == 1
+        and resumed.dataset_id == store.datasets.load(resumed.dataset_id).info.id
     )
-    assert store.load_checkpoint("job-run") == {"epochs_done": 40, "weights": [[0.1]]}
-    assert store.get_job("job-queued")["state"] == "queued"
-    repairs = store.reap_jobs(LONG, 3, LONG)
+    assert store.checkpoints.load("job-run") == {"epochs_done": 40, "weights": [[0.1]]}
+    assert store.jobs.get("job-queued").state == "queued"
+    repairs = store.jobs.reap(LONG, 3, LONG)
     assert sorted(repairs.resend) == ["job-queued", "job-run"]
-    assert store.reap_jobs(LONG, 3, LONG).resend == []
-    claim = store.claim_job("job-run", "A", LONG, 3)
-    assert claim.outcome == "claimed" and claim.record["attempts"] == 2
+    assert store.jobs.reap(LONG, 3, LONG).resend == []
+    claim = store.jobs.claim("job-run", "A", LONG, 3)
+    assert claim.outcome == "claimed" and claim.record.attempts == 2
 
 
 def test_the_id_of_an_imported_jobs_model_stays_reserved(
@@ -191,16 +192,16 @@ def test_the_id_of_an_imported_jobs_model_stays_reserved(
     import_file_store(store, old_store["root"])
     for model_id in ("m-job-run", "m-job-done"):
         with pytest.raises(AlreadyExists):
-            store.save_snapshot(make_snapshot(id=model_id), imported=True)
+            store.models.save(make_snapshot(id=model_id), imported=True)
 
 
 def test_importing_twice_adds_nothing(store: ModelStore, old_store: dict) -> None:
     import_file_store(store, old_store["root"])
     before = {
-        "datasets": store.list_datasets().items,
-        "models": store.list_snapshots().items,
-        "jobs": store.list_jobs().items,
-        "promotions": store.promotions(),
+        "datasets": store.datasets.list().items,
+        "models": store.models.list().items,
+        "jobs": store.jobs.list().items,
+        "promotions": store.models.promotions(),
     }
     report = import_file_store(store, old_store["root"])
     assert report.added == {}
@@ -213,10 +214,10 @@ def test_importing_twice_adds_nothing(store: ModelStore, old_store: dict) -> Non
     }
     assert report.unreadable == []
     after = {
-        "datasets": store.list_datasets().items,
-        "models": store.list_snapshots().items,
-        "jobs": store.list_jobs().items,
-        "promotions": store.promotions(),
+        "datasets": store.datasets.list().items,
+        "models": store.models.list().items,
+        "jobs": store.jobs.list().items,
+        "promotions": store.models.promotions(),
     }
     assert after == before
 
@@ -233,8 +234,8 @@ def test_a_damaged_old_snapshot_is_reported_not_imported(
     first, promotion = report.unreadable  # the snapshot, and its promotion (not found)
     assert first.startswith("models/m-third.json") and "sha256 does not match" in first
     assert promotion.startswith("models/PROMOTIONS: m-third: ")
-    assert store.latest_model_id() == "m-import"
-    assert [s["id"] for s in store.list_snapshots().items] == ["m-import", "m-job-done"]
+    assert store.models.latest_id() == "m-import"
+    assert [m.id for m in store.models.list().items] == ["m-import", "m-job-done"]
 
 
 def test_a_directory_that_is_not_a_store_is_refused(store: ModelStore, tmp_path: Path) -> None:

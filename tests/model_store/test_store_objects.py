@@ -137,18 +137,18 @@ def local_store(store: ModelStore) -> ModelStore:
 
 
 def test_a_file_in_the_way_fails_cleanly(local_store: ModelStore, make_snapshot) -> None:
-    saved = local_store.save_snapshot(make_snapshot(job_id="j1"))
-    local_store.promote(saved["id"])
+    saved = local_store.models.save(make_snapshot(job_id="j1"))
+    local_store.models.promote(saved["id"])
     root = local_store.objects.root
     (root / "models").rename(root / "models-aside")
     (root / "models").write_text("not a directory")
     (root / "probes").write_text("not a directory")
     with pytest.raises(StoreWriteError, match="models"):
-        local_store.save_snapshot(make_snapshot(job_id="j2", id="m-j2"))
+        local_store.models.save(make_snapshot(job_id="j2", id="m-j2"))
     with pytest.raises(StoreWriteError):
         local_store.check_writable()
-    assert [s["id"] for s in local_store.list_snapshots().items] == [saved["id"]]
-    assert local_store.latest_model_id() == saved["id"]
+    assert [m.id for m in local_store.models.list().items] == [saved["id"]]
+    assert local_store.models.latest_id() == saved["id"]
 
 
 # A child process with RLIMIT_FSIZE set: writing past the limit fails with EFBIG (SIGXFSZ is
@@ -159,10 +159,10 @@ from model_store import ModelStore, StoreError
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 store = ModelStore(sys.argv[1], sys.argv[2])
 snapshot = json.loads(sys.argv[3])
-store.list_snapshots()  # the database is open before the limit
+store.models.list()  # the database is open before the limit
 resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[4]), int(sys.argv[4])))
 try:
-    store.save_snapshot(snapshot)
+    store.models.save(snapshot)
     print("saved")
 except StoreError as error:
     print(f"{type(error).__name__}: {error}")
@@ -173,7 +173,7 @@ except StoreError as error:
 def test_a_write_failing_for_lack_of_space_leaves_no_partial_object_nor_row(
     local_store: ModelStore, store_locations, make_snapshot, run_python, limit: int
 ) -> None:
-    good = local_store.save_snapshot(make_snapshot(job_id="old"))
+    good = local_store.models.save(make_snapshot(job_id="old"))
     big = make_snapshot(job_id="new", id="m-new")
     big["training"]["loss_history"] = [0.5] * 5000
     process = run_python(LIMITED_WRITER, *store_locations, json.dumps(big), str(limit))

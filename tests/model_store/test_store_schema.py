@@ -56,9 +56,9 @@ def test_upgrading_twice_changes_nothing(empty_database_url: str) -> None:
     upgrade(empty_database_url)
     store = ModelStore(empty_database_url, "unused-objects")
     try:
-        store.create_job({"id": "job1"})
+        store.jobs.create({"id": "job1"})
         assert upgrade(empty_database_url) == (head_revision(), head_revision())
-        assert store.get_job("job1")["state"] == "queued"  # no table was dropped or recreated
+        assert store.jobs.get("job1").state == "queued"  # no table was dropped or recreated
         store.require_current_schema()
     finally:
         store.close()
@@ -154,7 +154,7 @@ def test_upgrading_from_0001_fills_the_kept_histogram_from_finished_jobs(
     upgrade(empty_database_url)
     store = ModelStore(empty_database_url, "unused-objects")
     try:
-        figures = store.training_duration_histogram()
+        figures = store.jobs.duration_histogram()
     finally:
         store.close()
     cumulative, count, total = figures["succeeded"]

@@ -15,10 +15,10 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 def test_predict_proba_applies_normalization_then_the_network(
     store: ModelStore, make_snapshot
 ) -> None:
-    saved = store.save_snapshot(
+    saved = store.models.save(
         make_snapshot(normalization={"mean": [135.0, 66.0], "scale": [2.0, 4.0]})
     )
-    model = store.load_model(saved["id"])
+    model = store.models.load(saved["id"])
     assert isinstance(model, TrainedModel)
     assert model.model_id == saved["id"] and model.snapshot == saved
     X = np.array([[128.0, 63.0], [155.0, 68.0], [135.0, 66.0]])
@@ -37,22 +37,22 @@ def test_predict_proba_applies_normalization_then_the_network(
 
 def test_the_seed_network_on_x_2_3(store: ModelStore, make_snapshot) -> None:
     # Seed: weights [0, 1], bias 0 everywhere, input [2, 3] -> 0.7216325609518421.
-    saved = store.save_snapshot(
+    saved = store.models.save(
         make_snapshot(
             weights=[[[0.0, 1.0], [0.0, 1.0]], [[0.0, 1.0]]],
             biases=[[0.0, 0.0], [0.0]],
             normalization={"mean": [0.0, 0.0], "scale": [1.0, 1.0]},
         )
     )
-    probability = store.load_model(saved["id"]).predict_proba(np.array([[2.0, 3.0]]))
+    probability = store.models.load(saved["id"]).predict_proba(np.array([[2.0, 3.0]]))
     assert probability[0] == pytest.approx(0.7216325609518421, abs=1e-15)
 
 
 def test_a_corrupt_model_is_not_loaded(
     store: ModelStore, make_snapshot, overwrite_object, snapshot_key
 ) -> None:
-    saved = store.save_snapshot(make_snapshot(id="m-c"))
+    saved = store.models.save(make_snapshot(id="m-c"))
     key = snapshot_key(store, "m-c")
     overwrite_object(store, key, store.objects.get(key).replace(b"0.5", b"0.6"))
     with pytest.raises(CorruptSnapshot, match="sha256"):
-        store.load_model(saved["id"])
+        store.models.load(saved["id"])

@@ -73,11 +73,11 @@ def wait_for_lines(log: Path, field: str, value: str, count: int, timeout: float
 @pytest.fixture
 def promoted(stack) -> Iterator[str]:
     """SNAPSHOT saved and promoted through the API; the previous latest is promoted back after."""
-    previous = stack.store.latest_model_id()
-    model_id = stack.store.save_snapshot(SNAPSHOT)["id"]
+    previous = stack.store.models.latest_id()
+    model_id = stack.store.models.save(SNAPSHOT)["id"]
     assert stack.post(f"/models/{model_id}/promote").status_code == 200
     stack.wait_until_served(model_id)  # every API process has seen the promotion
     yield model_id
     if previous is not None:
-        stack.store.promote(previous)
+        stack.store.models.promote(previous)
         stack.wait_until_served(previous)

@@ -28,8 +28,8 @@ def logged_with_access_lines(log: Path, request_ids: list[str], timeout: float =
 def test_api_lines_carry_the_request_id(stack) -> None:
     """The request during which an API process notices a promotion carries its request id on
     the "serving model" line as on its access line."""
-    previous = stack.store.latest_model_id()
-    model_id = stack.store.save_snapshot({**SNAPSHOT, "loss": "log_loss"})["id"]
+    previous = stack.store.models.latest_id()
+    model_id = stack.store.models.save({**SNAPSHOT, "loss": "log_loss"})["id"]
     assert stack.post(f"/models/{model_id}/promote").status_code == 200
     try:
         request_ids, deadline = [], time.monotonic() + 10
@@ -71,7 +71,7 @@ def test_api_lines_carry_the_request_id(stack) -> None:
         assert len(json_lines(stack.root / "api.log")) > len(lines)  # and every line is JSON
     finally:
         if previous is not None:
-            stack.store.promote(previous)
+            stack.store.models.promote(previous)
             stack.wait_until_served(previous)
 
 

@@ -69,15 +69,15 @@ def test_training_jobs_durations_and_the_served_model(stack, promoted: str) -> N
     assert stack.wait_for_job(job_id)["state"] == "succeeded"
 
     for _ in range(50):  # other tests' jobs may still be finishing: wait for a quiet moment
-        records = stack.store.list_jobs(limit=1000).items
+        records = stack.store.jobs.list(limit=1000).items
         samples = scrape(stack.base_url)
-        if records == stack.store.list_jobs(limit=1000).items:
+        if records == stack.store.jobs.list(limit=1000).items:
             break
         time.sleep(0.2)
-    by_state = collections.Counter(record["state"] for record in records)
+    by_state = collections.Counter(record.state for record in records)
     for state in ("queued", "running", "succeeded", "failed", "cancelled"):
         assert value(samples, "nnservice_training_jobs", state=state) == by_state[state], state
-    ran = [r for r in records if r["state"] == "succeeded" and r["started_at"] and r["finished_at"]]
+    ran = [r for r in records if r.state == "succeeded" and r.started_at and r.finished_at]
     durations = value(samples, "nnservice_training_duration_seconds_count", state="succeeded")
     assert durations == len(ran) >= 1
     assert value(samples, "nnservice_training_duration_seconds_sum", state="succeeded") > 0

@@ -77,11 +77,11 @@ def test_job_figures_come_from_aggregates_over_the_stores_rows(tmp_path) -> None
     upgrade(database_url)
     store = ModelStore(database_url, tmp_path / "objects")
     for index in range(4):
-        store.create_job({"id": f"job-{index}", "dataset_id": "ds-x"})
-    store.claim_job("job-1", "owner", 30, 3)
-    store.finish_job("job-1", "owner", "succeeded")
-    store.claim_job("job-2", "owner", 30, 3)
-    store.transition_job("job-3", ("queued",), state="cancelled")
+        store.jobs.create({"id": f"job-{index}", "dataset_id": "ds-x"})
+    store.jobs.claim("job-1", "owner", 30, 3)
+    store.jobs.finish("job-1", "owner", "succeeded")
+    store.jobs.claim("job-2", "owner", 30, 3)
+    store.jobs.transition("job-3", ("queued",), state="cancelled")
     figures = JobFigures(store)
 
     assert figures.counts() == {
@@ -91,8 +91,8 @@ def test_job_figures_come_from_aggregates_over_the_stores_rows(tmp_path) -> None
         "failed": 0,
         "cancelled": 1,
     }
-    record = store.get_job("job-1")
-    seconds = (from_iso(record["finished_at"]) - from_iso(record["started_at"])) / 1e6
+    record = store.jobs.get("job-1")
+    seconds = (from_iso(record.finished_at) - from_iso(record.started_at)) / 1e6
     cumulative, count, total = figures.durations()["succeeded"]
     assert count == 1 and total == pytest.approx(seconds)
     assert cumulative == [int(seconds <= bound) for bound in DURATION_BOUNDS]

@@ -48,16 +48,16 @@ def probability_female(weight: float, height: float) -> float:
 @pytest.fixture
 def model_id(stack) -> str:
     """The snapshot, saved in the stack's store but not promoted."""
-    return stack.store.save_snapshot(SNAPSHOT)["id"]
+    return stack.store.models.save(SNAPSHOT)["id"]
 
 
 @pytest.fixture
 def latest_model_id(stack, model_id: str) -> Iterator[str]:
     """The snapshot as the latest model; the previous latest is restored afterwards."""
-    previous = stack.store.latest_model_id()
-    stack.store.promote(model_id)
+    previous = stack.store.models.latest_id()
+    stack.store.models.promote(model_id)
     stack.wait_until_served(model_id)
     yield model_id
     if previous is not None:
-        stack.store.promote(previous)
+        stack.store.models.promote(previous)
         stack.wait_until_served(previous)

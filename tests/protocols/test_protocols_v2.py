@@ -194,7 +194,7 @@ def test_a_version_is_checked_by_its_store_record(stack, tmp_path) -> None:
     settings = migrated(Settings(store_path=tmp_path, redis_url=stack.redis_url))
     client = create_app(settings).test_client()
     store = ModelStore.from_settings(settings)
-    model_id = store.save_snapshot(SNAPSHOT)["id"]
+    model_id = store.models.save(SNAPSHOT)["id"]
     version = f"/v2/models/nnservice/versions/{model_id}"
     unknown = {"error": "no version 'm-nope' of model 'nnservice'"}
     for suffix in ("", "/config", "/stats"):

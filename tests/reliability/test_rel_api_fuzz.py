@@ -102,11 +102,11 @@ def known(fuzz_stack: Stack, app: Flask) -> Known:
     body = {"dataset_id": dataset_id, "hyperparameters": {"epochs": 50, "seed": 1}}
     job_id = client.post("/train", json=body).get_json()["job_id"]
     record = fuzz_stack.wait_for_record(job_id)
-    assert record["state"] == "succeeded", record
-    corrupt = store.save_snapshot(SNAPSHOT)["id"]
+    assert record.state == "succeeded", record
+    corrupt = store.models.save(SNAPSHOT)["id"]
     path = snapshot_object_path(store, corrupt)
     path.write_bytes(path.read_bytes()[:-40])
-    return Known(dataset_id, record["model_id"], corrupt, job_id)
+    return Known(dataset_id, record.model_id, corrupt, job_id)
 
 
 def _has_inputs(operation) -> bool:
@@ -249,11 +249,11 @@ def _protocol_requests(known: Known) -> list[tuple[str, dict]]:
 
 def test_known_requests_get_documented_answers(app: Flask, known: Known, fuzz_stack) -> None:
     """2xx and the documented 404/409s, checked against the document like the generated ones."""
-    queued = fuzz_stack.store.create_job({"id": uuid.uuid4().hex, "dataset_id": known.dataset_id})
+    queued = fuzz_stack.store.jobs.create({"id": uuid.uuid4().hex, "dataset_id": known.dataset_id})
     schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
     operations = {result.ok().label: result.ok() for result in schema.get_all_operations()}
     statuses = collections.defaultdict(set)
-    for label, arguments in _known_requests(known, queued["id"]):
+    for label, arguments in _known_requests(known, queued.id):
         arguments.setdefault("media_type", "application/json" if "body" in arguments else None)
         case = operations[label].Case(**arguments)
         response = case.call_and_validate(checks=CHECKS)

@@ -29,9 +29,9 @@ def _promote_a_model(stack) -> str:
 
 def test_redis_down_predict_serves_train_is_503_then_training_resumes(stack) -> None:
     model_id = _promote_a_model(stack)
-    queued = stack.store.create_job({"id": uuid.uuid4().hex, "dataset_id": "ds-none"})["id"]
+    queued = stack.store.jobs.create({"id": uuid.uuid4().hex, "dataset_id": "ds-none"}).id
     pids = (stack.api.pid, stack.worker.pid)
-    jobs_before = len(stack.store.list_jobs(limit=1000).items)
+    jobs_before = len(stack.store.jobs.list(limit=1000).items)
 
     stack.stop_redis()
     try:
@@ -50,7 +50,7 @@ def test_redis_down_predict_serves_train_is_503_then_training_resumes(stack) -> 
         body = refused.json()
         assert "Redis" in body["message"] and "not created" in body["message"]
         assert list(body["errors"]) == ["broker"]
-        assert len(stack.store.list_jobs(limit=1000).items) == jobs_before
+        assert len(stack.store.jobs.list(limit=1000).items) == jobs_before
 
         ready = stack.get("/readyz")
         assert ready.status_code == 503

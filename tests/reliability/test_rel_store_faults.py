@@ -142,7 +142,7 @@ def test_a_snapshot_that_cannot_be_written_fails_the_job_cleanly(
         first = private.wait_for_job(private.post("/train", json=small).json()["job_id"])
         assert first["state"] == "succeeded", first
         good = first["model_id"]
-        assert private.store.latest_model_id() == good
+        assert private.store.models.latest_id() == good
         before = sorted(str(p.relative_to(small_disk)) for p in small_disk.rglob("*"))
 
         # 20,000 epochs: the snapshot keeps every epoch's loss (~400 kB): more than the disk.
@@ -156,9 +156,9 @@ def test_a_snapshot_that_cannot_be_written_fails_the_job_cleanly(
         after = sorted(str(p.relative_to(small_disk)) for p in small_disk.rglob("*"))
         assert [p for p in after if p not in before] == [f"models/m-{job['id']}"]  # empty dir
         assert not any((small_disk / "models" / f"m-{job['id']}").iterdir())
-        assert private.store.latest_model_id() == good
+        assert private.store.models.latest_id() == good
         assert private.post("/predict", json=EMILY).json()["model_id"] == good
-        assert private.store.load_checkpoint(job["id"]) is None
+        assert private.store.checkpoints.load(job["id"]) is None
         assert [m["id"] for m in private.get("/models").json()] == [good]
 
         again = private.wait_for_job(private.post("/train", json=small).json()["job_id"])

@@ -48,7 +48,7 @@ def test_a_job_whose_message_was_lost_is_sent_again_and_succeeds(stack) -> None:
     job_id = uuid.uuid4().hex
     # The row, as POST /train commits it, but no task: as if the API died before sending it.
     hyperparameters = {**DEFAULT_HYPERPARAMETERS, "epochs": 20, "seed": 3}
-    stack.store.create_job(
+    stack.store.jobs.create(
         {"id": job_id, "dataset_id": dataset_id, "hyperparameters": hyperparameters}
     )
 

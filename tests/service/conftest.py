@@ -94,9 +94,9 @@ def saved_model(store: ModelStore, snapshot_body: Callable[..., dict]) -> Callab
     """Save a snapshot straight into the store (as a worker would); returns its id."""
 
     def save(flip: bool = False, promote: bool = True) -> str:
-        model_id = store.save_snapshot(snapshot_body(flip=flip))["id"]
+        model_id = store.models.save(snapshot_body(flip=flip))["id"]
         if promote:
-            store.promote(model_id)
+            store.models.promote(model_id)
         return model_id
 
     return save

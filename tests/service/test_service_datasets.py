@@ -19,7 +19,23 @@ def test_json_rows_then_the_same_rows_again(client: FlaskClient) -> None:
     assert again.status_code == 200
     assert again.get_json()["id"] == info["id"]
     assert client.get(f"/datasets/{info['id']}").get_json() == info
+    assert again.get_json() == {**info, "message": again.get_json()["message"]}
     assert [d["id"] for d in client.get("/datasets").get_json()] == [info["id"]]
+
+
+def test_a_re_upload_says_the_dataset_exists_and_under_which_name(client: FlaskClient) -> None:
+    info = client.post("/datasets", json={"name": "seed", "rows": SEED_ROWS}).get_json()
+
+    renamed = client.post("/datasets", json={"name": "my people", "rows": SEED_ROWS}).get_json()
+    same = client.post("/datasets", json={"name": "seed", "rows": SEED_ROWS}).get_json()
+
+    assert renamed["name"] == same["name"] == "seed"
+    assert renamed["message"] == (
+        f"These rows are already stored as dataset {info['id']} named 'seed'; it keeps that name, "
+        "'my people' was not applied (a dataset is named by its first upload)."
+    )
+    assert same["message"] == f"These rows are already stored as dataset {info['id']} named 'seed'."
+    assert "message" not in client.get(f"/datasets/{info['id']}").get_json()
 
 
 def test_the_same_people_as_csv_get_the_same_id(client: FlaskClient) -> None:
@@ -36,7 +52,7 @@ def test_metric_rows_are_stored_in_pounds_and_inches(client: FlaskClient, store)
         {"weight": 80, "height": 180.34, "gender": "MALE"},
     ]
     info = client.post("/datasets", json={"rows": rows, "units": "metric"}).get_json()
-    dataset = store.load_dataset(info["id"])
+    dataset = store.datasets.load(info["id"])
     assert abs(dataset.X[0, 1] - 65.0) < 1e-9 and abs(dataset.X[1, 1] - 71.0) < 1e-9
     assert abs(dataset.X[0, 0] - 60 / 0.45359237) < 1e-9
 

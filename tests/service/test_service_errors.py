@@ -53,7 +53,7 @@ def test_ids_that_are_not_ids_never_reach_the_store(
     before = object_files(store)
     assert_error(client.get(path), 404)
     assert object_files(store) == before
-    assert store.list_datasets().items == store.list_jobs().items == []
+    assert store.datasets.list().items == store.jobs.list().items == []
 
 
 def test_wrong_content_type_is_415(client: FlaskClient) -> None:

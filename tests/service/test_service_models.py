@@ -72,7 +72,7 @@ def test_a_jobs_model_id_cannot_be_imported_even_claiming_the_job(
 ) -> None:
     """`m-<job id>` belongs to that job alone, from its creation: POST /models gets 409, also with
     `training.job_id` naming the job, and the job later saves its own snapshot under it."""
-    store.create_job({"id": "job1", "dataset_id": "ds-x"})
+    store.jobs.create({"id": "job1", "dataset_id": "ds-x"})
     for training in ({}, {"job_id": "job1"}):
         body = snapshot_body(id="m-job1", training=training)
         response = client.post("/models", json=body)
@@ -81,7 +81,7 @@ def test_a_jobs_model_id_cannot_be_imported_even_claiming_the_job(
             "id": ["The id 'm-job1' is taken (by another model, or a job's model)."]
         }
     assert client.get("/models/m-job1").status_code == 404
-    assert store.list_snapshots().items == []
+    assert store.models.list().items == []
 
 
 def test_any_taken_id_is_409_and_the_same_snapshot_again_is_200(

@@ -5,6 +5,9 @@ from __future__ import annotations
 from flask.testing import FlaskClient
 from openapi_spec_validator import validate
 
+from foundation.settings import Settings
+from service import create_app
+
 EXPECTED = {
     "/datasets": {"get", "post"},
     "/datasets/{dataset_id}": {"get"},
@@ -85,3 +88,21 @@ def test_docs_page_uses_bundled_assets(client: FlaskClient) -> None:
     script = client.get("/docs/assets/swagger-ui-bundle.js")
     assert script.status_code == 200 and len(script.get_data()) > 100_000
     script.close()
+
+
+def test_no_security_scheme_without_api_keys(client: FlaskClient) -> None:
+    """Without NNSERVICE_API_KEYS there is nothing to authorize: no padlocks in Swagger UI."""
+    spec = client.get("/openapi.json").get_json()
+    assert "security" not in spec
+    assert "securitySchemes" not in spec.get("components", {})
+    for operations in spec["paths"].values():
+        for operation in operations.values():
+            assert "security" not in operation
+
+
+def test_the_bearer_scheme_is_declared_with_api_keys(settings: Settings) -> None:
+    keyed = settings.model_copy(update={"api_keys": ("k-one",)})
+    spec = create_app(keyed).test_client().get("/openapi.json").get_json()
+    validate(spec)
+    assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    assert spec["security"] == [{"bearerAuth": []}, {}]

@@ -72,7 +72,7 @@ def test_a_newly_promoted_model_is_used_without_restart(
     second = saved_model(flip=True)
     answer = predict_when(client, lambda body: body["model_id"] == second, **EMILY)
     assert answer["predictions"][0]["gender"] == "M"
-    store.promote(first)
+    store.models.promote(first)
     assert predict_when(client, lambda body: body["model_id"] == first, **EMILY)
 
 
@@ -100,7 +100,7 @@ def test_a_corrupt_latest_keeps_the_last_good_model_serving(
     def damage_found(body: dict) -> bool:
         """The cache's next poll found the new promotion, failed to load it (which records the
         damage in the store) and answered with the last good model."""
-        return body["model_id"] == good and store.get_model_summary(bad)["status"] == "corrupt"
+        return body["model_id"] == good and store.models.get(bad).status == "corrupt"
 
     predict_when(client, damage_found, **EMILY)
     assert predict(client, **EMILY)["model_id"] == good
@@ -120,7 +120,7 @@ def test_a_fresh_process_with_a_corrupt_latest_serves_the_last_good_promoted_mod
     saved_model(promote=False)  # never promoted: never a fallback
     bad = saved_model()
     snapshot_object_path(store, bad).write_text("not json")
-    assert store.promotion_history() == [bad, good, older]
+    assert store.models.promoted_ids() == [bad, good, older]
     assert predict(app.test_client(), **EMILY)["model_id"] == good  # this app served nothing yet
 
     snapshot_object_path(store, good).write_text("{}")
@@ -137,6 +137,6 @@ def test_ten_thousand_rows_match_the_network(
     instances = [{"weight": w, "height": h} for w, h in X.tolist()]
     answer = predict(client, instances=instances)
     got = np.array([p["probability_female"] for p in answer["predictions"]])
-    np.testing.assert_allclose(got, store.load_model(model_id).predict_proba(X))
+    np.testing.assert_allclose(got, store.models.load(model_id).predict_proba(X))
     genders = np.array([p["gender"] for p in answer["predictions"]])
     np.testing.assert_array_equal(genders == "F", got >= 0.5)

@@ -282,7 +282,7 @@ def fuzzed_app(tmp_path_factory: pytest.TempPathFactory, broker: EmbeddedRedis) 
     upgrade(settings.store_database_url)
     app = create_app(settings)
     store = app.extensions[EXTENSION].store
-    store.promote(store.save_snapshot(SNAPSHOT)["id"])
+    store.models.promote(store.models.save(SNAPSHOT)["id"])
     return app
 
 

@@ -89,7 +89,7 @@ def test_dataset_rows_are_validated_and_nothing_is_stored(
             "3": {"height": ["Special numeric values (nan or infinity) are not permitted."]},
         }
     }
-    assert store.list_datasets().items == []
+    assert store.datasets.list().items == []
 
 
 @pytest.mark.parametrize(
@@ -153,7 +153,7 @@ def test_train_within_the_job_budget_only(client: FlaskClient, store: ModelStore
     errors = errors_of(client.post("/train", json=body))
     (message,) = errors["hyperparameters"]["epochs"]
     assert "1000200" in message and "at most 5000 epochs" in message
-    assert store.list_jobs().items == []
+    assert store.jobs.list().items == []
 
 
 def test_train_needs_exactly_one_data_source(client: FlaskClient) -> None:
@@ -189,4 +189,4 @@ def test_train_with_the_broker_down_is_503_and_leaves_no_job(
     errors = errors_of(response, 503)
     assert "broker" in errors
     assert "Redis" in response.get_json()["message"]
-    assert store.list_jobs().items == []
+    assert store.jobs.list().items == []

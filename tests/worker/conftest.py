@@ -43,13 +43,13 @@ def store(settings: Settings) -> Iterator[ModelStore]:
 def seed_dataset(store: ModelStore) -> str:
     """The seed's four people (Alice, Bob, Charlie, Diana) stored as a dataset; its id."""
     people = [ALICE, BOB, CHARLIE, DIANA]
-    info, _ = store.save_dataset(
+    info, _ = store.datasets.save(
         "seed",
         [w for w, _ in people],
         [h for _, h in people],
         [1.0, 0.0, 0.0, 1.0],
     )
-    return info["id"]
+    return info.id
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ def make_job(store: ModelStore, seed_dataset: str) -> Callable[..., str]:
         job_id = uuid.uuid4().hex
         hp = {**DEFAULT_HYPERPARAMETERS, "seed": 0, **hyperparameters}
         extra = {key: hp.pop(key) for key in ("initial_model_id", "promote") if key in hp}
-        store.create_job(
+        store.jobs.create(
             {"id": job_id, "dataset_id": dataset_id or seed_dataset, "hyperparameters": hp, **extra}
         )
         return job_id

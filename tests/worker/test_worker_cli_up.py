@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,7 @@ import requests
 from stack import alive, child_pids, descendant_pids  # tests/stack.py, loaded by tests/conftest.py
 
 from nnservice.embedded_redis import free_port
+from nnservice.supervisor import LOCK_FILE, StoreInUse, lock_store, unlock_store
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,9 +28,14 @@ pytestmark = pytest.mark.timeout(180)
 
 
 def _up_env(store: Path) -> dict[str, str]:
+    """A user's environment for `nnservice up` on `store`: no NNSERVICE_ settings but the store,
+    and a temporary directory of the test's own (TMPDIR), beside the store."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("NNSERVICE_")}
     env.pop("REDIS_URL", None)
+    temp = store.parent / "tmp"
+    temp.mkdir(exist_ok=True)
     env.update(
+        TMPDIR=str(temp),
         NNSERVICE_STORE=str(store),
         NNSERVICE_WORKER_CONCURRENCY="1",
         NNSERVICE_API_WORKERS="1",
@@ -60,6 +66,10 @@ def _running_up(tmp_path: Path) -> Iterator[tuple[subprocess.Popen, str, Path]]:
         yield process, f"http://127.0.0.1:{port}", log
     finally:
         leftovers = descendant_pids(process.pid)
+        if process.poll() is None:  # a clean stop first, so that it cleans up after itself
+            process.terminate()
+            with suppress(subprocess.TimeoutExpired):
+                process.wait(90)
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
@@ -82,7 +92,7 @@ def _wait_healthy(process: subprocess.Popen, url: str, log: Path) -> None:
         try:
             if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
                 break
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not up yet, or a busy machine
             pass
         time.sleep(0.2)
     else:
@@ -111,6 +121,9 @@ def test_up_starts_everything_and_stops_cleanly(up, stop_signal: int) -> None:
     assert f"export NNSERVICE_URL={url}" in text.splitlines()[:3]  # first: the line to paste
     assert f"API listening on {url}" in text
     assert "nnservice: stopped" in text
+    # Nothing left behind: no lock file in the store, no metrics directory in the temp directory.
+    assert not (log.parent / "store" / LOCK_FILE).exists()
+    assert not (log.parent / "tmp" / "nnservice-metrics").exists()
 
 
 def _child(up_pid: int, marker: str) -> int:
@@ -204,6 +217,22 @@ def test_a_second_up_on_the_same_store_refuses(up, tmp_path: Path) -> None:
         in second.stderr
     )
     assert process.poll() is None and _healthz(url)
+
+
+def test_the_store_lock_refuses_a_second_holder_and_goes_on_unlock(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    held = lock_store(store)
+    assert (store / LOCK_FILE).read_text() == f"{os.getpid()}\n"
+    with pytest.raises(StoreInUse, match=f"pid {os.getpid()}"):
+        lock_store(store)  # another open file of the same path: flock refuses it
+
+    unlock_store(held, store)
+
+    assert not (store / LOCK_FILE).exists()
+    again = lock_store(store)
+    with pytest.raises(StoreInUse):
+        lock_store(store)
+    unlock_store(again, store)
 
 
 def _healthz(url: str) -> bool:

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from foundation.settings import Settings
-from model_store import ModelStore
+from model_store import JobRecord, ModelStore
 from model_store.schema import upgrade
 from service.schemas.train import DEFAULT_HYPERPARAMETERS
 from worker.celery_config import make_celery
@@ -46,14 +46,14 @@ def _people(n: int = 1000) -> dict:
 
 
 def _create_job(store: ModelStore) -> str:
-    info, _ = store.save_dataset("people", **_people())
+    info, _ = store.datasets.save("people", **_people())
     job_id = uuid.uuid4().hex
-    store.create_job({"id": job_id, "dataset_id": info["id"], "hyperparameters": HYPERPARAMETERS})
+    store.jobs.create({"id": job_id, "dataset_id": info.id, "hyperparameters": HYPERPARAMETERS})
     return job_id
 
 
 def _parameters(store: ModelStore, model_id: str) -> list[np.ndarray]:
-    snapshot = store.get_snapshot(model_id)
+    snapshot = store.models.snapshot(model_id)
     return [np.array(a) for a in snapshot["weights"] + snapshot["biases"]]
 
 
@@ -65,7 +65,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> list[np.ndarray]:
     store = ModelStore.from_settings(settings)
     job_id = _create_job(store)
     assert run_training_job(store, job_id, settings) == "succeeded"
-    return _parameters(store, store.get_job(job_id)["model_id"])
+    return _parameters(store, store.jobs.get(job_id).model_id)
 
 
 @pytest.fixture
@@ -81,36 +81,36 @@ def send(stack):
     app.close()
 
 
-def _running_after_checkpoint(stack, job_id: str, not_owner: set[str] = frozenset()) -> dict:
+def _running_after_checkpoint(stack, job_id: str, not_owner: set[str] = frozenset()) -> JobRecord:
     """Wait until the job runs under a new owner that has written a checkpoint; the record."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        record = stack.store.get_job(job_id)
-        assert record["state"] in ("queued", "running"), record
-        checkpoint = stack.store.load_checkpoint(job_id)
-        fresh_owner = record["state"] == "running" and record["worker"] not in not_owner
-        if fresh_owner and checkpoint and checkpoint["epochs_done"] > record.get("_seen", 0):
+        record = stack.store.jobs.get(job_id)
+        assert record.state in ("queued", "running"), record
+        checkpoint = stack.store.checkpoints.load(job_id)
+        fresh_owner = record.state == "running" and record.worker not in not_owner
+        if fresh_owner and checkpoint and checkpoint["epochs_done"] > 0:
             return record
         time.sleep(0.02)
     raise TimeoutError(f"job {job_id} never ran with a checkpoint: {record}")
 
 
-def _assert_finished_like_reference(stack, job_id: str, reference, attempts: int) -> dict:
+def _assert_finished_like_reference(stack, job_id: str, reference, attempts: int) -> JobRecord:
     record = stack.wait_for_record(job_id, timeout=90)
-    assert record["state"] == "succeeded", record["error"]
-    assert record["attempts"] == attempts
-    resumed = _parameters(stack.store, record["model_id"])
+    assert record.state == "succeeded", record.error
+    assert record.attempts == attempts
+    resumed = _parameters(stack.store, record.model_id)
     assert all(np.array_equal(a, b) for a, b in zip(reference, resumed, strict=True))
-    mine = [s for s in stack.store.list_snapshots().items if s["job_id"] == job_id]
-    assert [s["id"] for s in mine] == [record["model_id"]]
-    assert stack.store.load_checkpoint(job_id) is None
+    mine = [m for m in stack.store.models.list().items if m.job_id == job_id]
+    assert [m.id for m in mine] == [record.model_id]
+    assert stack.store.checkpoints.load(job_id) is None
     return record
 
 
 def test_sigkill_of_the_pool_child_resumes_from_the_checkpoint(stack, send, reference) -> None:
     job_id = send()
     record = _running_after_checkpoint(stack, job_id)
-    pid = int(record["worker"].split(":")[1])
+    pid = int(record.worker.split(":")[1])
     assert pid in stack.worker_child_pids()
 
     os.kill(pid, signal.SIGKILL)
@@ -139,9 +139,9 @@ def test_sigterm_checkpoints_and_requeues_the_job_for_the_next_worker(
 
     assert stack.kill_worker(signal.SIGTERM) == 0
 
-    record = stack.store.get_job(job_id)
-    assert record["state"] == "queued" and record["attempts"] == 0
-    assert 0 < stack.store.load_checkpoint(job_id)["epochs_done"] < HYPERPARAMETERS["epochs"]
+    record = stack.store.jobs.get(job_id)
+    assert record.state == "queued" and record.attempts == 0
+    assert 0 < stack.store.checkpoints.load(job_id)["epochs_done"] < HYPERPARAMETERS["epochs"]
     stack.start_worker()
     _assert_finished_like_reference(stack, job_id, reference, attempts=1)
 
@@ -151,11 +151,11 @@ def test_a_job_that_loses_its_worker_three_times_fails(stack, send) -> None:
     killed: set[str] = set()
     for _ in range(3):
         record = _running_after_checkpoint(stack, job_id, not_owner=killed)
-        killed.add(record["worker"])
-        os.kill(int(record["worker"].split(":")[1]), signal.SIGKILL)
+        killed.add(record.worker)
+        os.kill(int(record.worker.split(":")[1]), signal.SIGKILL)
 
     record = stack.wait_for_record(job_id, timeout=60)
-    assert record["state"] == "failed"
-    assert "lost 3 times" in record["error"]
-    assert not [s for s in stack.store.list_snapshots().items if s["job_id"] == job_id]
-    assert stack.store.load_checkpoint(job_id) is None
+    assert record.state == "failed"
+    assert "lost 3 times" in record.error
+    assert not [m for m in stack.store.models.list().items if m.job_id == job_id]
+    assert stack.store.checkpoints.load(job_id) is None

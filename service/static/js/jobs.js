@@ -12,29 +12,64 @@ const ACTIVE_REFRESH_MS = 3000;
 const PAGE_SIZE = 20;
 
 export class JobsView extends PagedView {
-  constructor({ list, detail, title }, { onFinished, onShowModel, report }) {
+  constructor({ list, detail, title }, { onFinished, onShowModel, onFollow, onState, report }) {
     super("/jobs", PAGE_SIZE);
     this.list = list;
     this.detail = detail;
     this.title = title;
     this.onFinished = onFinished;
     this.onShowModel = onShowModel;
+    this.onFollow = onFollow;
+    this.onState = onState;
     this.report = report;
     this.stop = null;
     this.chart = null;
     this.timer = null;
+    this.live = null; // the followed job as its latest event says: {job_id, state, epoch, ...}
   }
 
   /** Fetch the shown jobs again; while any of them is active, again every few seconds. */
   async refresh() {
     clearTimeout(this.timer);
-    await super.refresh();
+    try {
+      await super.refresh();
+    } catch (error) {
+      this.schedule(); // a failed fetch does not stop the refreshing
+      throw error;
+    }
   }
 
   render() {
-    const jobs = this.pages.items;
+    this.draw();
+    this.schedule();
+  }
+
+  /** The shown jobs, the followed one as its event stream last said (the list's fetch may be
+   * older): its row and its card always agree. */
+  shownJobs() {
+    const live = this.live;
+    return this.pages.items.map((job) =>
+      live && job.job_id === live.job_id
+        ? {
+            ...job,
+            state: live.state ?? job.state,
+            progress: { ...job.progress, epoch: live.epoch, epochs: live.epochs, loss: live.loss },
+          }
+        : job,
+    );
+  }
+
+  schedule() {
+    clearTimeout(this.timer);
+    if (this.shownJobs().some((job) => !FINAL.has(job.state))) {
+      this.timer = setTimeout(() => this.refresh().catch(this.report), ACTIVE_REFRESH_MS);
+    }
+  }
+
+  draw() {
+    const jobs = this.shownJobs();
     const columns = [
-      { title: "Job", cell: (j) => h("span", { class: "mono" }, format.shortId(j.id)) },
+      { title: "Job", cell: (j) => h("span", { class: "mono" }, format.shortId(j.job_id)) },
       { title: "State", cell: (j) => badge(j.state) },
       {
         title: "Epoch",
@@ -48,23 +83,20 @@ export class JobsView extends PagedView {
       this.list,
       table(columns, jobs, {
         empty: "No jobs yet.",
-        onSelect: (job) => this.watch(job.id).catch(this.report),
-        rowData: (job) => ({ jobId: job.id }),
+        onSelect: (job) => this.watch(job.job_id).catch(this.report),
+        rowData: (job) => ({ jobId: job.job_id, state: job.state }),
       }),
       this.pages.hasMore && moreButton("jobs-more", () => this.showMore().catch(this.report)),
     );
-    clearTimeout(this.timer);
-    if (jobs.some((job) => !FINAL.has(job.state))) {
-      this.timer = setTimeout(() => this.refresh().catch(this.report), ACTIVE_REFRESH_MS);
-    }
   }
 
   /** Show one job; unless it has ended, follow its progress events until it does. */
   async watch(jobId) {
     this.stop?.();
     this.chart?.destroy();
+    this.onFollow?.(jobId);
     const job = await api(`/jobs/${encodeURIComponent(jobId)}`);
-    this.title.textContent = job.id;
+    this.title.textContent = job.job_id;
     this.fields = {
       state: h("span", { id: "job-state" }),
       epoch: h("span", { id: "job-epoch" }),
@@ -90,22 +122,27 @@ export class JobsView extends PagedView {
       validation: (job.hyperparameters?.validation_fraction ?? 0) > 0,
     });
     this.chart.reset(job.loss_history, job.progress.epoch);
-    this.update({ ...job.progress, state: job.state });
+    this.update({ ...job.progress, job_id: job.job_id, state: job.state });
     if (FINAL.has(job.state)) {
       this.showOutcome(job);
       return;
     }
-    this.stop = followJob(job.id, {
+    this.stop = followJob(job.job_id, {
       onProgress: (data) => {
         this.update(data);
         this.chart.add(data.epoch, data.loss, data.validation_loss);
       },
-      onEnd: (data) => this.finish(job.id, data).catch(this.report),
+      onEnd: (data) => this.finish(job.job_id, data).catch(this.report),
       onError: (error) => this.report(error),
     });
   }
 
+  /** Show the followed job's latest state (from its record or an event) on its card and in its
+   * list row. */
   update(data) {
+    this.live = data;
+    this.draw();
+    this.onState?.(data.job_id, data.state, data.state == null || FINAL.has(data.state));
     const f = this.fields;
     f.state.replaceChildren(badge(data.state ?? "gone", data.state ?? "failed"));
     f.state.dataset.state = data.state ?? "gone";

@@ -54,6 +54,8 @@ const jobs = new JobsView(
       if (job.model_id) models.showModel(job.model_id).catch(notify.error);
     },
     onShowModel: (modelId) => models.showModel(modelId).catch(notify.error),
+    onFollow: (jobId) => train.following(jobId),
+    onState: (jobId, state, ended) => train.showJob(jobId, state, ended),
     report: notify.error,
   },
 );

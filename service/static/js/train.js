@@ -67,7 +67,26 @@ export class TrainForm {
       contentType: contentType(file),
     });
     this.onUploaded(dataset);
+    if (dataset.message) this.notify.info(dataset.message); // stored before, maybe under another name
     return dataset.id;
+  }
+
+  /** The job the card follows now: the status goes unless it is the one this form started. */
+  following(jobId) {
+    if (this.jobId !== undefined && jobId !== this.jobId) this.forgetJob();
+  }
+
+  /** A state of the followed job: the status says it while the job is the one this form
+   * started; once the job has ended the status goes (the card shows the outcome). */
+  showJob(jobId, state, ended) {
+    if (jobId !== this.jobId) return;
+    if (ended) this.forgetJob();
+    else this.status.textContent = `Job ${jobId} ${state}.`;
+  }
+
+  forgetJob() {
+    this.jobId = undefined;
+    this.status.textContent = "";
   }
 
   async submit() {
@@ -85,6 +104,7 @@ export class TrainForm {
           promote: checked("train-promote"),
         },
       });
+      this.jobId = accepted.job_id;
       this.status.textContent = `Job ${accepted.job_id} queued.`;
       await this.onStarted(accepted.job_id);
     } catch (error) {

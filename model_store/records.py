@@ -1,0 +1,76 @@
+"""The records the store returns: immutable values with one attribute per field.
+
+Each is what one row means to its readers (times as ISO 8601 text, as the API shows them); the
+API's schemas dump their attributes as they are. JSON documents kept inside a row (a job's
+progress, metrics and hyperparameters; a model's metrics) stay plain dicts, and so does a
+model's snapshot, which is a document format of its own (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from foundation.states import JobState
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    """A stored dataset's metadata; `counts` is {"F": rows labelled female, "M": male}."""
+
+    id: str
+    name: str
+    rows: int
+    counts: dict[str, int]
+    created_at: str
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """A stored model as listings show it; `status` is "corrupt" (with `error`) once a read
+    found its snapshot damaged. `metrics` holds train_accuracy and validation_accuracy."""
+
+    id: str
+    created_at: str
+    job_id: str | None
+    dataset_id: str | None
+    metrics: dict[str, float | None]
+    is_latest: bool
+    status: str
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """One entry of the append-only promotion history; `seq` orders them."""
+
+    seq: int
+    model_id: str
+    promoted_at: str
+    promoted_by: str
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """A training job; the lease fields (`worker`, `heartbeat_at`, `cancel_requested`,
+    `version`) are the store's and the workers', not in the API's body."""
+
+    id: str
+    state: JobState
+    progress: dict[str, Any]
+    loss_history: list[float]
+    model_id: str | None
+    metrics: dict[str, float | None]
+    error: str | None
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    dataset_id: str | None
+    hyperparameters: dict[str, Any]
+    initial_model_id: str | None
+    promote: bool
+    attempts: int
+    worker: str | None
+    heartbeat_at: float | None
+    cancel_requested: bool
+    version: int
