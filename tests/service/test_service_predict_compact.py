@@ -122,7 +122,7 @@ def test_a_thousand_pairs_match_the_network_and_cost_less_than_objects(
     objects = json.dumps({"instances": [{"weight": w, "height": h} for w, h in X.tolist()]})
     got = answer(client, json.loads(pairs))["predictions"]
     np.testing.assert_allclose(
-        got["probability_female"], store.load_model(model_id).predict_proba(X)
+        got["probability_female"], store.models.load(model_id).predict_proba(X)
     )
     assert got["gender"] == ["F" if p >= 0.5 else "M" for p in got["probability_female"]]
 
