@@ -48,12 +48,14 @@ def predict(
     X: np.ndarray,
     model_id: str | None,
     explain: bool = False,
+    compact: bool = False,
     alias: str | None = None,
     routing_key: str | None = None,
 ) -> dict:
     """`{"model_id", "alias", "predictions": [{"gender", "probability_female"}]}` for X (n, 2)
     in lb, in: `model_id`'s model, else the one `alias` (default `latest`) picks, by weight or
-    by `routing_key`; `alias` in the answer is null when a model_id was asked for.
+    by `routing_key`; `alias` in the answer is null when a model_id was asked for. If
+    `compact`, the predictions are columns, `{"gender": [...], "probability_female": [...]}`.
 
     With `explain`, each prediction also has the feedforward's intermediate values
     (`service.explanation`).
@@ -61,6 +63,14 @@ def predict(
     used = None if model_id is not None else alias or LATEST
     model = _model_or_abort(models, model_id, used, routing_key)
     values = probabilities(model, X, used)
+    if compact:
+        columns = {
+            "gender": np.where(decide(values), "F", "M").tolist(),
+            "probability_female": values.tolist(),
+        }
+        if explain:
+            columns["explanation"] = explanations(model, X)
+        return {"model_id": model.model_id, "alias": used, "predictions": columns}
     predictions = [
         {"gender": "F" if female else "M", "probability_female": p}
         for p, female in zip(values.tolist(), decide(values).tolist(), strict=True)

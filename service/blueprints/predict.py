@@ -28,13 +28,16 @@ blp = Blueprint("predict", __name__, description="Predictions.")
     schema=ErrorSchema,
 )
 def predict(data: dict):
-    """Predict F/M for one person (weight, height) or up to 10,000 `instances`, with the latest
-    model, a `model_id`'s or an `alias`'s (a split alias picks by weight, or by `routing_key`)."""
+    """Predict F/M for one person (weight, height) or up to 10,000 `instances` (objects or
+    [weight, height] pairs) or `inputs` (columns); pairs and columns are answered in columns.
+    The latest model answers, or a `model_id`'s, or an `alias`'s (a split alias picks by
+    weight, or by `routing_key`)."""
     answer = run_prediction(
         services().models,
         data["X"],
         data["model_id"],
         data["explain"],
+        data["compact"],
         alias=data["alias"],
         routing_key=data["routing_key"],
     )
