@@ -45,7 +45,7 @@ def test_pairs_and_columns_give_the_objects_answer_in_columns(client, saved_mode
     pairs = answer(client, {"instances": [EMILY, FRANK]})
     columns = answer(client, {"inputs": {"weight": [128, 155], "height": [63, 68]}})
     for compact in (pairs, columns):
-        assert compact == {"model_id": model_id, "predictions": expected}
+        assert compact == {"model_id": model_id, "alias": "latest", "predictions": expected}
 
 
 def test_metric_units_and_explanations_in_columns(client, saved_model) -> None:
