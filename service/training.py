@@ -118,6 +118,7 @@ def submit_training(svc: Services, data: dict) -> JobRecord:
             "hyperparameters": hyperparameters,
             "initial_model_id": data["initial_model_id"],
             "promote": data["promote"],
+            "promote_alias": data["promote_alias"],
         }
     )
     try:
