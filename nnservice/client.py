@@ -178,7 +178,8 @@ class Client:
         dataset_id: str,
         hyperparameters: Mapping[str, Any] | None = None,
         *,
-        promote: bool | None = None,
+        promote: bool | str | None = None,
+        promote_alias: str | None = None,
         initial_model_id: str | None = None,
     ) -> dict:
         """`POST /train`: start a job; answers `{"job_id", "status_url"}`.
@@ -190,6 +191,8 @@ class Client:
             body["hyperparameters"] = dict(hyperparameters)
         if promote is not None:
             body["promote"] = promote
+        if promote_alias:
+            body["promote_alias"] = promote_alias
         if initial_model_id:
             body["initial_model_id"] = initial_model_id
         return self.request("POST", "/train", json=body)

@@ -34,6 +34,7 @@ from rich.table import Table
 from rich.text import Text
 
 from foundation.limits import DEFAULT_MAX_PREDICT_ROWS, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from foundation.promotion import IF_BETTER
 from foundation.states import STATES, JobState
 from nnservice.client import (
     DEFAULT_URL,
@@ -286,11 +287,21 @@ def _finish_watch(session: Session, job: dict) -> None:
         _row(table, "train accuracy", _num(metrics.get("train_accuracy")))
         _row(table, "validation accuracy", _num(metrics.get("validation_accuracy")))
         _row(table, "final loss", _num((job.get("progress") or {}).get("loss"), 6))
+        promotion = job.get("promotion")
+        if promotion:
+            _row(table, "promoted", _promotion_text(promotion))
         session.print_table(table)
     state = job.get("state")
     if state != JobState.SUCCEEDED:
         reason = f": {job['error']}" if job.get("error") else ""
         raise click.ClickException(f"job {job.get('job_id')} {state}{reason}")
+
+
+def _promotion_text(promotion: dict) -> str:
+    """The gate's decision in a few words: the alias moved, or why not."""
+    if promotion.get("promoted"):
+        return f"yes, as {promotion.get('alias')}"
+    return f"no: {promotion.get('reason')}"
 
 
 def _watch_until_done(session: Session, job_id: str) -> None:
@@ -310,6 +321,15 @@ def _watch_until_done(session: Session, job_id: str) -> None:
 _DATA_FILE = click.Path(exists=True, dir_okay=False, readable=True, path_type=Path)
 
 
+def _promote_choice(options: dict[str, Any]) -> bool | str | None:
+    """POST /train's `promote` from --promote and --no-promote (None: the server's default)."""
+    if options.get("no_promote"):
+        return False
+    return {"true": True, "false": False}.get(
+        options.get("promote_when"), options.get("promote_when")
+    )
+
+
 @click.command()
 @click.argument("file", type=_DATA_FILE)
 @hyperparameter_options
@@ -317,6 +337,16 @@ _DATA_FILE = click.Path(exists=True, dir_okay=False, readable=True, path_type=Pa
 @click.option(
     "--no-promote", is_flag=True, help="Keep the current latest model when the job succeeds."
 )
+@click.option(
+    "--promote",
+    "promote_when",
+    type=click.Choice(["true", "false", IF_BETTER]),
+    help=(
+        f"Promote the new model when the job succeeds: true, false, or {IF_BETTER} (only if "
+        "its accuracy is at least the current model's on the same dataset) [default: true]."
+    ),
+)
+@click.option("--promote-alias", help="The alias to move instead of latest.")
 @click.option("--watch", is_flag=True, help="Show live progress until the job ends.")
 @api_command
 def train(session: Session, file: Path, watch: bool, name: str | None, **options: Any) -> None:
@@ -335,7 +365,10 @@ def train(session: Session, file: Path, watch: bool, name: str | None, **options
     if dataset.get("message"):  # the rows were stored before, maybe under another name
         session.note(dataset["message"])
     started = session.client.train(
-        dataset["id"], hyperparameters, promote=False if options.get("no_promote") else None
+        dataset["id"],
+        hyperparameters,
+        promote=_promote_choice(options),
+        promote_alias=options.get("promote_alias"),
     )
     job_id = started["job_id"]
     if not watch:

@@ -67,6 +67,6 @@ def decide(
         if old is not None and new is not None and new < old:
             return {
                 "promoted": False,
-                "reason": f"accuracy {new:.4f} is below {old:.4f} of {model_id}, which {alias} names",
+                "reason": f"accuracy {new:.4f} is below the {old:.4f} of {model_id} ({alias})",
             }
     return {"promoted": True, "alias": alias}
