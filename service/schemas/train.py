@@ -96,7 +96,7 @@ class TrainRequestSchema(ma.Schema):
     )
     promote_alias = ma.fields.String(
         load_default=DEFAULT_ALIAS,
-        validate=ma.validate.Regexp(ALIAS_PATTERN, error=f"Must match {ALIAS_PATTERN}."),
+        validate=ma.validate.Regexp(ALIAS_PATTERN, error="Must match {regex}."),
         metadata={
             "description": "The alias the job moves instead of latest.",
             "pattern": ALIAS_PATTERN,
