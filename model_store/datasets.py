@@ -17,13 +17,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from foundation.limits import DEFAULT_PAGE_SIZE
+from foundation.states import JobState
 from model_store.canonical import canonical_json
+from model_store.deletion import delete_unless_held
 from model_store.errors import NotFound, StoreError
 from model_store.ids import dataset_id_for, validate_id
 from model_store.objects import ObjectStore
 from model_store.pages import Page, make_page, page_query
 from model_store.records import DatasetRecord
-from model_store.tables import datasets
+from model_store.tables import datasets, jobs
 from model_store.times import iso, now_us
 
 COLUMNS = ("weight", "height", "label")
@@ -199,3 +201,23 @@ class DatasetTable:
         with self.engine.connect() as connection:
             rows = connection.execute(query).all()
         return make_page(rows, limit, _record)
+
+    def delete(self, dataset_id: str) -> None:
+        """Delete the dataset's row and then its blob; NotFound if absent, InUse naming the
+        queued or running jobs that train on it. Models and finished jobs keep its id (their
+        lineage); the models keep serving, as they never read the dataset again."""
+        validate_id(dataset_id)
+        holders = {"jobs": jobs_training_on(dataset_id)}
+        delete_unless_held(self.engine, self.objects, "dataset", datasets, dataset_id, holders)
+
+
+def jobs_training_on(dataset_id: str) -> sa.Select:
+    """The queued or running jobs that train on `dataset_id`."""
+    return (
+        sa.select(jobs.c.id)
+        .where(
+            jobs.c.dataset_id == dataset_id,
+            jobs.c.state.in_([JobState.QUEUED, JobState.RUNNING]),
+        )
+        .order_by(jobs.c.id)
+    )

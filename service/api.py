@@ -264,12 +264,14 @@ def answer_redirects_in_json(app: Flask) -> None:
 
 
 def register_store_error_handlers(app: Flask) -> None:
-    """Map model_store exceptions onto the common error shape (404, 409, 422, 507), and a
+    """Map model_store exceptions onto the common error shape (404, 409, 422, 507; an InUse
+    409 names its holders in `errors`, e.g. {"aliases": ["latest"]}), and a
     database that cannot be reached (SQLAlchemy's OperationalError) onto 503."""
     from sqlalchemy.exc import OperationalError
 
     from model_store.errors import (
         CorruptSnapshot,
+        InUse,
         InvalidId,
         InvalidPageToken,
         InvalidSnapshot,
@@ -285,6 +287,9 @@ def register_store_error_handlers(app: Flask) -> None:
 
     def corrupt(exc: CorruptSnapshot):
         return error_body(409, "Conflict", str(exc), {"model_id": [str(exc)]}), 409
+
+    def in_use(exc: InUse):
+        return error_body(409, "Conflict", str(exc), exc.holders), 409
 
     def invalid_snapshot(exc: InvalidSnapshot):
         return error_body(422, "Unprocessable Entity", str(exc), {"snapshot": [str(exc)]}), 422
@@ -305,5 +310,6 @@ def register_store_error_handlers(app: Flask) -> None:
     app.register_error_handler(NotFound, not_found)
     app.register_error_handler(InvalidId, invalid_id)
     app.register_error_handler(CorruptSnapshot, corrupt)
+    app.register_error_handler(InUse, in_use)
     app.register_error_handler(InvalidSnapshot, invalid_snapshot)
     app.register_error_handler(StoreWriteError, write_failed)

@@ -94,18 +94,37 @@ class ModelCache:
         return None
 
     def get(self, model_id: str):
-        """The model `model_id` (raises NotFound / CorruptSnapshot), cached after the first load."""
+        """The model `model_id` (raises NotFound / CorruptSnapshot), cached after the first load.
+
+        A cached model is served only while its row exists (one primary-key lookup): a model
+        deleted through any API process answers NotFound here from the next request on.
+        """
         latest = self._latest
         if latest is not None and latest.model_id == model_id:
-            return latest
+            return self._still_stored(latest)
         with self._lock:
             model = self._pinned.get(model_id)
             if model is not None:
                 self._pinned.move_to_end(model_id)
-                return model
+        if model is not None:
+            return self._still_stored(model)
         model = self.store.models.load(model_id)
         with self._lock:
             self._pinned[model_id] = model
             while len(self._pinned) > self.pinned_size:
                 self._pinned.popitem(last=False)
         return model
+
+    def _still_stored(self, model):
+        """`model` if its row still exists, else NotFound (and it leaves the cache). While the
+        database cannot be reached, the cached model keeps answering, as the latest one does."""
+        try:
+            stored = self.store.models.exists(model.model_id)
+        except Exception as exc:  # noqa: BLE001 - database unreachable: keep serving
+            log.warning("cannot check model %s (serving it from memory): %s", model.model_id, exc)
+            return model
+        if stored:
+            return model
+        with self._lock:
+            self._pinned.pop(model.model_id, None)
+        raise NotFound("model", model.model_id)

@@ -52,3 +52,15 @@ class JobSchema(ma.Schema):
     initial_model_id = ma.fields.String(allow_none=True)
     promote = ma.fields.Boolean()
     attempts = ma.fields.Integer()
+
+
+class JobDeleteQuerySchema(ma.Schema):
+    """DELETE /jobs/{id}: cancel it, or with `purge=true` remove a finished job's record."""
+
+    purge = ma.fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "Remove the record (and checkpoint) of a finished job instead of "
+            "cancelling: 204, or 409 if the job has not finished."
+        },
+    )
