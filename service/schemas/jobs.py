@@ -59,6 +59,8 @@ class JobDeleteQuerySchema(ma.Schema):
 
     purge = ma.fields.Boolean(
         load_default=False,
+        truthy={"true"},
+        falsy={"false"},
         metadata={
             "description": "Remove the record (and checkpoint) of a finished job instead of "
             "cancelling: 204, or 409 if the job has not finished."
