@@ -5,11 +5,16 @@ lock) and deletes it with a single compare-and-set statement, `DELETE ... WHERE 
 EXISTS (holder) ... RETURNING object_key`; writers that add a holder (a promotion) lock the same
 row first, so none slips in between. Only after the commit is the blob removed: a crash between
 the two leaves an unnamed blob (invisible, harmless garbage), never a row without its blob.
+
+A new row never shares a blob that a deletion may still remove: `create_unshared` writes under
+the usual key only if nothing is there, else under a key of its own.
 """
 
 from __future__ import annotations
 
 import logging
+import posixpath
+import secrets
 from collections.abc import Mapping
 
 import sqlalchemy as sa
@@ -68,3 +73,19 @@ def delete_unless_held(
         objects.delete(key)
     except StoreError as error:  # the row is gone: the blob is garbage now, as after a crash
         log.warning("deleted %s %s but not its blob %s: %s", kind, row_id, key, error)
+
+
+def create_unshared(objects: ObjectStore, key: str, data: bytes) -> str:
+    """Write an immutable blob for a new row, under `key` if nothing is there, else under a new
+    sibling key (`<key stem>-<random hex><suffix>`); return the key written.
+
+    An object already at `key` may belong to a row that a deletion has just removed and whose
+    blob it is about to remove (a content-addressed dataset uploaded again meanwhile), or be
+    left by a failed try: a new row must not rely on it.
+    """
+    if objects.create(key, data):
+        return key
+    stem, suffix = posixpath.splitext(key)
+    fresh = f"{stem}-{secrets.token_hex(8)}{suffix}"
+    objects.create(fresh, data)
+    return fresh

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from foundation.limits import DEFAULT_PAGE_SIZE
 from foundation.states import JobState
 from model_store.canonical import hashed_snapshot_json
-from model_store.deletion import delete_unless_held, locked_transaction
+from model_store.deletion import create_unshared, delete_unless_held, locked_transaction
 from model_store.errors import AlreadyExists, CorruptSnapshot, InvalidSnapshot, NotFound, StoreError
 from model_store.ids import new_model_id, validate_id
 from model_store.objects import ObjectStore
@@ -129,8 +129,7 @@ class ModelTable:
         existing = self._existing(model_id, None if imported else job_id)
         if existing is not None:
             return existing
-        key = object_key(model_id, prepared["sha256"])
-        self.objects.create(key, data)  # False only if these very bytes are there already
+        key = create_unshared(self.objects, object_key(model_id, prepared["sha256"]), data)
         training = prepared["training"]
         values = {
             "id": model_id,

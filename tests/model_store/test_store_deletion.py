@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from foundation.states import JobState
 from model_store import InUse, ModelStore, NotFound, tables
 from model_store.ids import utc_now_iso
+from model_store.times import from_iso
 
 
 def object_key_of(store: ModelStore, table: sa.Table, row_id: str) -> str:
@@ -228,3 +229,35 @@ def test_a_promotion_racing_a_delete_never_names_a_deleted_model(
         else:
             assert (promoted, deleted) == ("NotFound", "done")
             assert store.models.promotions(alias=f"alias-{model_id}") == []
+
+
+def test_a_re_upload_between_a_deletions_row_and_blob_keeps_its_own_blob(
+    store: ModelStore,
+) -> None:
+    """The interleaving a crash-safe order allows: the deletion has removed the row and not yet
+    the blob when the same rows are uploaded again; the new row must not name that blob."""
+    dataset_id = _save_dataset(store)
+    old_key = object_key_of(store, tables.datasets, dataset_id)
+    with store.engine.begin() as connection:  # the deletion's transaction, committed
+        connection.execute(tables.datasets.delete().where(tables.datasets.c.id == dataset_id))
+    assert _save_dataset(store) == dataset_id  # uploaded again meanwhile
+    new_key = object_key_of(store, tables.datasets, dataset_id)
+    assert new_key != old_key
+    store.objects.delete(old_key)  # the deletion's second step
+    assert store.datasets.load(dataset_id).y.tolist() == [1.0, 0.0, 1.0, 0.0]
+    store.datasets.delete(dataset_id)
+    assert not _blob_exists(store, new_key)
+
+
+def test_a_re_import_between_a_deletions_row_and_blob_keeps_its_own_blob(
+    store: ModelStore, make_snapshot
+) -> None:
+    saved = store.models.save(make_snapshot(id="m-again"), imported=True)
+    old_key = object_key_of(store, tables.models, "m-again")
+    with store.engine.begin() as connection:
+        connection.execute(tables.models.delete().where(tables.models.c.id == "m-again"))
+    again = store.models.save(saved, created_us=from_iso(saved["created_at"]), imported=True)
+    assert again["sha256"] == saved["sha256"]  # the very same bytes
+    assert object_key_of(store, tables.models, "m-again") != old_key
+    store.objects.delete(old_key)
+    assert store.models.snapshot("m-again") == saved
