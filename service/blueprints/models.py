@@ -61,18 +61,20 @@ class Model(MethodView):
         """The model's snapshot; 409 if its file is corrupt."""
         return services().store.models.snapshot(model_id)
 
-    @blp.response(204, description="Deleted, with its snapshot; its promotions stay in history.")
-    @blp.alt_response(
-        409,
-        schema=ErrorSchema,
-        description="An alias names it (`errors.aliases`), or a queued or running job starts "
-        "from it or will save it (`errors.jobs`).",
-    )
-    def delete(self, model_id: str):
-        """Delete a model and its snapshot for good; refused while an alias (such as `latest`)
-        names it or an unfinished job needs it."""
-        services().store.models.delete(model_id)
-        return Response(status=204)
+
+@blp.route("/<model:model_id>", methods=["DELETE"])
+@blp.response(204, description="Deleted, with its snapshot; its promotions stay in history.")
+@blp.alt_response(
+    409,
+    schema=ErrorSchema,
+    description="An alias names it (`errors.aliases`), or a queued or running job starts "
+    "from it or will save it (`errors.jobs`).",
+)
+def delete_model(model_id: str):
+    """Delete a model and its snapshot for good; refused while an alias (such as `latest`)
+    names it or an unfinished job needs it."""
+    services().store.models.delete(model_id)
+    return Response(status=204)
 
 
 @blp.route("/<id:model_id>/promote", methods=["POST"])

@@ -134,3 +134,14 @@ def test_the_openapi_document_lists_the_new_operations_and_their_statuses(
         assert statuses <= set(paths[path][method]["responses"]), (path, method)
     purge = [p for p in paths["/jobs/{job_id}"]["delete"]["parameters"] if p["name"] == "purge"]
     assert purge and purge[0]["in"] == "query"
+
+
+def test_latest_is_no_model_id_to_delete(
+    client: FlaskClient, saved_model: Callable[..., str]
+) -> None:
+    latest = saved_model()
+    assert client.delete("/models/latest").status_code == 405
+    assert "DELETE" not in client.options("/models/latest").headers["Allow"]
+    assert "DELETE" in client.options(f"/models/{latest}").headers["Allow"]
+    assert client.delete("/models/latest-but-not-quite").status_code == 404
+    assert client.get("/models/latest").get_json()["id"] == latest
