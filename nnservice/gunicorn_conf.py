@@ -11,6 +11,11 @@ to other connections. Slow clients are cut off: request headers must arrive with
 within `service.body_limit.BODY_TIMEOUT_SECONDS`. docs/performance.md ("Slow clients") has the
 measurements behind the choice.
 
+The app is not preloaded: each worker process imports `service.wsgi`, which builds its own app
+(its own database, object store and broker connections, never shared across a fork) and loads
+the model it serves before the worker accepts a connection; a load that an outage prevents is
+retried at each poll (`service.model_cache`).
+
 SIGTERM lets in-flight requests finish (up to `GRACEFUL_TIMEOUT_SECONDS`). Logs are JSON lines
 (`nnservice.gunicorn_logging.JsonLogger`). Metrics: every worker records into files in this
 instance's metrics directory (prometheus-client's multiprocess mode), which `serve` empties at
@@ -50,6 +55,7 @@ def options(settings: Settings, host: str, port: int) -> dict[str, Any]:
         "bind": f"{host}:{port}",
         "workers": max(1, settings.api_workers),
         "worker_class": "gevent",
+        "preload_app": False,  # each worker loads its own app and model (module docstring)
         "worker_connections": WORKER_CONNECTIONS,
         "graceful_timeout": GRACEFUL_TIMEOUT_SECONDS,
         "timeout": WORKER_TIMEOUT_SECONDS,

@@ -24,10 +24,11 @@ def probabilities(model: TrainedModel, X: np.ndarray) -> np.ndarray:
 
 
 def _abort_unservable(failure: Unservable) -> NoReturn:
-    """`failure` in the API's common error shape, naming the field `model_id`."""
+    """`failure` in the API's common error shape, naming its field (`model_id`, or the part of
+    the store that is unreachable)."""
     if failure.reason is Reason.UNKNOWN:
         abort_unknown_reference("model_id", "model", failure.model_id or "")
-    abort(failure.status, message=failure.message, errors={"model_id": [failure.message]})
+    abort(failure.status, message=failure.message, errors={failure.field: [failure.message]})
 
 
 def _model_or_abort(models: ModelCache, model_id: str | None) -> TrainedModel:
@@ -38,14 +39,29 @@ def _model_or_abort(models: ModelCache, model_id: str | None) -> TrainedModel:
         _abort_unservable(failure)
 
 
-def predict(models: ModelCache, X: np.ndarray, model_id: str | None, explain: bool = False) -> dict:
-    """`{"model_id", "predictions": [{"gender", "probability_female"}]}` for X (n, 2) in lb, in.
+def predict(
+    models: ModelCache,
+    X: np.ndarray,
+    model_id: str | None,
+    explain: bool = False,
+    compact: bool = False,
+) -> dict:
+    """`{"model_id", "predictions": [{"gender", "probability_female"}]}` for X (n, 2) in lb, in;
+    if `compact`, the predictions are columns, `{"gender": [...], "probability_female": [...]}`.
 
     With `explain`, each prediction also has the feedforward's intermediate values
     (`service.explanation`).
     """
     model = _model_or_abort(models, model_id)
     values = probabilities(model, X)
+    if compact:
+        columns = {
+            "gender": np.where(decide(values), "F", "M").tolist(),
+            "probability_female": values.tolist(),
+        }
+        if explain:
+            columns["explanation"] = explanations(model, X)
+        return {"model_id": model.model_id, "predictions": columns}
     predictions = [
         {"gender": "F" if female else "M", "probability_female": p}
         for p, female in zip(values.tolist(), decide(values).tolist(), strict=True)

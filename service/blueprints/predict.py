@@ -19,7 +19,16 @@ blp = Blueprint("predict", __name__, description="Predictions.")
     description="No model has been trained yet, or model_id's file is corrupt.",
     schema=ErrorSchema,
 )
+@blp.alt_response(
+    503,
+    description="This process has no model loaded yet and the store's database or object store "
+    "is unreachable (named in `errors`).",
+    schema=ErrorSchema,
+)
 def predict(data: dict):
-    """Predict F/M for one person (weight, height) or up to 10,000 `instances`."""
-    answer = run_prediction(services().models, data["X"], data["model_id"], data["explain"])
+    """Predict F/M for one person (weight, height) or up to 10,000 `instances` (objects or
+    [weight, height] pairs) or `inputs` (columns); pairs and columns are answered in columns."""
+    answer = run_prediction(
+        services().models, data["X"], data["model_id"], data["explain"], data["compact"]
+    )
     return json_response(answer)  # built directly: 10,000 rows through marshmallow are slow

@@ -24,6 +24,8 @@ from service.metrics import request_totals
 from service.prediction import probabilities
 from service.protocol_errors import ProtocolError, answer_errors_in_shape
 from service.schemas.protocols import (
+    V2_INFER_BINARY_BODY,
+    V2_INFER_BINARY_HEADER,
     V2_INFER_BODY,
     V2_INFER_RESPONSE,
     V2_REPOSITORY_INDEX_BODY,
@@ -132,18 +134,21 @@ def _ready(name: str, version: str | None) -> tuple[dict, int]:
     try:
         _model(name, version)
     except ProtocolError as exc:
-        if exc.status != 409:
-            raise
-        return {"name": name, "ready": False}, 400
+        if not isinstance(exc, Unservable):
+            raise  # another model name, or an unknown version: 404
+        return {"name": name, "ready": False}, 400  # none yet, corrupt, or unreachable
     return {"name": name, "ready": True}, 200
 
 
-def _infer(name: str, version: str | None) -> Response:
+def _infer(name: str, version: str | None, binary_form: bool = False) -> Response:
+    """Answer an inference request; `binary_form`: the binary operation, which needs the
+    JSON's length header (the infer path takes either form)."""
     model = _model(name, version)
+    header_length = request.headers.get(v2_binary.HEADER)
+    if binary_form and header_length is None:
+        raise ProtocolError(400, f"the binary form needs the {v2_binary.HEADER} header")
     parsed = parse_infer_request(
-        request.get_data(),
-        request.headers.get(v2_binary.HEADER),
-        services().settings.max_predict_rows,
+        request.get_data(), header_length, services().settings.max_predict_rows
     )
     request_id = parsed.request_id or current_request_id() or ""
     answer, binary = infer_response(
@@ -188,6 +193,7 @@ def server_metadata():
 MODEL_PATH_ERRORS = (
     (401, "An API key is needed."),
     (409, "No model has been trained yet, or the version's file is corrupt."),
+    (503, "The store's database or object store is unreachable."),
 )
 
 
@@ -262,6 +268,25 @@ def infer_version(name: str, version: str):
     return _infer(name, version)
 
 
+@blp.route(f"{MODEL}/infer/binary", methods=["POST"], parameters=[*NAME, V2_INFER_BINARY_HEADER])
+@blp.doc(requestBody=V2_INFER_BINARY_BODY, responses={200: V2_INFER_RESPONSE})
+@blp.response(200, V2InferResponseSchema)
+@_errors(*INFER_ERRORS)
+def infer_binary_latest(name: str):
+    """Inference with the latest model, the input as binary tensor data (the same as the infer
+    path with binary data, as Triton's clients send it; here as its own operation)."""
+    return _infer(name, None, binary_form=True)
+
+
+@blp.route(f"{VERSION}/infer/binary", methods=["POST"], parameters=[*NAME, V2_INFER_BINARY_HEADER])
+@blp.doc(requestBody=V2_INFER_BINARY_BODY, responses={200: V2_INFER_RESPONSE})
+@blp.response(200, V2InferResponseSchema)
+@_errors(*INFER_ERRORS)
+def infer_binary_version(name: str, version: str):
+    """Inference with one version (model id), the input as binary tensor data."""
+    return _infer(name, version, binary_form=True)
+
+
 @blp.route(f"{MODEL}/config", methods=["GET"], parameters=NAME)
 @blp.response(200, V2ModelConfigSchema)
 @_errors()
@@ -281,7 +306,11 @@ def model_config_version(name: str, version: str):
 
 
 #: The URL rules whose requests the statistics count.
-INFER_RULES = {f"{blp.url_prefix}{MODEL}/infer", f"{blp.url_prefix}{VERSION}/infer"}
+INFER_RULES = {
+    f"{blp.url_prefix}{path}{form}"
+    for path in (MODEL, VERSION)
+    for form in ("/infer", "/infer/binary")
+}
 
 
 def _statistics(version: str) -> dict:
