@@ -43,17 +43,21 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
 
 
 async def _connection(host: str, port: int, request: bytes, stop_at: float) -> tuple[int, int]:
-    reader, writer = await asyncio.open_connection(host, port)
+    """Answers and failures (non-200, or the server closing the connection: then reconnect)."""
     served = errors = 0
-    try:
-        while time.monotonic() < stop_at:
-            writer.write(request)
-            if await _read_response(reader) == 200:
-                served += 1
-            else:
-                errors += 1
-    finally:
-        writer.close()
+    while time.monotonic() < stop_at:
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            while time.monotonic() < stop_at:
+                writer.write(request)
+                if await _read_response(reader) == 200:
+                    served += 1
+                else:
+                    errors += 1
+        except (asyncio.IncompleteReadError, ConnectionError):
+            errors += 1
+        finally:
+            writer.close()
     return served, errors
 
 

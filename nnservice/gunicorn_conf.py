@@ -11,6 +11,14 @@ to other connections. Slow clients are cut off: request headers must arrive with
 within `service.body_limit.BODY_TIMEOUT_SECONDS`. docs/performance.md ("Slow clients") has the
 measurements behind the choice.
 
+Under saturation every connection gets its turn: after each answer the connection's greenlet
+waits until the event loop has polled the other sockets (`gevent.idle()` in gunicorn's
+`post_request` hook). Without it a keep-alive client that sends its next request at once finds
+it already in the socket buffer, the greenlet reads it without yielding, and a few connections
+are served back to back while the others and the listen queue wait: a p99 of seconds at 64
+connections where the median is 2 ms. docs/performance.md ("Serving model") has the measurements.
+HTTP parsing uses gunicorn's C parser (gunicorn-h1c) where installed, as it is by default.
+
 SIGTERM lets in-flight requests finish (up to `GRACEFUL_TIMEOUT_SECONDS`). Logs are JSON lines
 (`nnservice.gunicorn_logging.JsonLogger`). Metrics: every worker records into files in this
 instance's metrics directory (prometheus-client's multiprocess mode), which `serve` empties at
@@ -26,6 +34,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import gevent
 from gunicorn.app.base import BaseApplication
 
 from foundation.settings import Settings
@@ -60,6 +69,7 @@ def options(settings: Settings, host: str, port: int) -> dict[str, Any]:
         "proc_name": "nnservice-api",
         "logger_class": JsonLogger,
         "child_exit": _worker_exited,
+        "post_request": _let_other_connections_in,
         # gunicorn 25+ opens a control socket under ~/.gunicorn/ (shared by every run as the
         # same user); nnservice uses none and writes nothing outside its store and temp dir.
         "control_socket_disable": True,
@@ -84,6 +94,13 @@ def prepare_metrics_directory(directory: Path) -> None:
     for stale in directory.glob("*.db"):
         stale.unlink(missing_ok=True)
     os.environ[MULTIPROCESS_VARIABLE] = str(directory)
+
+
+def _let_other_connections_in(worker: Any, request: Any, environ: Any, response: Any) -> None:
+    """gunicorn post_request hook (in a worker, after the answer is sent): wait until the event
+    loop has run every ready greenlet and polled the sockets, so the next request on this
+    connection queues behind those already waiting on others, and new connections get accepted."""
+    gevent.idle()
 
 
 def _worker_exited(server: Any, worker: Any) -> None:
