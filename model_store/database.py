@@ -29,6 +29,23 @@ def sqlite_url_for(directory: str | os.PathLike[str]) -> str:
     return f"sqlite:///{os.fspath(directory)}/nnservice.db"
 
 
+#: What a full disk under the database raises: SQLite's result code, PostgreSQL's SQLSTATE.
+SQLITE_DISK_FULL = "SQLITE_FULL"
+POSTGRESQL_DISK_FULL = "53100"
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Whether a database error (SQLAlchemy's, or the driver's own) says the disk under the
+    database is full: SQLite's SQLITE_FULL ("database or disk is full"), PostgreSQL's
+    disk_full (SQLSTATE 53100, psycopg's DiskFull). Both arrive as OperationalError, which
+    otherwise means that the database cannot be reached."""
+    driver_error = getattr(error, "orig", None) or error
+    return (
+        getattr(driver_error, "sqlite_errorname", None) == SQLITE_DISK_FULL
+        or getattr(driver_error, "sqlstate", None) == POSTGRESQL_DISK_FULL
+    )
+
+
 def make_engine(url: str) -> Engine:
     """An engine for `url`, configured for the store (see the module docstring)."""
     parsed = sa.make_url(url)

@@ -58,6 +58,11 @@ class StoreWriteError(StoreError):
         self.reason = reason
 
 
+class ObjectStoreUnreachable(StoreError):
+    """The object store did not answer (refused, timed out, a server error): the object itself
+    may well be intact, so a reader tries again later instead of calling it corrupt."""
+
+
 class SchemaOutOfDate(StoreError):
     """The database's schema is not the one this version of nnservice needs."""
 

@@ -44,6 +44,8 @@ SETTABLE = frozenset(
 )
 #: Rows the reaper looks at per pass and kind of repair.
 REAP_BATCH = 100
+#: Job ids per query of `JobTable.versions` (below every database's limit on bound parameters).
+VERSIONS_BATCH = 500
 
 
 def _record(row: sa.Row) -> JobRecord:
@@ -208,6 +210,18 @@ class JobTable:
             return connection.execute(
                 sa.select(jobs.c.version).where(jobs.c.id == validate_id(job_id))
             ).scalar()
+
+    def versions(self, job_ids: Collection[str]) -> dict[str, int]:
+        """The version of each of `job_ids` that exists (absent: no such job), in one query per
+        `VERSIONS_BATCH` ids: what one follower asks for all the streams of a process."""
+        ids = sorted({validate_id(job_id) for job_id in job_ids})
+        found: dict[str, int] = {}
+        with self.engine.connect() as connection:
+            for start in range(0, len(ids), VERSIONS_BATCH):
+                batch = ids[start : start + VERSIONS_BATCH]
+                query = sa.select(jobs.c.id, jobs.c.version).where(jobs.c.id.in_(batch))
+                found.update((row.id, row.version) for row in connection.execute(query))
+        return found
 
     def list(
         self,

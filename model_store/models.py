@@ -18,7 +18,14 @@ from sqlalchemy.engine import Engine
 
 from foundation.limits import DEFAULT_PAGE_SIZE
 from model_store.canonical import hashed_snapshot_json
-from model_store.errors import AlreadyExists, CorruptSnapshot, InvalidSnapshot, NotFound, StoreError
+from model_store.errors import (
+    AlreadyExists,
+    CorruptSnapshot,
+    InvalidSnapshot,
+    NotFound,
+    ObjectStoreUnreachable,
+    StoreError,
+)
 from model_store.ids import new_model_id, validate_id
 from model_store.objects import ObjectStore
 from model_store.pages import Page, make_page, page_query
@@ -170,7 +177,8 @@ class ModelTable:
 
     def snapshot(self, model_id: str) -> dict:
         """The model's verified snapshot; NotFound if absent, CorruptSnapshot(model_id, reason)
-        if it cannot be trusted (and the model is marked corrupt)."""
+        if it cannot be trusted (and the model is marked corrupt), ObjectStoreUnreachable if the
+        object store does not answer (the model is not marked)."""
         with self.engine.connect() as connection:
             row = connection.execute(
                 sa.select(models.c.object_key, models.c.sha256).where(
@@ -184,6 +192,8 @@ class ModelTable:
                 data = self.objects.get(row.object_key)
             except NotFound:
                 raise CorruptSnapshot(model_id, "its snapshot object is missing") from None
+            except ObjectStoreUnreachable:
+                raise  # the snapshot may be intact: never recorded as corrupt for an outage
             except StoreError as error:
                 raise CorruptSnapshot(model_id, f"unreadable ({error})") from None
             snapshot = verify_snapshot_bytes(model_id, data)

@@ -21,7 +21,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from model_store.atomic import create_exclusive, remove, write_atomic
-from model_store.errors import NotFound, StoreError, StoreWriteError
+from model_store.errors import NotFound, ObjectStoreUnreachable, StoreError, StoreWriteError
 
 
 class ObjectStore(Protocol):
@@ -34,7 +34,8 @@ class ObjectStore(Protocol):
         """Write `data` under `key`, replacing any object there (atomically)."""
 
     def get(self, key: str) -> bytes:
-        """The object's bytes; NotFound if there is none, StoreError if it cannot be read."""
+        """The object's bytes; NotFound if there is none, ObjectStoreUnreachable if the store
+        does not answer, StoreError if it cannot be read."""
 
     def delete(self, key: str) -> None:
         """Remove the object if it exists."""
@@ -136,7 +137,8 @@ class S3Objects:
             raise StoreWriteError(f"cannot write object {key}: {error}") from error
 
     def get(self, key: str) -> bytes:
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+        from botocore.exceptions import ConnectionError as S3ConnectionError
 
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
@@ -144,7 +146,12 @@ class S3Objects:
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 raise NotFound("object", key) from None
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+            if status >= 500:
+                raise ObjectStoreUnreachable(f"cannot read object {key}: {error}") from None
             raise StoreError(f"cannot read object {key}: {error}") from None
+        except (S3ConnectionError, HTTPClientError) as error:
+            raise ObjectStoreUnreachable(f"cannot read object {key}: {error}") from None
         except BotoCoreError as error:
             raise StoreError(f"cannot read object {key}: {error}") from None
 

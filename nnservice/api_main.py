@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", required=True, type=int)
     arguments = parser.parse_args(argv)
     settings = Settings.from_env()
-    require_current_schema(settings)
+    require_current_schema(settings, unreachable_ok=True)
     serve(settings, arguments.host, arguments.port)
 
 

@@ -17,7 +17,12 @@ waits until the event loop has polled the other sockets (`gevent.idle()` in guni
 it already in the socket buffer, the greenlet reads it without yielding, and a few connections
 are served back to back while the others and the listen queue wait: a p99 of seconds at 64
 connections where the median is 2 ms. docs/performance.md ("Serving model") has the measurements.
-HTTP parsing uses gunicorn's C parser (gunicorn-h1c) where installed, as it is by default.
+Requests are parsed by gunicorn's C parser (gunicorn-h1c, a dependency; `http_parser = "auto"`).
+
+The app is not preloaded: each worker process imports `service.wsgi`, which builds its own app
+(its own database, object store and broker connections, never shared across a fork) and loads
+the model it serves before the worker accepts a connection; a load that an outage prevents is
+retried at each poll (`service.model_cache`).
 
 SIGTERM lets in-flight requests finish (up to `GRACEFUL_TIMEOUT_SECONDS`). Logs are JSON lines
 (`nnservice.gunicorn_logging.JsonLogger`). Metrics: every worker records into files in this
@@ -59,6 +64,7 @@ def options(settings: Settings, host: str, port: int) -> dict[str, Any]:
         "bind": f"{host}:{port}",
         "workers": max(1, settings.api_workers),
         "worker_class": "gevent",
+        "preload_app": False,  # each worker loads its own app and model (module docstring)
         "worker_connections": WORKER_CONNECTIONS,
         "graceful_timeout": GRACEFUL_TIMEOUT_SECONDS,
         "timeout": WORKER_TIMEOUT_SECONDS,

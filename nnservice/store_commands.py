@@ -9,15 +9,46 @@ import click
 from foundation.settings import Settings
 
 
-def require_current_schema(settings: Settings) -> None:
+def unreachable_database(settings: Settings) -> str | None:
+    """Why the store's database cannot be reached (the driver's first line), or None if it
+    answers a query."""
+    import sqlalchemy as sa
+
+    from model_store.database import make_engine
+
+    engine = make_engine(settings.store_database_url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+    except sa.exc.OperationalError as error:
+        return str(error.orig or error).splitlines()[0]
+    finally:
+        engine.dispose()
+    return None
+
+
+def require_current_schema(settings: Settings, *, unreachable_ok: bool = False) -> None:
     """Create the schema of an empty database, else exit with a message naming `nnservice db
     upgrade` unless the database is up to date (`nnservice api` and `nnservice worker` call this
-    before they start)."""
+    before they start).
+
+    With `unreachable_ok` (the API), a database that cannot be reached is no reason to refuse
+    to start: the API starts, says so, and answers 503 naming the database (and /readyz not
+    ready) until it answers; its schema is then not checked."""
     import sqlalchemy as sa
 
     from model_store import ModelStore, SchemaOutOfDate
     from model_store.schema import upgrade
 
+    if unreachable_ok:
+        reason = unreachable_database(settings)
+        if reason is not None:
+            click.echo(
+                f"nnservice: the store's database is unreachable ({reason}); starting anyway:"
+                " what needs it answers 503 until it is back",
+                err=True,
+            )
+            return
     try:
         before, after = upgrade(settings.store_database_url, only_if_empty=True)
     except sa.exc.SQLAlchemyError:

@@ -264,18 +264,22 @@ def answer_redirects_in_json(app: Flask) -> None:
 
 
 def register_store_error_handlers(app: Flask) -> None:
-    """Map model_store exceptions onto the common error shape (404, 409, 422, 507), and a
-    database that cannot be reached (SQLAlchemy's OperationalError) onto 503."""
+    """Map model_store exceptions onto the common error shape (404, 409, 422, 507), a part of the
+    store that cannot be reached (the database's OperationalError, the object store's
+    ObjectStoreUnreachable) onto 503 naming it, and a full disk under the database onto 507."""
     from sqlalchemy.exc import OperationalError
 
+    from model_store.database import is_disk_full
     from model_store.errors import (
         CorruptSnapshot,
         InvalidId,
         InvalidPageToken,
         InvalidSnapshot,
         NotFound,
+        ObjectStoreUnreachable,
         StoreWriteError,
     )
+    from service.store_outages import DATABASE, OBJECT_STORE, StoreUnreachable
 
     def not_found(exc: NotFound):
         return error_body(404, "Not Found", str(exc), {f"{exc.kind}_id": [str(exc)]}), 404
@@ -295,13 +299,24 @@ def register_store_error_handlers(app: Flask) -> None:
     def invalid_token(exc: InvalidPageToken):
         return error_body(400, "Bad Request", str(exc), {"page_token": [str(exc)]}), 400
 
-    def database_unreachable(exc: OperationalError):
-        app.logger.warning("the store's database is unreachable: %s", exc.orig or exc)
-        message = "the store's database is unreachable; try again shortly"
-        return error_body(503, "Service Unavailable", message, {"database": [message]}), 503
+    def unreachable(part: str, exc: Exception):
+        cause = getattr(exc, "orig", None) or exc.__cause__ or exc
+        app.logger.warning("%s: %s", StoreUnreachable(part), cause)
+        message = StoreUnreachable(part).message
+        return error_body(503, "Service Unavailable", message, {part: [message]}), 503
+
+    def database_failed(exc: OperationalError):
+        if not is_disk_full(exc):
+            return unreachable(DATABASE, exc)
+        reason = str(exc.orig or exc).splitlines()[0]
+        app.logger.error("the store's database cannot write, its disk is full: %s", reason)
+        message = f"the store's database cannot write: the disk under it is full ({reason})"
+        return error_body(507, "Insufficient Storage", message, {DATABASE: [message]}), 507
 
     app.register_error_handler(InvalidPageToken, invalid_token)
-    app.register_error_handler(OperationalError, database_unreachable)
+    app.register_error_handler(OperationalError, database_failed)
+    app.register_error_handler(ObjectStoreUnreachable, lambda exc: unreachable(OBJECT_STORE, exc))
+    app.register_error_handler(StoreUnreachable, lambda exc: unreachable(exc.part, exc))
     app.register_error_handler(NotFound, not_found)
     app.register_error_handler(InvalidId, invalid_id)
     app.register_error_handler(CorruptSnapshot, corrupt)

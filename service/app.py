@@ -17,6 +17,7 @@ from service.context import EXTENSION, Services
 from service.converters import IdConverter, id_parameter_schema
 from service.dashboard import blp as dashboard
 from service.docs import configure_docs
+from service.job_events import job_follower
 from service.model_cache import ModelCache
 from service.observability import install_observability
 from service.openapi_errors import ErrorResponsesPlugin
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         store=store,
         celery=make_celery(settings),
         models=ModelCache(store),
+        job_follower=job_follower(store),
     )
     install_body_limit(app, settings.max_body_bytes)  # WSGI middleware inside the next one
     install_observability(app, app.extensions[EXTENSION])  # request ids, metrics

@@ -9,6 +9,7 @@ from flask import current_app
 
 from foundation.settings import Settings
 from model_store import ModelStore
+from service.follower import Follower
 from service.model_cache import ModelCache
 
 EXTENSION = "nnservice"
@@ -16,12 +17,14 @@ EXTENSION = "nnservice"
 
 @dataclass(frozen=True)
 class Services:
-    """Settings, the store, the Celery client (send/revoke/ping only) and the model cache."""
+    """Settings, the store, the Celery client (send/revoke/ping only), the model cache and the
+    follower of job versions the event streams share."""
 
     settings: Settings
     store: ModelStore
     celery: Celery
     models: ModelCache
+    job_follower: Follower[str]
 
 
 def services() -> Services:

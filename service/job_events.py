@@ -1,7 +1,10 @@
 """Server-Sent Events for one training job, read from its record in the store.
 
-The stream looks at the job's version (`store.jobs.version`, one indexed read) every
-`POLL_SECONDS` and reads the whole record only when it changed. It sends a `progress` event whenever
+The streams of a process share one `Follower` of job versions (`job_follower`): every
+`POLL_SECONDS` it asks the store for the versions of all the jobs followed in the process (one
+query, `store.jobs.versions`) and wakes the streams whose job changed; a stream then reads
+its job's whole record. So watchers cost one query per interval and process however many there
+are, plus one read per stream and change of its job. A stream sends a `progress` event whenever
 the state or the progress changes (the first one at once, so a late client starts from the
 present), a comment line every `HEARTBEAT_SECONDS` (so clients and proxies see a live
 connection, and a vanished client is noticed), and ends with one of:
@@ -20,6 +23,7 @@ from collections.abc import Iterator
 
 from foundation.states import TERMINAL_STATES
 from model_store import JobRecord, ModelStore, NotFound, StoreError
+from service.follower import Follower, Subscription
 
 POLL_SECONDS = 0.2
 HEARTBEAT_SECONDS = 15.0
@@ -66,6 +70,11 @@ def end_payload(record: JobRecord) -> dict:
     }
 
 
+def job_follower(store: ModelStore, poll_seconds: float = POLL_SECONDS) -> Follower[str]:
+    """The follower of job versions the streams of one process share (one query per poll)."""
+    return Follower(store.jobs.versions, poll_seconds, name="job-events-follower")
+
+
 def job_events(
     store: ModelStore,
     job_id: str,
@@ -73,30 +82,57 @@ def job_events(
     max_seconds: float,
     poll_seconds: float = POLL_SECONDS,
     heartbeat_seconds: float = HEARTBEAT_SECONDS,
+    follower: Follower[str] | None = None,
 ) -> Iterator[str]:
     """The text of the event stream for `job_id`, chunk by chunk, until the job ends or
-    `max_seconds` pass."""
+    `max_seconds` pass.
+
+    `follower` is the process's shared `job_follower`; without one the stream has its own,
+    polling every `poll_seconds`. Between its own wakes (heartbeats, the time limit) the stream
+    waits at least `poll_seconds`, so it sends at most one heartbeat per poll; a read that
+    failed is tried again after `poll_seconds`.
+    """
+    follower = follower or job_follower(store, poll_seconds)
+    yield f"retry: {RETRY_MILLISECONDS}\n\n"
+    with follower.follow(job_id) as subscription:
+        yield from _events(
+            store,
+            subscription,
+            max_seconds=max_seconds,
+            poll_seconds=poll_seconds,
+            heartbeat_seconds=heartbeat_seconds,
+        )
+
+
+def _events(
+    store: ModelStore,
+    subscription: Subscription[str],
+    *,
+    max_seconds: float,
+    poll_seconds: float,
+    heartbeat_seconds: float,
+) -> Iterator[str]:
+    """The events after `retry:`: the job's record is read at once, then each time the
+    follower sees its version change."""
+    job_id = subscription.key
     started = last_beat = time.monotonic()
-    last_version: object = object()  # never equal to a version: the first poll reads
+    last_version: object = object()  # never equal to a version: the first pass reads
     last_sent: dict | None = None
     event_id = 0
-    yield f"retry: {RETRY_MILLISECONDS}\n\n"
+    read = True
     while True:
-        try:
-            version = store.jobs.version(job_id)
-        except Exception:  # noqa: BLE001 - the database is unreachable: look again next poll
-            version = last_version
-        if version != last_version:
+        if read:
             try:
                 record = store.jobs.get(job_id)
             except NotFound:
                 message = f"job {job_id!r} no longer exists"
                 yield format_event("end", {"job_id": job_id, "state": None, "error": message})
                 return
-            except StoreError:  # unreadable right now: look again at the next poll
+            except StoreError:  # unreadable right now: read again at the next wake
                 record = None
             if record is not None:
-                last_version = version
+                read = False
+                last_version = record.version
                 payload = progress_payload(record)
                 if payload != last_sent:
                     event_id += 1
@@ -113,4 +149,6 @@ def job_events(
         if now - last_beat >= heartbeat_seconds:
             last_beat = now
             yield ": heartbeat\n\n"
-        time.sleep(poll_seconds)
+        due = min(last_beat + heartbeat_seconds, started + max_seconds) - time.monotonic()
+        changed = subscription.wait(poll_seconds if read else max(due, poll_seconds))
+        read = read or (changed and subscription.version != last_version)

@@ -32,6 +32,7 @@ from service.logging_setup import (
 from service.metrics import record_request
 from service.model_cache import NoModelYet
 from service.store_metrics import JobFigures, StoreCollector
+from service.store_outages import StoreUnreachable
 
 WsgiApp = Callable[[dict, Callable], Iterable[bytes]]
 
@@ -70,7 +71,7 @@ def install_observability(app: Flask, svc: Services) -> None:
     def served_model_id() -> str | None:
         try:
             return svc.models.latest().model_id
-        except (NoModelYet, StoreError):
+        except (NoModelYet, StoreError, StoreUnreachable):
             return None
 
     app.extensions[STORE_COLLECTOR] = StoreCollector(JobFigures(svc.store), served_model_id)

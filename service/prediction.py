@@ -24,10 +24,11 @@ def probabilities(model: TrainedModel, X: np.ndarray) -> np.ndarray:
 
 
 def _abort_unservable(failure: Unservable) -> NoReturn:
-    """`failure` in the API's common error shape, naming the field `model_id`."""
+    """`failure` in the API's common error shape, naming its field (`model_id`, or the part of
+    the store that is unreachable)."""
     if failure.reason is Reason.UNKNOWN:
         abort_unknown_reference("model_id", "model", failure.model_id or "")
-    abort(failure.status, message=failure.message, errors={"model_id": [failure.message]})
+    abort(failure.status, message=failure.message, errors={failure.field: [failure.message]})
 
 
 def _model_or_abort(models: ModelCache, model_id: str | None) -> TrainedModel:

@@ -1,8 +1,11 @@
-"""GET /readyz: can this deployment take training jobs right now?
+"""GET /readyz: can this deployment take training jobs, and this process serve, right now?
 
-Three parts, each checked for real: Redis answers a PING, at least one Celery worker answers a
-control ping within about a second, and the store directory accepts a small file. Predict needs
-none of the first two, which is why /healthz and /readyz are separate.
+Four parts, each checked for real: Redis answers a PING, at least one Celery worker answers a
+control ping within about a second, the store accepts a small write, and this process has loaded
+the model it serves (it loads it at start; while the store's database or object store is
+unreachable it cannot, and this part names the unreachable one; a deployment with no model
+promoted yet has nothing to load). Predict needs none of the first two, which is why /healthz and
+/readyz are separate.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import redis
 from model_store import ModelStore
 from model_store.errors import StoreWriteError
 from service.context import Services
+from service.model_cache import ModelCache
 
 
 def _redis_problem(url: str | None, timeout: float) -> str | None:
@@ -45,6 +49,16 @@ def _store_problem(store: ModelStore) -> str | None:
     return None
 
 
+def _model_problem(models: ModelCache) -> str | None:
+    try:
+        outage = models.outage()
+    except Exception as exc:  # noqa: BLE001 - whatever keeps the model from loading: say so
+        return f"the model this process serves cannot be loaded: {exc}"
+    if outage is None:
+        return None
+    return f"the model this process serves is not loaded yet: {outage}"
+
+
 def readiness_problems(svc: Services, timeout: float = 1.0) -> dict[str, list[str]]:
     """Each part that is not ready -> why; an empty dict means ready."""
     problems: dict[str, list[str]] = {}
@@ -59,4 +73,7 @@ def readiness_problems(svc: Services, timeout: float = 1.0) -> dict[str, list[st
     store_problem = _store_problem(svc.store)
     if store_problem:
         problems["store"] = [store_problem]
+    model_problem = _model_problem(svc.models)
+    if model_problem:
+        problems["model"] = [model_problem]
     return problems

@@ -5,9 +5,13 @@ a few hundred thousand objects) is moved out of the garbage collector's view wit
 so the collections that requests trigger scan only what requests allocate. gunicorn imports this
 module in each worker process (no preload), so each worker freezes its own heap.
 
-Before that, each process prepares its task publishing (`service.training.warm_task_publishing`:
-Celery's lazy imports, the broker connection, the queue), so that its first POST /train does not
-pay about 50 ms for it.
+Before that, each process loads the model it serves (`ModelCache.load`), so that it can serve
+through an outage of the store's database or object store that begins before its first request;
+gunicorn's worker accepts connections only once this module is imported, so no request (not
+even /readyz) reaches it before the model is loaded, and a load that fails because a part of
+the store is unreachable is retried at each poll (`service.model_cache`). It also prepares its
+task publishing (`service.training.warm_task_publishing`: Celery's lazy imports, the broker
+connection, the queue), so that its first POST /train does not pay about 50 ms for it.
 """
 
 import gc
@@ -17,6 +21,7 @@ from service.context import EXTENSION
 from service.training import warm_task_publishing
 
 app = create_app()
+app.extensions[EXTENSION].models.load()
 warm_task_publishing(app.extensions[EXTENSION])
 gc.collect()
 gc.freeze()

@@ -177,6 +177,29 @@ def _start_postgres_in(
     return url, lambda: _stop_postgres(directory)
 
 
+def stop_postgres_server(url: str) -> Callable[[], None]:
+    """Stop the PostgreSQL server that `url` (a superuser's, as `start_postgres` gives) reaches,
+    with a fast shutdown, its data kept: a function that starts it again on the same port and
+    returns once it accepts connections."""
+    admin = sa_url_to_psycopg(url)
+    with psycopg.connect(admin, autocommit=True, connect_timeout=10) as connection:
+        data = Path(connection.execute("SHOW data_directory").fetchone()[0])
+    stop = [str(PG_BINDIR / "pg_ctl"), "stop", "-D", str(data), "-m", "fast", "-w"]
+    _run(_as_postgres_user(stop + ["-t", str(int(STOP_SECONDS))]), STOP_SECONDS + 5)
+
+    def start_again() -> None:
+        start = [str(PG_BINDIR / "pg_ctl"), "start", "-D", str(data), "-w"]
+        start += ["-l", str(data.parent / "server.log"), "-t", str(int(READY_SECONDS))]
+        _run(_as_postgres_user(start), READY_SECONDS + 5, new_session=True)
+
+    return start_again
+
+
+def sa_url_to_psycopg(url: str) -> str:
+    """A `postgresql+psycopg://` SQLAlchemy URL as the `postgresql://` URL psycopg takes."""
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
 def start_postgres(database: str = DATABASE, host: str = HOST) -> tuple[str, Callable[[], None]]:
     """Start PostgreSQL 15 with an empty `database`, listening on `host` (127.0.0.1, or a test
     network's address): its SQLAlchemy URL and a stop function.
@@ -228,9 +251,75 @@ def _s3_client(env: dict[str, str]):
     )
 
 
-def _start_seaweedfs_in(
-    directory: Path, weed: str, bucket: str, host: str = HOST
-) -> tuple[dict[str, str], Callable[[], None]]:
+class SeaweedFS:
+    """One `weed mini` in `directory`: `env` (the AWS_* variables that reach it), `kill()` (as a
+    crash would: SIGKILL, the data kept), `restart()` (on the same ports and data) and `stop()`
+    (which also removes the directory)."""
+
+    def __init__(
+        self, directory: Path, command: list[str], env: dict[str, str], grpc_sockets: list[Path]
+    ) -> None:
+        self.directory = directory
+        self.command = command
+        self.env = env
+        self.grpc_sockets = grpc_sockets
+        self.process = self._launch()
+
+    def _launch(self) -> subprocess.Popen:
+        with (self.directory / "server.log").open("ab") as log:
+            return subprocess.Popen(
+                self.command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    def _remove_sockets(self) -> None:
+        # weed puts some gRPC sockets in /tmp whatever its flags, and leaves them there.
+        for path in [*self.grpc_sockets, *self.directory.glob("*.sock")]:
+            if path.is_socket():
+                path.unlink()
+
+    def wait_ready(self, bucket: str | None = None) -> None:
+        """Wait (READY_SECONDS at most) until the S3 gateway answers a signed request (and
+        `bucket` exists, if named)."""
+        client = _s3_client(self.env)
+        deadline = time.monotonic() + READY_SECONDS
+        while True:
+            if self.process.poll() is not None:
+                raise BackendError(f"weed exited with status {self.process.returncode}")
+            try:
+                client.list_buckets()
+                if bucket is not None:
+                    client.head_bucket(Bucket=bucket)
+                return
+            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+                if time.monotonic() > deadline:
+                    raise BackendError(
+                        f"the S3 gateway at {self.env['AWS_ENDPOINT_URL_S3']} did not answer"
+                        f" within {READY_SECONDS:.0f} s: {error}"
+                    ) from error
+                time.sleep(0.2)
+
+    def kill(self) -> None:
+        """SIGKILL the server (its whole process group), as a crash would; the data stays."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def restart(self, bucket: str) -> None:
+        """Start the killed server again on its ports and data; return once `bucket` answers."""
+        self._remove_sockets()
+        self.process = self._launch()
+        self.wait_ready(bucket)
+
+    def stop_server(self) -> None:
+        _stop_process_group(self.process)
+        self._remove_sockets()
+
+    def stop(self) -> None:
+        self.stop_server()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _start_seaweedfs_in(directory: Path, weed: str, bucket: str, host: str = HOST) -> SeaweedFS:
     access_key, secret_key = secrets.token_hex(10), secrets.token_hex(20)
     identity = {
         "name": "nnservice",
@@ -263,53 +352,38 @@ def _start_seaweedfs_in(
         "AWS_SECRET_ACCESS_KEY": secret_key,
         "AWS_DEFAULT_REGION": REGION,
     }
-    with (directory / "server.log").open("ab") as log:
-        process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-    def stop_server() -> None:
-        _stop_process_group(process)
-        # weed puts some gRPC sockets in /tmp whatever its flags, and leaves them there.
-        for index, component in enumerate(components):
-            grpc_socket = Path(f"/tmp/seaweedfs-{component}-grpc-{ports[2 * index + 1]}.sock")
-            if grpc_socket.is_socket():
-                grpc_socket.unlink()
-
-    def stop() -> None:
-        stop_server()
-        shutil.rmtree(directory, ignore_errors=True)
-
+    grpc_sockets = [
+        Path(f"/tmp/seaweedfs-{component}-grpc-{ports[2 * index + 1]}.sock")
+        for index, component in enumerate(components)
+    ]
+    server = SeaweedFS(directory, command, env, grpc_sockets)
     try:
-        _create_bucket_when_ready(process, env, bucket)
+        server.wait_ready()
+        _create_bucket(env, bucket)
     except BaseException:
-        stop_server()  # the directory, with the log, is left to _start
+        server.stop_server()  # the directory, with the log, is left to _start
         raise
-    return env, stop
+    return server
 
 
-def _create_bucket_when_ready(process: subprocess.Popen, env: dict[str, str], bucket: str) -> None:
-    """Wait (READY_SECONDS at most) for the S3 gateway to answer a signed request; make `bucket`."""
+def _create_bucket(env: dict[str, str], bucket: str) -> None:
     client = _s3_client(env)
-    deadline = time.monotonic() + READY_SECONDS
-    while True:
-        if process.poll() is not None:
-            raise BackendError(f"weed exited with status {process.returncode}")
-        try:
-            client.list_buckets()
-            break
-        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
-            if time.monotonic() > deadline:
-                raise BackendError(
-                    f"the S3 gateway at {env['AWS_ENDPOINT_URL_S3']} did not answer within"
-                    f" {READY_SECONDS:.0f} s: {error}"
-                ) from error
-            time.sleep(0.2)
     try:
         client.create_bucket(Bucket=bucket)
         client.head_bucket(Bucket=bucket)
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
         raise BackendError(f"could not create the bucket {bucket}: {error}") from error
+
+
+def start_seaweedfs_server(bucket: str = BUCKET, host: str = HOST) -> SeaweedFS:
+    """Start SeaweedFS with an empty `bucket`, as a `SeaweedFS` that a test can kill and
+    restart (`start_seaweedfs` for the variables and a stop only)."""
+    weed = _weed()
+    return _start(
+        "seaweedfs",
+        lambda directory: _start_seaweedfs_in(directory, weed, bucket, host),
+        lambda directory: shutil.rmtree(directory, ignore_errors=True),
+    )
 
 
 def start_seaweedfs(
@@ -320,12 +394,8 @@ def start_seaweedfs(
     The variables are AWS_ENDPOINT_URL_S3, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (random, the
     only identity the server accepts) and AWS_DEFAULT_REGION. `stop` also removes its directory.
     """
-    weed = _weed()
-    return _start(
-        "seaweedfs",
-        lambda directory: _start_seaweedfs_in(directory, weed, bucket, host),
-        lambda directory: shutil.rmtree(directory, ignore_errors=True),
-    )
+    server = start_seaweedfs_server(bucket, host)
+    return server.env, server.stop
 
 
 # The program

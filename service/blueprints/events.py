@@ -56,13 +56,13 @@ _EVENT_SCHEMA = {
 @blp.alt_response(404, schema=ErrorSchema, description="No such job.")
 def job_event_stream(job_id: str) -> Response:
     """Follow a training job live: progress events until it ends."""
-    store = services().store
+    store, follower = services().store, services().job_follower
     store.jobs.get(job_id)  # an unknown job is a 404 in the usual shape, before any streaming
     max_seconds = stream_seconds(
         services().settings.events_max_seconds, bool(request.environ.get("wsgi.multithread"))
     )
     return Response(
-        job_events(store, job_id, max_seconds=max_seconds),
+        job_events(store, job_id, max_seconds=max_seconds, follower=follower),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

@@ -1,4 +1,5 @@
-"""GET /healthz (the process answers) and GET /readyz (Redis, a worker and the store answer)."""
+"""GET /healthz (the process answers) and GET /readyz (Redis, a worker and the store answer, and
+the process has loaded its model)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from service.schemas.health import HealthSchema, ReadySchema
 
 blp = Blueprint("health", __name__, description="Liveness and readiness.")
 
-READY_CHECKS = ("redis", "workers", "store")
+READY_CHECKS = ("redis", "workers", "store", "model")
 
 
 @blp.route("/healthz", methods=["GET"])
@@ -23,7 +24,8 @@ def healthz():
 @blp.response(200, ReadySchema)
 @blp.alt_response(503, description="Names each part that is not ready.", schema=ErrorSchema)
 def readyz():
-    """Ready to train: Redis answers PING, a Celery worker answers a ping, the store is writable."""
+    """Ready: Redis answers PING, a Celery worker answers a ping, the store is writable, and this
+    process has loaded the latest model (if one is promoted)."""
     problems = readiness_problems(services())
     if problems:
         abort(503, message="not ready: " + ", ".join(problems), errors=problems)

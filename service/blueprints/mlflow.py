@@ -19,7 +19,10 @@ from service.schemas.protocols import (
     MlflowPingSchema,
     MlflowPredictionsSchema,
 )
-from service.serving_errors import Unservable, pick_model
+from service.serving_errors import Reason, Unservable, pick_model
+
+#: The 503 of every endpoint that serves the latest model.
+UNREACHABLE = "The store's database or object store is unreachable (no model loaded yet)."
 
 blp = Blueprint(
     "mlflow",
@@ -35,6 +38,7 @@ ERROR_CODES = {
     404: "RESOURCE_DOES_NOT_EXIST",
     409: "INVALID_STATE",
     500: "INTERNAL_ERROR",
+    503: "TEMPORARILY_UNAVAILABLE",
 }
 CONTENT_TYPES = ("application/json", "text/csv")
 
@@ -79,6 +83,7 @@ def _rows() -> list:
 )
 @blp.alt_response(401, schema=MlflowErrorSchema, description="An API key is needed.")
 @blp.alt_response(409, schema=MlflowErrorSchema, description="No model has been trained yet.")
+@blp.alt_response(503, schema=MlflowErrorSchema, description=UNREACHABLE)
 @blp.alt_response(413, schema=MlflowErrorSchema, description="The body is too large.")
 @blp.alt_response(415, schema=MlflowErrorSchema, description="Not JSON or CSV, or not UTF-8.")
 def invocations():
@@ -94,6 +99,8 @@ def _served() -> dict:
     try:
         model = pick_model(services().models, None)
     except Unservable as failure:
+        if failure.reason is Reason.UNREACHABLE:
+            raise  # 503: a model may well be promoted, it cannot be read yet
         raise ProtocolError(404, failure.message) from None
     return {"status": "ok", "model_id": model.model_id}
 
@@ -101,14 +108,17 @@ def _served() -> dict:
 @blp.route("/ping", methods=["GET"])
 @blp.response(200, MlflowPingSchema)
 @blp.alt_response(404, schema=MlflowErrorSchema, description="No model to serve yet.")
+@blp.alt_response(503, schema=MlflowErrorSchema, description=UNREACHABLE)
 def ping():
-    """MLflow's health check: 200 when a model can be served, 404 before the first one."""
+    """MLflow's health check: 200 when a model can be served, 404 before the first one, 503
+    while the store is unreachable and this process has no model loaded yet."""
     return _served()
 
 
 @blp.route("/health", methods=["GET"])
 @blp.response(200, MlflowPingSchema)
 @blp.alt_response(404, schema=MlflowErrorSchema, description="No model to serve yet.")
+@blp.alt_response(503, schema=MlflowErrorSchema, description=UNREACHABLE)
 def health():
     """The same as /ping."""
     return _served()

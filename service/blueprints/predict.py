@@ -19,6 +19,12 @@ blp = Blueprint("predict", __name__, description="Predictions.")
     description="No model has been trained yet, or model_id's file is corrupt.",
     schema=ErrorSchema,
 )
+@blp.alt_response(
+    503,
+    description="This process has no model loaded yet and the store's database or object store "
+    "is unreachable (named in `errors`).",
+    schema=ErrorSchema,
+)
 def predict(data: dict):
     """Predict F/M for one person (weight, height) or up to 10,000 `instances`."""
     answer = run_prediction(services().models, data["X"], data["model_id"], data["explain"])

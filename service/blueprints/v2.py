@@ -132,9 +132,9 @@ def _ready(name: str, version: str | None) -> tuple[dict, int]:
     try:
         _model(name, version)
     except ProtocolError as exc:
-        if exc.status != 409:
-            raise
-        return {"name": name, "ready": False}, 400
+        if not isinstance(exc, Unservable):
+            raise  # another model name, or an unknown version: 404
+        return {"name": name, "ready": False}, 400  # none yet, corrupt, or unreachable
     return {"name": name, "ready": True}, 200
 
 
@@ -188,6 +188,7 @@ def server_metadata():
 MODEL_PATH_ERRORS = (
     (401, "An API key is needed."),
     (409, "No model has been trained yet, or the version's file is corrupt."),
+    (503, "The store's database or object store is unreachable."),
 )
 
 

@@ -15,5 +15,5 @@ class ReadySchema(ma.Schema):
         keys=ma.fields.String(),
         values=ma.fields.String(),
         required=True,
-        metadata={"description": "redis, workers, store: ok"},
+        metadata={"description": "redis, workers, store, model: ok"},
     )

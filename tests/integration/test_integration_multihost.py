@@ -241,9 +241,9 @@ def test_train_on_a_predict_on_b_and_promotions_reach_b_within_a_second(cluster)
     done = time.monotonic()
     while _served(b) != {older["model_id"]}:
         assert time.monotonic() - done < PROMOTION_DELAY, "the promotion did not reach B in 1 s"
-    history = cluster["store"].promotions(1)
-    assert history[0]["model_id"] == older["model_id"]
-    assert history[0]["promoted_by"] == "anonymous"
+    history = cluster["store"].models.promotions(1)
+    assert history[0].model_id == older["model_id"]
+    assert history[0].promoted_by == "anonymous"
 
 
 def test_a_killed_workers_job_finishes_on_the_other_worker_bit_identically(

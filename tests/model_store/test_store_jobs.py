@@ -12,6 +12,7 @@ import sqlalchemy as sa
 import stores
 
 from model_store import AlreadyExists, InvalidId, ModelStore, NotFound
+from model_store.jobs import VERSIONS_BATCH
 from model_store.tables import DURATION_BOUNDS, jobs
 from model_store.times import iso, now_us
 
@@ -115,6 +116,29 @@ def test_the_version_changes_with_every_change(store: ModelStore, new_job) -> No
     versions.append(store.jobs.version("job1"))
     assert versions == sorted(set(versions)) and len(versions) == 5
     assert store.jobs.get("job1").version == versions[-1]
+
+
+def test_the_versions_of_many_jobs_in_batches_of_one_query(store: ModelStore, new_job) -> None:
+    ids = [f"job{n}" for n in range(VERSIONS_BATCH + 2)]  # more than one batch
+    for job_id in ids:
+        new_job(store, job_id)
+    store.jobs.request_cancel("job1")
+    queries: list[str] = []
+
+    def listener(connection: object, cursor: object, statement: str, *rest: object) -> None:
+        queries.append(statement)
+
+    sa.event.listen(store.engine, "before_cursor_execute", listener)
+    try:
+        versions = store.jobs.versions([*ids, "gone", "job1"])
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", listener)
+    assert versions == {job_id: store.jobs.version(job_id) for job_id in ids}
+    assert versions["job1"] > versions["job0"]
+    assert len([q for q in queries if q.lstrip().upper().startswith("SELECT")]) == 2
+    assert store.jobs.versions([]) == {}
+    with pytest.raises(InvalidId):
+        store.jobs.versions(["job1", "../x"])
 
 
 def test_delete_job_removes_the_row_and_its_checkpoint(store: ModelStore, new_job) -> None:

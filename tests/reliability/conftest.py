@@ -11,7 +11,7 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -41,16 +41,25 @@ SNAPSHOT: dict = {
 
 
 class ApiProcess:
-    """`nnservice api` on 127.0.0.1 and a free port; output in `log`."""
+    """`nnservice api` on 127.0.0.1 and a free port; output in `log`. `wrapper` runs it through
+    another command (`setpriv ...`); `migrate=False` starts it without migrating the database
+    first."""
 
-    def __init__(self, env: Mapping[str, str], log: Path) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        log: Path,
+        wrapper: Sequence[str] = (),
+        migrate: bool = True,
+    ) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log = log
-        upgrade(Settings.from_env(env).store_database_url)  # as `nnservice db upgrade` would
+        if migrate:  # as `nnservice db upgrade` would (not when the database is down on purpose)
+            upgrade(Settings.from_env(env).store_database_url)
         with open(log, "ab") as output:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "nnservice.cli", "api"]
+                [*wrapper, sys.executable, "-m", "nnservice.cli", "api"]
                 + ["--host", "127.0.0.1", "--port", str(self.port)],
                 env=dict(env),
                 cwd=log.parent,

@@ -1,14 +1,17 @@
-"""Store faults for real (issue 4, item 3): broken snapshot files, and a write that fails.
+"""Store faults for real (issue 4, item 3): broken snapshot files, and writes that fail.
 
 Snapshot files are broken on disk behind the API's back (truncated, not JSON, valid JSON whose
 sha256 no longer matches); the API, a real gunicorn process, must never serve them. The failing
 write is a full disk (a tiny tmpfs under the object store) too small for the snapshot a job has
 to write: the job must fail saying so, leaving no partial object and the served model as it was.
+A full disk under the SQLite database (the same tiny tmpfs, filled) is a 507 naming it.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -165,3 +168,47 @@ def test_a_snapshot_that_cannot_be_written_fails_the_job_cleanly(
         assert again["state"] == "succeeded", again  # the store is fine; only that write failed
     finally:
         private.close()
+
+
+def _fill(disk: Path) -> Path:
+    """Write zeros into a file on `disk` until the disk is full (ENOSPC); the file."""
+    filler = disk / "filler"
+    descriptor = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    try:
+        while True:
+            os.write(descriptor, bytes(4096))
+    except OSError as error:
+        assert error.errno == errno.ENOSPC, error
+    finally:
+        os.close(descriptor)
+    return filler
+
+
+def test_a_full_disk_under_the_database_is_507_naming_the_disk(
+    api_process, small_disk: Path, tmp_path: Path
+) -> None:
+    """SQLite on a tiny tmpfs, filled to the last byte: a write answers 507 naming the database
+    and its disk (not "unreachable"), reads keep answering; with room again, writes work."""
+    api = api_process(
+        "api-full-database.log",
+        NNSERVICE_STORE=str(tmp_path / "store"),  # the objects: on another disk
+        NNSERVICE_DATABASE_URL=f"sqlite:///{small_disk}/nnservice.db",
+        NNSERVICE_API_WORKERS="1",
+    )
+    http = requests.Session()
+    filler = _fill(small_disk)
+
+    refused = http.post(api.url("/models"), json=SNAPSHOT)
+    assert refused.status_code == 507, refused.text
+    message = refused.json()["message"]
+    assert message.startswith("the store's database cannot write: the disk under it is full")
+    assert "database or disk is full" in message and "unreachable" not in message
+    assert list(refused.json()["errors"]) == ["database"]
+    assert http.get(api.url("/models")).json() == []  # reads answer; nothing half-written
+    assert "database or disk is full" in api.log_text()
+
+    filler.unlink()
+    imported = http.post(api.url("/models"), json=SNAPSHOT)
+    assert imported.status_code == 201, imported.text
+    promoted = http.post(api.url(f"/models/{imported.json()['id']}/promote"))
+    assert promoted.status_code == 200, promoted.text

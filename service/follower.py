@@ -1,0 +1,115 @@
+"""One poller per process that fans changes out to everyone following something in it.
+
+A `Follower` is given a `poll` function: asked for a set of keys, it returns the current version
+of each that exists (one database query, e.g. `SELECT id, version FROM jobs WHERE id IN (...)`).
+Every `interval` seconds the follower asks it once for all the keys anybody in this process
+follows, and wakes only the followers of the keys whose version changed (a key missing from the
+answer has the version None: it is gone). So a thousand streams watching jobs cost one query per
+interval, not a thousand, and nothing is polled while nobody follows.
+
+The poller is a thread started on the first `follow` and ended when the last follower leaves; in
+the API's gevent worker (a monkey-patched process) the thread, its sleep and the events are
+greenlets and gevent's primitives, so it runs in every worker process on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Collection, Hashable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Generic, TypeVar
+
+logger = logging.getLogger(__name__)
+
+K = TypeVar("K", bound=Hashable)
+
+#: The version a subscription starts with, before the follower has polled its key.
+UNSEEN = object()
+
+
+class Subscription(Generic[K]):
+    """One follower of one key: `version` is the newest the poller saw; `wait` for a change."""
+
+    def __init__(self, key: K) -> None:
+        self.key = key
+        self.version: object = UNSEEN
+        self._changed = threading.Event()
+
+    def offer(self, version: object) -> None:
+        """The poller's latest version of the key: wakes the follower if it differs."""
+        if version != self.version:
+            self.version = version
+            self._changed.set()
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for the key's version to change; whether it did."""
+        changed = self._changed.wait(timeout)
+        self._changed.clear()  # `version` is read after this, so no change can be missed
+        return changed
+
+
+class Follower(Generic[K]):
+    """Polls the versions of every followed key once per `interval` and wakes their followers."""
+
+    def __init__(
+        self,
+        poll: Callable[[Collection[K]], Mapping[K, object]],
+        interval: float,
+        name: str = "follower",
+    ) -> None:
+        self.poll = poll
+        self.interval = interval
+        self.name = name
+        self._lock = threading.Lock()
+        self._subscriptions: dict[K, set[Subscription[K]]] = {}
+        self._thread: threading.Thread | None = None
+
+    @contextmanager
+    def follow(self, key: K) -> Iterator[Subscription[K]]:
+        """Follow `key` for the duration of the `with` block (the poller starts if idle)."""
+        subscription: Subscription[K] = Subscription(key)
+        with self._lock:
+            self._subscriptions.setdefault(key, set()).add(subscription)
+            if self._thread is None or not self._thread.is_alive():  # not yet, or before a fork
+                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+                self._thread.start()
+        try:
+            yield subscription
+        finally:
+            with self._lock:
+                followers = self._subscriptions.get(key, set())
+                followers.discard(subscription)
+                if not followers:
+                    self._subscriptions.pop(key, None)
+
+    def followed(self) -> int:
+        """How many subscriptions are open (all keys)."""
+        with self._lock:
+            return sum(map(len, self._subscriptions.values()))
+
+    def _run(self) -> None:
+        """Poll every `interval` while anybody follows; end when nobody does."""
+        failing = False
+        while True:
+            time.sleep(self.interval)
+            with self._lock:
+                keys = list(self._subscriptions)
+                if not keys:
+                    self._thread = None
+                    return
+            try:
+                versions = self.poll(keys)
+            except Exception:  # noqa: BLE001 - e.g. the database is unreachable: try again later
+                if not failing:
+                    logger.warning("%s: polling failed; trying again", self.name, exc_info=True)
+                failing = True
+                continue
+            if failing:
+                logger.warning("%s: polling works again", self.name)
+                failing = False
+            with self._lock:
+                for key in keys:  # a key followed since the poll began waits for the next one
+                    for subscription in self._subscriptions.get(key, ()):
+                        subscription.offer(versions.get(key))
