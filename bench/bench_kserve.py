@@ -141,6 +141,11 @@ def main() -> None:
     report(args, single, batches, probes, form, load_before, load_after)
 
 
+def spread_text(runs: list[ProbeResult], worst: tuple[int, int]) -> str:
+    """'fewest-most (median most/fewest)' for one server at one connection count."""
+    return f"{worst[0]}-{worst[1]} ({median(r.spread for r in runs):.1f}x)"
+
+
 def report(args, single, batches, probes, form, load_before, load_after) -> None:
     met = True
     rows = []
@@ -158,7 +163,8 @@ def report(args, single, batches, probes, form, load_before, load_after) -> None
             median(p["kserve"].rps for p in pairs), median(p["nnservice"].rps for p in pairs), rps,
             median(p["kserve"].p50_ms for p in pairs), median(p["nnservice"].p50_ms for p in pairs),
             median(p["kserve"].p99_ms for p in pairs), median(p["nnservice"].p99_ms for p in pairs),
-            p99, "{}-{}".format(*counts["kserve"]), "{}-{}".format(*counts["nnservice"]), errors,
+            p99, spread_text(by_server["kserve"], counts["kserve"]),
+            spread_text(by_server["nnservice"], counts["nnservice"]), errors,
         ])  # fmt: skip
     rows_ratio = median(p["nnservice"].rps / p["kserve"].rps for p in batches)
     met &= rows_ratio >= MIN_ROWS_RATIO
@@ -170,8 +176,8 @@ def report(args, single, batches, probes, form, load_before, load_after) -> None
               "KServe req/conn*", "nnservice req/conn*", "errors"]  # fmt: skip
     print(markdown_table(header, rows))
     print(
-        f"* answers per connection in {args.seconds:g} s, fewest-most, in the round where they "
-        "differed most"
+        f"* answers per connection in {args.seconds:g} s: fewest-most in the round where they "
+        "differed most (most/fewest, median over the rounds)"
     )
     print()
     print(f"{BATCH_ROWS:,}-row requests at {BATCH_CONNECTIONS} connections; nnservice: {form}")
