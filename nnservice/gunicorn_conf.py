@@ -17,7 +17,6 @@ waits until the event loop has polled the other sockets (`gevent.idle()` in guni
 it already in the socket buffer, the greenlet reads it without yielding, and a few connections
 are served back to back while the others and the listen queue wait: a p99 of seconds at 64
 connections where the median is 2 ms. docs/performance.md ("Serving model") has the measurements.
-Requests are parsed by gunicorn's C parser (gunicorn-h1c, a dependency; `http_parser = "auto"`).
 
 The app is not preloaded: each worker process imports `service.wsgi`, which builds its own app
 (its own database, object store and broker connections, never shared across a fork) and loads
