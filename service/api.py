@@ -59,12 +59,14 @@ def _flatten_locations(messages: Any) -> Any:
     return merged
 
 
-def too_large_error(limit: int | None) -> dict:
-    """The 413 body: the request's body is over NNSERVICE_MAX_BODY_BYTES."""
+def too_large_error(limit: int | None, decoded: bool = False) -> dict:
+    """The 413 body: the request's body (`decoded`: once its Content-Encoding is undone) is over
+    NNSERVICE_MAX_BODY_BYTES."""
+    body = "the request body, decompressed," if decoded else "the request body"
     return error_body(
         413,
         "Request Entity Too Large",
-        f"the request body is larger than the limit of {limit} bytes",
+        f"{body} is larger than the limit of {limit} bytes",
         {"body": [f"At most {limit} bytes (NNSERVICE_MAX_BODY_BYTES)."]},
     )
 

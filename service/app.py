@@ -23,7 +23,7 @@ from service.observability import install_observability
 from service.openapi_errors import ErrorResponsesPlugin
 from service.schemas.datasets import DatasetCreateSchema
 from service.schemas.fields import document_either_or, document_units
-from service.schemas.predict import PredictRequestSchema
+from service.schemas.predict import PREDICTION_COMPONENTS, PredictRequestSchema
 from service.schemas.train import TrainRequestSchema
 from worker.celery_config import make_celery
 
@@ -62,12 +62,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.register_converter(IdConverter, id_parameter_schema)
     # The request body that its view loads itself (JSON, CSV or TSV).
     api.spec.components.schema("DatasetCreate", schema=DatasetCreateSchema)
+    for component, schema in PREDICTION_COMPONENTS.items():  # the two forms of predictions
+        api.spec.components.schema(component, schema=schema)
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     schemas = api.spec.components.schemas
     document_either_or(schemas, "PredictRequest", PredictRequestSchema.SHAPES)
     document_either_or(schemas, "TrainRequest", TrainRequestSchema.SHAPES)
-    document_units(schemas, "PredictRequest", rows="instances", single=True)
+    document_units(schemas, "PredictRequest", rows="instances", single=True, columns="inputs")
     document_units(schemas, "TrainRequest", rows="rows")
     document_units(schemas, "DatasetCreate", rows="rows")
     app.register_blueprint(dashboard)  # plain Flask: not part of the OpenAPI document

@@ -35,7 +35,9 @@ def configure_docs(app: Flask, version: str, api_keys: bool) -> None:
     spec_options: dict = {
         "info": {
             "description": "Predicts gender from weight (lb) and height (in) with a small "
-            "neural network trained by SGD; datasets, training jobs, model snapshots.",
+            "neural network trained by SGD; datasets, training jobs, model snapshots. Every "
+            "request body may be sent compressed (Content-Encoding: gzip or deflate); the body "
+            "limit applies to it decompressed too.",
         },
     }
     if api_keys:

@@ -20,7 +20,7 @@ from neural.decision import decide
 from service import v2_binary
 from service.api import DuplicateKeyError, loads_json
 from service.protocol_errors import ProtocolError
-from service.protocol_input import FEATURES, check_rows, features
+from service.protocol_input import FEATURES, check_rows, column_features
 
 MODEL_NAME = "nnservice"
 PLATFORM = "nnservice_numpy"
@@ -196,8 +196,8 @@ def parse_infer_request(body: bytes, header_length: str | None, max_rows: int) -
         raise _bad(f'"inputs" must hold one tensor, {INPUT_NAME!r} of shape [n, 2]')
     values = _input_values(inputs[0], binary, max_rows)
     outputs = _requested_outputs(request, binary_default)
-    rows = [{"weight": w, "height": h} for w, h in zip(values[::2], values[1::2], strict=True)]
-    return InferRequest(features(rows, None), outputs, request_id)  # counted by its shape
+    X = column_features(values[::2], values[1::2])  # counted by its shape
+    return InferRequest(X, outputs, request_id)
 
 
 def infer_response(

@@ -33,6 +33,8 @@ NOT_A_DECIMAL = "Not a valid number: plain decimals only (sign, digits, point, e
 DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 NOT_FINITE = "Special numeric values (nan or infinity) are not permitted."
 BAD_GENDER = "Must be one of F, M, female, male (any case)."
+NOT_A_PAIR = "Not a [weight, height] pair: expected a list of 2 numbers."
+NOT_A_LIST = "Not a valid list."
 
 
 def range_text(units: str, field: str) -> str:
@@ -58,7 +60,8 @@ UNITS_DESCRIPTION = (
     f"({', '.join(UNIT_NAMES['metric'].values())}, converted on arrival)."
 )
 
-RowErrors = dict[str, dict[str, list[str]]]
+#: Row key -> field -> messages; or, for a table given as columns, field -> messages.
+RowErrors = dict[str, dict[str, list[str]]] | dict[str, list[str]]
 
 
 class RowValidationError(Exception):
@@ -254,6 +257,52 @@ def validate_json_rows(
     label = _labels(columns["gender"], errors) if with_gender else None
     errors.raise_if_any()
     return Columns(features, label)
+
+
+def validate_json_pairs(rows: object, *, units: str, max_rows: int | None = None) -> Columns:
+    """Validate a JSON list of `[weight, height]` pairs, the compact form of rows (no object a
+    row); raises RowValidationError naming rows and fields, as `validate_json_rows` does."""
+    if not isinstance(rows, list):
+        raise RowValidationError([NOT_A_LIST])
+    check_row_count(len(rows), max_rows)
+    errors = _Collector(str)
+    if not (set(map(type, rows)) <= {list} and set(map(len, rows)) <= {2}):  # no loop in Python
+        for row, item in enumerate(rows):
+            if type(item) is not list or len(item) != 2:
+                errors.add(row, "_schema", NOT_A_PAIR)
+                errors.bad.update((row, field) for field in MEASURED)
+        rows = [item if type(item) is list and len(item) == 2 else (None, None) for item in rows]
+    weight, height = zip(*rows, strict=True) if rows else ((), ())
+    return _checked_columns([weight, height], units, errors)
+
+
+def validate_json_columns(columns: object, *, units: str, max_rows: int | None = None) -> Columns:
+    """Validate `{"weight": [...], "height": [...]}`, rows given as columns of JSON numbers of
+    the same length (no other key); errors name the field, or the row and the field."""
+    if type(columns) is not dict:
+        raise RowValidationError(
+            ['Not a valid object: expected {"weight": [...], "height": [...]}.']
+        )
+    fields: dict[str, list[str]] = {field: [MISSING] for field in MEASURED if field not in columns}
+    fields.update({str(key): [UNKNOWN] for key in columns if key not in MEASURED})
+    fields.update(
+        {field: [NOT_A_LIST] for field in MEASURED if type(columns.get(field, [])) is not list}
+    )
+    if fields:
+        raise RowValidationError(fields)
+    weight, height = columns["weight"], columns["height"]
+    if len(weight) != len(height):
+        message = f"Must have as many values as weight ({len(weight)}); got {len(height)}."
+        raise RowValidationError({"height": [message]})
+    check_row_count(len(weight), max_rows)
+    return _checked_columns([weight, height], units, _Collector(str))
+
+
+def _checked_columns(columns: list, units: str, errors: _Collector) -> Columns:
+    """The weight and height columns (JSON values) checked as numbers in range, in lb and in."""
+    features = _check_measurements(_json_numbers(columns, errors).T, units, errors)
+    errors.raise_if_any()
+    return Columns(features)
 
 
 def validate_text_rows(

@@ -121,6 +121,8 @@ def rows_from_json(body: Any) -> list:
         return enforce_signature(_split_rows(value))
     if given[0] == "inputs" and isinstance(value, dict):
         return enforce_signature(_column_rows(value))
+    if given[0] == "dataframe_records" and value == []:
+        _require_features(())  # as MLflow: no records, a frame without columns
     if not isinstance(value, list):
         raise _bad(f"{given[0]} must be a list of rows")
     return enforce_signature(pair_rows(value))

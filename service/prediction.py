@@ -39,14 +39,29 @@ def _model_or_abort(models: ModelCache, model_id: str | None) -> TrainedModel:
         _abort_unservable(failure)
 
 
-def predict(models: ModelCache, X: np.ndarray, model_id: str | None, explain: bool = False) -> dict:
-    """`{"model_id", "predictions": [{"gender", "probability_female"}]}` for X (n, 2) in lb, in.
+def predict(
+    models: ModelCache,
+    X: np.ndarray,
+    model_id: str | None,
+    explain: bool = False,
+    compact: bool = False,
+) -> dict:
+    """`{"model_id", "predictions": [{"gender", "probability_female"}]}` for X (n, 2) in lb, in;
+    if `compact`, the predictions are columns, `{"gender": [...], "probability_female": [...]}`.
 
     With `explain`, each prediction also has the feedforward's intermediate values
     (`service.explanation`).
     """
     model = _model_or_abort(models, model_id)
     values = probabilities(model, X)
+    if compact:
+        columns = {
+            "gender": np.where(decide(values), "F", "M").tolist(),
+            "probability_female": values.tolist(),
+        }
+        if explain:
+            columns["explanation"] = explanations(model, X)
+        return {"model_id": model.model_id, "predictions": columns}
     predictions = [
         {"gender": "F" if female else "M", "probability_female": p}
         for p, female in zip(values.tolist(), decide(values).tolist(), strict=True)

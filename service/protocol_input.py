@@ -14,6 +14,7 @@ from service.measurements import (
     RowErrors,
     RowValidationError,
     check_row_count,
+    validate_json_columns,
     validate_json_rows,
 )
 from service.protocol_errors import ProtocolError
@@ -27,6 +28,8 @@ def describe_row_errors(errors: RowErrors | list[str]) -> str:
     """One line naming the first bad rows and fields, e.g. `row 2, weight: Must be ...`."""
     if isinstance(errors, list):
         return " ".join(errors)
+    if any(isinstance(messages, list) for messages in errors.values()):  # field -> messages
+        return "; ".join(f"{field}: {' '.join(messages)}" for field, messages in errors.items())
     parts = [
         f"row {row}, {field}: {' '.join(messages)}"
         for row, fields in list(errors.items())[:REPORTED_ROWS]
@@ -65,6 +68,16 @@ def features(rows: object, max_rows: int | None) -> np.ndarray:
     At most `max_rows` rows (None: the caller has counted them with `check_rows`)."""
     try:
         columns = validate_json_rows(rows, units="imperial", with_gender=False, max_rows=max_rows)
+    except RowValidationError as exc:
+        raise ProtocolError(400, describe_row_errors(exc.errors)) from exc
+    return columns.features
+
+
+def column_features(weight: list, height: list) -> np.ndarray:
+    """X, ndarray of shape (n, 2) in lb and in, from a weight and a height column of the same
+    length (no object a row); ProtocolError(400). The caller has counted the rows (`check_rows`)."""
+    try:
+        columns = validate_json_columns({"weight": weight, "height": height}, units="imperial")
     except RowValidationError as exc:
         raise ProtocolError(400, describe_row_errors(exc.errors)) from exc
     return columns.features

@@ -41,6 +41,11 @@ ERROR_CODES = {
     503: "TEMPORARILY_UNAVAILABLE",
 }
 CONTENT_TYPES = ("application/json", "text/csv")
+#: What MLflow's server adds to a 415 for a content type parameter it no longer reads.
+PROTOCOL_CHANGE = (
+    "The scoring protocol of MLflow 2 and later takes a JSON object with one of the keys "
+    "dataframe_split, dataframe_records, instances or inputs, without format parameters."
+)
 
 
 def mlflow_error(status: int, message: str, code: str | None = None) -> Response:
@@ -52,13 +57,23 @@ def mlflow_error(status: int, message: str, code: str | None = None) -> Response
 answer_errors_in_shape(blp, mlflow_error)
 
 
-def _rows() -> list:
-    """The request's rows, by content type (JSON or CSV, UTF-8)."""
+def _check_content_type() -> None:
+    """415 as MLflow's server answers it: a charset other than UTF-8, a parameter other than
+    charset (MLflow 1.x's `format=pandas-records`, ...), a type other than JSON or CSV."""
+    if request.mimetype_params.get("charset", "utf-8").lower() != "utf-8":
+        raise ProtocolError(415, "The scoring server only supports UTF-8")
+    unexpected = sorted(set(request.mimetype_params) - {"charset"})
+    if unexpected:
+        message = f"Unrecognized content type parameters: {', '.join(unexpected):.80}."
+        raise ProtocolError(415, f"{message} {PROTOCOL_CHANGE}")
     if request.mimetype not in CONTENT_TYPES:
         message = f"This predictor only supports the content types {list(CONTENT_TYPES)}."
         raise ProtocolError(415, f"{message} Got {request.content_type!r:.80}.")
-    if request.mimetype_params.get("charset", "utf-8").lower() != "utf-8":
-        raise ProtocolError(415, "The scoring server only supports UTF-8")
+
+
+def _rows() -> list:
+    """The request's rows, by content type (JSON or CSV, UTF-8)."""
+    _check_content_type()
     try:
         text = request.get_data().decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -85,7 +100,11 @@ def _rows() -> list:
 @blp.alt_response(409, schema=MlflowErrorSchema, description="No model has been trained yet.")
 @blp.alt_response(503, schema=MlflowErrorSchema, description=UNREACHABLE)
 @blp.alt_response(413, schema=MlflowErrorSchema, description="The body is too large.")
-@blp.alt_response(415, schema=MlflowErrorSchema, description="Not JSON or CSV, or not UTF-8.")
+@blp.alt_response(
+    415,
+    schema=MlflowErrorSchema,
+    description="Not JSON or CSV, not UTF-8, or a content type parameter other than charset.",
+)
 def invocations():
     """Score rows with the latest model: `{"predictions": [probability of female, ...]}`."""
     X = features(_rows(), services().settings.max_predict_rows)

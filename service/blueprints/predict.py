@@ -26,6 +26,9 @@ blp = Blueprint("predict", __name__, description="Predictions.")
     schema=ErrorSchema,
 )
 def predict(data: dict):
-    """Predict F/M for one person (weight, height) or up to 10,000 `instances`."""
-    answer = run_prediction(services().models, data["X"], data["model_id"], data["explain"])
+    """Predict F/M for one person (weight, height) or up to 10,000 `instances` (objects or
+    [weight, height] pairs) or `inputs` (columns); pairs and columns are answered in columns."""
+    answer = run_prediction(
+        services().models, data["X"], data["model_id"], data["explain"], data["compact"]
+    )
     return json_response(answer)  # built directly: 10,000 rows through marshmallow are slow

@@ -24,6 +24,8 @@ from service.metrics import request_totals
 from service.prediction import probabilities
 from service.protocol_errors import ProtocolError, answer_errors_in_shape
 from service.schemas.protocols import (
+    V2_INFER_BINARY_BODY,
+    V2_INFER_BINARY_HEADER,
     V2_INFER_BODY,
     V2_INFER_RESPONSE,
     V2_REPOSITORY_INDEX_BODY,
@@ -138,12 +140,15 @@ def _ready(name: str, version: str | None) -> tuple[dict, int]:
     return {"name": name, "ready": True}, 200
 
 
-def _infer(name: str, version: str | None) -> Response:
+def _infer(name: str, version: str | None, binary_form: bool = False) -> Response:
+    """Answer an inference request; `binary_form`: the binary operation, which needs the
+    JSON's length header (the infer path takes either form)."""
     model = _model(name, version)
+    header_length = request.headers.get(v2_binary.HEADER)
+    if binary_form and header_length is None:
+        raise ProtocolError(400, f"the binary form needs the {v2_binary.HEADER} header")
     parsed = parse_infer_request(
-        request.get_data(),
-        request.headers.get(v2_binary.HEADER),
-        services().settings.max_predict_rows,
+        request.get_data(), header_length, services().settings.max_predict_rows
     )
     request_id = parsed.request_id or current_request_id() or ""
     answer, binary = infer_response(
@@ -263,6 +268,25 @@ def infer_version(name: str, version: str):
     return _infer(name, version)
 
 
+@blp.route(f"{MODEL}/infer/binary", methods=["POST"], parameters=[*NAME, V2_INFER_BINARY_HEADER])
+@blp.doc(requestBody=V2_INFER_BINARY_BODY, responses={200: V2_INFER_RESPONSE})
+@blp.response(200, V2InferResponseSchema)
+@_errors(*INFER_ERRORS)
+def infer_binary_latest(name: str):
+    """Inference with the latest model, the input as binary tensor data (the same as the infer
+    path with binary data, as Triton's clients send it; here as its own operation)."""
+    return _infer(name, None, binary_form=True)
+
+
+@blp.route(f"{VERSION}/infer/binary", methods=["POST"], parameters=[*NAME, V2_INFER_BINARY_HEADER])
+@blp.doc(requestBody=V2_INFER_BINARY_BODY, responses={200: V2_INFER_RESPONSE})
+@blp.response(200, V2InferResponseSchema)
+@_errors(*INFER_ERRORS)
+def infer_binary_version(name: str, version: str):
+    """Inference with one version (model id), the input as binary tensor data."""
+    return _infer(name, version, binary_form=True)
+
+
 @blp.route(f"{MODEL}/config", methods=["GET"], parameters=NAME)
 @blp.response(200, V2ModelConfigSchema)
 @_errors()
@@ -282,7 +306,11 @@ def model_config_version(name: str, version: str):
 
 
 #: The URL rules whose requests the statistics count.
-INFER_RULES = {f"{blp.url_prefix}{MODEL}/infer", f"{blp.url_prefix}{VERSION}/infer"}
+INFER_RULES = {
+    f"{blp.url_prefix}{path}{form}"
+    for path in (MODEL, VERSION)
+    for form in ("/infer", "/infer/binary")
+}
 
 
 def _statistics(version: str) -> dict:

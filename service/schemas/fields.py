@@ -107,17 +107,30 @@ def _row_schema(with_gender: bool) -> dict:
     }
 
 
-def RowsField(*, with_gender: bool, description: str, **kwargs: Any) -> ma.fields.Raw:  # noqa: N802
-    """A list of row objects, passed through untouched for columnar validation in post_load.
+#: One row in the compact form: `[weight, height]` (a position has no schema in OpenAPI 3.0).
+PAIR_SCHEMA = {
+    "type": "array",
+    "items": {"type": "number"},
+    "minItems": 2,
+    "maxItems": 2,
+    "description": "[weight, height], each a JSON number in its range (see weight and height).",
+}
+
+
+def RowsField(  # noqa: N802 - reads like a field class
+    *, with_gender: bool, description: str, pairs: bool = False, **kwargs: Any
+) -> ma.fields.Raw:
+    """A list of row objects (or, if `pairs`, of `[weight, height]` pairs instead), passed
+    through untouched for columnar validation in post_load.
 
     Labelled rows (`with_gender`) must hold both classes: not every row is F, not every row is M.
     """
-    metadata: dict[str, Any] = {
-        "type": "array",
-        "minItems": 1,
-        "items": _row_schema(with_gender),
-        "description": description,
-    }
+    rows = {"type": "array", "minItems": 1, "items": _row_schema(with_gender)}
+    metadata: dict[str, Any] = {"description": description}
+    if pairs:
+        metadata["oneOf"] = [rows, {"type": "array", "minItems": 1, "items": PAIR_SCHEMA}]
+    else:
+        metadata.update(rows)
     if with_gender:
         metadata["allOf"] = [
             {"not": {"items": {"properties": {"gender": {"pattern": pattern}}}}}
@@ -126,10 +139,30 @@ def RowsField(*, with_gender: bool, description: str, **kwargs: Any) -> ma.field
     return ma.fields.Raw(metadata=metadata, **kwargs)
 
 
-def document_units(components: dict, name: str, *, rows: str, single: bool = False) -> None:
+def ColumnsField(*, description: str, **kwargs: Any) -> ma.fields.Raw:  # noqa: N802
+    """Rows as columns, `{"weight": [...], "height": [...]}`, passed through untouched for
+    columnar validation in post_load (the columns' equal length is checked there)."""
+    columns = {
+        name: {"type": "array", "minItems": 1, "items": {"type": "number"}, "description": text}
+        for name, text in (("weight", WEIGHT_DESCRIPTION), ("height", HEIGHT_DESCRIPTION))
+    }
+    metadata = {
+        "type": "object",
+        "properties": columns,
+        "required": list(columns),
+        "additionalProperties": False,
+        "description": description,
+    }
+    return ma.fields.Raw(metadata=metadata, **kwargs)
+
+
+def document_units(
+    components: dict, name: str, *, rows: str, single: bool = False, columns: str | None = None
+) -> None:
     """State in the OpenAPI component `name` the bounds of weight and height in each unit system
     (service.measurements.BOUNDS): exactly one applies, by `units` (imperial when left
-    out), to the rows of the array field `rows` and, if `single`, to top-level weight and height.
+    out), to the rows of the array field `rows`, to the values of the columns field `columns`
+    and, if `single`, to top-level weight and height.
     """
     branches = []
     for units in UNITS:
@@ -137,6 +170,10 @@ def document_units(components: dict, name: str, *, rows: str, single: bool = Fal
             field: {"minimum": low, "maximum": high} for field, (low, high) in BOUNDS[units].items()
         }
         properties = {"units": {"enum": [units]}, rows: {"items": {"properties": bounds}}}
+        if columns:
+            properties[columns] = {
+                "properties": {field: {"items": bound} for field, bound in bounds.items()}
+            }
         if single:
             properties.update(bounds)
         branch: dict[str, Any] = {"properties": properties}

@@ -6,6 +6,8 @@ layer_sizes, scale > 0, ...) and names the field in its error.
 
 from __future__ import annotations
 
+import json
+
 import marshmallow as ma
 
 from model_store.snapshots import FIXED_FIELDS, MIN_SCALE, PARAMETER_LIMIT
@@ -17,9 +19,29 @@ from service.schemas.jobs import MetricsSchema
 _PARAMETER = {"minimum": -PARAMETER_LIMIT, "maximum": PARAMETER_LIMIT}
 
 
-def _fixed(name: str, **kwargs: object) -> dict:
-    """The OpenAPI metadata of a field whose value is fixed in format version 1."""
-    return {"enum": [FIXED_FIELDS[name]], "default": FIXED_FIELDS[name], **kwargs}
+def _fixed(name: str) -> dict:
+    """The OpenAPI metadata of a field whose value is fixed in format version 1, stated without
+    an array- or object-valued enum (which client generators cannot turn into a type): an
+    object's every property is a one-value enum; an array's items are its values, each once
+    (their order is in the description: OpenAPI 3.0 has no schema for a position)."""
+    value = FIXED_FIELDS[name]
+    description = f"Always {json.dumps(value)} in format version 1; may be left out."
+    if isinstance(value, dict):
+        schema: dict = {
+            "type": "object",
+            "properties": {key: {"type": "string", "enum": [item]} for key, item in value.items()},
+            "required": list(value),
+            "additionalProperties": False,
+        }
+    else:
+        schema = {
+            "type": "array",
+            "items": {"type": "string", "enum": list(value)},
+            "minItems": len(value),
+            "maxItems": len(value),
+            "uniqueItems": True,
+        }
+    return {**schema, "default": value, "description": description}
 
 
 class NormalizationSchema(ma.Schema):
@@ -68,13 +90,11 @@ class SnapshotSchema(ma.Schema):
         metadata={"description": "biases[l] has length layer_sizes[l+1]."},
     )
     normalization = ma.fields.Nested(NormalizationSchema, required=True)
-    features = ma.fields.List(ma.fields.String(), metadata=_fixed("features"))
-    units = ma.fields.Dict(
-        keys=ma.fields.String(), values=ma.fields.String(), metadata=_fixed("units")
-    )
-    label = ma.fields.Dict(
-        keys=ma.fields.String(), values=ma.fields.String(), metadata=_fixed("label")
-    )
+    # Raw: the document states the value (`_fixed`), the store checks it (a List or Dict field
+    # would write its own items and additionalProperties over it).
+    features = ma.fields.Raw(metadata=_fixed("features"))
+    units = ma.fields.Raw(metadata=_fixed("units"))
+    label = ma.fields.Raw(metadata=_fixed("label"))
     training = ma.fields.Dict(
         metadata={
             "description": "dataset_id, job_id, hyperparameters, seed, loss_history, ...",

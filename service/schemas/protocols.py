@@ -60,7 +60,7 @@ MLFLOW_JSON_BODY = {
             },
             "required": ["columns", "data"],
         },
-        "dataframe_records": {"type": "array", "items": _ROW},
+        "dataframe_records": {"type": "array", "minItems": 1, "items": _ROW},
         "instances": _ROWS,
         "inputs": {
             "oneOf": [
@@ -153,11 +153,14 @@ V2_INFER_JSON = {
         "inputs": [{"name": INPUT_NAME, "shape": [1, 2], "datatype": "FP64", "data": [128, 63]}]
     },
 }
-V2_INFER_BODY = {
+#: The JSON form of an inference request: one media type, as client generators need.
+V2_INFER_BODY = {"required": True, "content": {"application/json": {"schema": V2_INFER_JSON}}}
+#: The binary tensor data form, documented as its own operation (`.../infer/binary`); the infer
+#: path itself takes it too, as Triton's clients send it there.
+V2_INFER_BINARY_BODY = {
     "required": True,
     "content": {
-        "application/json": {"schema": V2_INFER_JSON},
-        "application/octet-stream": {
+        v2_binary.CONTENT_TYPE: {
             "schema": {
                 "type": "string",
                 "format": "binary",
@@ -166,6 +169,13 @@ V2_INFER_BODY = {
             }
         },
     },
+}
+V2_INFER_BINARY_HEADER = {
+    "in": "header",
+    "name": v2_binary.HEADER,
+    "required": True,
+    "schema": {"type": "integer", "minimum": 0},
+    "description": "The length in bytes of the JSON at the start of the body.",
 }
 #: The answer's media types: JSON, or JSON then binary outputs (the binary extension).
 V2_INFER_RESPONSE = {

@@ -9,6 +9,7 @@ replies are the expectations below; where nnservice differs on purpose, the test
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import pandas as pd
@@ -81,6 +82,13 @@ SHAPES = {
         (400, "BAD_REQUEST"),
         (400, "BAD_REQUEST"),
     ),
+    # No records make a frame without columns: MLflow's server answers 400 (its message, as for
+    # a missing column, names the inputs the model is missing).
+    "no records": (
+        {"dataframe_records": []},
+        (400, "INVALID_PARAMETER_VALUE"),
+        (400, "INVALID_PARAMETER_VALUE"),
+    ),
     # Differences on purpose (docs/protocols.md): pairs are this model's rows; MLflow refuses them
     # for a column signature (400 INVALID_PARAMETER_VALUE). A null or a boolean is not a
     # measurement; MLflow scores them (NaN, and True as 1.0).
@@ -105,3 +113,18 @@ def test_request_shapes_against_mlflows_replies(stack, latest_model_id: str, sha
     assert response.status_code == status, response.text
     if code is not None:
         assert response.json()["error_code"] == code
+
+
+def test_mlflow_1_content_type_parameters_are_415(stack, latest_model_id: str) -> None:
+    """MLflow 1.x clients name the orient in the content type; MLflow 2 and later answer 415."""
+    body = json.dumps([{"weight": WEIGHT, "height": HEIGHT}])
+    for content_type in ("application/json; format=pandas-records", "text/csv; format=x"):
+        response = requests.post(
+            f"{stack.base_url}/invocations",
+            data=body,
+            headers={"Content-Type": content_type},
+            timeout=30,
+        )
+        assert response.status_code == 415, response.text
+        assert set(response.json()) == {"error_code", "message"}
+        assert "Unrecognized content type parameters: format" in response.json()["message"]

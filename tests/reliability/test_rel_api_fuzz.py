@@ -13,6 +13,8 @@ dataset, a good and a corrupt model and finished jobs, so the 2xx and 409 bodies
 from __future__ import annotations
 
 import collections
+import json
+import struct
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -207,6 +209,14 @@ def _protocol_requests(known: Known) -> list[tuple[str, dict]]:
     version = {**model, "version": known.model_id}
     tensor = {"name": "features", "shape": [1, 2], "datatype": "FP64", "data": [128, 63]}
     infer = {"body": {"inputs": [tensor]}, "media_type": "application/json"}
+    data = struct.pack("<2d", 128, 63)  # the binary form: the JSON, then the input's bytes
+    shape = {key: tensor[key] for key in ("name", "shape", "datatype")}
+    head = json.dumps({"inputs": [{**shape, "parameters": {"binary_data_size": len(data)}}]})
+    binary = {
+        "body": head.encode() + data,
+        "media_type": "application/octet-stream",
+        "headers": {"Inference-Header-Content-Length": str(len(head))},
+    }
     return [
         ("GET /metrics", {}),
         ("GET /ping", {}),
@@ -222,6 +232,11 @@ def _protocol_requests(known: Known) -> list[tuple[str, dict]]:
         ("GET /v2/models/{name}/versions/{version}", {"path_parameters": version}),
         ("GET /v2/models/{name}/versions/{version}/ready", {"path_parameters": version}),
         ("POST /v2/models/{name}/versions/{version}/infer", {"path_parameters": version, **infer}),
+        ("POST /v2/models/{name}/infer/binary", {"path_parameters": model, **binary}),
+        (
+            "POST /v2/models/{name}/versions/{version}/infer/binary",
+            {"path_parameters": version, **binary},
+        ),
         ("GET /version", {}),
         ("GET /v2/models/{name}/config", {"path_parameters": model}),
         ("GET /v2/models/{name}/versions/{version}/config", {"path_parameters": version}),

@@ -33,9 +33,11 @@ EXPECTED = {
     "/v2/models/{name}": {"get"},
     "/v2/models/{name}/ready": {"get"},
     "/v2/models/{name}/infer": {"post"},
+    "/v2/models/{name}/infer/binary": {"post"},
     "/v2/models/{name}/versions/{version}": {"get"},
     "/v2/models/{name}/versions/{version}/ready": {"get"},
     "/v2/models/{name}/versions/{version}/infer": {"post"},
+    "/v2/models/{name}/versions/{version}/infer/binary": {"post"},
     "/v2/models/{name}/config": {"get"},
     "/v2/models/{name}/versions/{version}/config": {"get"},
     "/v2/models/stats": {"get"},
@@ -69,7 +71,9 @@ def test_request_bodies_are_described(client: FlaskClient) -> None:
     hyperparameters = schemas["Hyperparameters"]["properties"]
     assert hyperparameters["epochs"]["default"] == 1000
     assert hyperparameters["epochs"]["maximum"] == 100_000
-    instance = schemas["PredictRequest"]["properties"]["instances"]["items"]
+    objects, pairs = schemas["PredictRequest"]["properties"]["instances"]["oneOf"]
+    assert pairs["items"]["minItems"] == pairs["items"]["maxItems"] == 2
+    instance = objects["items"]
     assert instance["required"] == ["weight", "height"]
     assert "1-1500" in instance["properties"]["weight"]["description"]
     assert schemas["Error"]["properties"].keys() >= {"code", "status", "message", "errors"}

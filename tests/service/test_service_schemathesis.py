@@ -127,6 +127,24 @@ def _invocations(body: dict) -> dict:
     return body
 
 
+def _predict(body: dict) -> dict:
+    """/predict's compact forms: pairs in range, columns of equal length."""
+    units = body.get("units", "imperial")
+    rows = body.get("instances")
+    if isinstance(rows, list) and rows and isinstance(rows[0], list):
+        body["instances"] = [
+            [_within(v, units, f) for v, f in zip(pair, FEATURES, strict=True)] for pair in rows
+        ]
+    if isinstance(body.get("inputs"), dict):
+        columns = body["inputs"]
+        length = min(len(columns["weight"]), len(columns["height"]))
+        columns["weight"], columns["height"] = (
+            columns["weight"][:length],
+            columns["height"][:length],
+        )
+    return body
+
+
 def _v2_infer(body: dict) -> dict:
     """A v2 JSON request: shape [n, 2] (n at most 100, to keep bodies small), as many values
     as the shape says, each in its position's range."""
@@ -154,6 +172,8 @@ def _snapshot(body: dict) -> dict:
         for n_in, n_out in zip(sizes, sizes[1:], strict=False)
     ]
     body["biases"] = [[next(draw) for _ in range(n_out)] for n_out in sizes[1:]]
+    if "features" in body:  # its values' order: no schema for a position
+        body["features"] = list(FEATURES)
     if "sha256" in body:
         body["sha256"] = snapshot_sha256(body)
     return body
@@ -196,11 +216,13 @@ def map_case(context, case):
         )
     if label == "POST /models" and isinstance(body, dict):
         case.body = _snapshot(body)
+    elif label == "POST /predict" and isinstance(body, dict):
+        case.body = _predict(body)
     elif label == "POST /invocations" and isinstance(body, dict):
         case.body = _invocations(body)
     elif label.endswith("/infer") and isinstance(body, dict):
         case.body = _v2_infer(body)
-    elif label.endswith("/infer") and case.media_type == v2_binary.CONTENT_TYPE:
+    elif label.endswith("/infer/binary") and case.media_type == v2_binary.CONTENT_TYPE:
         generated = body if isinstance(body, bytes) else getattr(body, "data", b"")
         case.body, length = _binary_request(generated)
         case.headers = {**(case.headers or {}), v2_binary.HEADER: length}
