@@ -48,6 +48,8 @@ class Settings(BaseModel):
       NNSERVICE_CHECKPOINT_EPOCHS    [0] also checkpoint every this many epochs (0: by time only)
       NNSERVICE_MAX_ATTEMPTS         [3] lost workers tolerated on one job before it fails
       NNSERVICE_VISIBILITY_TIMEOUT   [30] seconds before an unacknowledged task is redelivered
+      NNSERVICE_OUTAGE_SECONDS       [120] how long a training job waits out an unreachable
+                                     database or object store before it is left to the reaper
       NNSERVICE_WORKER_CONCURRENCY   [number of CPUs] training processes per worker
       NNSERVICE_API_WORKERS          [2] gunicorn worker processes for the API
       NNSERVICE_EVENTS_MAX_SECONDS   [600] longest life of one /jobs/{id}/events stream
@@ -77,6 +79,7 @@ class Settings(BaseModel):
     checkpoint_epochs: int = Field(0, ge=0, validation_alias="NNSERVICE_CHECKPOINT_EPOCHS")
     max_attempts: int = Field(3, gt=0, validation_alias="NNSERVICE_MAX_ATTEMPTS")
     visibility_timeout: int = Field(30, gt=0, validation_alias="NNSERVICE_VISIBILITY_TIMEOUT")
+    outage_seconds: float = Field(120.0, gt=0, validation_alias="NNSERVICE_OUTAGE_SECONDS")
     worker_concurrency: int = Field(
         default_factory=lambda: os.cpu_count() or 1,
         gt=0,

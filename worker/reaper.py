@@ -6,6 +6,11 @@ owner stopped renewing its lease are requeued (or failed after NNSERVICE_MAX_ATT
 that sat queued longer than a lease since their task was sent have it sent again. Reapers in
 many workers may run at once: every repair is a conditional update, so each happens once, and a
 duplicate message is dropped by the worker that receives it.
+
+While the database is down nobody can renew a lease, so every running job's heartbeat ages with
+the outage. A reaper that could not reach the store therefore gives each owner a full lease after
+it can again before it counts it lost (`worker.outage.OutageGrace`): a job that waited the
+outage out keeps its lease and its attempt.
 """
 
 from __future__ import annotations
@@ -16,22 +21,40 @@ import threading
 from celery import bootsteps
 
 from foundation.settings import Settings
-from model_store import ModelStore
+from model_store import ModelStore, StoreError
 from worker.names import TRAIN_TASK
+from worker.outage import OutageGrace
 from worker.training_job import lease_seconds
 
 log = logging.getLogger(__name__)
 
 
-def reap_once(store: object, celery: object, settings: Settings) -> list[str]:
-    """One pass: repair what needs it and re-send tasks; returns the re-sent job ids."""
+def reap_once(
+    store: object, celery: object, settings: Settings, grace: OutageGrace | None = None
+) -> list[str]:
+    """One pass: repair what needs it and re-send tasks; returns the re-sent job ids.
+
+    `grace` (the reaper's) learns whether the store answered, and says how much longer than a
+    lease an owner may be silent after an outage before it counts as lost.
+    """
     lease = lease_seconds(settings.visibility_timeout)
-    repairs = store.jobs.reap(lease, settings.max_attempts, resend_after=lease)
+    extra = 0.0 if grace is None else grace.seconds(lease)
+    try:
+        repairs = store.jobs.reap(lease + extra, settings.max_attempts, resend_after=lease)
+    except Exception:
+        if grace is not None:
+            grace.failed()
+        raise
+    if grace is not None:
+        grace.succeeded()
     for job_id in repairs.requeued:
         log.warning("job %s lost its worker (no heartbeat for %.0f s): requeued", job_id, lease)
     for job_id in repairs.ended:
         log.warning("job %s ended by the reaper", job_id)
-        store.checkpoints.delete(job_id)
+        try:
+            store.checkpoints.delete(job_id)
+        except (StoreError, OSError) as error:  # the object store is down: the sends go on
+            log.warning("could not delete the checkpoint of job %s: %s", job_id, error)
     for job_id in repairs.resend:
         celery.send_task(TRAIN_TASK, kwargs={"job_id": job_id}, task_id=job_id)
         log.info("job %s: task sent again", job_id)
@@ -58,12 +81,23 @@ class Reaper(bootsteps.StartStopStep):
 
     def run(self, app: object, settings: Settings) -> None:
         store = ModelStore.from_settings(settings)
-        interval = max(1.0, lease_seconds(settings.visibility_timeout) / 4)
+        lease = lease_seconds(settings.visibility_timeout)
+        interval = max(1.0, lease / 4)
+        grace = OutageGrace()
+        failing = False
         while not self.stopped.wait(interval):
             try:
-                reap_once(store, app, settings)
+                reap_once(store, app, settings, grace)
             except Exception:  # noqa: BLE001 - the store or broker may be down: try again later
-                log.warning("reaper pass failed; trying again in %.0f s", interval, exc_info=True)
+                if not failing:
+                    log.warning(
+                        "reaper pass failed; trying again every %.0f s", interval, exc_info=True
+                    )
+                failing = True
+            else:
+                if failing:
+                    log.info("reaper pass went through again")
+                failing = False
 
     def stop(self, parent: object) -> None:
         self.stopped.set()

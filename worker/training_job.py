@@ -4,8 +4,12 @@
 idempotent: a finished job is left alone, and a delivery of a job that a live worker runs is
 dropped at once ("duplicate": the lease says who runs it, and the reaper repairs a lost one).
 The owner refreshes its lease with every progress write and reads the job's cancel request
-with it; a failure of any kind ends the job `failed` with an error that says which step failed
-and why; the latest model only changes after the snapshot was saved whole.
+with it. An outage of the database or the object store is waited out (`worker.outage`): training
+goes on meanwhile, a checkpoint that cannot be written is tried again at the next one, and the
+other store calls are retried with backoff for up to NNSERVICE_OUTAGE_SECONDS; past that the job
+is left to the reaper (it resumes from its last checkpoint). Any other failure ends the job
+`failed` with an error that says which step failed and why. The latest model only changes after
+the snapshot was saved whole.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import secrets
 import socket
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 
@@ -25,23 +30,29 @@ from foundation.settings import Settings
 from foundation.states import TERMINAL_STATES, JobState
 from model_store import JobRecord, ModelStore, NotFound, StoreError
 from model_store.ids import model_id_for_job, utc_now_iso
+from model_store.jobs import Claim
+from model_store.outages import is_outage
 from neural.losses import LOSSES
 from worker import training_setup as setup
+from worker.outage import PROCESS_GRACE, OutageClock, OutageTooLong
 
 logger = logging.getLogger(__name__)
+
+_Result = TypeVar("_Result")
 
 #: The job record's loss_history is thinned to this many points for long runs (the snapshot
 #: keeps every epoch's loss).
 MAX_RECORD_HISTORY = 1000
 #: Shortest lease: an owner silent for longer than this is lost.
 MIN_LEASE_SECONDS = 10.0
-#: Seconds to keep trying to record a job's failure while the store is unreachable; after
-#: that the job is left to the reaper (its lease runs out, and it is retried or failed).
-FAIL_RETRY_SECONDS = 30.0
 
 
 class TrainingInterrupted(Exception):
     """This worker is shutting down; the job is back in `queued` with a fresh checkpoint."""
+
+
+class LeaseLost(Exception):
+    """The job was taken away from this process (its lease ran out and another took it)."""
 
 
 def lease_seconds(visibility_timeout: float) -> float:
@@ -72,36 +83,58 @@ def run_training_job(
     """Train the job `job_id` to its end and return its final state.
 
     Returns a final `JobState` (succeeded, failed, cancelled), "missing" (no such job),
-    "duplicate" (a live worker runs it: this delivery is dropped) or "superseded" (the job was
-    taken away while this process ran it). Raises TrainingInterrupted when `stop_requested()`
-    turns true: the job is then checkpointed and queued again, and the caller should requeue its
-    message.
+    "duplicate" (a live worker runs it: this delivery is dropped), "superseded" (the job was
+    taken away while this process ran it) or "released" (the store stayed unreachable for longer
+    than NNSERVICE_OUTAGE_SECONDS: the job is left to the reaper). Raises TrainingInterrupted
+    when `stop_requested()` turns true: the job is then checkpointed and queued again, and the
+    caller should requeue its message.
     """
     stop_requested = stop_requested or (lambda: False)
     owner = this_worker()
+    clock = OutageClock(settings.outage_seconds)
+    lease = lease_seconds(settings.visibility_timeout)
+
+    def claim() -> Claim:
+        # Nobody could renew a lease during an outage: an owner that was alive when it began
+        # is not counted lost for the time it lasted.
+        grace = PROCESS_GRACE.seconds(lease)
+        return store.jobs.claim(job_id, owner, lease + grace, settings.max_attempts)
+
     try:
-        taken = store.jobs.claim(
-            job_id, owner, lease_seconds(settings.visibility_timeout), settings.max_attempts
-        )
+        taken = clock.ride_out("claiming the job", claim)
     except NotFound:
         logger.warning("job %s does not exist; nothing to do", job_id)
         return "missing"
+    except OutageTooLong as error:
+        logger.error("job %s: %s; the reaper sends it again", job_id, error)
+        return "released"
     if taken.outcome == "busy":
         logger.info("job %s runs under %s; dropping this delivery", job_id, taken.record.worker)
         return "duplicate"
     if taken.outcome != "claimed":
         if taken.outcome in ("gave_up", "cancel"):
-            store.checkpoints.delete(job_id)
+            _drop_checkpoint(store, job_id)
         return taken.record.state
 
-    run = _Run(store, taken.record, settings, owner, stop_requested)
+    run = _Run(store, taken.record, settings, owner, stop_requested, clock)
     try:
         return run.execute()
     except TrainingInterrupted:
         raise
     except Exception as error:  # every failure ends the job with a readable error
+        if isinstance(error, OutageTooLong) or is_outage(error):
+            if not isinstance(error, OutageTooLong):
+                error = f"the store is unreachable while {run.step} ({error})"
+            logger.error(
+                "job %s: %s; left to the reaper, which requeues it once its lease has run out"
+                " (it resumes from its last checkpoint)",
+                job_id,
+                error,
+            )
+            return "released"
         logger.exception("job %s failed while %s", job_id, run.step)
-        return _fail(store, job_id, owner, f"{run.step} failed: {_describe(error)}")
+        message = f"{run.step} failed: {_describe(error)}"
+        return _fail(store, job_id, owner, message, settings.outage_seconds)
 
 
 def _describe(error: Exception) -> str:
@@ -110,31 +143,34 @@ def _describe(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def _fail(store: ModelStore, job_id: str, owner: str, message: str) -> str:
+def _fail(store: ModelStore, job_id: str, owner: str, message: str, window: float) -> str:
     """Mark the job failed (if this process still owns it) and drop its checkpoint.
 
-    While the store cannot take the write (database or disk down), try again for a while; if it
-    never can, the job keeps its lease until that runs out, and the reaper retries or fails it.
+    While the store cannot take the write, wait it out (up to `window` seconds, as any other
+    write); if it never can, the job keeps its lease until that runs out, and the reaper retries
+    or fails it.
     """
-    deadline = time.monotonic() + FAIL_RETRY_SECONDS
-    delay = 0.1
-    while True:
-        try:
-            store.jobs.finish(
+    try:
+        OutageClock(window).ride_out(
+            "recording the failure",
+            lambda: store.jobs.finish(
                 job_id, owner, JobState.FAILED, error=message, finished_at=utc_now_iso()
-            )
-            break
-        except Exception:  # noqa: BLE001 - the store itself is failing: wait and retry
-            if time.monotonic() >= deadline:
-                logger.exception("could not record that job %s failed; the reaper will", job_id)
-                return JobState.FAILED
-            time.sleep(delay)
-            delay = min(delay * 2, 2.0)
+            ),
+        )
+    except Exception:  # noqa: BLE001 - the store itself is failing: the reaper will do it
+        logger.exception("could not record that job %s failed; the reaper will", job_id)
+        return JobState.FAILED
+    _drop_checkpoint(store, job_id)
+    return JobState.FAILED
+
+
+def _drop_checkpoint(store: ModelStore, job_id: str) -> None:
+    """Delete the checkpoint of a job that has ended; one that cannot be deleted now is only
+    logged (nothing reads the checkpoint of an ended job)."""
     try:
         store.checkpoints.delete(job_id)
-    except (StoreError, OSError):
-        logger.warning("could not delete the checkpoint of failed job %s", job_id)
-    return JobState.FAILED
+    except (StoreError, OSError) as error:
+        logger.warning("could not delete the checkpoint of job %s: %s", job_id, error)
 
 
 def _thin(history: list[float]) -> list[float]:
@@ -154,6 +190,7 @@ class _Run:
         settings: Settings,
         owner: str,
         stop_requested: Callable[[], bool],
+        clock: OutageClock,
     ) -> None:
         self.store = store
         self.record = record
@@ -161,20 +198,31 @@ class _Run:
         self.settings = settings
         self.owner = owner
         self.stop_requested = stop_requested
+        self.clock = clock
         self.step = "preparing the job"
         self.stop_reason: str | None = None
         self.history: list[float] = []
+        self.checkpoint_failures = 0
 
     # Orchestration
 
     def execute(self) -> str:
+        try:
+            return self._execute()
+        except LeaseLost:
+            self.stop_reason = "superseded"
+            return self._stopped()
+
+    def _execute(self) -> str:
         if self.record.cancel_requested:
             return self._cancelled()
         self.step = "preparing the job"
         self.hp = self._hyperparameters()
         self.epochs = int(self.hp["epochs"])
         self.step = "loading the dataset"
-        dataset = self.store.datasets.load(self.record.dataset_id)
+        dataset = self._ride_out(
+            lambda: self.store.datasets.load(self.record.dataset_id), keep_lease=True
+        )
         self.step = "preparing the data"
         self.generators = setup.Generators.from_seed(int(self.hp["seed"]))
         self.split = setup.split_rows(
@@ -190,13 +238,43 @@ class _Run:
             return self._stopped()
         return self._save()
 
+    # The store, through outages
+
+    def _ride_out(self, call: Callable[[], _Result], *, keep_lease: bool = False) -> _Result:
+        """`call()`, retried through an outage of the store (`OutageClock.ride_out`); with
+        `keep_lease`, the lease is renewed between tries (the database may be up meanwhile)."""
+        return self.clock.ride_out(self.step, call, self._keep_lease if keep_lease else None)
+
+    def _keep_lease(self) -> None:
+        """Renew the lease while the object store keeps the job waiting; LeaseLost if the job is
+        no longer ours. With the database down too, nobody can take the lease meanwhile."""
+        try:
+            mine = self.store.jobs.heartbeat(self.job_id, self.owner)
+        except Exception as error:
+            if is_outage(error):
+                return
+            raise
+        if mine is None:
+            raise LeaseLost(self.job_id)
+
+    def _still_ours(self) -> bool:
+        """Renew the lease (waiting out an outage); LeaseLost if the job is no longer ours, else
+        whether it was asked to stop."""
+        cancel = self._ride_out(lambda: self.store.jobs.heartbeat(self.job_id, self.owner))
+        if cancel is None:
+            raise LeaseLost(self.job_id)
+        return cancel
+
     def _hyperparameters(self) -> dict:
         """Defaults filled in; a missing seed is drawn once and recorded, so retries reuse it."""
         hp = setup.hyperparameters(self.record)
         if hp["seed"] is None:
             hp["seed"] = draw_seed()
             stored = {**(self.record.hyperparameters or {}), "seed": hp["seed"]}
-            if self.store.jobs.heartbeat(self.job_id, self.owner, hyperparameters=stored) is None:
+            written = self._ride_out(
+                lambda: self.store.jobs.heartbeat(self.job_id, self.owner, hyperparameters=stored)
+            )
+            if written is None:
                 raise StoreError("the job was taken away before it started")
         return hp
 
@@ -205,7 +283,9 @@ class _Run:
         initial_id = self.record.initial_model_id
         if initial_id:
             self.step = f"loading the initial model {initial_id}"
-            snapshot = self.store.models.snapshot(initial_id)
+            snapshot = self._ride_out(
+                lambda: self.store.models.snapshot(initial_id), keep_lease=True
+            )
             self.network = neural.Network(
                 tuple(snapshot["layer_sizes"]), snapshot["weights"], snapshot["biases"]
             )
@@ -227,6 +307,30 @@ class _Run:
             "dataset_id": self.record.dataset_id,
             "seed": int(self.hp["seed"]),
         }
+
+    def _checkpoint(self, epochs_done: int) -> None:
+        """Save a checkpoint. One that cannot be written is not fatal: training goes on, and the
+        next checkpoint tries again (a resume then starts from an older one)."""
+        try:
+            self.store.checkpoints.save(self.job_id, self._checkpoint_data(epochs_done))
+        except (StoreError, OSError) as error:
+            self.checkpoint_failures += 1
+            if self.checkpoint_failures == 1:
+                logger.warning(
+                    "job %s: the checkpoint after epoch %d was not written (%s); training goes"
+                    " on and the next checkpoint tries again",
+                    self.job_id,
+                    epochs_done,
+                    error,
+                )
+            return
+        if self.checkpoint_failures:
+            logger.info(
+                "job %s: checkpoint written again after %d that were not",
+                self.job_id,
+                self.checkpoint_failures,
+            )
+            self.checkpoint_failures = 0
 
     def _resume_state(self) -> neural.TrainingState | None:
         """The checkpoint's state if it belongs to this job as configured now, else None."""
@@ -271,20 +375,27 @@ class _Run:
             if epoch >= self.epochs:
                 return False  # the final record (`_save`) carries the last epoch's progress
             now = time.monotonic()
-            if now - last_progress >= settings.progress_seconds:
+            # While the store is unreachable, training goes on and the write is tried again
+            # after growing pauses (OutageTooLong ends the job once the outage lasts too long).
+            if now - last_progress >= self.clock.retry_delay(settings.progress_seconds):
                 last_progress = now
-                cancel = self._write_progress(epoch, loss)
-                if cancel is None:
-                    self.stop_reason = "superseded"
-                    return True
-                if cancel:
-                    self.stop_reason = JobState.CANCELLED
-                    return True
+                try:
+                    cancel = self._write_progress(epoch, loss)
+                except Exception as error:
+                    self.clock.failed(error, "recording progress")
+                else:
+                    self.clock.succeeded()
+                    if cancel is None:
+                        self.stop_reason = "superseded"
+                        return True
+                    if cancel:
+                        self.stop_reason = JobState.CANCELLED
+                        return True
             every = settings.checkpoint_epochs
             due = now - last_checkpoint >= settings.checkpoint_seconds
             if due or (every and epoch % every == 0):
                 last_checkpoint = now
-                self.store.checkpoints.save(self.job_id, self._checkpoint_data(epoch))
+                self._checkpoint(epoch)
             return False
 
         neural.train_sgd(
@@ -326,52 +437,69 @@ class _Run:
         if self.stop_reason == "interrupted":
             self._requeue()
             raise TrainingInterrupted(self.job_id)
-        record = self.store.jobs.get(self.job_id)
+        record = self._ride_out(lambda: self.store.jobs.get(self.job_id))
         if record.state in TERMINAL_STATES:
             return record.state
         logger.warning("job %s was taken over by %s", self.job_id, record.worker)
         return "superseded"
 
     def _cancelled(self) -> str:
-        self.store.jobs.finish(
-            self.job_id, self.owner, JobState.CANCELLED, finished_at=utc_now_iso()
+        self._ride_out(
+            lambda: self.store.jobs.finish(
+                self.job_id, self.owner, JobState.CANCELLED, finished_at=utc_now_iso()
+            )
         )
-        self.store.checkpoints.delete(self.job_id)
+        _drop_checkpoint(self.store, self.job_id)
         return JobState.CANCELLED
 
     def _requeue(self) -> None:
-        """Checkpoint and hand the job back: this attempt does not count as a lost worker."""
+        """Checkpoint and hand the job back: this attempt does not count as a lost worker.
+
+        The worker is stopping, so neither write waits out an outage: without the hand-back the
+        job keeps its lease until that runs out, and the reaper requeues it.
+        """
         self.step = "checkpointing before shutdown"
-        self.store.checkpoints.save(self.job_id, self._checkpoint_data(len(self.history)))
-        self.store.jobs.release(self.job_id, self.owner)
+        self._checkpoint(len(self.history))
+        try:
+            self.store.jobs.release(self.job_id, self.owner)
+        except Exception as error:
+            if not is_outage(error):
+                raise
+            logger.warning(
+                "job %s: could not hand it back (%s); the reaper will once its lease has run out",
+                self.job_id,
+                error,
+            )
 
     def _save(self) -> str:
         """Build and save the snapshot, promote it unless told not to, record success."""
         self.step = "evaluating the model"
         metrics = self._metrics()
         final_loss = self.history[-1] if self.history else self._loss_now()
-        cancel = self.store.jobs.heartbeat(self.job_id, self.owner)
-        if cancel is None:  # taken over meanwhile
-            self.stop_reason = "superseded"
-            return self._stopped()
-        if cancel:
+        if self._still_ours():  # LeaseLost if taken over meanwhile
             return self._cancelled()
         self.step = "saving the model"
-        snapshot = self.store.models.save(self._snapshot(metrics, final_loss))
+        built = self._snapshot(metrics, final_loss)
+        snapshot = self._ride_out(lambda: self.store.models.save(built), keep_lease=True)
         if self.record.promote:
             self.step = "promoting the model"
-            self.store.models.promote(snapshot["id"], f"job {self.job_id}", verified=True)
+            self._still_ours()  # the save may have waited out an outage: is the job still ours?
+            self._ride_out(
+                lambda: self.store.models.promote(
+                    snapshot["id"], f"job {self.job_id}", verified=True
+                )
+            )
         self.step = "recording the result"
-        self.store.jobs.finish(
-            self.job_id,
-            self.owner,
-            JobState.SUCCEEDED,
-            model_id=snapshot["id"],
-            metrics=metrics,
-            finished_at=utc_now_iso(),
+        result = {
+            "model_id": snapshot["id"],
+            "metrics": metrics,
+            "finished_at": utc_now_iso(),
             **self._progress(len(self.history), final_loss),
+        }
+        self._ride_out(
+            lambda: self.store.jobs.finish(self.job_id, self.owner, JobState.SUCCEEDED, **result)
         )
-        self.store.checkpoints.delete(self.job_id)
+        _drop_checkpoint(self.store, self.job_id)
         return JobState.SUCCEEDED
 
     def _loss_on(self, X: np.ndarray, y: np.ndarray) -> float:
