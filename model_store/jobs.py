@@ -264,6 +264,19 @@ class JobTable:
         if deleted.rowcount == 0:
             raise NotFound("job", job_id)
 
+    def delete_finished(self, job_id: str) -> JobState | None:
+        """Remove a finished job's row (one conditional DELETE); None if it was removed, else
+        the state of the unfinished job that stays. NotFound if absent."""
+        with self.engine.begin() as connection:
+            deleted = connection.execute(
+                jobs.delete()
+                .where(jobs.c.id == validate_id(job_id), jobs.c.state.in_(list(TERMINAL_STATES)))
+                .returning(jobs.c.id)
+            ).first()
+        if deleted is not None:
+            return None
+        return self.get(job_id).state
+
     # Changing
 
     def _update(self, job_id: str, conditions: list, values: dict) -> JobRecord | None:

@@ -1,4 +1,4 @@
-"""The client half of the `nnservice` command: train, watch, predict, models, jobs, promote, ...
+"""The client half of the `nnservice` command: train, watch, predict, models, jobs, promote, rm-...
 
 Each command talks to a running service over HTTP through `nnservice.client.Client`. They share
 three options: `--url` (`NNSERVICE_URL`), `--api-key` (`NNSERVICE_API_KEY`, sent as a bearer token)
@@ -602,6 +602,44 @@ def cancel(session: Session, job_id: str) -> None:
     click.echo(f"cancel requested for job {job_id}{suffix}")
 
 
+@click.command("rm-model")
+@click.argument("model_id", metavar="ID")
+@api_command
+def rm_model(session: Session, model_id: str) -> None:
+    """Delete model ID and its snapshot for good (refused while an alias such as the latest
+    names it, or an unfinished job needs it)."""
+    session.client.delete_model(model_id)
+    _deleted(session, "model", model_id)
+
+
+@click.command("rm-dataset")
+@click.argument("dataset_id", metavar="ID")
+@api_command
+def rm_dataset(session: Session, dataset_id: str) -> None:
+    """Delete dataset ID and its rows for good (refused while a queued or running job trains
+    on it); models trained on it keep serving."""
+    session.client.delete_dataset(dataset_id)
+    _deleted(session, "dataset", dataset_id)
+
+
+@click.command("rm-job")
+@click.argument("job_id", metavar="JOB")
+@api_command
+def rm_job(session: Session, job_id: str) -> None:
+    """Remove a finished job's record and checkpoint (its model stays); `cancel` stops one
+    that has not finished."""
+    session.client.purge_job(job_id)
+    _deleted(session, "job", job_id)
+
+
+def _deleted(session: Session, kind: str, item_id: str) -> None:
+    """Say what was deleted (`--json`: {"deleted": kind, "id": id})."""
+    if session.as_json:
+        session.emit_json({"deleted": kind, "id": item_id})
+    else:
+        click.echo(f"deleted {kind} {item_id}")
+
+
 CLIENT_COMMANDS: tuple[click.Command, ...] = (
     train,
     watch,
@@ -611,6 +649,9 @@ CLIENT_COMMANDS: tuple[click.Command, ...] = (
     datasets,
     promote,
     cancel,
+    rm_model,
+    rm_dataset,
+    rm_job,
 )
 
 

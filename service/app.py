@@ -14,7 +14,7 @@ from service.auth import install_auth
 from service.blueprints import BLUEPRINTS
 from service.body_limit import install_body_limit
 from service.context import EXTENSION, Services
-from service.converters import IdConverter, id_parameter_schema
+from service.converters import IdConverter, ModelIdConverter, id_parameter_schema
 from service.dashboard import blp as dashboard
 from service.docs import configure_docs
 from service.job_events import job_follower
@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["NNSERVICE_SETTINGS"] = settings
     logging.getLogger("service").setLevel(settings.log_level)
     app.url_map.converters["id"] = IdConverter
+    app.url_map.converters["model"] = ModelIdConverter
     app.url_map.strict_slashes = False
     # No redirect from `/jobs//events` to `/jobs/events`: an empty id is a 404 like any other.
     app.url_map.merge_slashes = False
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     configure_docs(app, _version(), api_keys=bool(settings.api_keys))
     api = Api(app, spec_kwargs={"extra_plugins": [ErrorResponsesPlugin()]})
     api.register_converter(IdConverter, id_parameter_schema)
+    api.register_converter(ModelIdConverter, id_parameter_schema)
     # The request body that its view loads itself (JSON, CSV or TSV).
     api.spec.components.schema("DatasetCreate", schema=DatasetCreateSchema)
     for component, schema in PREDICTION_COMPONENTS.items():  # the two forms of predictions

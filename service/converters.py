@@ -1,4 +1,5 @@
 """The `<id:...>` URL converter: a path segment that is not a valid store id is a 404 at routing.
+`<model:...>` is the same but for `latest`, which names the latest model at GET /models/latest.
 
 So `../`, `%2e%2e%2f`, absolute paths and NUL bytes never reach a view, let alone the file system.
 """
@@ -14,6 +15,13 @@ class IdConverter(BaseConverter):
     """Matches `[A-Za-z0-9][A-Za-z0-9_-]{0,127}` (the store's id rule)."""
 
     regex = ID_PATTERN.pattern
+
+
+class ModelIdConverter(IdConverter):
+    """An id other than `latest`: DELETE /models/latest is then no route (405; the Allow header
+    of /models/latest lists no DELETE), not the deletion of a model named "latest"."""
+
+    regex = f"(?!latest(?![A-Za-z0-9_-])){IdConverter.regex}"
 
 
 def id_parameter_schema(converter: IdConverter) -> dict:

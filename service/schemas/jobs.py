@@ -72,3 +72,17 @@ class JobSchema(ma.Schema):
         metadata={"description": "The promotion gate's decision; null until the job succeeds."},
     )
     attempts = ma.fields.Integer()
+
+
+class JobDeleteQuerySchema(ma.Schema):
+    """DELETE /jobs/{id}: cancel it, or with `purge=true` remove a finished job's record."""
+
+    purge = ma.fields.Boolean(
+        load_default=False,
+        truthy={"true"},
+        falsy={"false"},
+        metadata={
+            "description": "Remove the record (and checkpoint) of a finished job instead of "
+            "cancelling: 204, or 409 if the job has not finished."
+        },
+    )

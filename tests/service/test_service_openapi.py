@@ -10,14 +10,15 @@ from service import create_app
 
 EXPECTED = {
     "/datasets": {"get", "post"},
-    "/datasets/{dataset_id}": {"get"},
+    "/datasets/{dataset_id}": {"get", "delete"},
     "/train": {"post"},
     "/jobs": {"get"},
     "/jobs/{job_id}": {"get", "delete"},
+    "/jobs/{job_id}/cancel": {"post"},
     "/jobs/{job_id}/events": {"get"},
     "/models": {"get", "post"},
     "/models/latest": {"get"},
-    "/models/{model_id}": {"get"},
+    "/models/{model_id}": {"get", "delete"},
     "/models/{model_id}/promote": {"post"},
     "/predict": {"post"},
     "/healthz": {"get"},
