@@ -15,9 +15,13 @@ EMILY = ("--weight", "128", "--height", "63")
 
 @pytest.fixture
 def many_csv(tmp_path: Path) -> Path:
-    """2,000 people: long enough to train that a job is still running when the test looks."""
+    """2,000 people: long enough to train that a job is still running when the test looks, and
+    with men heavier and taller, so that a model beats the majority class and gets promoted."""
     path = tmp_path / "many.csv"
-    rows = [f"{100 + i % 90},{58 + i % 17},{'FM'[i % 2]}" for i in range(2000)]
+    rows = [
+        f"{100 + i % 60 + 60 * (i % 2)},{58 + i % 9 + 8 * (i % 2)},{'FM'[i % 2]}"
+        for i in range(2000)
+    ]
     path.write_text("weight,height,gender\n" + "\n".join(rows) + "\n")
     return path
 
