@@ -6,6 +6,7 @@ from model_store.datasets import Dataset
 from model_store.errors import (
     AlreadyExists,
     CorruptSnapshot,
+    InUse,
     InvalidId,
     InvalidPageToken,
     InvalidSnapshot,
@@ -36,6 +37,7 @@ __all__ = [
     "CorruptSnapshot",
     "Dataset",
     "DatasetRecord",
+    "InUse",
     "InvalidId",
     "InvalidPageToken",
     "InvalidSnapshot",

@@ -17,13 +17,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from foundation.limits import DEFAULT_PAGE_SIZE
+from foundation.states import JobState
 from model_store.canonical import canonical_json
+from model_store.deletion import create_unshared, delete_unless_held
 from model_store.errors import NotFound, StoreError
 from model_store.ids import dataset_id_for, validate_id
 from model_store.objects import ObjectStore
 from model_store.pages import Page, make_page, page_query
 from model_store.records import DatasetRecord
-from model_store.tables import datasets
+from model_store.tables import datasets, jobs
 from model_store.times import iso, now_us
 
 COLUMNS = ("weight", "height", "label")
@@ -150,9 +152,7 @@ class DatasetTable:
             return self.get(dataset_id), False
         except NotFound:
             pass
-        key = object_key(dataset_id)
-        # False only when a failed earlier try left the same rows there: use them.
-        self.objects.create(key, encode_columns(columns))
+        key = create_unshared(self.objects, object_key(dataset_id), encode_columns(columns))
         rows = len(columns["label"])
         females = int(columns["label"].sum())
         values = {
@@ -182,9 +182,17 @@ class DatasetTable:
 
     def load(self, dataset_id: str) -> Dataset:
         """The dataset with its columns as arrays, for training."""
-        info = self.get(dataset_id)
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                sa.select(*INFO_COLUMNS, datasets.c.object_key).where(
+                    datasets.c.id == validate_id(dataset_id)
+                )
+            ).first()
+        if row is None:
+            raise NotFound("dataset", dataset_id)
+        info = _record(row)
         try:
-            data = self.objects.get(object_key(dataset_id))
+            data = self.objects.get(row.object_key)
         except NotFound:
             reason = "its columns are missing"
             raise StoreError(f"dataset {dataset_id!r} is unreadable: {reason}") from None
@@ -199,3 +207,23 @@ class DatasetTable:
         with self.engine.connect() as connection:
             rows = connection.execute(query).all()
         return make_page(rows, limit, _record)
+
+    def delete(self, dataset_id: str) -> None:
+        """Delete the dataset's row and then its blob; NotFound if absent, InUse naming the
+        queued or running jobs that train on it. Models and finished jobs keep its id (their
+        lineage); the models keep serving, as they never read the dataset again."""
+        validate_id(dataset_id)
+        holders = {"jobs": jobs_training_on(dataset_id)}
+        delete_unless_held(self.engine, self.objects, "dataset", datasets, dataset_id, holders)
+
+
+def jobs_training_on(dataset_id: str) -> sa.Select:
+    """The queued or running jobs that train on `dataset_id`."""
+    return (
+        sa.select(jobs.c.id)
+        .where(
+            jobs.c.dataset_id == dataset_id,
+            jobs.c.state.in_([JobState.QUEUED, JobState.RUNNING]),
+        )
+        .order_by(jobs.c.id)
+    )

@@ -73,3 +73,15 @@ class InvalidPageToken(StoreError, ValueError):
     def __init__(self, token: object) -> None:
         super().__init__(f"page_token: not a token this listing handed out: {token!r}")
         self.token = token
+
+
+class InUse(StoreError):
+    """A `kind` cannot be deleted while others still need it; `holders` names them by kind,
+    e.g. {"aliases": ["latest"], "jobs": ["f3c1..."]}."""
+
+    def __init__(self, kind: str, id: str, holders: dict[str, list[str]]) -> None:
+        named = "; ".join(f"{what} {', '.join(ids)}" for what, ids in holders.items() if ids)
+        super().__init__(f"{kind} {id!r} is in use ({named})")
+        self.kind = kind
+        self.id = id
+        self.holders = holders

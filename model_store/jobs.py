@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from foundation.limits import DEFAULT_PAGE_SIZE
+from foundation.promotion import DEFAULT_ALIAS, IF_BETTER
 from foundation.states import STATES, TERMINAL_STATES, JobState
 from model_store.errors import AlreadyExists, NotFound
 from model_store.ids import model_id_for_job, validate_id
@@ -40,6 +41,7 @@ SETTABLE = frozenset(
         "started_at",
         "finished_at",
         "hyperparameters",
+        "promotion",
     }
 )
 #: Rows the reaper looks at per pass and kind of repair.
@@ -64,7 +66,9 @@ def _record(row: sa.Row) -> JobRecord:
         dataset_id=row.dataset_id,
         hyperparameters=row.hyperparameters,
         initial_model_id=row.initial_model_id,
-        promote=row.promote,
+        promote=IF_BETTER if row.promote_if_better else row.promote,
+        promote_alias=row.promote_alias,
+        promotion=row.promotion,
         attempts=row.attempts,
         worker=row.owner,
         heartbeat_at=row.heartbeat_at,
@@ -85,6 +89,17 @@ def _values(fields: Mapping[str, Any]) -> dict[str, Any]:
         if name in values:
             values[name.replace("_at", "_us")] = from_iso(values.pop(name))
     return values
+
+
+def _promote_columns(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The columns of a job's `promote` (true, false or "if_better") and `promote_alias`."""
+    promote = record.get("promote", True)
+    return {
+        "promote": promote is not False,
+        "promote_if_better": promote == IF_BETTER,
+        "promote_alias": record.get("promote_alias") or DEFAULT_ALIAS,
+        "promotion": record.get("promotion"),
+    }
 
 
 def _bump() -> dict[str, Any]:
@@ -141,7 +156,7 @@ class JobTable:
             "dataset_id": record.get("dataset_id"),
             "hyperparameters": hyperparameters,
             "initial_model_id": record.get("initial_model_id"),
-            "promote": bool(record.get("promote", True)),
+            **_promote_columns(record),
             "snapshot_id": model_id_for_job(job_id),
             "metrics": {"train_accuracy": None, "validation_accuracy": None},
             "progress": {"epoch": 0, "epochs": hyperparameters.get("epochs"), "loss": None},
@@ -172,7 +187,7 @@ class JobTable:
             "dataset_id": record.get("dataset_id"),
             "hyperparameters": record.get("hyperparameters") or {},
             "initial_model_id": record.get("initial_model_id"),
-            "promote": bool(record.get("promote", True)),
+            **_promote_columns(record),
             "snapshot_id": model_id_for_job(job_id),
             "model_id": record.get("model_id"),
             "metrics": record.get("metrics")
@@ -248,6 +263,19 @@ class JobTable:
             deleted = connection.execute(jobs.delete().where(jobs.c.id == validate_id(job_id)))
         if deleted.rowcount == 0:
             raise NotFound("job", job_id)
+
+    def delete_finished(self, job_id: str) -> JobState | None:
+        """Remove a finished job's row (one conditional DELETE); None if it was removed, else
+        the state of the unfinished job that stays. NotFound if absent."""
+        with self.engine.begin() as connection:
+            deleted = connection.execute(
+                jobs.delete()
+                .where(jobs.c.id == validate_id(job_id), jobs.c.state.in_(list(TERMINAL_STATES)))
+                .returning(jobs.c.id)
+            ).first()
+        if deleted is not None:
+            return None
+        return self.get(job_id).state
 
     # Changing
 

@@ -17,7 +17,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from foundation.limits import DEFAULT_PAGE_SIZE
+from foundation.states import JobState
 from model_store.canonical import hashed_snapshot_json
+from model_store.deletion import create_unshared, delete_unless_held, locked_transaction
 from model_store.errors import (
     AlreadyExists,
     CorruptSnapshot,
@@ -134,8 +136,7 @@ class ModelTable:
         existing = self._existing(model_id, None if imported else job_id)
         if existing is not None:
             return existing
-        key = object_key(model_id, prepared["sha256"])
-        self.objects.create(key, data)  # False only if these very bytes are there already
+        key = create_unshared(self.objects, object_key(model_id, prepared["sha256"]), data)
         training = prepared["training"]
         values = {
             "id": model_id,
@@ -248,6 +249,29 @@ class ModelTable:
             latest = _latest_id(connection, LATEST)
         return make_page(rows, limit, lambda row: _record(row, latest))
 
+    def exists(self, model_id: str) -> bool:
+        """Whether the model's row exists (one primary-key lookup; a deleted model's is gone)."""
+        with self.engine.connect() as connection:
+            return (
+                connection.execute(
+                    sa.select(models.c.id).where(models.c.id == validate_id(model_id))
+                ).first()
+                is not None
+            )
+
+    def delete(self, model_id: str) -> None:
+        """Delete the model's row and then its snapshot; NotFound if absent, InUse naming the
+        aliases that name it now and the queued or running jobs that start from it or will
+        save it. Promotions that named it before stay in the history, with its id."""
+        validate_id(model_id)
+        holders = {"aliases": aliases_naming(model_id), "jobs": jobs_needing(model_id)}
+        delete_unless_held(self.engine, self.objects, "model", models, model_id, holders)
+
+    def aliases_of(self, model_id: str) -> list[str]:
+        """The aliases whose newest promotion names `model_id` (those that serve it now)."""
+        with self.engine.connect() as connection:
+            return list(connection.execute(aliases_naming(model_id)).scalars())
+
     # Promotions
 
     def promote(
@@ -262,7 +286,13 @@ class ModelTable:
         CorruptSnapshot) unless the caller has just saved it (`verified`)."""
         if not verified:
             self.snapshot(model_id)
-        with self.engine.begin() as connection:
+        with locked_transaction(self.engine) as connection, connection.begin():
+            # The model's row, locked as `delete` locks it: it cannot vanish before this commits.
+            present = connection.execute(
+                sa.select(models.c.id).where(models.c.id == model_id).with_for_update(read=True)
+            ).first()
+            if present is None:
+                raise NotFound("model", model_id)
             connection.execute(
                 promotions.insert().values(
                     alias=alias, model_id=model_id, promoted_us=now_us(), promoted_by=promoted_by
@@ -320,3 +350,38 @@ def _latest_id(connection: sa.Connection, alias: str) -> str | None:
         .order_by(promotions.c.seq.desc())
         .limit(1)
     ).scalar()
+
+
+def aliases_naming(model_id: str) -> sa.Select:
+    """The aliases that name `model_id` now: those whose newest promotion (highest seq) names
+    it, alone or as a member of its split, whichever aliases there are. Older promotions of it
+    are history, not a hold."""
+    newer = promotions.alias("newer")
+    newest_seq = (
+        sa.select(sa.func.max(newer.c.seq))
+        .where(newer.c.alias == promotions.c.alias)
+        .scalar_subquery()
+    )
+    return (
+        sa.select(promotions.c.alias)
+        .where(
+            sa.or_(
+                promotions.c.model_id == model_id,
+                promotions.c.split.cast(sa.Text).contains(f'"{model_id}"', autoescape=True),
+            ),
+            promotions.c.seq == newest_seq,
+        )
+        .order_by(promotions.c.alias)
+    )
+
+
+def jobs_needing(model_id: str) -> sa.Select:
+    """The queued or running jobs that start from `model_id` or will save it."""
+    return (
+        sa.select(jobs.c.id)
+        .where(
+            jobs.c.state.in_([JobState.QUEUED, JobState.RUNNING]),
+            sa.or_(jobs.c.initial_model_id == model_id, jobs.c.snapshot_id == model_id),
+        )
+        .order_by(jobs.c.id)
+    )

@@ -26,6 +26,7 @@ from model_store.database import is_disk_full
 from model_store.errors import (
     AlreadyExists,
     CorruptSnapshot,
+    InUse,
     InvalidId,
     InvalidPageToken,
     InvalidSnapshot,
@@ -44,6 +45,7 @@ _WRONG_PATH_ERRNOS = frozenset(
 _ANSWERS = (
     AlreadyExists,
     CorruptSnapshot,
+    InUse,
     InvalidId,
     InvalidPageToken,
     InvalidSnapshot,

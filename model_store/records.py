@@ -52,7 +52,8 @@ class Promotion:
 
 @dataclass(frozen=True)
 class JobRecord:
-    """A training job; the lease fields (`worker`, `heartbeat_at`, `cancel_requested`,
+    """A training job (`promote` is true, false or "if_better"; `promotion` is the gate's
+    decision once it succeeded); the lease fields (`worker`, `heartbeat_at`, `cancel_requested`,
     `version`) are the store's and the workers', not in the API's body."""
 
     id: str
@@ -68,7 +69,9 @@ class JobRecord:
     dataset_id: str | None
     hyperparameters: dict[str, Any]
     initial_model_id: str | None
-    promote: bool
+    promote: bool | str
+    promote_alias: str
+    promotion: dict[str, Any] | None
     attempts: int
     worker: str | None
     heartbeat_at: float | None

@@ -30,6 +30,7 @@ from model_store.schema import require_current
 
 if TYPE_CHECKING:
     from foundation.settings import Settings
+    from foundation.states import JobState
 
 
 class ModelStore:
@@ -75,6 +76,14 @@ class ModelStore:
         except sa.exc.SQLAlchemyError as error:
             raise StoreWriteError(f"the database does not answer: {error}") from error
         self.objects.check_writable()
+
+    def purge_job(self, job_id: str) -> JobState | None:
+        """Remove a finished job's record and then its checkpoint: None if removed, else the
+        state of the unfinished job, which stays (cancel it first). NotFound if absent."""
+        unfinished = self.jobs.delete_finished(job_id)
+        if unfinished is None:
+            self.checkpoints.delete(job_id)
+        return unfinished
 
     def delete_job(self, job_id: str) -> None:
         """Remove a job whose task could not be sent: its row and any checkpoint."""

@@ -57,6 +57,11 @@ jobs = sa.Table(
     sa.Column("hyperparameters", sa.JSON, nullable=False),
     sa.Column("initial_model_id", ID, nullable=True),
     sa.Column("promote", sa.Boolean, nullable=False),
+    # "if_better": promote only a model at least as good as the alias's (worker.promotion_gate).
+    sa.Column("promote_if_better", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("promote_alias", sa.String(128), nullable=False, server_default="latest"),
+    # The gate's decision once the job succeeded: {"promoted": ..., "alias" or "reason": ...}.
+    sa.Column("promotion", sa.JSON, nullable=True),
     # The id of the one snapshot this job may save (`m-<job id>`): reserved from the start.
     sa.Column("snapshot_id", ID, nullable=False, unique=True),
     sa.Column("model_id", ID, nullable=True),

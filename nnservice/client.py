@@ -171,6 +171,10 @@ class Client:
         """`GET /datasets`: dataset metadata, newest first; at most `limit` (None: all)."""
         return self.list_pages("/datasets", limit=limit, page_size=page_size)
 
+    def delete_dataset(self, dataset_id: str) -> None:
+        """`DELETE /datasets/{id}`: remove it for good (409 names the jobs that still use it)."""
+        self.send("DELETE", f"/datasets/{_segment(dataset_id)}")
+
     # -- training jobs -----------------------------------------------------------------------------
 
     def train(
@@ -178,7 +182,8 @@ class Client:
         dataset_id: str,
         hyperparameters: Mapping[str, Any] | None = None,
         *,
-        promote: bool | None = None,
+        promote: bool | str | None = None,
+        promote_alias: str | None = None,
         initial_model_id: str | None = None,
     ) -> dict:
         """`POST /train`: start a job; answers `{"job_id", "status_url"}`.
@@ -190,6 +195,8 @@ class Client:
             body["hyperparameters"] = dict(hyperparameters)
         if promote is not None:
             body["promote"] = promote
+        if promote_alias:
+            body["promote_alias"] = promote_alias
         if initial_model_id:
             body["initial_model_id"] = initial_model_id
         return self.request("POST", "/train", json=body)
@@ -212,8 +219,12 @@ class Client:
         return self.list_pages("/jobs", params, limit=limit, page_size=page_size)
 
     def cancel_job(self, job_id: str) -> dict:
-        """`DELETE /jobs/{id}`: ask a queued or running job to stop."""
-        return self.request("DELETE", f"/jobs/{_segment(job_id)}")
+        """`POST /jobs/{id}/cancel`: ask a queued or running job to stop."""
+        return self.request("POST", f"/jobs/{_segment(job_id)}/cancel")
+
+    def purge_job(self, job_id: str) -> None:
+        """`DELETE /jobs/{id}?purge=true`: remove a finished job's record (409 if unfinished)."""
+        self.send("DELETE", f"/jobs/{_segment(job_id)}", params={"purge": "true"})
 
     def job_events(self, job_id: str) -> Iterator[tuple[str, dict]]:
         """Follow `GET /jobs/{id}/events`: yield (event, data) for each `progress` and the final
@@ -264,6 +275,11 @@ class Client:
     def promote_model(self, model_id: str) -> dict:
         """`POST /models/{id}/promote`: make it the latest model."""
         return self.request("POST", f"/models/{_segment(model_id)}/promote")
+
+    def delete_model(self, model_id: str) -> None:
+        """`DELETE /models/{id}`: remove it for good (409 names the aliases and jobs that
+        still need it)."""
+        self.send("DELETE", f"/models/{_segment(model_id)}")
 
     # -- aliases -----------------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""The client half of the `nnservice` command: train, watch, predict, models, jobs, promote, ...
+"""The client half of the `nnservice` command: train, watch, predict, models, jobs, promote, rm-...
 
 Each command talks to a running service over HTTP through `nnservice.client.Client`. They share
 three options: `--url` (`NNSERVICE_URL`), `--api-key` (`NNSERVICE_API_KEY`, sent as a bearer token)
@@ -34,6 +34,7 @@ from rich.table import Table
 from rich.text import Text
 
 from foundation.limits import DEFAULT_MAX_PREDICT_ROWS, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from foundation.promotion import IF_BETTER
 from foundation.states import STATES, JobState
 from nnservice.client import (
     DEFAULT_URL,
@@ -286,11 +287,21 @@ def _finish_watch(session: Session, job: dict) -> None:
         _row(table, "train accuracy", _num(metrics.get("train_accuracy")))
         _row(table, "validation accuracy", _num(metrics.get("validation_accuracy")))
         _row(table, "final loss", _num((job.get("progress") or {}).get("loss"), 6))
+        promotion = job.get("promotion")
+        if promotion:
+            _row(table, "promoted", _promotion_text(promotion))
         session.print_table(table)
     state = job.get("state")
     if state != JobState.SUCCEEDED:
         reason = f": {job['error']}" if job.get("error") else ""
         raise click.ClickException(f"job {job.get('job_id')} {state}{reason}")
+
+
+def _promotion_text(promotion: dict) -> str:
+    """The gate's decision in a few words: the alias moved, or why not."""
+    if promotion.get("promoted"):
+        return f"yes, as {promotion.get('alias')}"
+    return f"no: {promotion.get('reason')}"
 
 
 def _watch_until_done(session: Session, job_id: str) -> None:
@@ -310,6 +321,15 @@ def _watch_until_done(session: Session, job_id: str) -> None:
 _DATA_FILE = click.Path(exists=True, dir_okay=False, readable=True, path_type=Path)
 
 
+def _promote_choice(options: dict[str, Any]) -> bool | str | None:
+    """POST /train's `promote` from --promote and --no-promote (None: the server's default)."""
+    if options.get("no_promote"):
+        return False
+    return {"true": True, "false": False}.get(
+        options.get("promote_when"), options.get("promote_when")
+    )
+
+
 @click.command()
 @click.argument("file", type=_DATA_FILE)
 @hyperparameter_options
@@ -317,6 +337,16 @@ _DATA_FILE = click.Path(exists=True, dir_okay=False, readable=True, path_type=Pa
 @click.option(
     "--no-promote", is_flag=True, help="Keep the current latest model when the job succeeds."
 )
+@click.option(
+    "--promote",
+    "promote_when",
+    type=click.Choice(["true", "false", IF_BETTER]),
+    help=(
+        f"Promote the new model when the job succeeds: true, false, or {IF_BETTER} (only if "
+        "its accuracy is at least the current model's on the same dataset) [default: true]."
+    ),
+)
+@click.option("--promote-alias", help="The alias to move instead of latest.")
 @click.option("--watch", is_flag=True, help="Show live progress until the job ends.")
 @api_command
 def train(session: Session, file: Path, watch: bool, name: str | None, **options: Any) -> None:
@@ -335,7 +365,10 @@ def train(session: Session, file: Path, watch: bool, name: str | None, **options
     if dataset.get("message"):  # the rows were stored before, maybe under another name
         session.note(dataset["message"])
     started = session.client.train(
-        dataset["id"], hyperparameters, promote=False if options.get("no_promote") else None
+        dataset["id"],
+        hyperparameters,
+        promote=_promote_choice(options),
+        promote_alias=options.get("promote_alias"),
     )
     job_id = started["job_id"]
     if not watch:
@@ -574,6 +607,44 @@ def cancel(session: Session, job_id: str) -> None:
     click.echo(f"cancel requested for job {job_id}{suffix}")
 
 
+@click.command("rm-model")
+@click.argument("model_id", metavar="ID")
+@api_command
+def rm_model(session: Session, model_id: str) -> None:
+    """Delete model ID and its snapshot for good (refused while an alias such as the latest
+    names it, or an unfinished job needs it)."""
+    session.client.delete_model(model_id)
+    _deleted(session, "model", model_id)
+
+
+@click.command("rm-dataset")
+@click.argument("dataset_id", metavar="ID")
+@api_command
+def rm_dataset(session: Session, dataset_id: str) -> None:
+    """Delete dataset ID and its rows for good (refused while a queued or running job trains
+    on it); models trained on it keep serving."""
+    session.client.delete_dataset(dataset_id)
+    _deleted(session, "dataset", dataset_id)
+
+
+@click.command("rm-job")
+@click.argument("job_id", metavar="JOB")
+@api_command
+def rm_job(session: Session, job_id: str) -> None:
+    """Remove a finished job's record and checkpoint (its model stays); `cancel` stops one
+    that has not finished."""
+    session.client.purge_job(job_id)
+    _deleted(session, "job", job_id)
+
+
+def _deleted(session: Session, kind: str, item_id: str) -> None:
+    """Say what was deleted (`--json`: {"deleted": kind, "id": id})."""
+    if session.as_json:
+        session.emit_json({"deleted": kind, "id": item_id})
+    else:
+        click.echo(f"deleted {kind} {item_id}")
+
+
 CLIENT_COMMANDS: tuple[click.Command, ...] = (
     train,
     watch,
@@ -583,6 +654,9 @@ CLIENT_COMMANDS: tuple[click.Command, ...] = (
     datasets,
     promote,
     cancel,
+    rm_model,
+    rm_dataset,
+    rm_job,
 )
 
 

@@ -11,6 +11,13 @@ to other connections. Slow clients are cut off: request headers must arrive with
 within `service.body_limit.BODY_TIMEOUT_SECONDS`. docs/performance.md ("Slow clients") has the
 measurements behind the choice.
 
+Under saturation every connection gets its turn: after each answer the connection's greenlet
+waits until the event loop has polled the other sockets (`gevent.idle()` in gunicorn's
+`post_request` hook). Without it a keep-alive client that sends its next request at once finds
+it already in the socket buffer, the greenlet reads it without yielding, and a few connections
+are served back to back while the others and the listen queue wait: a p99 of seconds at 64
+connections where the median is 2 ms. docs/performance.md ("Serving model") has the measurements.
+
 The app is not preloaded: each worker process imports `service.wsgi`, which builds its own app
 (its own database, object store and broker connections, never shared across a fork) and loads
 the model it serves before the worker accepts a connection; a load that an outage prevents is
@@ -31,6 +38,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import gevent
 from gunicorn.app.base import BaseApplication
 
 from foundation.settings import Settings
@@ -66,6 +74,7 @@ def options(settings: Settings, host: str, port: int) -> dict[str, Any]:
         "proc_name": "nnservice-api",
         "logger_class": JsonLogger,
         "child_exit": _worker_exited,
+        "post_request": _let_other_connections_in,
         # gunicorn 25+ opens a control socket under ~/.gunicorn/ (shared by every run as the
         # same user); nnservice uses none and writes nothing outside its store and temp dir.
         "control_socket_disable": True,
@@ -90,6 +99,13 @@ def prepare_metrics_directory(directory: Path) -> None:
     for stale in directory.glob("*.db"):
         stale.unlink(missing_ok=True)
     os.environ[MULTIPROCESS_VARIABLE] = str(directory)
+
+
+def _let_other_connections_in(worker: Any, request: Any, environ: Any, response: Any) -> None:
+    """gunicorn post_request hook (in a worker, after the answer is sent): wait until the event
+    loop has run every ready greenlet and polled the sockets, so the next request on this
+    connection queues behind those already waiting on others, and new connections get accepted."""
+    gevent.idle()
 
 
 def _worker_exited(server: Any, worker: Any) -> None:

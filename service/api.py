@@ -266,14 +266,16 @@ def answer_redirects_in_json(app: Flask) -> None:
 
 
 def register_store_error_handlers(app: Flask) -> None:
-    """Map model_store exceptions onto the common error shape (404, 409, 422, 507), a part of the
-    store that cannot be reached (the database's OperationalError, the object store's
+    """Map model_store exceptions onto the common error shape (404, 409, 422, 507; an InUse
+    409 names its holders in `errors`, e.g. {"aliases": ["latest"]}), a part of the store that
+    cannot be reached (the database's OperationalError, the object store's
     ObjectStoreUnreachable) onto 503 naming it, and a full disk under the database onto 507."""
     from sqlalchemy.exc import OperationalError
 
     from model_store.database import is_disk_full
     from model_store.errors import (
         CorruptSnapshot,
+        InUse,
         InvalidId,
         InvalidPageToken,
         InvalidSnapshot,
@@ -291,6 +293,9 @@ def register_store_error_handlers(app: Flask) -> None:
 
     def corrupt(exc: CorruptSnapshot):
         return error_body(409, "Conflict", str(exc), {"model_id": [str(exc)]}), 409
+
+    def in_use(exc: InUse):
+        return error_body(409, "Conflict", str(exc), exc.holders), 409
 
     def invalid_snapshot(exc: InvalidSnapshot):
         return error_body(422, "Unprocessable Entity", str(exc), {"snapshot": [str(exc)]}), 422
@@ -322,5 +327,6 @@ def register_store_error_handlers(app: Flask) -> None:
     app.register_error_handler(NotFound, not_found)
     app.register_error_handler(InvalidId, invalid_id)
     app.register_error_handler(CorruptSnapshot, corrupt)
+    app.register_error_handler(InUse, in_use)
     app.register_error_handler(InvalidSnapshot, invalid_snapshot)
     app.register_error_handler(StoreWriteError, write_failed)

@@ -17,6 +17,7 @@ from service.context import EXTENSION, Services
 from service.converters import (
     AliasConverter,
     IdConverter,
+    ModelIdConverter,
     alias_parameter_schema,
     id_parameter_schema,
 )
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["NNSERVICE_SETTINGS"] = settings
     logging.getLogger("service").setLevel(settings.log_level)
     app.url_map.converters["id"] = IdConverter
+    app.url_map.converters["model"] = ModelIdConverter
     app.url_map.converters["alias"] = AliasConverter
     app.url_map.strict_slashes = False
     # No redirect from `/jobs//events` to `/jobs/events`: an empty id is a 404 like any other.
@@ -67,6 +69,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     configure_docs(app, _version(), api_keys=bool(settings.api_keys))
     api = Api(app, spec_kwargs={"extra_plugins": [ErrorResponsesPlugin()]})
     api.register_converter(IdConverter, id_parameter_schema)
+    api.register_converter(ModelIdConverter, id_parameter_schema)
     api.register_converter(AliasConverter, alias_parameter_schema)
     # The request body that its view loads itself (JSON, CSV or TSV).
     api.spec.components.schema("DatasetCreate", schema=DatasetCreateSchema)

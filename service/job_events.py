@@ -60,11 +60,13 @@ def progress_payload(record: JobRecord) -> dict:
 
 
 def end_payload(record: JobRecord) -> dict:
-    """The `end` event's data: the last progress plus the outcome (model, metrics, error)."""
+    """The `end` event's data: the last progress plus the outcome (model, metrics, the
+    promotion gate's decision, error)."""
     return {
         **progress_payload(record),
         "model_id": record.model_id,
         "metrics": record.metrics,
+        "promotion": record.promotion,
         "error": record.error,
         "finished_at": record.finished_at,
     }

@@ -253,16 +253,21 @@ class ModelCache:
 
     def get(self, model_id: str) -> TrainedModel:
         """The model `model_id` (raises NotFound / CorruptSnapshot / StoreUnreachable), cached
-        after the first load."""
+        after the first load.
+
+        A cached model is served only while its row exists (one primary-key lookup): a model
+        deleted through any API process answers NotFound here from the next request on.
+        """
         for assignment in self._aliases.values():
             for model in assignment.models:
                 if model.model_id == model_id:
-                    return model
+                    return self._still_stored(model)
         with self._lock:
             model = self._pinned.get(model_id)
             if model is not None:
                 self._pinned.move_to_end(model_id)
-                return model
+        if model is not None:
+            return self._still_stored(model)
         try:
             model = self.store.models.load(model_id)
         except Exception as exc:
@@ -275,6 +280,22 @@ class ModelCache:
             while len(self._pinned) > self.pinned_size:
                 self._pinned.popitem(last=False)
         return model
+
+    def _still_stored(self, model: TrainedModel) -> TrainedModel:
+        """`model` if its row still exists, else NotFound (and it leaves the cache). While the
+        database cannot be reached, the cached model keeps answering, as the latest one does."""
+        try:
+            stored = self.store.models.exists(model.model_id)
+        except Exception as exc:
+            if unreachable_part(exc) is None:
+                raise
+            log.warning("cannot check model %s (serving it from memory): %s", model.model_id, exc)
+            return model
+        if stored:
+            return model
+        with self._lock:
+            self._pinned.pop(model.model_id, None)
+        raise NotFound("model", model.model_id)
 
 
 def change_of(change: AliasChange, model: TrainedModel) -> AliasChange:

@@ -1,4 +1,5 @@
-"""Starting and cancelling training jobs: the work behind POST /train and DELETE /jobs/{id}.
+"""Starting, cancelling and purging training jobs: the work behind POST /train,
+POST /jobs/{id}/cancel and DELETE /jobs/{id}.
 
 The API writes the complete job record first and then sends only its id to Celery
 (`send_task(TRAIN_TASK, kwargs={"job_id": id}, task_id=id)`), so the worker needs nothing else
@@ -118,6 +119,7 @@ def submit_training(svc: Services, data: dict) -> JobRecord:
             "hyperparameters": hyperparameters,
             "initial_model_id": data["initial_model_id"],
             "promote": data["promote"],
+            "promote_alias": data["promote_alias"],
         }
     )
     try:
@@ -165,4 +167,16 @@ def cancel_job(svc: Services, job_id: str) -> tuple[JobRecord, int]:
         errors={
             "state": [f"Only queued or running jobs can be cancelled; this one is {record.state}."]
         },
+    )
+
+
+def purge_job(svc: Services, job_id: str) -> None:
+    """Remove a finished job's record and checkpoint; 409 (naming its state) if unfinished."""
+    state = svc.store.purge_job(job_id)
+    if state is None:
+        return
+    abort(
+        409,
+        message=f"job {job_id} has not finished ({state}); cancel it first",
+        errors={"state": [f"Only finished jobs can be purged; this one is {state}."]},
     )

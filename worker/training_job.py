@@ -33,6 +33,7 @@ from model_store.ids import model_id_for_job, utc_now_iso
 from model_store.jobs import Claim
 from model_store.outages import is_outage
 from neural.losses import LOSSES
+from worker import promotion_gate
 from worker import training_setup as setup
 from worker.outage import PROCESS_GRACE, OutageClock, OutageTooLong
 
@@ -223,6 +224,7 @@ class _Run:
         dataset = self._ride_out(
             lambda: self.store.datasets.load(self.record.dataset_id), keep_lease=True
         )
+        self.class_counts = dataset.info.counts
         self.step = "preparing the data"
         self.generators = setup.Generators.from_seed(int(self.hp["seed"]))
         self.split = setup.split_rows(
@@ -472,7 +474,7 @@ class _Run:
             )
 
     def _save(self) -> str:
-        """Build and save the snapshot, promote it unless told not to, record success."""
+        """Build and save the snapshot, promote it if the gate lets it, record success."""
         self.step = "evaluating the model"
         metrics = self._metrics()
         final_loss = self.history[-1] if self.history else self._loss_now()
@@ -481,18 +483,32 @@ class _Run:
         self.step = "saving the model"
         built = self._snapshot(metrics, final_loss)
         snapshot = self._ride_out(lambda: self.store.models.save(built), keep_lease=True)
-        if self.record.promote:
+        self.step = "deciding on promotion"
+        promotion = promotion_gate.decide(
+            self.record.promote,
+            self.record.promote_alias,
+            metrics,
+            self.class_counts,
+            self._ride_out(self._incumbent),
+        )
+        if promotion["promoted"]:
             self.step = "promoting the model"
             self._still_ours()  # the save may have waited out an outage: is the job still ours?
             self._ride_out(
                 lambda: self.store.models.promote(
-                    snapshot["id"], f"job {self.job_id}", verified=True
+                    snapshot["id"],
+                    f"job {self.job_id}",
+                    alias=self.record.promote_alias,
+                    verified=True,
                 )
             )
+        else:
+            logger.info("job %s: model not promoted: %s", self.job_id, promotion["reason"])
         self.step = "recording the result"
         result = {
             "model_id": snapshot["id"],
             "metrics": metrics,
+            "promotion": promotion,
             "finished_at": utc_now_iso(),
             **self._progress(len(self.history), final_loss),
         }
@@ -501,6 +517,18 @@ class _Run:
         )
         _drop_checkpoint(self.store, self.job_id)
         return JobState.SUCCEEDED
+
+    def _incumbent(self) -> tuple[str, dict, bool] | None:
+        """(id, metrics, trained on this job's dataset) of the model the job's alias names now;
+        None if it names none (or a model since gone)."""
+        model_id = self.store.models.latest_id(self.record.promote_alias)
+        if model_id is None:
+            return None
+        try:
+            model = self.store.models.get(model_id)
+        except NotFound:
+            return None
+        return model.id, model.metrics, model.dataset_id == self.record.dataset_id
 
     def _loss_on(self, X: np.ndarray, y: np.ndarray) -> float:
         """The job's loss of the network now on standardized rows X (n, 2) with labels y (n,)."""

@@ -1,14 +1,14 @@
-"""POST /datasets (JSON rows, CSV or TSV), GET /datasets, GET /datasets/{id}."""
+"""POST /datasets (JSON rows, CSV or TSV), GET /datasets, GET/DELETE /datasets/{id}."""
 
 from __future__ import annotations
 
 import dataclasses
 
-from flask import request, url_for
+from flask import Response, request, url_for
 from flask.views import MethodView
 
 from model_store import DatasetRecord
-from service.api import Blueprint, abort, json_request_body, parse_json_body
+from service.api import Blueprint, ErrorSchema, abort, json_request_body, parse_json_body
 from service.context import services
 from service.dataset_parsing import CONTENT_TYPES, TableError, parse_table
 from service.measurements import check_both_classes, range_text
@@ -117,3 +117,15 @@ class Dataset(MethodView):
     def get(self, dataset_id: str):
         """One dataset's metadata."""
         return services().store.datasets.get(dataset_id)
+
+    @blp.response(204, description="Deleted, with its rows.")
+    @blp.alt_response(
+        409,
+        schema=ErrorSchema,
+        description="A queued or running job trains on it (`errors.jobs` names them).",
+    )
+    def delete(self, dataset_id: str):
+        """Delete a dataset and its rows for good; refused while a queued or running job
+        trains on it. Models trained on it keep its id as their lineage and keep serving."""
+        services().store.datasets.delete(dataset_id)
+        return Response(status=204)

@@ -1,8 +1,8 @@
-"""GET/POST /models, GET /models/latest, GET /models/{id}, POST /models/{id}/promote."""
+"""GET/POST /models, GET /models/latest, GET/DELETE /models/{id}, POST /models/{id}/promote."""
 
 from __future__ import annotations
 
-from flask import request, url_for
+from flask import Response, request, url_for
 from flask.views import MethodView
 
 from service.api import Blueprint, ErrorSchema, abort
@@ -60,6 +60,21 @@ class Model(MethodView):
     def get(self, model_id: str):
         """The model's snapshot; 409 if its file is corrupt."""
         return services().store.models.snapshot(model_id)
+
+
+@blp.route("/<model:model_id>", methods=["DELETE"])
+@blp.response(204, description="Deleted, with its snapshot; its promotions stay in history.")
+@blp.alt_response(
+    409,
+    schema=ErrorSchema,
+    description="An alias names it (`errors.aliases`), or a queued or running job starts "
+    "from it or will save it (`errors.jobs`).",
+)
+def delete_model(model_id: str):
+    """Delete a model and its snapshot for good; refused while an alias (such as `latest`)
+    names it or an unfinished job needs it."""
+    services().store.models.delete(model_id)
+    return Response(status=204)
 
 
 @blp.route("/<id:model_id>/promote", methods=["POST"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from foundation.promotion import IF_BETTER
 from foundation.states import STATES
 
 
@@ -20,6 +21,14 @@ class ProgressSchema(ma.Schema):
 class MetricsSchema(ma.Schema):
     train_accuracy = ma.fields.Float(required=True, allow_none=True)
     validation_accuracy = ma.fields.Float(required=True, allow_none=True)
+
+
+class PromotionSchema(ma.Schema):
+    """Whether the job's model was promoted: to which alias, or why not."""
+
+    promoted = ma.fields.Boolean(required=True)
+    alias = ma.fields.String(metadata={"description": "The alias moved (when promoted)."})
+    reason = ma.fields.String(metadata={"description": "Why not (when not promoted)."})
 
 
 class JobSchema(ma.Schema):
@@ -50,5 +59,30 @@ class JobSchema(ma.Schema):
     dataset_id = ma.fields.String(allow_none=True)
     hyperparameters = ma.fields.Dict()
     initial_model_id = ma.fields.String(allow_none=True)
-    promote = ma.fields.Boolean()
+    promote = ma.fields.Raw(
+        metadata={
+            "description": 'What the job was asked: true, false or "if_better".',
+            "oneOf": [{"type": "boolean"}, {"type": "string", "enum": [IF_BETTER]}],
+        }
+    )
+    promote_alias = ma.fields.String(metadata={"description": "The alias the job may move."})
+    promotion = ma.fields.Nested(
+        PromotionSchema,
+        allow_none=True,
+        metadata={"description": "The promotion gate's decision; null until the job succeeds."},
+    )
     attempts = ma.fields.Integer()
+
+
+class JobDeleteQuerySchema(ma.Schema):
+    """DELETE /jobs/{id}: cancel it, or with `purge=true` remove a finished job's record."""
+
+    purge = ma.fields.Boolean(
+        load_default=False,
+        truthy={"true"},
+        falsy={"false"},
+        metadata={
+            "description": "Remove the record (and checkpoint) of a finished job instead of "
+            "cancelling: 204, or 409 if the job has not finished."
+        },
+    )

@@ -7,6 +7,7 @@ from typing import Any
 import marshmallow as ma
 
 from foundation import hyperparameters as hp
+from foundation.promotion import ALIAS_PATTERN, DEFAULT_ALIAS, IF_BETTER
 from service.schemas.datasets import load_labelled_rows
 from service.schemas.fields import (
     IdField,
@@ -55,6 +56,15 @@ HyperparametersSchema = ma.Schema.from_dict(
 )
 
 
+class PromoteField(ma.fields.Field):
+    """A JSON true or false, or "if_better" (nothing else)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if type(value) is not bool and value != IF_BETTER:
+            raise ma.ValidationError(f'Must be true, false or "{IF_BETTER}".')
+        return value
+
+
 class TrainRequestSchema(ma.Schema):
     """Train on a stored dataset (dataset_id) or on rows sent inline (exactly one of them)."""
 
@@ -70,9 +80,27 @@ class TrainRequestSchema(ma.Schema):
         load_default=None,
         metadata={"description": "Continue training from this model's weights."},
     )
-    promote = StrictBoolean(
+    promote = PromoteField(
         load_default=True,
-        metadata={"description": "Make the new model the latest when the job succeeds."},
+        metadata={
+            "description": (
+                "When the job succeeds: true makes the new model the alias's (latest unless "
+                'promote_alias says otherwise), false keeps it out, "if_better" promotes it only '
+                "if its validation accuracy (training accuracy without a validation split) is at "
+                "least that of the model the alias names, trained on the same dataset, or the "
+                "alias names none. A model no better than always answering the majority class "
+                "is never promoted automatically; the job's promotion field says what happened."
+            ),
+            "oneOf": [{"type": "boolean"}, {"type": "string", "enum": [IF_BETTER]}],
+        },
+    )
+    promote_alias = ma.fields.String(
+        load_default=DEFAULT_ALIAS,
+        validate=ma.validate.Regexp(ALIAS_PATTERN, error="Must match {regex}."),
+        metadata={
+            "description": "The alias the job moves instead of latest.",
+            "pattern": ALIAS_PATTERN,
+        },
     )
 
     @ma.validates_schema

@@ -295,3 +295,18 @@ def test_a_re_upload_under_another_name_says_which_name_it_keeps(stack, tmp_path
 
     assert again.exit_code == 0, again.output
     assert "named 'first'; it keeps that name, 'second' was not applied" in again.stderr
+
+
+def test_train_promote_if_better_moves_the_named_alias(stack, seed_csv: Path) -> None:
+    alias = f"cli-{uuid.uuid4().hex[:8]}"
+    before = stack.store.models.latest_id()
+    args = ["train", str(seed_csv), *SEED_OPTIONS, "--promote", "if_better"]
+    watched = run(stack, *args, "--promote-alias", alias, "--watch")
+    assert watched.exit_code == 0, watched.output
+    assert f"yes, as {alias}" in watched.stdout
+    job = run_json(stack, *args, "--promote-alias", alias, "--watch")
+    assert job["promote"] == "if_better" and job["promotion"] == {"promoted": True, "alias": alias}
+    assert stack.store.models.latest_id(alias) == job["model_id"]
+    assert stack.store.models.latest_id() == before
+    refused = run(stack, "train", str(seed_csv), "--promote", "sometimes")
+    assert refused.exit_code == 2 and "sometimes" in refused.output

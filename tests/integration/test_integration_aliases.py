@@ -161,6 +161,8 @@ def test_a_90_10_split_and_routing_keys(keyed, models) -> None:
         for _ in range(n)
     ]
     assert set(served) == {b, c}
+    held = keyed.delete(f"/models/{c}", headers=by("alice"))
+    assert held.status_code == 409 and "canary" in held.json()["errors"]["aliases"], held.text
     z = statistics.NormalDist().inv_cdf(1 - 0.001 / 2)
     half_width = z * (n * 0.1 * 0.9) ** 0.5
     assert abs(served.count(c) - n * 0.1) <= half_width, served.count(c)

@@ -68,6 +68,8 @@ def test_create_job_fills_the_documented_record(store: ModelStore, new_job) -> N
         "hyperparameters": {"epochs": 1000},
         "initial_model_id": None,
         "promote": False,
+        "promote_alias": "latest",
+        "promotion": None,
         "attempts": 0,
         "worker": None,
         "heartbeat_at": None,

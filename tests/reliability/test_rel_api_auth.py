@@ -1,7 +1,8 @@
 """Access control over real HTTP (issue 4, item 9), on private `nnservice api` processes.
 
 tests/service checks the key rule with Flask's test client; here the real server runs with
-NNSERVICE_API_KEYS set: the five state-changing endpoints need a key (401 with WWW-Authenticate
+NNSERVICE_API_KEYS set: the state-changing endpoints (upload, train, cancel, import, promote
+and the deletes) need a key (401 with WWW-Authenticate
 otherwise, near-miss keys included), a valid key lets each through, reads and /predict stay open
 by default, and the log, at DEBUG, never contains a key, right or wrong. With
 NNSERVICE_PUBLIC_READS=false, every operation that the OpenAPI document marks with a 401 refuses
@@ -56,6 +57,10 @@ def test_writes_need_a_key_reads_do_not_and_no_key_is_ever_logged(stack, api_pro
         ("DELETE", f"/jobs/{job_id}", None),
         ("POST", "/models", SNAPSHOT),
         ("POST", "/models/m-placeholder/promote", None),
+        ("POST", f"/jobs/{job_id}/cancel", None),
+        ("DELETE", f"/jobs/{job_id}?purge=true", None),
+        ("DELETE", "/models/m-placeholder", None),
+        ("DELETE", "/datasets/ds-placeholder", None),
     ]
     for method, path, body in writes:
         _needs_a_key(requests.request(method, api.url(path), json=body, timeout=30))
@@ -74,8 +79,20 @@ def test_writes_need_a_key_reads_do_not_and_no_key_is_ever_logged(stack, api_pro
     assert accepted.status_code == 202, accepted.text
     cancelled = requests.delete(api.url(accepted.headers["Location"]), headers=keyed, timeout=30)
     assert cancelled.status_code in (200, 202, 409)
+    job_url = api.url(accepted.headers["Location"])
+    again = requests.post(f"{job_url}/cancel", headers=keyed, timeout=30)
+    assert again.status_code in (200, 202, 409)
+    dataset_url = api.url(uploaded.headers["Location"])
+    assert requests.delete(dataset_url, headers=keyed, timeout=30).status_code in (204, 409)
+    purged = requests.delete(job_url, params={"purge": "true"}, headers=keyed, timeout=30)
+    assert purged.status_code in (204, 409)
     lowercase = {"Authorization": f"bearer {KEYS[0]}"}  # the scheme is case-insensitive
-    assert requests.post(api.url("/models"), json=SNAPSHOT, headers=lowercase).status_code == 201
+    imported = requests.post(api.url("/models"), json=SNAPSHOT, headers=lowercase)
+    assert imported.status_code == 201
+    doomed = api.url(f"/models/{imported.json()['id']}")
+    assert requests.delete(doomed, headers=keyed, timeout=30).status_code == 204
+    refused = requests.delete(api.url(f"/models/{model_id}"), headers=keyed, timeout=30)
+    assert refused.status_code == 409 and refused.json()["errors"] == {"aliases": ["latest"]}
 
     for path in ("/models", "/datasets", "/jobs", f"/models/{model_id}", "/models/latest"):
         assert requests.get(api.url(path), timeout=30).status_code == 200, path

@@ -144,15 +144,18 @@ def test_generated_requests_over_every_operation(app: Flask, known: Known) -> No
     assert sum(sent.values()) >= MIN_GENERATED_REQUESTS, sent
 
 
-def _known_requests(known: Known, queued_job_id: str) -> list[tuple[str, dict]]:
-    """(operation label, Case arguments) of requests with real ids and valid bodies."""
+def _known_requests(known: Known, queued: tuple[str, str], unused: str) -> list[tuple[str, dict]]:
+    """(operation label, Case arguments) of requests with real ids and valid bodies; two queued
+    jobs on the known dataset, and a dataset no job uses (`unused`), for the deletes."""
     exported = {**SNAPSHOT, "id": "m-imported-by-fuzz-test"}
     ids = {
         "dataset": {"dataset_id": known.dataset_id},
         "job": {"job_id": known.finished_job_id},
         "model": {"model_id": known.model_id},
         "corrupt": {"model_id": known.corrupt_model_id},
+        "queued": [{"job_id": job_id} for job_id in queued],
     }
+    purge = {"purge": "true"}
     csv = "weight,height,gender\n133,65,F\n160,72,M\n"
     return [
         ("GET /healthz", {}),
@@ -165,6 +168,8 @@ def _known_requests(known: Known, queued_job_id: str) -> list[tuple[str, dict]]:
         ),
         ("GET /datasets", {}),
         ("GET /datasets/{dataset_id}", {"path_parameters": ids["dataset"]}),
+        ("DELETE /datasets/{dataset_id}", {"path_parameters": ids["dataset"]}),  # queued jobs
+        ("DELETE /datasets/{dataset_id}", {"path_parameters": {"dataset_id": unused}}),
         ("POST /train", {"body": {"dataset_id": "ds-none"}, "media_type": "application/json"}),
         (
             "POST /train",
@@ -177,7 +182,11 @@ def _known_requests(known: Known, queued_job_id: str) -> list[tuple[str, dict]]:
         ("GET /jobs/{job_id}", {"path_parameters": ids["job"]}),
         ("GET /jobs/{job_id}/events", {"path_parameters": ids["job"]}),
         ("DELETE /jobs/{job_id}", {"path_parameters": ids["job"]}),
-        ("DELETE /jobs/{job_id}", {"path_parameters": {"job_id": queued_job_id}}),
+        ("DELETE /jobs/{job_id}", {"path_parameters": ids["queued"][0], "query": purge}),
+        ("DELETE /jobs/{job_id}", {"path_parameters": ids["queued"][0]}),
+        ("POST /jobs/{job_id}/cancel", {"path_parameters": ids["queued"][1]}),
+        ("POST /jobs/{job_id}/cancel", {"path_parameters": ids["job"]}),
+        ("DELETE /jobs/{job_id}", {"path_parameters": ids["queued"][0], "query": purge}),
         ("GET /models", {}),
         ("POST /models", {"body": exported, "media_type": "application/json"}),
         (
@@ -188,6 +197,8 @@ def _known_requests(known: Known, queued_job_id: str) -> list[tuple[str, dict]]:
         ("GET /models/{model_id}", {"path_parameters": ids["corrupt"]}),
         ("POST /models/{model_id}/promote", {"path_parameters": ids["corrupt"]}),
         ("POST /models/{model_id}/promote", {"path_parameters": ids["model"]}),
+        ("DELETE /models/{model_id}", {"path_parameters": ids["model"]}),  # latest: refused
+        ("DELETE /models/{model_id}", {"path_parameters": {"model_id": exported["id"]}}),
         ("GET /models/latest", {}),
         (
             "POST /predict",
@@ -280,18 +291,26 @@ def _protocol_requests(known: Known) -> list[tuple[str, dict]]:
 
 def test_known_requests_get_documented_answers(app: Flask, known: Known, fuzz_stack) -> None:
     """2xx and the documented 404/409s, checked against the document like the generated ones."""
-    queued = fuzz_stack.store.jobs.create({"id": uuid.uuid4().hex, "dataset_id": known.dataset_id})
+    store = fuzz_stack.store
+    queued = [
+        store.jobs.create({"id": uuid.uuid4().hex, "dataset_id": known.dataset_id}).id
+        for _ in range(2)
+    ]
+    unused, _ = store.datasets.save("unused", [100.0, 200.0], [60.0, 70.0], [1, 0])
     schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
     operations = {result.ok().label: result.ok() for result in schema.get_all_operations()}
     statuses = collections.defaultdict(set)
-    for label, arguments in _known_requests(known, queued.id):
+    for label, arguments in _known_requests(known, (queued[0], queued[1]), unused.id):
         arguments.setdefault("media_type", "application/json" if "body" in arguments else None)
         case = operations[label].Case(**arguments)
         response = case.call_and_validate(checks=CHECKS)
         statuses[label].add(response.status_code)
     assert set(operations) == set(statuses), set(operations) - set(statuses)
     assert statuses["POST /datasets"] == {200, 201}
-    assert statuses["DELETE /jobs/{job_id}"] == {200, 409}
+    assert statuses["DELETE /jobs/{job_id}"] == {200, 204, 409}
+    assert statuses["POST /jobs/{job_id}/cancel"] == {200, 409}
+    assert statuses["DELETE /models/{model_id}"] == {204, 409}
+    assert statuses["DELETE /datasets/{dataset_id}"] == {204, 409}
     assert statuses["POST /models"] == {201, 409}
     assert statuses["PUT /aliases/{name}"] == {200, 404, 409}
     assert statuses["DELETE /aliases/{name}"] == {204, 409}

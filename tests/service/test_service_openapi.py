@@ -13,14 +13,15 @@ EXPECTED = {
     "/aliases/{name}": {"get", "put", "delete"},
     "/aliases/{name}/history": {"get"},
     "/datasets": {"get", "post"},
-    "/datasets/{dataset_id}": {"get"},
+    "/datasets/{dataset_id}": {"get", "delete"},
     "/train": {"post"},
     "/jobs": {"get"},
     "/jobs/{job_id}": {"get", "delete"},
+    "/jobs/{job_id}/cancel": {"post"},
     "/jobs/{job_id}/events": {"get"},
     "/models": {"get", "post"},
     "/models/latest": {"get"},
-    "/models/{model_id}": {"get"},
+    "/models/{model_id}": {"get", "delete"},
     "/models/{model_id}/promote": {"post"},
     "/predict": {"post"},
     "/healthz": {"get"},
@@ -109,3 +110,15 @@ def test_the_bearer_scheme_is_declared_with_api_keys(settings: Settings) -> None
     validate(spec)
     assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     assert spec["security"] == [{"bearerAuth": []}, {}]
+
+
+def test_the_promotion_gate_is_described(client: FlaskClient) -> None:
+    schemas = client.get("/openapi.json").get_json()["components"]["schemas"]
+    train = schemas["TrainRequest"]["properties"]
+    assert train["promote"]["default"] is True
+    assert {"type": "string", "enum": ["if_better"]} in train["promote"]["oneOf"]
+    assert "majority class" in train["promote"]["description"]
+    assert train["promote_alias"]["pattern"] == "^[a-z][a-z0-9_-]{0,63}$"
+    job = schemas["Job"]["properties"]
+    assert "promotion" in job and "promote_alias" in job
+    assert set(schemas["Promotion"]["properties"]) == {"promoted", "alias", "reason"}

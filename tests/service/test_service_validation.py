@@ -162,6 +162,22 @@ def test_train_needs_exactly_one_data_source(client: FlaskClient) -> None:
     assert set(errors_of(client.post("/train", json=body))) == {"dataset_id", "rows"}
 
 
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({"promote": "sometimes"}, {"promote": ['Must be true, false or "if_better".']}),
+        ({"promote": 1}, {"promote": ['Must be true, false or "if_better".']}),
+        ({"promote_alias": ""}, {"promote_alias": ["Must match ^[a-z][a-z0-9_-]{0,63}$."]}),
+        ({"promote_alias": "Champion"}, {"promote_alias": ["Must match ^[a-z][a-z0-9_-]{0,63}$."]}),
+        ({"promote_alias": "a" * 65}, {"promote_alias": ["Must match ^[a-z][a-z0-9_-]{0,63}$."]}),
+    ],
+)
+def test_train_promote_and_promote_alias_are_checked(
+    client: FlaskClient, body: dict, expected: dict
+) -> None:
+    assert errors_of(client.post("/train", json={"rows": SEED_ROWS, **body})) == expected
+
+
 def test_train_references_must_exist(client: FlaskClient) -> None:
     errors = errors_of(client.post("/train", json={"dataset_id": "ds-nope"}), 404)
     assert list(errors) == ["dataset_id"]

@@ -184,6 +184,13 @@ export class JobsView extends PagedView {
         ),
       );
     }
+    if (job.promotion) parts.push(h("p", { id: "job-promotion" }, promotionText(job.promotion)));
     show(this.fields.outcome, parts);
   }
+}
+
+/** The promotion gate's decision in words: the alias the model became, or why it did not. */
+function promotionText(promotion) {
+  if (promotion.promoted) return `Promoted as ${promotion.alias}.`;
+  return `Not promoted: ${promotion.reason}`;
 }

@@ -1,0 +1,196 @@
+"""nnservice's POST /predict vs KServe's Python model server, side by side, same model.
+
+Both serve the seed walkthrough's 2-2-1 network from the same snapshot (KServe through
+bench/kserve_peer.py, a documented custom `kserve.Model`), each with 2 worker processes
+(nnservice with docker-compose.yml's settings, its JSON access log at INFO; KServe with its
+defaults). In each round wrk loads one server, then the other (the order flips every round):
+single-row requests at 16 and 64 keep-alive connections, then a 1,000-row request at 16
+connections (KServe v1 `instances` as arrays; nnservice in /predict's compact form where the
+server takes it, else its objects form: the output says which). Then bench/connection_probe.py
+counts the answers each of 16 and 64 keep-alive connections gets in a few seconds.
+
+Targets (ratios within a round, medians over rounds): single-row p99 <= 1.5x KServe v1's and
+requests/s >= 0.9x at 16 and at 64 connections; 1,000-row rows/s >= 1x; the most-served
+connection gets at most 4x the least-served one's answers.
+
+    python bench/bench_kserve.py [--seconds 3] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+from bench_predict_http import compose_settings
+from connection_probe import ProbeResult, probe
+from harness import HOST, Stack, free_port, machine, markdown_table, median, verdict
+from loadgen import WrkResult, run_wrk
+
+CONNECTIONS = (16, 64)
+BATCH_ROWS = 1_000
+BATCH_CONNECTIONS = 16
+MAX_P99_RATIO, MIN_RPS_RATIO, MIN_ROWS_RATIO, MAX_SPREAD = 1.5, 0.9, 1.0, 4.0
+WORKERS = "2"
+#: The seed walkthrough's first person, and a batch of people around the seed's.
+ONE_ROW = (128.0, 63.0)
+BATCH = [(120.0 + (i % 80), 60.0 + (i % 14)) for i in range(BATCH_ROWS)]
+
+
+def start_kserve(stack: Stack, snapshot: Path) -> str:
+    """bench/kserve_peer.py serving `snapshot` with 2 workers on a free port; its v1 URL."""
+    port = free_port(HOST)
+    script = Path(__file__).with_name("kserve_peer.py")
+    command = [sys.executable, str(script), str(snapshot), "--port", str(port),
+               "--workers", WORKERS]  # fmt: skip
+    process = stack.spawn(command, "kserve")
+    base = f"http://{HOST}:{port}"
+    _wait_kserve(base, process)
+    return f"{base}/v1/models/seed:predict"
+
+
+def _wait_kserve(base: str, process: subprocess.Popen) -> None:
+    """Wait until KServe says the model is ready (it has no /healthz)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"KServe exited with {process.returncode}")
+        try:
+            if requests.get(f"{base}/v1/models/seed", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("KServe did not come up within 60 s")
+
+
+def bodies(nnservice_url: str) -> tuple[dict[str, str], dict[str, str], str]:
+    """Single-row and 1,000-row bodies per server, and the form nnservice's batch uses."""
+    one = {
+        "nnservice": json.dumps({"weight": ONE_ROW[0], "height": ONE_ROW[1]}),
+        "kserve": json.dumps({"instances": [list(ONE_ROW)]}),
+    }
+    compact = json.dumps({"instances": [list(row) for row in BATCH]})
+    answer = requests.post(f"{nnservice_url}", data=compact, timeout=10,
+                           headers={"Content-Type": "application/json"})  # fmt: skip
+    if answer.status_code == 200:
+        form, nn_batch = "compact ([weight, height] pairs)", compact
+    else:
+        form = "objects ({weight, height} per row: no compact form on this server)"
+        nn_batch = json.dumps({"instances": [{"weight": w, "height": h} for w, h in BATCH]})
+    batch = {"nnservice": nn_batch, "kserve": compact}
+    return one, batch, form
+
+
+def check_same_answers(urls: dict[str, str], one: dict[str, str]) -> None:
+    """Both servers give the same probability for the same person (same model, same pass)."""
+    headers = {"Content-Type": "application/json"}
+    nn = requests.post(urls["nnservice"], data=one["nnservice"], headers=headers, timeout=10)
+    ks = requests.post(urls["kserve"], data=one["kserve"], headers=headers, timeout=10)
+    nn.raise_for_status()
+    ks.raise_for_status()
+    p_nn = nn.json()["predictions"][0]["probability_female"]
+    p_ks = ks.json()["predictions"][0]
+    assert abs(p_nn - p_ks) < 1e-9, (p_nn, p_ks)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    settings = {**compose_settings(), "NNSERVICE_API_WORKERS": WORKERS}
+    load_before = os.getloadavg()
+    with Stack("kserve", **settings) as stack:
+        model_id = stack.promote_seed_model()
+        api = stack.start_api()
+        snapshot = stack.root / "snapshot.json"
+        snapshot.write_text(requests.get(f"{api}/models/{model_id}", timeout=10).text)
+        urls = {"nnservice": f"{api}/predict", "kserve": start_kserve(stack, snapshot)}
+        one, batch, form = bodies(urls["nnservice"])
+        check_same_answers(urls, one)
+        for name, url in urls.items():  # warm both up
+            run_wrk(url, one[name], 16, 1.0)
+        single: dict[int, list[dict[str, WrkResult]]] = {c: [] for c in CONNECTIONS}
+        batches: list[dict[str, WrkResult]] = []
+        probes: dict[int, dict[str, list[ProbeResult]]] = {
+            c: {name: [] for name in urls} for c in CONNECTIONS
+        }
+        for round_ in range(args.rounds):
+            order = ["kserve", "nnservice"] if round_ % 2 else ["nnservice", "kserve"]
+            for connections in CONNECTIONS:
+                single[connections].append({
+                    name: run_wrk(urls[name], one[name], connections, args.seconds)
+                    for name in order
+                })  # fmt: skip
+            batches.append({
+                name: run_wrk(urls[name], batch[name], BATCH_CONNECTIONS, args.seconds)
+                for name in order
+            })  # fmt: skip
+            for connections in CONNECTIONS:
+                for name in order:
+                    probes[connections][name].append(
+                        probe(urls[name], one[name].encode(), connections, args.seconds)
+                    )
+    load_after = os.getloadavg()
+    report(args, single, batches, probes, form, load_before, load_after)
+
+
+def spread_text(runs: list[ProbeResult], worst: tuple[int, int]) -> str:
+    """'fewest-most (median most/fewest)' for one server at one connection count."""
+    return f"{worst[0]}-{worst[1]} ({median(r.spread for r in runs):.1f}x)"
+
+
+def report(args, single, batches, probes, form, load_before, load_after) -> None:
+    met = True
+    rows = []
+    for connections, pairs in single.items():
+        rps = median(p["nnservice"].rps / p["kserve"].rps for p in pairs)
+        p99 = median(p["nnservice"].p99_ms / p["kserve"].p99_ms for p in pairs)
+        errors = sum(r.errors + r.non_2xx for p in pairs for r in p.values())
+        by_server = probes[connections]
+        worst = {name: max(runs, key=lambda r: r.spread) for name, runs in by_server.items()}
+        counts = {name: (min(r.per_connection), max(r.per_connection)) for name, r in worst.items()}
+        met &= rps >= MIN_RPS_RATIO and p99 <= MAX_P99_RATIO and errors == 0
+        met &= worst["nnservice"].spread <= MAX_SPREAD
+        rows.append([
+            connections,
+            median(p["kserve"].rps for p in pairs), median(p["nnservice"].rps for p in pairs), rps,
+            median(p["kserve"].p50_ms for p in pairs), median(p["nnservice"].p50_ms for p in pairs),
+            median(p["kserve"].p99_ms for p in pairs), median(p["nnservice"].p99_ms for p in pairs),
+            p99, spread_text(by_server["kserve"], counts["kserve"]),
+            spread_text(by_server["nnservice"], counts["nnservice"]), errors,
+        ])  # fmt: skip
+    rows_ratio = median(p["nnservice"].rps / p["kserve"].rps for p in batches)
+    met &= rows_ratio >= MIN_ROWS_RATIO
+    print(f"{machine()}")
+    print(f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f}")
+    print(f"{args.rounds} rounds x {args.seconds:g} s per cell, servers alternating, medians\n")
+    header = ["conns", "KServe req/s", "nnservice req/s", "ratio", "KServe p50 ms",
+              "nnservice p50 ms", "KServe p99 ms", "nnservice p99 ms", "p99 ratio",
+              "KServe req/conn*", "nnservice req/conn*", "errors"]  # fmt: skip
+    print(markdown_table(header, rows))
+    print(
+        f"* answers per connection in {args.seconds:g} s: fewest-most in the round where they "
+        "differed most (most/fewest, median over the rounds)"
+    )
+    print()
+    print(f"{BATCH_ROWS:,}-row requests at {BATCH_CONNECTIONS} connections; nnservice: {form}")
+    print(markdown_table(
+        ["KServe rows/s", "nnservice rows/s", "ratio"],
+        [[median(p["kserve"].rps for p in batches) * BATCH_ROWS,
+          median(p["nnservice"].rps for p in batches) * BATCH_ROWS, rows_ratio]],
+    ))  # fmt: skip
+    print()
+    print(verdict(met, f"p99 <= {MAX_P99_RATIO}x and req/s >= {MIN_RPS_RATIO}x KServe v1's at "
+                       f"16 and 64 connections, rows/s >= {MIN_ROWS_RATIO}x, requests per "
+                       f"connection within {MAX_SPREAD:g}x, no errors"))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
