@@ -5,8 +5,8 @@ split of several (`split`, a JSON list of {"model_id", "weight"}; `model_id` hol
 member), or nothing (both null: the alias was removed). Rows before this revision each name one
 model, as they did.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-06
 """
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
