@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from nnservice.client_commands import Session, _row, _table, _when, api_command
+from nnservice.client_commands import Session, add_plain_row, api_command, plain_table, when_text
 
 
 def _parse_split(text: str) -> dict[str, int]:
@@ -68,9 +68,11 @@ def list_aliases(session: Session) -> None:
     if session.as_json:
         session.emit_json(found)
         return
-    table = _table("alias", "names", "changed", "by")
+    table = plain_table("alias", "names", "changed", "by")
     for item in found:
-        _row(table, item["name"], _names(item), _when(item["changed_at"]), item["changed_by"])
+        add_plain_row(
+            table, item["name"], _names(item), when_text(item["changed_at"]), item["changed_by"]
+        )
     session.print_table(table)
 
 
@@ -83,9 +85,9 @@ def history(session: Session, name: str) -> None:
     if session.as_json:
         session.emit_json(changes)
         return
-    table = _table("changed", "names", "by")
+    table = plain_table("changed", "names", "by")
     for item in changes:
-        _row(table, _when(item["changed_at"]), _names(item), item["changed_by"])
+        add_plain_row(table, when_text(item["changed_at"]), _names(item), item["changed_by"])
     session.print_table(table)
 
 

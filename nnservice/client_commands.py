@@ -157,21 +157,23 @@ def _num(value: Any, digits: int = 4) -> str:
     return str(value)
 
 
-def _when(value: Any) -> str:
+def when_text(value: Any) -> str:
     """`2026-11-25T08:00:00.123456Z` -> `2026-11-25 08:00:00`."""
     if not value:
         return "-"
     return str(value).replace("T", " ")[:19]
 
 
-def _table(*columns: str) -> Table:
+def plain_table(*columns: str) -> Table:
+    """A borderless table with these column headings, folding long cells."""
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in columns:
         table.add_column(column, overflow="fold")
     return table
 
 
-def _row(table: Table, *cells: Any) -> None:
+def add_plain_row(table: Table, *cells: Any) -> None:
+    """Add a row of plain-text cells (None shows as -)."""
     # Text cells: ids and names are shown as they are, never parsed as rich markup.
     table.add_row(*(Text("-" if cell is None else str(cell)) for cell in cells))
 
@@ -279,17 +281,17 @@ def _finish_watch(session: Session, job: dict) -> None:
         session.emit_json(job)
     else:
         metrics = job.get("metrics") or {}
-        table = _table("", "")
+        table = plain_table("", "")
         table.show_header = False
-        _row(table, "job", job.get("job_id"))
-        _row(table, "state", job.get("state"))
-        _row(table, "model", job.get("model_id"))
-        _row(table, "train accuracy", _num(metrics.get("train_accuracy")))
-        _row(table, "validation accuracy", _num(metrics.get("validation_accuracy")))
-        _row(table, "final loss", _num((job.get("progress") or {}).get("loss"), 6))
+        add_plain_row(table, "job", job.get("job_id"))
+        add_plain_row(table, "state", job.get("state"))
+        add_plain_row(table, "model", job.get("model_id"))
+        add_plain_row(table, "train accuracy", _num(metrics.get("train_accuracy")))
+        add_plain_row(table, "validation accuracy", _num(metrics.get("validation_accuracy")))
+        add_plain_row(table, "final loss", _num((job.get("progress") or {}).get("loss"), 6))
         promotion = job.get("promotion")
         if promotion:
-            _row(table, "promoted", _promotion_text(promotion))
+            add_plain_row(table, "promoted", _promotion_text(promotion))
         session.print_table(table)
     state = job.get("state")
     if state != JobState.SUCCEEDED:
@@ -427,9 +429,9 @@ def predict(
         session.emit_json({"model_id": model_id, "predictions": predictions})
         return
     session.note(f"model {model_id}")
-    table = _table("weight", "height", "gender", "P(female)")
+    table = plain_table("weight", "height", "gender", "P(female)")
     for row, prediction in zip(rows, predictions, strict=False):
-        _row(
+        add_plain_row(
             table,
             f"{row['weight']:g}",
             f"{row['height']:g}",
@@ -453,9 +455,9 @@ def _listing(
     if not items:
         session.note(f"no {kind} yet")
         return
-    table = _table(*columns)
+    table = plain_table(*columns)
     for item in items:
-        _row(table, *cells(item))
+        add_plain_row(table, *cells(item))
     session.print_table(table)
 
 
@@ -464,7 +466,7 @@ def _model_cells(model: dict) -> Sequence[Any]:
     return (
         "*" if model.get("is_latest") else "",
         model.get("id"),
-        _when(model.get("created_at")),
+        when_text(model.get("created_at")),
         model.get("job_id"),
         model.get("dataset_id"),
         _num(metrics.get("train_accuracy"), 3),
@@ -481,7 +483,7 @@ def _job_cells(job: dict) -> Sequence[Any]:
         f"{done.get('epoch', 0)}/{done.get('epochs', '?')}",
         _num(done.get("loss"), 5),
         job.get("model_id"),
-        _when(job.get("created_at")),
+        when_text(job.get("created_at")),
     )
 
 
@@ -493,7 +495,7 @@ def _dataset_cells(info: dict) -> Sequence[Any]:
         info.get("rows"),
         counts.get("F"),
         counts.get("M"),
-        _when(info.get("created_at")),
+        when_text(info.get("created_at")),
     )
 
 
