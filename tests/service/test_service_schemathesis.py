@@ -179,7 +179,7 @@ def _snapshot(body: dict) -> dict:
     return body
 
 
-def plain_table(rows: list[dict], separator: str) -> str:
+def _table(rows: list[dict], separator: str) -> str:
     lines = [separator.join(FEATURES + ("gender",))]
     lines += [separator.join(str(row[name]) for name in (*FEATURES, "gender")) for row in rows]
     return "\n".join(lines) + "\n"
@@ -255,7 +255,7 @@ def flatmap_case(context, case):
         separator = CONTENT_TYPES.get(case.media_type, ",")
 
         def written(rows: list[dict]):
-            case.body = plain_table(rows, separator)
+            case.body = _table(rows, separator)
             return case
 
         return _labelled_rows(units).map(written)
