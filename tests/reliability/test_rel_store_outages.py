@@ -97,15 +97,23 @@ def _assert_unreachable(api: ApiProcess, part: str) -> None:
     assert message in ready.json()["errors"]["model"][0], ready.text
 
 
-def _wait_serving(api: ApiProcess, model_id: str) -> None:
-    """Until /predict answers 200 with `model_id` (RECOVERY_SECONDS at most); /readyz then has
-    no complaint about the model."""
+def _wait_serving(api: ApiProcess, model_id: str, streak: int = 12) -> None:
+    """Until /predict answers 200 with `model_id` `streak` times in a row, on fresh connections
+    (RECOVERY_SECONDS at most): each of the API's worker processes retries its load at its next
+    poll, so one answer from one of them says nothing of the others. Until then every answer is
+    503 naming the outage, never "no model yet". /readyz then has no complaint about the model."""
     deadline = time.monotonic() + RECOVERY_SECONDS
-    while (answer := _predict(api)).status_code != 200:
+    in_a_row = 0
+    while in_a_row < streak:
+        answer = _predict(api)
+        if answer.status_code == 200:
+            assert answer.json()["model_id"] == model_id
+            in_a_row += 1
+            continue
         assert answer.status_code == 503, answer.text  # never "no model yet"
         assert time.monotonic() < deadline, f"not serving again: {answer.text}"
+        in_a_row = 0
         time.sleep(0.05)
-    assert answer.json()["model_id"] == model_id
     assert "model" not in requests.get(api.url("/readyz"), timeout=10).json().get("errors", {})
 
 
