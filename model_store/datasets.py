@@ -3,6 +3,7 @@
 A dataset is immutable and content-addressed: its id is derived from its rows (not its name),
 so storing the same rows twice finds the first copy. The blob is written create-only before the
 row that names it commits; a failed write leaves no row, and a blob without a row is invisible.
+A row whose blob was lost gets it back when the same rows are saved again.
 """
 
 from __future__ import annotations
@@ -20,15 +21,17 @@ from foundation.limits import DEFAULT_PAGE_SIZE
 from foundation.states import JobState
 from model_store.canonical import canonical_json
 from model_store.deletion import create_unshared, delete_unless_held
-from model_store.errors import NotFound, StoreError
+from model_store.errors import NotFound, ObjectStoreUnreachable, StoreError
 from model_store.ids import dataset_id_for, validate_id
 from model_store.objects import ObjectStore
 from model_store.pages import Page, make_page, page_query
-from model_store.records import DatasetRecord
+from model_store.records import BlobStatus, DatasetRecord
 from model_store.tables import datasets, jobs
 from model_store.times import iso, now_us
 
 COLUMNS = ("weight", "height", "label")
+#: Why a dataset whose blob is gone cannot be read; uploading the same rows again restores it.
+MISSING = "its columns are missing; upload the same rows again to restore them"
 
 
 @dataclass(frozen=True)
@@ -148,10 +151,10 @@ class DatasetTable:
             raise ValueError("name: expected a string")
         columns = dataset_columns(weight, height, label)
         dataset_id = content_id(columns)
-        try:
-            return self.get(dataset_id), False
-        except NotFound:
-            pass
+        stored = self._row(dataset_id)
+        if stored is not None:
+            self._restore_blob(stored.object_key, columns)
+            return _record(stored), False
         key = create_unshared(self.objects, object_key(dataset_id), encode_columns(columns))
         rows = len(columns["label"])
         females = int(columns["label"].sum())
@@ -170,6 +173,23 @@ class DatasetTable:
             return self.get(dataset_id), False
         return _record(SimpleNamespace(**values)), True
 
+    def _row(self, dataset_id: str) -> sa.Row | None:
+        """The dataset's row with its blob's key, or None if there is none."""
+        with self.engine.connect() as connection:
+            return connection.execute(
+                sa.select(*INFO_COLUMNS, datasets.c.object_key).where(
+                    datasets.c.id == validate_id(dataset_id)
+                )
+            ).first()
+
+    def _restore_blob(self, key: str, columns: dict[str, np.ndarray]) -> None:
+        """Write a stored dataset's blob again if it is gone, create-only, so that the same rows
+        uploaded again make it trainable again. The row keeps its key: a deletion that holds
+        the row removes this blob with it, and one that has removed the row leaves an unnamed
+        blob, which `create_unshared` never reuses."""
+        if not self.objects.exists(key):
+            self.objects.create(key, encode_columns(columns))
+
     def get(self, dataset_id: str) -> DatasetRecord:
         """Metadata of a dataset (no columns); NotFound if absent."""
         with self.engine.connect() as connection:
@@ -182,22 +202,33 @@ class DatasetTable:
 
     def load(self, dataset_id: str) -> Dataset:
         """The dataset with its columns as arrays, for training."""
-        with self.engine.connect() as connection:
-            row = connection.execute(
-                sa.select(*INFO_COLUMNS, datasets.c.object_key).where(
-                    datasets.c.id == validate_id(dataset_id)
-                )
-            ).first()
+        row = self._row(dataset_id)
         if row is None:
             raise NotFound("dataset", dataset_id)
         info = _record(row)
         try:
             data = self.objects.get(row.object_key)
         except NotFound:
-            reason = "its columns are missing"
-            raise StoreError(f"dataset {dataset_id!r} is unreadable: {reason}") from None
+            raise StoreError(f"dataset {dataset_id!r} is unreadable: {MISSING}") from None
         array = decode_columns(dataset_id, data)
         return Dataset(info=info, X=np.ascontiguousarray(array[:, :2]), y=array[:, 2].copy())
+
+    def check(self, dataset_id: str) -> BlobStatus:
+        """Whether the dataset's columns can be read for training, by reading them as `load`
+        does; NotFound if there is no such dataset, ObjectStoreUnreachable if the object store
+        does not answer."""
+        row = self._row(dataset_id)
+        if row is None:
+            raise NotFound("dataset", dataset_id)
+        try:
+            decode_columns(dataset_id, self.objects.get(row.object_key))
+        except NotFound:
+            return BlobStatus("missing", f"dataset {dataset_id!r} is unreadable: {MISSING}")
+        except ObjectStoreUnreachable:
+            raise
+        except StoreError as error:
+            return BlobStatus("unreadable", str(error))
+        return BlobStatus("ok")
 
     def list(
         self, limit: int = DEFAULT_PAGE_SIZE, page_token: str | None = None

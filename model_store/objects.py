@@ -37,6 +37,10 @@ class ObjectStore(Protocol):
         """The object's bytes; NotFound if there is none, ObjectStoreUnreachable if the store
         does not answer, StoreError if it cannot be read."""
 
+    def exists(self, key: str) -> bool:
+        """Whether an object has `key`, without reading it; ObjectStoreUnreachable if the store
+        does not answer, StoreError if it cannot tell."""
+
     def delete(self, key: str) -> None:
         """Remove the object if it exists."""
 
@@ -77,6 +81,12 @@ class LocalObjects:
             raise NotFound("object", key) from None
         except OSError as error:
             raise StoreError(f"cannot read object {key}: {error.strerror}") from None
+
+    def exists(self, key: str) -> bool:
+        try:
+            return (self.root / key).is_file()
+        except OSError as error:
+            raise StoreError(f"cannot look up object {key}: {error.strerror}") from None
 
     def delete(self, key: str) -> None:
         remove(self.root / key)
@@ -154,6 +164,25 @@ class S3Objects:
             raise ObjectStoreUnreachable(f"cannot read object {key}: {error}") from None
         except BotoCoreError as error:
             raise StoreError(f"cannot read object {key}: {error}") from None
+
+    def exists(self, key: str) -> bool:
+        from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+        from botocore.exceptions import ConnectionError as S3ConnectionError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError as error:
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+            if status == 404 or error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+                return False
+            if status >= 500:
+                raise ObjectStoreUnreachable(f"cannot look up object {key}: {error}") from None
+            raise StoreError(f"cannot look up object {key}: {error}") from None
+        except (S3ConnectionError, HTTPClientError) as error:
+            raise ObjectStoreUnreachable(f"cannot look up object {key}: {error}") from None
+        except BotoCoreError as error:
+            raise StoreError(f"cannot look up object {key}: {error}") from None
+        return True
 
     def delete(self, key: str) -> None:
         from botocore.exceptions import BotoCoreError, ClientError

@@ -26,6 +26,16 @@ class DatasetRecord:
 
 
 @dataclass(frozen=True)
+class BlobStatus:
+    """Whether a dataset's columns can be read for training: `status` is "ok", "missing" (its
+    blob is gone) or "unreadable" (a blob that is not its columns, or one the store cannot
+    read), with why in `error`."""
+
+    status: str
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class ModelRecord:
     """A stored model as listings show it; `status` is "corrupt" (with `error`) once a read
     found its snapshot damaged. `metrics` holds train_accuracy and validation_accuracy."""

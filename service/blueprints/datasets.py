@@ -15,6 +15,7 @@ from service.measurements import check_both_classes, range_text
 from service.paging import page_response
 from service.schemas.datasets import (
     DatasetCreateSchema,
+    DatasetDetailSchema,
     DatasetSchema,
     DatasetStoredBeforeSchema,
     DatasetUploadQuerySchema,
@@ -113,10 +114,12 @@ class Datasets(MethodView):
 
 @blp.route("/<id:dataset_id>")
 class Dataset(MethodView):
-    @blp.response(200, DatasetSchema)
+    @blp.response(200, DatasetDetailSchema)
     def get(self, dataset_id: str):
-        """One dataset's metadata."""
-        return services().store.datasets.get(dataset_id)
+        """One dataset's metadata, and whether training can read its rows (`status`)."""
+        datasets = services().store.datasets
+        info = datasets.get(dataset_id)
+        return {**dataclasses.asdict(info), **dataclasses.asdict(datasets.check(dataset_id))}
 
     @blp.response(204, description="Deleted, with its rows.")
     @blp.alt_response(

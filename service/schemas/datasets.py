@@ -88,3 +88,23 @@ class DatasetStoredBeforeSchema(DatasetSchema):
             "was not applied."
         },
     )
+
+
+class DatasetDetailSchema(DatasetSchema):
+    """One dataset as GET /datasets/{id} shows it: its metadata and whether training can read
+    its rows (checked on each such GET; listings do not check)."""
+
+    status = ma.fields.String(
+        required=True,
+        validate=ma.validate.OneOf(["ok", "missing", "unreadable"]),
+        metadata={
+            "description": "ok: its rows can be read for training. missing: its stored rows are "
+            "gone (uploading the same rows again restores them). unreadable: what is stored is "
+            "not its rows."
+        },
+    )
+    error = ma.fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "Why the rows cannot be read; null when status is ok."},
+    )

@@ -27,6 +27,8 @@ from model_store.objects import LocalObjects, S3Objects
 from model_store.schema import upgrade
 from model_store.tables import datasets
 
+from .conftest import object_key_of
+
 # The seed's four people: [weight (lb), height (in)], gender.
 SEED = {"weight": [133, 160, 152, 120], "height": [65, 72, 70, 60], "label": [1, 0, 0, 1]}
 
@@ -193,6 +195,40 @@ def test_a_damaged_or_missing_blob_is_unreadable(store: ModelStore, overwrite_ob
     with pytest.raises(StoreError, match="columns are missing"):
         store.datasets.load(info.id)
     assert store.datasets.get(info.id) == info  # the metadata is still there
+
+
+def test_a_blob_is_checked_and_a_lost_one_is_restored_by_saving_the_rows_again(
+    store: ModelStore, overwrite_object
+) -> None:
+    info, _ = save_seed(store)
+    assert store.datasets.check(info.id).status == "ok"
+    key = object_key_of(store, datasets, info.id)
+    assert store.objects.exists(key)
+    store.objects.delete(key)  # lost behind the store's back
+    assert not store.objects.exists(key)
+    lost = store.datasets.check(info.id)
+    assert lost.status == "missing" and "upload the same rows again" in lost.error
+    again, created = save_seed(store, "again")
+    assert created is False and again == info  # the same dataset, first name and time
+    assert object_key_of(store, datasets, info.id) == key and store.objects.exists(key)
+    assert store.datasets.check(info.id).status == "ok"
+    loaded = store.datasets.load(info.id)
+    assert loaded.X.tolist() == [
+        list(pair) for pair in zip(SEED["weight"], SEED["height"], strict=True)
+    ]
+    assert loaded.y.tolist() == SEED["label"]
+
+
+def test_a_damaged_blob_is_reported_and_not_replaced(store: ModelStore, overwrite_object) -> None:
+    info, _ = save_seed(store)
+    key = object_key_of(store, datasets, info.id)
+    overwrite_object(store, key, b"\x93NUMPY truncated")
+    damaged = store.datasets.check(info.id)
+    assert damaged.status == "unreadable" and info.id in damaged.error
+    save_seed(store)  # create-only: an existing blob is never overwritten
+    assert store.datasets.check(info.id).status == "unreadable"
+    with pytest.raises(NotFound):
+        store.datasets.check("ds-missing")
 
 
 # Listing

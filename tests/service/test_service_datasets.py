@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask.testing import FlaskClient
 from people_data import example_people_tsv, real_data_tsv  # tests/people_data.py
+
+from model_store.tables import datasets
 
 from .conftest import SEED_ROWS
 
@@ -18,7 +21,11 @@ def test_json_rows_then_the_same_rows_again(client: FlaskClient) -> None:
     again = client.post("/datasets", json={"name": "other name", "rows": SEED_ROWS})
     assert again.status_code == 200
     assert again.get_json()["id"] == info["id"]
-    assert client.get(f"/datasets/{info['id']}").get_json() == info
+    assert client.get(f"/datasets/{info['id']}").get_json() == {
+        **info,
+        "status": "ok",
+        "error": None,
+    }
     assert again.get_json() == {**info, "message": again.get_json()["message"]}
     assert [d["id"] for d in client.get("/datasets").get_json()] == [info["id"]]
 
@@ -36,6 +43,25 @@ def test_a_re_upload_says_the_dataset_exists_and_under_which_name(client: FlaskC
     )
     assert same["message"] == f"These rows are already stored as dataset {info['id']} named 'seed'."
     assert "message" not in client.get(f"/datasets/{info['id']}").get_json()
+
+
+def test_a_lost_blob_is_reported_and_restored_by_uploading_the_rows_again(
+    client: FlaskClient, store
+) -> None:
+    info = client.post("/datasets", json={"name": "seed", "rows": SEED_ROWS}).get_json()
+    with store.engine.connect() as connection:
+        key = connection.execute(
+            sa.select(datasets.c.object_key).where(datasets.c.id == info["id"])
+        ).scalar_one()
+    store.objects.delete(key)  # lost behind the service's back
+    lost = client.get(f"/datasets/{info['id']}").get_json()
+    assert lost["status"] == "missing" and "upload the same rows again" in lost["error"]
+    assert {field: lost[field] for field in info} == info
+    again = client.post("/datasets", json={"name": "seed", "rows": SEED_ROWS})
+    assert again.status_code == 200 and again.get_json()["id"] == info["id"]
+    healed = client.get(f"/datasets/{info['id']}").get_json()
+    assert (healed["status"], healed["error"]) == ("ok", None)
+    assert store.datasets.load(info["id"]).y.tolist() == [1.0, 0.0, 0.0, 1.0]
 
 
 def test_the_same_people_as_csv_get_the_same_id(client: FlaskClient) -> None:
