@@ -198,7 +198,7 @@ def test_a_damaged_or_missing_blob_is_unreadable(store: ModelStore, overwrite_ob
 
 
 def test_a_blob_is_checked_and_a_lost_one_is_restored_by_saving_the_rows_again(
-    store: ModelStore, overwrite_object
+    store: ModelStore,
 ) -> None:
     info, _ = save_seed(store)
     assert store.datasets.check(info.id).status == "ok"
