@@ -86,6 +86,7 @@ def test_a_finished_job_gives_its_progress_then_end_and_the_stream_closes(
                 **progress,
                 "model_id": "m-job1",
                 "metrics": {"train_accuracy": 1.0, "validation_accuracy": 0.5},
+                "promotion": None,  # the gate's decision: none recorded for this job
                 "error": None,
                 "finished_at": "2026-11-25T08:00:00.000000Z",
             },

@@ -5,6 +5,9 @@ from __future__ import annotations
 from openapi_spec_validator import validate
 
 PATHS = {
+    "/aliases",
+    "/aliases/{name}",
+    "/aliases/{name}/history",
     "/datasets",
     "/datasets/{dataset_id}",
     "/train",
