@@ -20,6 +20,7 @@ from model_store.pages import Page
 from model_store.records import (
     AliasChange,
     AliasMember,
+    BatchRecord,
     DatasetRecord,
     JobRecord,
     ModelRecord,
@@ -31,6 +32,7 @@ from model_store.store import ModelStore
 __all__ = [
     "AliasChange",
     "AliasMember",
+    "BatchRecord",
     "STATES",
     "TERMINAL_STATES",
     "AlreadyExists",

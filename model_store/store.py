@@ -7,7 +7,8 @@ environment: it is given both locations. Every blob is written before the row th
 
 Its repositories are attributes, called directly: `store.datasets`, `store.models`
 (with their promotions), `store.aliases` (the names promotions give models), `store.jobs`
-(with their leases) and `store.checkpoints`. The store
+(with their leases), `store.checkpoints` and `store.batches` (batch predictions and their
+chunks). The store
 itself only does what spans several of them, or none: opening, closing, checking.
 """
 
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from model_store.aliases import AliasTable
+from model_store.batches import BatchTable
 from model_store.checkpoints import Checkpoints
 from model_store.database import make_engine, sqlite_url_for
 from model_store.datasets import DatasetTable
@@ -45,6 +47,7 @@ class ModelStore:
         self.aliases = AliasTable(self.engine, self.models)
         self.jobs = JobTable(self.engine)
         self.checkpoints = Checkpoints(self.objects)
+        self.batches = BatchTable(self.engine)
 
     @classmethod
     def in_directory(cls, root: str | os.PathLike[str]) -> ModelStore:

@@ -1,4 +1,5 @@
-"""The reaper: every worker repairs the store's jobs now and then, so no job stays stuck.
+"""The reaper: every worker repairs the store's jobs (and the chunks of batch predictions) now
+and then, so no job or batch stays stuck.
 
 A thread in each worker's main process (a Celery bootstep, started and stopped with the worker;
 no extra service to run) calls `store.jobs.reap` every `interval` seconds: jobs whose
@@ -22,7 +23,7 @@ from celery import bootsteps
 
 from foundation.settings import Settings
 from model_store import ModelStore, StoreError
-from worker.names import TRAIN_TASK
+from worker.names import BATCH_CHUNK_TASK, TRAIN_TASK, chunk_task_id
 from worker.outage import OutageGrace
 from worker.training_job import lease_seconds
 
@@ -58,6 +59,26 @@ def reap_once(
     for job_id in repairs.resend:
         celery.send_task(TRAIN_TASK, kwargs={"job_id": job_id}, task_id=job_id)
         log.info("job %s: task sent again", job_id)
+    reap_batches(store, celery, settings, lease + extra, lease)
+    return repairs.resend
+
+
+def reap_batches(
+    store: object, celery: object, settings: Settings, lease: float, resend_after: float
+) -> list[tuple[str, int]]:
+    """Repair the chunks of unfinished batch predictions as `reap_once` repairs jobs: requeue
+    and re-send a chunk whose owner was lost (or fail its batch after NNSERVICE_MAX_ATTEMPTS),
+    re-send one whose message looks lost; returns the (batch id, chunk) re-sent."""
+    repairs = store.batches.reap(lease, settings.max_attempts, resend_after=resend_after)
+    for batch_id in repairs.failed:
+        log.warning("batch prediction %s failed: a chunk lost its worker too often", batch_id)
+    for batch_id, chunk in repairs.resend:
+        celery.send_task(
+            BATCH_CHUNK_TASK,
+            kwargs={"batch_id": batch_id, "chunk": chunk},
+            task_id=chunk_task_id(batch_id, chunk),
+        )
+        log.info("batch prediction %s chunk %s: task sent again", batch_id, chunk)
     return repairs.resend
 
 
