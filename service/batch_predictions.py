@@ -91,17 +91,17 @@ def submit_batch(
     """Create the batch (from `options["dataset_id"]`, or the `upload`'s (stream, content type))
     and send one task per chunk; returns its record (state "queued")."""
     batch_id = new_batch_id()
-    model_id, alias = _resolve_model(svc, batch_id, options)
     dataset_id = options.get("dataset_id")
-    if upload is not None:
-        rows, has_gender = _store_upload(svc, batch_id, *upload, options)
-    else:
+    if upload is None:
         try:
             rows, has_gender = svc.store.datasets.get(dataset_id).rows, True
         except NotFound:
             abort_unknown_reference(
                 "dataset_id", "dataset", dataset_id, " Upload it: POST /datasets."
             )
+    model_id, alias = _resolve_model(svc, batch_id, options)
+    if upload is not None:
+        rows, has_gender = _store_upload(svc, batch_id, *upload, options)
     record = svc.store.batches.create(
         {
             "id": batch_id,
