@@ -327,6 +327,43 @@ class Client:
             body["alias"] = alias
         return self.request("POST", "/predict", json=body)
 
+    # -- batch predictions -------------------------------------------------------------------------
+
+    def submit_batch_file(
+        self,
+        path: str | Path,
+        model_id: str | None = None,
+        alias: str | None = None,
+        chunk_rows: int | None = None,
+    ) -> dict:
+        """`POST /batch-predictions` with a CSV/TSV file, streamed from disk (never read whole);
+        answers `{"batch_prediction_id", "status_url", "result_url", "model_id", "rows_total"}`."""
+        path = Path(path)
+        options = {"model_id": model_id, "alias": alias, "chunk_rows": chunk_rows}
+        params = {name: value for name, value in options.items() if value is not None}
+        with path.open("rb") as file:
+            return self.request(
+                "POST",
+                "/batch-predictions",
+                data=file,
+                params=params,
+                headers={"Content-Type": content_type_for(path)},
+            )
+
+    def get_batch(self, batch_id: str) -> dict:
+        """`GET /batch-predictions/{id}`: state, rows done and total, model, figures."""
+        return self.request("GET", f"/batch-predictions/{_segment(batch_id)}")
+
+    def cancel_batch(self, batch_id: str) -> dict:
+        """`POST /batch-predictions/{id}/cancel`."""
+        return self.request("POST", f"/batch-predictions/{_segment(batch_id)}/cancel")
+
+    def batch_result(self, batch_id: str, piece_bytes: int = 65536) -> Iterator[bytes]:
+        """`GET /batch-predictions/{id}/result`: the CSV, a piece at a time as it arrives."""
+        path = f"/batch-predictions/{_segment(batch_id)}/result"
+        with self.send("GET", path, stream=True) as response:
+            yield from response.iter_content(piece_bytes)
+
 
 def _segment(value: str) -> str:
     """Quote an id for use as one path segment (ids are validated server-side)."""

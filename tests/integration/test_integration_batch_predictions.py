@@ -229,7 +229,7 @@ def test_a_bad_cell_names_its_line(stack) -> None:
 
 def test_cancelling_a_batch(stack) -> None:
     model_id = _model(stack)
-    data = b"weight,height\n" + b"128,63\n155,68\n" * 300
+    data = b"weight,height\n" + b"128,63\n155,68\n" * 100
     batch_id = _submit(stack, data, CSV, model_id=model_id, chunk_rows=1)["batch_prediction_id"]
 
     response = stack.post(f"/batch-predictions/{batch_id}/cancel")
