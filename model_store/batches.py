@@ -104,6 +104,17 @@ def _chunk(row: sa.Row) -> ChunkRecord:
         state=row.state,
         attempts=int(row.attempts),
         owner=row.owner,
+        heartbeat_at=row.heartbeat_at,
+    )
+
+
+def unfinished_batches(column: sa.Column, value: str) -> sa.Select:
+    """The queued or running batches whose `column` (model_id, dataset_id) is `value`: they
+    still need that model or dataset."""
+    return (
+        sa.select(batch_predictions.c.id)
+        .where(column == value, batch_predictions.c.state.in_(UNFINISHED))
+        .order_by(batch_predictions.c.id)
     )
 
 
@@ -278,7 +289,8 @@ class BatchTable:
             return ChunkClaim("done", batch, record)
         if batch.state.is_terminal:
             return ChunkClaim("ended", batch, record)
-        if record.state == JobState.RUNNING and record.attempts >= max_attempts:
+        stale = record.heartbeat_at is None or record.heartbeat_at < now - lease_seconds
+        if record.state == JobState.RUNNING and stale and record.attempts >= max_attempts:
             failed = self.fail(batch_id, _gave_up(chunk, record.attempts, max_attempts))
             return ChunkClaim("gave_up", failed or self.get(batch_id), record)
         return ChunkClaim("busy", batch, record)

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 
 from foundation.limits import DEFAULT_PAGE_SIZE
 from foundation.states import JobState
+from model_store.batches import unfinished_batches
 from model_store.canonical import hashed_snapshot_json
 from model_store.deletion import create_unshared, delete_unless_held, locked_transaction
 from model_store.errors import (
@@ -33,7 +34,7 @@ from model_store.objects import ObjectStore
 from model_store.pages import Page, make_page, page_query
 from model_store.records import ModelRecord, Promotion
 from model_store.snapshots import validate_snapshot, verify_snapshot_bytes, with_defaults
-from model_store.tables import jobs, models, promotions
+from model_store.tables import batch_predictions, jobs, models, promotions
 from model_store.times import iso, now_us
 
 if TYPE_CHECKING:
@@ -261,10 +262,15 @@ class ModelTable:
 
     def delete(self, model_id: str) -> None:
         """Delete the model's row and then its snapshot; NotFound if absent, InUse naming the
-        aliases that name it now and the queued or running jobs that start from it or will
-        save it. Promotions that named it before stay in the history, with its id."""
+        aliases that name it now, the queued or running jobs that start from it or will save it
+        and the queued or running batch predictions it scores. Promotions that named it before
+        stay in the history, with its id."""
         validate_id(model_id)
-        holders = {"aliases": aliases_naming(model_id), "jobs": jobs_needing(model_id)}
+        holders = {
+            "aliases": aliases_naming(model_id),
+            "jobs": jobs_needing(model_id),
+            "batch_predictions": unfinished_batches(batch_predictions.c.model_id, model_id),
+        }
         delete_unless_held(self.engine, self.objects, "model", models, model_id, holders)
 
     def aliases_of(self, model_id: str) -> list[str]:

@@ -154,3 +154,4 @@ class ChunkRecord:
     state: str
     attempts: int
     owner: str | None
+    heartbeat_at: float | None

@@ -28,7 +28,6 @@ from typing import IO
 
 from flask import Flask, request
 from gevent import Timeout, monkey
-from werkzeug.wsgi import ClosingIterator
 
 from service.api import abort, error_body, too_large_error
 from service.content_encoding import (
@@ -113,11 +112,15 @@ class BodyLimitedApp:
         self, environ: dict, body: IO[bytes], start_response: Callable
     ) -> Iterable[bytes]:
         """The app, given `body` (a file read from its start) as a plain request body with its
-        Content-Length; the file is closed when the answer has been sent."""
+        Content-Length; the file is closed once the app has answered (its view has run: no
+        answer here reads the request's body while it streams)."""
         environ["wsgi.input"] = body
         environ["CONTENT_LENGTH"] = str(_size(body))
         environ.pop("HTTP_TRANSFER_ENCODING", None)
-        return ClosingIterator(self.app(environ, start_response), body.close)
+        try:
+            return self.app(environ, start_response)
+        finally:
+            body.close()
 
     def _refuse(
         self, environ: dict, start_response: Callable, payload: dict, headers: dict | None = None

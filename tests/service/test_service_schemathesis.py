@@ -214,6 +214,8 @@ def map_case(context, case):
         case.query["page_token"] = encode_token(
             zlib.crc32(str(case.query["page_token"]).encode()), "fuzz"
         )
+    if label == "POST /batch-predictions" and case.query and case.query.get("model_id"):
+        case.query.pop("alias", None)  # "not with model_id", in the parameter's description
     if label == "POST /models" and isinstance(body, dict):
         case.body = _snapshot(body)
     elif label == "POST /predict" and isinstance(body, dict):
