@@ -72,14 +72,12 @@ class Refusal:
     code: int
     message: str
     errors: dict[str, list[str]] = field(default_factory=dict)
+    #: False for the server's own faults (a 500: nothing about them is told to the client).
+    client_error: bool = True
 
     @property
     def reason(self) -> str:
         return HTTPStatus(self.code).phrase
-
-    @property
-    def client_error(self) -> bool:
-        return self.code < 500
 
     def body(self) -> bytes:
         return json.dumps(error_body(self.code, self.reason, self.message, self.errors)).encode()
@@ -97,8 +95,9 @@ class Refusal:
         return head.encode("latin-1") + body
 
 
-#: gunicorn's refusals: exception classes -> (status, the part of the request at fault), the
-#: first match wins (InvalidResponseHeader is an InvalidHeader; ParseException is the base).
+#: gunicorn's refusals: exception classes -> (status, the part of the request at fault; none for
+#: the server's own faults), the first match wins (InvalidResponseHeader is an InvalidHeader;
+#: ParseException is the base of gunicorn's parsing errors).
 STATUSES: tuple[tuple[tuple[type[BaseException], ...], int, str], ...] = (
     ((InvalidResponseHeader, InvalidResponseHeaderName, ConfigurationProblem), 500, ""),
     ((HeaderTimeout,), 408, "headers"),
@@ -130,8 +129,8 @@ def refusal_for(exc: BaseException, cfg: Any) -> Refusal:
     code, part = next(
         ((code, part) for classes, code, part in STATUSES if isinstance(exc, classes)), (500, "")
     )
-    if code >= 500:
-        return Refusal(code, "the server could not answer this request")
+    if not part:
+        return Refusal(code, "the server could not answer this request", client_error=False)
     detail = str(exc)[:MESSAGE_CHARS]
     if isinstance(exc, LimitRequestLine):
         rule = f"At most {cfg.limit_request_line} bytes (method, target and HTTP version)."

@@ -11,12 +11,18 @@ import time
 
 import pytest
 import requests
+from gunicorn.config import Config
+from gunicorn.http.errors import (
+    ExpectationFailed,
+    InvalidHeader,
+    InvalidResponseHeader,
+    UnsupportedTransferCoding,
+)
 from stack import child_pids
 
 from nnservice.gunicorn_conf import KEEPALIVE_SECONDS
 from nnservice.gunicorn_logging import status_of
-
-pytestmark = pytest.mark.fault
+from nnservice.gunicorn_refusals import refusal_for
 
 HEADERS_1000 = b"".join(b"X-Header-%d: v\r\n" % number for number in range(1000))
 #: name -> (request bytes, status, the part of the request the answer names in `errors`)
@@ -83,6 +89,7 @@ def _access_statuses(log_text: str) -> list[int]:
     return [line["status"] for line in lines if line["logger"] == "gunicorn.access"]
 
 
+@pytest.mark.fault
 def test_refused_requests_are_json_errors_and_the_workers_live_on(stack) -> None:
     workers = child_pids(stack.api.pid)
     log = stack.root / "api.log"
@@ -154,3 +161,23 @@ class _Answer:
 )
 def test_the_access_line_reads_any_response_object(response: object, status) -> None:
     assert status_of(response) == status
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "errors"),
+    [
+        (UnsupportedTransferCoding("br"), 501, ["Transfer-Encoding"]),
+        (ExpectationFailed("200-ok"), 417, ["Expect"]),
+        (InvalidHeader("TRANSFER-ENCODING"), 400, ["Transfer-Encoding"]),
+        (InvalidHeader("bare LF as line terminator"), 400, ["headers"]),
+        (InvalidResponseHeader("X-Bad"), 500, []),  # the app's fault, not the client's
+        (RuntimeError("secret detail"), 500, []),
+    ],
+)
+def test_the_other_refusals(error: Exception, status: int, errors: list[str]) -> None:
+    refusal = refusal_for(error, Config())
+    body = json.loads(refusal.body())
+    assert (body["code"], list(body["errors"])) == (status, errors), body
+    assert "secret" not in body["message"]
+    head = refusal.http_response().split(b"\r\n\r\n")[0].decode()
+    assert head.startswith(f"HTTP/1.1 {status} ") and "Content-Type: application/json" in head
