@@ -35,7 +35,6 @@ from typing import Any
 
 import gevent
 from gevent.local import local
-from gunicorn.http.wsgi import default_environ
 from gunicorn.workers.ggevent import GeventWorker
 
 from nnservice.gunicorn_refusals import HeaderTimeout, Refusal, refusal_for
@@ -63,14 +62,14 @@ class ApiWorker(GeventWorker):
 
     def init_process(self) -> None:
         #: Per connection (one greenlet each): whether a request on it has been served.
-        self.connection = local()
+        self.connection_state = local()
         super().init_process()
 
     def timeout_ctx(self) -> gevent.Timeout:
         return gevent.Timeout(self.cfg.keepalive, HeaderTimeout(self.cfg.keepalive))
 
     def handle_request(self, listener_name: Any, req: Any, sock: Any, addr: Any) -> Any:
-        self.connection.served = True
+        self.connection_state.served = True
         return super().handle_request(listener_name, req, sock, addr)
 
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
@@ -84,7 +83,7 @@ class ApiWorker(GeventWorker):
         if isinstance(exc, gevent.GreenletExit):  # the worker is stopping: nothing to answer
             self.log.debug("closing a connection from ip=%s: the worker stops", addr[0])
             return
-        if isinstance(exc, HeaderTimeout) and getattr(self.connection, "served", False):
+        if isinstance(exc, HeaderTimeout) and getattr(self.connection_state, "served", False):
             self.log.debug("closing an idle keep-alive connection from ip=%s", addr[0])
             return
         refusal = refusal_for(exc, self.cfg)
@@ -99,19 +98,17 @@ class ApiWorker(GeventWorker):
         with contextlib.suppress(OSError), gevent.Timeout(WRITE_SECONDS, False):
             client.sendall(answer)
             sent = len(answer)
-        environ = self._environ(req if req is not None else getattr(exc, "req", None), client)
-        environ["REMOTE_ADDR"], environ["REMOTE_PORT"] = addr[0], str(addr[1])
+        if req is None:  # a bad header: gunicorn hands the request over with its error
+            req = getattr(exc, "req", None)
+        environ = {
+            "REQUEST_METHOD": getattr(req, "method", None),  # None: not read whole
+            "PATH_INFO": getattr(req, "path", None),
+            "REMOTE_ADDR": addr[0],
+            "REMOTE_PORT": str(addr[1]),
+        }
         self.log.access(RefusalAnswer(refusal, sent), req, environ, datetime.now() - started)
         if sent:
             _linger(client)
-
-    def _environ(self, req: Any, client: Any) -> dict:
-        """What the access line needs to know of the request, as far as it was read."""
-        if req is None or not hasattr(req, "method"):
-            return {}
-        environ = default_environ(req, client, self.cfg)
-        environ["PATH_INFO"] = req.path
-        return environ
 
 
 def _linger(client: Any) -> None:
