@@ -37,6 +37,7 @@ TRUE_GENDER = "true_gender"
 
 
 def new_batch_id() -> str:
+    """A fresh batch id: `bp-` and 32 hex characters."""
     return f"bp-{uuid.uuid4().hex}"
 
 
@@ -78,6 +79,7 @@ def _store_upload(
 
 
 def _remove(svc: Services, keys: list[str]) -> None:
+    """Delete the objects of a batch that was not created (best effort)."""
     for key in keys:
         try:
             svc.store.objects.delete(key)
@@ -150,6 +152,7 @@ def cancel_batch(svc: Services, batch_id: str) -> BatchRecord:
 
 
 def result_header(record: BatchRecord) -> bytes:
+    """The result's first line: its columns, `true_gender` last when the input had genders."""
     columns = RESULT_COLUMNS + ((TRUE_GENDER,) if record.has_gender else ())
     return (",".join(columns) + "\n").encode()
 
