@@ -41,6 +41,8 @@ def train(job_id: str) -> str:
 
 @app.task(name=BATCH_CHUNK_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def batch_chunk(batch_id: str, chunk: int) -> str:
-    """Score chunk `chunk` of batch `batch_id` (a few seconds at most: no checkpoint needed)."""
+    """Score chunk `chunk` of batch `batch_id` (a few seconds at most: no checkpoint needed; a
+    warm shutdown lets it finish rather than leave it to the reaper)."""
     settings, store = _process_store(os.getpid())
-    return score_chunk(store, batch_id, chunk, settings)
+    with shutdown.job_running():
+        return score_chunk(store, batch_id, chunk, settings)
