@@ -342,3 +342,6 @@ def test_batch_predict_writes_every_row_as_predict_answers(
         assert (float(weight), float(height)) == (person["weight"], person["height"])
         assert float(probability) == answer["probability_female"]
         assert (gender, true_gender) == (answer["gender"], person["gender"])
+    to_stdout = run(stack, "batch-predict", str(seed_csv), "--model-id", model_id)
+    assert to_stdout.exit_code == 0, to_stdout.output
+    assert to_stdout.stdout.splitlines() == lines
