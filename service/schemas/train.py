@@ -49,8 +49,18 @@ def hyperparameter_field(definition: hp.Hyperparameter) -> ma.fields.Field:
     return _value_field(definition, allow_none=definition.nullable, metadata=metadata)
 
 
+class _HyperparameterRules(ma.Schema):
+    """Checks the rules across hyperparameters (`foundation.hyperparameters.RULES`)."""
+
+    @ma.validates_schema
+    def _rules(self, data: dict, **_: Any) -> None:
+        broken = hp.broken_rules(data)
+        if broken:
+            raise ma.ValidationError(broken)
+
+
 #: Training settings; any left out take their defaults, unknown names are refused.
-HyperparametersSchema = ma.Schema.from_dict(
+HyperparametersSchema = _HyperparameterRules.from_dict(
     {each.name: hyperparameter_field(each) for each in hp.HYPERPARAMETERS},
     name="HyperparametersSchema",
 )
