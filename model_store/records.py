@@ -63,8 +63,9 @@ class Promotion:
 @dataclass(frozen=True)
 class JobRecord:
     """A training job (`promote` is true, false or "if_better"; `promotion` is the gate's
-    decision once it succeeded; early stopping's outcome is kept in `progress`); the lease fields (`worker`, `heartbeat_at`, `cancel_requested`,
-    `version`) are the store's and the workers', not in the API's body."""
+    decision once it succeeded; early stopping's outcome is kept in `progress`); the lease
+    fields (`worker`, `heartbeat_at`, `cancel_requested`, `version`) are the store's and the
+    workers', not in the API's body."""
 
     id: str
     state: JobState

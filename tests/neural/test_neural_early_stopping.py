@@ -112,7 +112,7 @@ def test_a_run_stopped_for_a_checkpoint_resumes_to_the_same_bits(split, interrup
     )  # fmt: skip
     best, stopped = uninterrupted.best_epoch, uninterrupted.stopped_epoch
     stop_at = {"before_best": best - 2, "after_best": best + 2, "at_stop": stopped}[interrupt_at]
-    assert 0 < best - 2 and best + 2 < stopped < EPOCHS
+    assert best - 2 > 0 and best + 2 < stopped < EPOCHS
 
     rng, rule, saved = np.random.default_rng(4), EarlyStopping(PATIENCE), []
 
