@@ -12,7 +12,7 @@ back (`worker.training_setup`). Change a default or a bound here and all of them
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -183,22 +183,27 @@ LOSSES = BY_NAME["loss"].choices
 
 @dataclass(frozen=True)
 class Rule:
-    """A rule across hyperparameters: `holds(values)` on all of them (defaults filled in); when
-    it does not, `field` is the one to name and `message` says the rule."""
+    """A rule across hyperparameters: when `field` has a value (is not null), `needs` must be
+    above `above`. `message` says the rule to whoever breaks it (naming `field`)."""
 
     field: str
+    needs: str
+    above: float
     message: str
-    holds: Callable[[Mapping[str, Any]], bool]
+
+    def holds(self, values: Mapping[str, Any]) -> bool:
+        """Whether `values` (every hyperparameter, defaults filled in) keep the rule."""
+        return values[self.field] is None or values[self.needs] > self.above
 
 
-#: The rules between hyperparameters, checked by the API's schema and by `nnservice train`.
+#: The rules between hyperparameters, checked by the API's schema (and stated in /openapi.json)
+#: and by `nnservice train`.
 RULES: tuple[Rule, ...] = (
     Rule(
         "early_stopping_patience",
-        "Early stopping watches the validation loss: it needs validation_fraction above 0.",
-        lambda values: (
-            values["early_stopping_patience"] is None or values["validation_fraction"] > 0
-        ),
+        needs="validation_fraction",
+        above=0.0,
+        message="Early stopping watches the validation loss: it needs validation_fraction above 0.",
     ),
 )
 
