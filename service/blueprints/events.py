@@ -8,7 +8,7 @@ from flask import Response, request
 from service.api import Blueprint, ErrorSchema
 from service.context import services
 from service.job_events import job_events, stream_seconds
-from service.registry_events import registry_events
+from service.registry_events import newest_event_id, registry_events
 from service.schemas.events import EVENT_SCHEMA, EventsHeaderSchema, EventsQuerySchema
 
 blp = Blueprint(
@@ -121,6 +121,8 @@ def registry_event_stream(query: dict, headers: dict) -> Response:
     last_event_id = headers["last_event_id"]
     if last_event_id is None:
         last_event_id = query["last_event_id"]
+    if last_event_id is None:
+        last_event_id = newest_event_id(svc.store, svc.event_tail)
     max_seconds = stream_seconds(
         svc.settings.events_max_seconds, bool(request.environ.get("wsgi.multithread"))
     )
