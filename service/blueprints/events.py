@@ -118,9 +118,7 @@ _REGISTRY_DESCRIPTION = (
 def registry_event_stream(query: dict, headers: dict) -> Response:
     """Follow the registry: models, datasets, aliases and job states as they change."""
     svc = services()
-    last_event_id = headers["last_event_id"]
-    if last_event_id is None:
-        last_event_id = query["last_event_id"]
+    last_event_id = headers.get("last_event_id", query.get("last_event_id"))
     if last_event_id is None:
         last_event_id = newest_event_id(svc.store, svc.event_tail)
     max_seconds = stream_seconds(
@@ -130,7 +128,7 @@ def registry_event_stream(query: dict, headers: dict) -> Response:
         svc.store,
         svc.event_tail,
         last_event_id=last_event_id,
-        types=query["types"],
+        types=query.get("types"),
         max_seconds=max_seconds,
     )
     return Response(stream, mimetype="text/event-stream", headers=STREAM_HEADERS)

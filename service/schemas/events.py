@@ -39,8 +39,6 @@ class EventTypesField(ma.fields.String):
 
 def _event_id(description: str, **kwargs: Any) -> ma.fields.Integer:
     return ma.fields.Integer(
-        load_default=None,
-        allow_none=False,
         validate=ma.validate.Range(0, MAX_EVENT_ID),
         metadata={"description": description},
         **kwargs,
@@ -48,9 +46,9 @@ def _event_id(description: str, **kwargs: Any) -> ma.fields.Integer:
 
 
 class EventsQuerySchema(ma.Schema):
+    """Both optional: a parameter left out is absent from what is loaded."""
+
     types = EventTypesField(
-        load_default=None,
-        allow_none=False,
         metadata={
             "description": f"Send only these kinds of events, comma-separated: {ALLOWED}. "
             "Default: all.",
