@@ -11,6 +11,7 @@ errors exit 2. `register(group)` adds the commands to the `nnservice` group defi
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import json
@@ -657,15 +658,15 @@ def events(session: Session, types: str | None, last_event_id: int | None, count
     """Print the registry's events as they happen, one JSON object a line: models and datasets
     created or deleted, alias changes, job states (GET /events; Ctrl-C stops)."""
     kinds = [name.strip() for name in types.split(",")] if types else None
-    printed = 0
-    try:
-        for event in session.client.registry_events(kinds, last_event_id):
-            click.echo(json.dumps(event))
-            printed += 1
-            if count is not None and printed >= count:
-                return
-    except KeyboardInterrupt:
-        return
+    stream = session.client.registry_events(kinds, last_event_id)
+    with contextlib.closing(stream):  # a stream left early is closed, not left to linger
+        try:
+            for printed, event in enumerate(stream, start=1):
+                click.echo(json.dumps(event))
+                if count is not None and printed >= count:
+                    return
+        except KeyboardInterrupt:
+            return
 
 
 def _deleted(session: Session, kind: str, item_id: str) -> None:
