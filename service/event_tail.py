@@ -87,6 +87,9 @@ class EventTail(Poller):
             start = bisect.bisect_right(self._events, last_id, key=lambda event: event.id)
             return self._events[start:]
 
+    def _subscribers(self) -> Iterator[Subscription[str]]:
+        return iter(self._subscriptions)
+
     def _collect(self) -> int | None:
         if not self._subscriptions:
             self._events, self._floor, self._newest = [], None, None  # start afresh next time

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable, Collection, Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Generic, TypeVar
@@ -28,6 +29,24 @@ K = TypeVar("K", bound=Hashable)
 
 #: The version a subscription starts with, before the follower has polled its key.
 UNSEEN = object()
+#: Set once the process stops (`end_streams`): every stream then ends with `reconnect`.
+_ENDING = threading.Event()
+#: Every poller of the process, woken by `end_streams`.
+_POLLERS: weakref.WeakSet[Poller] = weakref.WeakSet()
+
+
+def end_streams() -> None:
+    """The process is stopping (the API's worker got SIGTERM): wake every stream, which then
+    ends with `reconnect` at once, so its client reconnects to a process that stays and a
+    graceful stop does not wait for streams that would never end by themselves."""
+    _ENDING.set()
+    for poller in list(_POLLERS):
+        poller.wake_all()
+
+
+def ending() -> bool:
+    """Whether the process is stopping (`end_streams`)."""
+    return _ENDING.is_set()
 
 
 class Subscription(Generic[K]):
@@ -43,6 +62,10 @@ class Subscription(Generic[K]):
         if version != self.version:
             self.version = version
             self._changed.set()
+
+    def wake(self) -> None:
+        """Wake the follower whatever the version (the process is stopping)."""
+        self._changed.set()
 
     def wait(self, timeout: float) -> bool:
         """Wait up to `timeout` seconds for the key's version to change; whether it did."""
@@ -67,6 +90,18 @@ class Poller:
         self.first_delay = interval if first_delay is None else first_delay
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        _POLLERS.add(self)
+
+    def wake_all(self) -> None:
+        """Wake every subscription (`end_streams`)."""
+        with self._lock:
+            subscriptions = list(self._subscribers())
+        for subscription in subscriptions:
+            subscription.wake()
+
+    def _subscribers(self) -> Iterator[Subscription]:
+        """Every open subscription (called with `_lock` held)."""
+        raise NotImplementedError
 
     def _start_if_idle(self) -> None:
         """Start the poller thread unless it runs (call with `_lock` held)."""
@@ -144,6 +179,10 @@ class Follower(Poller, Generic[K]):
         """How many subscriptions are open (all keys)."""
         with self._lock:
             return sum(map(len, self._subscriptions.values()))
+
+    def _subscribers(self) -> Iterator[Subscription[K]]:
+        for subscriptions in self._subscriptions.values():
+            yield from subscriptions
 
     def _collect(self) -> list[K] | None:
         return list(self._subscriptions) or None

@@ -14,8 +14,8 @@ If the events after `last_event_id` were pruned (older than NNSERVICE_EVENTS_RET
 the stream first sends one `reset` event (`{"oldest_id": ...}`: the client should reload what it
 shows) and goes on from the oldest kept event. Like a job's progress stream
 (`service.job_events`), it starts with `retry:`, sends a `: heartbeat` comment every
-`HEARTBEAT_SECONDS` and, after its time limit, `reconnect` (with the `last_event_id` to resume
-from) before it closes.
+`HEARTBEAT_SECONDS` and, after its time limit or when the process stops, `reconnect` (with the
+`last_event_id` to resume from) before it closes.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from collections.abc import Collection, Iterator
 from foundation.events import RECONNECT, RESET
 from model_store import Event, ModelStore
 from service.event_tail import POLL_SECONDS, EventTail
-from service.follower import Subscription
-from service.job_events import HEARTBEAT_SECONDS, RETRY_MILLISECONDS, format_event
+from service.follower import Subscription, ending
+from service.job_events import HEARTBEAT_SECONDS, RETRY_MILLISECONDS, STOPPING, format_event
 from service.store_outages import unreachable_part
 
 #: Events a stream reads from the table at a time while it catches up.
@@ -110,8 +110,12 @@ class _Stream:
             if chunk:
                 yield chunk
             now = time.monotonic()
-            if now - started >= max_seconds:
-                reason = f"this stream ends after {max_seconds:g} s; open a new one to go on"
+            if now - started >= max_seconds or ending():
+                reason = (
+                    STOPPING
+                    if ending()
+                    else f"this stream ends after {max_seconds:g} s; open a new one to go on"
+                )
                 data = {"reason": reason, "last_event_id": self.position}
                 yield format_event(RECONNECT, data)
                 return

@@ -1,11 +1,12 @@
 """GET /events on the real stack: a client follows a second API process, which is killed and
 started again while the registry changes; reconnecting with Last-Event-ID it sees every event
-once and in order. And a real worker's job writes its states, its model and its promotion as
-events."""
+once and in order; a graceful stop ends the streams with `reconnect` at once. And a real
+worker's job writes its states, its model and its promotion as events."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -20,6 +21,7 @@ import requests
 from model_store.datasets import content_id, dataset_columns
 from nnservice.client import Client
 from nnservice.embedded_redis import free_port
+from service.job_events import STOPPING
 
 from .conftest import SEED_ROWS
 
@@ -134,6 +136,17 @@ def test_a_client_following_events_across_an_api_restart_sees_each_once_in_order
         response = stack.post("/datasets", json={"name": "last", "rows": MARKER_ROWS})
         assert response.json()["id"] == MARKER_ID
         finished.wait(DEADLINE_SECONDS)
+
+        # A graceful stop (SIGTERM) ends every stream at once with `reconnect`, naming where
+        # to go on, and the process exits without waiting for the streams.
+        with requests.get(f"{second.url}/events", stream=True, timeout=(10, 60)) as open_stream:
+            assert open_stream.status_code == 200
+            second.process.send_signal(signal.SIGTERM)
+            lines = list(open_stream.iter_lines(decode_unicode=True))
+        assert "event: reconnect" in lines, lines
+        data = json.loads(lines[lines.index("event: reconnect") + 1].removeprefix("data: "))
+        assert data == {"reason": STOPPING, "last_event_id": data["last_event_id"]}
+        assert second.process.wait(DEADLINE_SECONDS) == 0
     finally:
         second.close()
     assert not failure, failure
