@@ -86,6 +86,7 @@ def test_a_stream_from_the_oldest_sends_every_event_with_its_id_type_and_fields(
     assert text.startswith("retry: 2000\n\n")
     sent = messages(text)
     assert sent[:-1] == [(str(e.id), e.type, e.payload()) for e in stored]
+    assert list(read_sse(text.split("\n"))) == [(event, data) for _, event, data in sent]
     assert [data.get("dataset_id") for _, _, data in sent[:1]] == [dataset_id]
     assert sent[2][2] == {
         "id": stored[2].id,
