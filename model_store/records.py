@@ -166,3 +166,18 @@ class ChunkRecord:
     attempts: int
     owner: str | None
     heartbeat_at: float | None
+
+
+@dataclass(frozen=True)
+class Event:
+    """One change of the registry: its id (increasing, in commit order), its type (a
+    `foundation.events.EventType`), when it happened and the type's fields (`data`)."""
+
+    id: int
+    type: str
+    at: str
+    data: dict[str, Any]
+
+    def payload(self) -> dict[str, Any]:
+        """The event as `GET /events` sends it: id, type and at, then the type's fields."""
+        return {"id": self.id, "type": self.type, "at": self.at, **self.data}

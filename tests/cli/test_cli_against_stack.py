@@ -371,3 +371,21 @@ def test_batch_predict_writes_every_row_as_predict_answers(
     to_stdout = run(stack, "batch-predict", str(seed_csv), "--model-id", model_id)
     assert to_stdout.exit_code == 0, to_stdout.output
     assert to_stdout.stdout.splitlines() == lines
+
+
+def test_events_prints_the_registry_events_as_json_lines_from_where_asked(
+    stack, seed_model: dict
+) -> None:
+    stored = [event.payload() for event in stack.store.events.after(0, 10_000)]
+    assert len(stored) >= 3
+    result = run(stack, "events", "--last-event-id", str(stored[0]["id"]), "--count", "2")
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line) for line in result.stdout.splitlines()] == stored[1:3]
+
+    kinds = run(stack, "events", "--last-event-id", "0", "--types", "job_state", "--count", "1")
+    assert kinds.exit_code == 0, kinds.output
+    assert json.loads(kinds.stdout)["type"] == "job_state"
+
+    refused = run(stack, "events", "--types", "job_state,model_renamed")
+    assert refused.exit_code == 1
+    assert "types: Unknown event type 'model_renamed'" in refused.stderr
