@@ -17,11 +17,13 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from foundation.events import EventType
 from foundation.limits import DEFAULT_PAGE_SIZE
 from foundation.states import JobState
 from model_store.canonical import canonical_json
 from model_store.deletion import create_unshared, delete_unless_held
 from model_store.errors import NotFound, ObjectStoreUnreachable, StoreError
+from model_store.events import record_event
 from model_store.ids import dataset_id_for, validate_id
 from model_store.objects import ObjectStore
 from model_store.pages import Page, make_page, page_query
@@ -169,6 +171,7 @@ class DatasetTable:
         try:
             with self.engine.begin() as connection:
                 connection.execute(datasets.insert().values(**values))
+                record_event(connection, EventType.DATASET_CREATED, dataset_id=dataset_id)
         except sa.exc.IntegrityError:  # stored by someone else meanwhile
             return self.get(dataset_id), False
         return _record(SimpleNamespace(**values)), True
@@ -245,7 +248,15 @@ class DatasetTable:
         lineage); the models keep serving, as they never read the dataset again."""
         validate_id(dataset_id)
         holders = {"jobs": jobs_training_on(dataset_id)}
-        delete_unless_held(self.engine, self.objects, "dataset", datasets, dataset_id, holders)
+        delete_unless_held(
+            self.engine,
+            self.objects,
+            "dataset",
+            datasets,
+            dataset_id,
+            holders,
+            EventType.DATASET_DELETED,
+        )
 
 
 def jobs_training_on(dataset_id: str) -> sa.Select:

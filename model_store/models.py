@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from foundation.events import EventType
 from foundation.limits import DEFAULT_PAGE_SIZE
 from foundation.states import JobState
 from model_store.canonical import hashed_snapshot_json
@@ -28,6 +29,7 @@ from model_store.errors import (
     ObjectStoreUnreachable,
     StoreError,
 )
+from model_store.events import record_event
 from model_store.ids import new_model_id, validate_id
 from model_store.objects import ObjectStore
 from model_store.pages import Page, make_page, page_query
@@ -151,6 +153,13 @@ class ModelTable:
         try:
             with self.engine.begin() as connection:
                 connection.execute(models.insert().values(**values))
+                record_event(
+                    connection,
+                    EventType.MODEL_CREATED,
+                    model_id=model_id,
+                    dataset_id=values["dataset_id"],
+                    job_id=job_id,
+                )
         except sa.exc.IntegrityError:  # another writer took the id meanwhile
             existing = self._existing(model_id, None if imported else job_id)
             if existing is not None:
@@ -265,7 +274,9 @@ class ModelTable:
         save it. Promotions that named it before stay in the history, with its id."""
         validate_id(model_id)
         holders = {"aliases": aliases_naming(model_id), "jobs": jobs_needing(model_id)}
-        delete_unless_held(self.engine, self.objects, "model", models, model_id, holders)
+        delete_unless_held(
+            self.engine, self.objects, "model", models, model_id, holders, EventType.MODEL_DELETED
+        )
 
     def aliases_of(self, model_id: str) -> list[str]:
         """The aliases whose newest promotion names `model_id` (those that serve it now)."""
@@ -297,6 +308,14 @@ class ModelTable:
                 promotions.insert().values(
                     alias=alias, model_id=model_id, promoted_us=now_us(), promoted_by=promoted_by
                 )
+            )
+            record_event(
+                connection,
+                EventType.ALIAS_CHANGED,
+                alias=alias,
+                model_id=model_id,
+                split=None,
+                changed_by=promoted_by,
             )
 
     def latest_id(self, alias: str = LATEST) -> str | None:

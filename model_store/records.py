@@ -118,3 +118,18 @@ class AliasChange:
     def model_id(self) -> str | None:
         """The model it names (a split's first member); None once removed."""
         return self.members[0].model_id if self.members else None
+
+
+@dataclass(frozen=True)
+class Event:
+    """One change of the registry: its id (increasing, in commit order), its type (a
+    `foundation.events.EventType`), when it happened and the type's fields (`data`)."""
+
+    id: int
+    type: str
+    at: str
+    data: dict[str, Any]
+
+    def payload(self) -> dict[str, Any]:
+        """The event as `GET /events` sends it: id, type and at, then the type's fields."""
+        return {"id": self.id, "type": self.type, "at": self.at, **self.data}

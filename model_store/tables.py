@@ -1,4 +1,5 @@
-"""The store's SQL tables (SQLAlchemy Core): datasets, models, jobs and the promotion history.
+"""The store's SQL tables (SQLAlchemy Core): datasets, models, jobs, the promotion history and
+the registry's events.
 
 Times are integer microseconds since the epoch (`*_us`): they sort and compare the same way in
 every database, and the records show them as ISO 8601 strings. Blobs (dataset columns,
@@ -114,4 +115,24 @@ promotions = sa.Table(
     # The API key's name that promoted it, or "anonymous"; "job <id>" for a job's own promotion.
     sa.Column("promoted_by", sa.String(255), nullable=False),
     sa.Index("ix_promotions_alias_seq", "alias", "seq"),
+)
+
+#: A 64-bit id on PostgreSQL (a BIGSERIAL); SQLite's rowid (AUTOINCREMENT needs INTEGER).
+EVENT_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+# The registry's changes, one row each, written in the transaction of the change it tells of
+# (`model_store.events.record_event`): ids increase, and commit in id order (writers are
+# serialized), so a reader that has seen id N never later finds a smaller one. `at` is the
+# change's time in microseconds since the epoch (as every `*_us`); `data` is the event's fields
+# as JSON text. AUTOINCREMENT on SQLite: an id is never used twice, even after every older
+# event has been pruned.
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", EVENT_ID, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.BigInteger, nullable=False),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Index("ix_events_at", "at"),
+    sqlite_autoincrement=True,
 )

@@ -27,6 +27,7 @@ from service.job_events import job_follower
 from service.model_cache import ModelCache
 from service.observability import install_observability
 from service.openapi_errors import ErrorResponsesPlugin
+from service.registry_events import event_tail
 from service.schemas.aliases import AliasSetSchema
 from service.schemas.datasets import DatasetCreateSchema
 from service.schemas.fields import document_either_or, document_units
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         celery=make_celery(settings),
         models=ModelCache(store),
         job_follower=job_follower(store),
+        event_tail=event_tail(store),
     )
     install_body_limit(app, settings.max_body_bytes)  # WSGI middleware inside the next one
     install_observability(app, app.extensions[EXTENSION])  # request ids, metrics

@@ -18,7 +18,7 @@ from model_store.schema import (
 )
 from model_store.tables import metadata
 
-TABLES = {"datasets", "models", "jobs", "promotions", "job_durations"}
+TABLES = {"datasets", "models", "jobs", "promotions", "job_durations", "events"}
 
 UPGRADER = """
 import sys
