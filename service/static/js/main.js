@@ -108,20 +108,26 @@ const refreshAll = () => refresh(Object.keys(LISTS));
 
 const stale = new Set();
 let flushTimer = null;
+let seen = null; // the id of the newest event received
 
+/** Refresh `names` shortly; once done, the body's data-events-applied names the newest event
+ * the lists now reflect. */
 function refreshSoon(names) {
   for (const name of names) stale.add(name);
   if (flushTimer === null) {
-    flushTimer = setTimeout(() => {
+    flushTimer = setTimeout(async () => {
       flushTimer = null;
       const names = [...stale];
+      const upTo = seen;
       stale.clear();
-      refresh(names);
+      await refresh(names);
+      if (upTo !== null) document.body.dataset.eventsApplied = String(upTo);
     }, COALESCE_MS);
   }
 }
 
 function onRegistryEvent(type, data) {
+  if (data.id !== undefined) seen = data.id;
   refreshSoon(AFFECTS[type] ?? []);
   if (type === "alias_changed") aliases.changed(data.alias).catch(notify.error);
   if (type === "model_deleted") models.deleted(data.model_id);
@@ -134,16 +140,21 @@ function setMode(mode) {
 }
 
 let stopFollowing = null;
+let unanswered = null; // loads the lists if the stream does not answer soon
+let streamsOpened = 0; // in the body's data-registry-streams, once each one's lists are loaded
 
 /** (Re)start following GET /events with the current key; the lists load once it answers. */
 function follow() {
   stopFollowing?.();
-  const unanswered = setTimeout(refreshAll, OPEN_WAIT_MS);
+  clearTimeout(unanswered);
+  unanswered = setTimeout(refreshAll, OPEN_WAIT_MS);
   stopFollowing = followRegistry({
-    onOpen: ({ resumed }) => {
+    onOpen: async ({ resumed }) => {
       clearTimeout(unanswered);
       setMode("live");
-      if (!resumed) refreshAll(); // changes before the stream opened are not replayed
+      if (!resumed) await refreshAll(); // changes before the stream opened are not replayed
+      streamsOpened += 1;
+      document.body.dataset.registryStreams = String(streamsOpened);
     },
     onEvent: onRegistryEvent,
     onLost: () => setMode("polling"),

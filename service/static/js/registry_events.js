@@ -12,7 +12,8 @@ const RETRY_MS = 2000;
  * Follow the registry's events until stopped:
  * - onOpen({resumed}): a stream is open; `resumed` when it carries on from the last id seen
  *   (no event was missed), false on a fresh start (changes before it are not replayed);
- * - onEvent(type, data): each event (`reset` included; `reconnect` only ends a stream);
+ * - onEvent(type, data): each event (`reset` included; `reconnect` only ends a stream, naming
+ *   where the next one goes on);
  * - onLost(error): a stream failed or dropped; it is opened again after a pause;
  * - onUnavailable(status): the server answered 4xx (no /events, or no key): following stops.
  * Returns a function that stops following.
@@ -43,6 +44,7 @@ export function followRegistry({ onOpen, onEvent, onLost, onUnavailable }) {
           messages += 1;
           if (id !== null) lastId = id;
           if (event !== "reconnect") onEvent(event, data);
+          else if (data.last_event_id != null) lastId = String(data.last_event_id);
         }
         // The stream ended (after `reconnect`, its time limit): open the next one, at once
         // unless it ended without a word.
