@@ -74,6 +74,11 @@ def confirm_click(wait: WebDriverWait, css: str) -> None:
     wait.until(step)
 
 
+def click(wait: WebDriverWait, css: str) -> None:
+    """Click the element, found again if a list was redrawn under the click."""
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, css).click() or True)
+
+
 def texts(driver, css: str) -> list[str]:
     return [element.text for element in driver.find_elements(By.CSS_SELECTOR, css)]
 
@@ -133,7 +138,7 @@ def test_aliases_history_gate_deletes_and_live_refresh(
     # The gate's decision: in the jobs list, and in words on the job's card.
     job_row = f'#jobs-table tr[data-job-id="{degenerate}"]'
     wait.until(lambda d: "not promoted" in d.find_element(By.CSS_SELECTOR, job_row).text)
-    browser.find_element(By.CSS_SELECTOR, job_row).click()
+    click(wait, job_row)
     shown = wait.until(lambda d: d.find_element(By.ID, "job-promotion").text)
     assert shown == f"Not promoted: {gated['promotion']['reason']}"
     assert "majority class" in shown
@@ -154,7 +159,7 @@ def test_aliases_history_gate_deletes_and_live_refresh(
     assert "10 %" in browser.find_element(By.CSS_SELECTOR, champion).text
 
     # Its history, newest first, with the names of the keys; the page moves it with its key.
-    browser.find_element(By.CSS_SELECTOR, f"{champion} td").click()
+    click(wait, f"{champion} td")
     wait.until(lambda d: d.find_element(By.ID, "alias-title").text == "champion")
     assert texts(browser, "#alias-history .changed-by") == ["deployer"]
     browser.find_element(By.ID, "alias-name").send_keys("champion")
@@ -165,6 +170,7 @@ def test_aliases_history_gate_deletes_and_live_refresh(
     wait.until(lambda d: texts(d, f"{row_b} .badge-alias") == ["champion"])
 
     # Deleting `b` while `champion` names it: refused, with the API's reason on the page.
+    wait.until(lambda d: caught_up(d, stack, opened))
     confirm_click(wait, f"{row_b} button.delete")
     refused = wait.until(lambda d: "in use" in notice(d) and notice(d))
     assert "champion" in refused and b in refused
@@ -205,7 +211,7 @@ def test_aliases_history_gate_deletes_and_live_refresh(
     assert after["/aliases"] == before["/aliases"] + 1
 
     # The queued job can be cancelled from its card.
-    browser.find_element(By.CSS_SELECTOR, f'#jobs-table tr[data-job-id="{queued}"]').click()
+    click(wait, f'#jobs-table tr[data-job-id="{queued}"]')
     wait.until(lambda d: d.find_element(By.ID, "job-title").text == queued)
     browser.find_element(By.ID, "job-cancel").click()
     wait.until(

@@ -97,14 +97,20 @@ const COALESCE_MS = 100;
 /** Lists are loaded without waiting longer than this for the event stream to open. */
 const OPEN_WAIT_MS = 3000;
 
+/** Fetch the lists `names` again; a failure shows in the notice. Returns whether all loaded. */
 async function refresh(names) {
   const results = await Promise.allSettled(names.map((name) => LISTS[name].refresh()));
   const failed = results.find((r) => r.status === "rejected");
   if (failed) notify.error(failed.reason);
-  else notify.clearError();
+  return !failed;
 }
 
-const refreshAll = () => refresh(Object.keys(LISTS));
+/** Load every list (at the start, with a new key, on a fresh stream); an error shown before
+ * (no key, say) goes once they all load. An event's refresh leaves the notice alone: it may
+ * say why the user's last action failed. */
+async function refreshAll() {
+  if (await refresh(Object.keys(LISTS))) notify.clearError();
+}
 
 const stale = new Set();
 let flushTimer = null;
