@@ -173,6 +173,8 @@ def test_aliases_history_gate_deletes_and_live_refresh(
     wait.until(lambda d: caught_up(d, stack, opened))
     confirm_click(wait, f"{row_b} button.delete")
     refused = wait.until(lambda d: "in use" in notice(d) and notice(d))
+    reason = stack.delete(f"/models/{b}", headers=DEPLOYER)  # refused: changes nothing
+    assert reason.status_code == 409 and refused == reason.json()["message"]
     assert "champion" in refused and b in refused
     assert browser.find_elements(By.CSS_SELECTOR, row_b)
     # Remove the alias on the page; then the delete goes through and the list updates.
