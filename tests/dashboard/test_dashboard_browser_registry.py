@@ -79,8 +79,20 @@ def click(wait: WebDriverWait, css: str) -> None:
     wait.until(lambda d: d.find_element(By.CSS_SELECTOR, css).click() or True)
 
 
+def screenshot(driver, path: Path) -> None:
+    """The whole page (the viewport made as tall as the content first)."""
+    height = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]["height"]
+    metrics = {"width": 1400, "height": int(height), "deviceScaleFactor": 1, "mobile": False}
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+    assert driver.save_screenshot(str(path))
+    driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
 def texts(driver, css: str) -> list[str]:
-    return [element.text for element in driver.find_elements(By.CSS_SELECTOR, css)]
+    """The shown text of each element matching `css`, read in one go (a list redrawn meanwhile
+    cannot leave a stale element behind)."""
+    script = "return [...document.querySelectorAll(arguments[0])].map((e) => e.innerText)"
+    return driver.execute_script(script, css)
 
 
 def notice(driver) -> str:
@@ -137,11 +149,12 @@ def test_aliases_history_gate_deletes_and_live_refresh(
 
     # The gate's decision: in the jobs list, and in words on the job's card.
     job_row = f'#jobs-table tr[data-job-id="{degenerate}"]'
-    wait.until(lambda d: "not promoted" in d.find_element(By.CSS_SELECTOR, job_row).text)
+    wait.until(lambda d: "not promoted" in texts(d, job_row)[0])
     click(wait, job_row)
     shown = wait.until(lambda d: d.find_element(By.ID, "job-promotion").text)
     assert shown == f"Not promoted: {gated['promotion']['reason']}"
     assert "majority class" in shown
+    screenshot(browser, tmp_path / "dashboard-gate-and-split.png")
     # Its record can go once it has ended (its model stays).
     confirm_click(wait, "#job-purge")
     wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, job_row))
@@ -155,8 +168,7 @@ def test_aliases_history_gate_deletes_and_live_refresh(
     assert texts(browser, f"{row_a} .badge-alias") == ["champion 90 %", "latest"]
     assert texts(browser, f"{row_b} .badge-alias") == ["champion 10 %"]
     champion = '#aliases-table tr[data-alias="champion"]'
-    assert "90 %" in browser.find_element(By.CSS_SELECTOR, champion).text
-    assert "10 %" in browser.find_element(By.CSS_SELECTOR, champion).text
+    assert texts(browser, f"{champion} .member") == [f"{a[:12]}… 90 %", f"{b[:12]}… 10 %"]
 
     # Its history, newest first, with the names of the keys; the page moves it with its key.
     click(wait, f"{champion} td")
@@ -176,14 +188,12 @@ def test_aliases_history_gate_deletes_and_live_refresh(
     reason = stack.delete(f"/models/{b}", headers=DEPLOYER)  # refused: changes nothing
     assert reason.status_code == 409 and refused == reason.json()["message"]
     assert "champion" in refused and b in refused
-    assert browser.find_elements(By.CSS_SELECTOR, row_b)
+    assert texts(browser, row_b)
     # Remove the alias on the page; then the delete goes through and the list updates.
     confirm_click(wait, f"{champion} button.remove-alias")
     wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, champion))
     wait.until(lambda d: texts(d, "#alias-history .changed-by") == ["ops", "ops", "deployer"])
-    assert browser.find_elements(By.CSS_SELECTOR, "#alias-history tbody tr")[0].text.count(
-        "removed"
-    )
+    assert "removed" in texts(browser, "#alias-history tbody tr")[0]
     confirm_click(wait, f"{row_b} button.delete")
     wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, row_b))
     assert notice(browser) == f"{b} deleted."
@@ -220,5 +230,5 @@ def test_aliases_history_gate_deletes_and_live_refresh(
         lambda d: d.find_element(By.ID, "job-state").get_attribute("data-state") == "cancelled"
     )
     assert stack.get(f"/jobs/{queued}").json()["state"] == "cancelled"
-    browser.save_screenshot(str(tmp_path / "dashboard-registry.png"))
+    screenshot(browser, tmp_path / "dashboard-registry.png")
     assert "notice-error" not in browser.find_element(By.ID, "notice").get_attribute("class")

@@ -18,8 +18,12 @@ export function namedModels(alias) {
     { class: "split" },
     alias.split.map((m, i) => [
       i > 0 && ", ",
-      h("span", { class: "mono" }, format.shortId(m.model_id)),
-      ` ${format.share(m.weight / total)}`,
+      h(
+        "span",
+        { class: "member" },
+        h("span", { class: "mono" }, format.shortId(m.model_id)),
+        ` ${format.share(m.weight / total)}`,
+      ),
     ]),
   );
 }
@@ -64,7 +68,7 @@ export class AliasesView {
   render() {
     const columns = [
       { title: "Alias", cell: (a) => h("span", { class: "alias-name" }, a.name) },
-      { title: "Names", cell: (a) => namedModels(a) },
+      { title: "Names", cell: (a) => namedModels(a), wrap: true },
       { title: "Changed", cell: (a) => format.time(a.changed_at) },
       { title: "By", cell: (a) => a.changed_by },
       {
@@ -123,7 +127,7 @@ export class AliasesView {
     this.title.textContent = name;
     const columns = [
       { title: "When", cell: (c) => format.time(c.changed_at) },
-      { title: "Names", cell: (c) => namedModels(c) },
+      { title: "Names", cell: (c) => namedModels(c), wrap: true },
       { title: "By", cell: (c) => h("span", { class: "changed-by" }, c.changed_by) },
     ];
     show(

@@ -38,13 +38,14 @@ export function setOptions(select, emptyLabel, options) {
   select.value = options.some(([value]) => value === chosen) ? chosen : "";
 }
 
-/** A table: columns are {title, cell(row) -> text or node, numeric?}; rows may be clickable. */
+/** A table: columns are {title, cell(row) -> text or node, numeric?, wrap?}; rows may be
+ * clickable. Cells stay on one line unless their column wraps (a list of badges, say). */
 export function table(columns, rows, { empty = "Nothing yet.", onSelect, rowData } = {}) {
   if (rows.length === 0) return h("p", { class: "muted" }, empty);
   const head = h(
     "tr",
     {},
-    columns.map((c) => h("th", { class: c.numeric ? "num" : "" }, c.title)),
+    columns.map((c) => h("th", { class: cellClass(c) }, c.title)),
   );
   const body = rows.map((row) =>
     h(
@@ -54,10 +55,14 @@ export function table(columns, rows, { empty = "Nothing yet.", onSelect, rowData
         dataset: rowData ? rowData(row) : undefined,
         onclick: onSelect ? (event) => event.target.closest("button") || onSelect(row) : undefined,
       },
-      columns.map((c) => h("td", { class: c.numeric ? "num" : "" }, c.cell(row))),
+      columns.map((c) => h("td", { class: cellClass(c) }, c.cell(row))),
     ),
   );
   return h("table", {}, h("thead", {}, head), h("tbody", {}, body));
+}
+
+function cellClass(column) {
+  return [column.numeric && "num", column.wrap && "wrap"].filter(Boolean).join(" ");
 }
 
 /** The "Show more" button under a paged table (`id`, e.g. "jobs-more"); disabled while loading. */

@@ -33,14 +33,19 @@ export class ModelsView extends PagedView {
     const columns = [
       { title: "Model", cell: (m) => h("span", { class: "mono" }, format.shortId(m.id)) },
       { title: "Created", cell: (m) => format.time(m.created_at) },
-      { title: "Train acc.", cell: (m) => format.percent(m.metrics.train_accuracy), numeric: true },
       {
-        title: "Val. acc.",
-        cell: (m) => format.percent(m.metrics.validation_accuracy),
+        title: "Accuracy train / val.",
+        cell: (m) =>
+          h(
+            "span",
+            { class: "nowrap" },
+            `${format.percent(m.metrics.train_accuracy)} / `,
+            format.percent(m.metrics.validation_accuracy),
+          ),
         numeric: true,
+        wrap: true,
       },
-      { title: "Aliases", cell: (m) => this.aliasBadges(m) },
-      { title: "Status", cell: (m) => this.status(m) },
+      { title: "Aliases", cell: (m) => [this.status(m), this.aliasBadges(m)], wrap: true },
       { title: "", cell: (m) => [this.promoteButton(m), " ", this.deleteButton(m)] },
     ];
     show(
