@@ -222,6 +222,12 @@ def test_aliases_history_gate_deletes_and_live_refresh(
     assert after["/datasets"] == since["/datasets"]
     assert after["/aliases"] == before["/aliases"] + 1
 
+    # Predict through the alias: its model answers, and the page names both.
+    Select(browser.find_element(By.ID, "predict-model")).select_by_value("alias:canary")
+    browser.find_element(By.ID, "predict-submit").click()
+    wait.until(lambda d: texts(d, "#predict-alias") == ["canary"])
+    assert texts(browser, "#predict-model-id") == [a]
+
     # The queued job can be cancelled from its card.
     click(wait, f'#jobs-table tr[data-job-id="{queued}"]')
     wait.until(lambda d: d.find_element(By.ID, "job-title").text == queued)

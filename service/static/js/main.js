@@ -51,7 +51,13 @@ const aliases = new AliasesView(
     history: $("alias-history"),
     title: $("alias-title"),
   },
-  { onLoaded: (list) => models.setAliases(list), notify },
+  {
+    onLoaded: (list) => {
+      models.setAliases(list);
+      predict.setAliases(list);
+    },
+    notify,
+  },
 );
 const train = new TrainForm($("train-form"), {
   onUploaded: () => datasets.refresh().catch(notify.error),
