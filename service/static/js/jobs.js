@@ -11,7 +11,6 @@ import { PagedView } from "./paging.js";
 const FINAL = new Set(document.body.dataset.finalStates.split(" "));
 const ACTIVE_REFRESH_MS = 3000;
 const PAGE_SIZE = 20;
-const NO_JOB = "Start a training job, or pick one from the list of jobs.";
 const path = (jobId) => `/jobs/${encodeURIComponent(jobId)}`;
 
 export class JobsView extends PagedView {
@@ -29,6 +28,7 @@ export class JobsView extends PagedView {
     this.chart = null;
     this.timer = null;
     this.live = null; // the followed job as its latest event says: {job_id, state, epoch, ...}
+    this.prompt = [...detail.childNodes]; // what the card says while it shows no job
     this.polling = true; // refresh on a timer while a job is active (without GET /events)
     this.actionsFor = null; // the job and state kind its card's buttons were drawn for
   }
@@ -181,7 +181,9 @@ export class JobsView extends PagedView {
     const button = ended
       ? state != null &&
         confirmButton("Remove record", () => this.purge(jobId), { id: "job-purge" })
-      : h("button", { type: "button", id: "job-cancel", onclick: () => this.cancel(jobId) }, "Cancel");
+      : h("button", { type: "button", id: "job-cancel", onclick: () => this.cancel(jobId) }, [
+          "Cancel",
+        ]);
     show(this.fields.actions, button);
   }
 
@@ -213,7 +215,7 @@ export class JobsView extends PagedView {
     this.chart = null;
     this.live = null;
     this.title.textContent = "";
-    show(this.detail, h("p", { class: "muted" }, NO_JOB));
+    show(this.detail, this.prompt);
   }
 
   async finish(jobId, data) {

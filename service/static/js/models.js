@@ -17,6 +17,8 @@ export class ModelsView extends PagedView {
     this.onPromoted = onPromoted;
     this.notify = notify;
     this.chart = null;
+    this.prompt = [...detail.childNodes]; // what the card says while it shows no model
+    this.rendered = false;
     this.aliases = new Map(); // model id -> [{name, share}]
     this.shown = null; // the model in detail
   }
@@ -104,10 +106,7 @@ export class ModelsView extends PagedView {
     this.chart = null;
     this.shown = null;
     this.title.textContent = "";
-    show(
-      this.detail,
-      h("p", { class: "muted" }, "Pick a model to see its loss curve, metrics and training record."),
-    );
+    show(this.detail, this.prompt);
   }
 
   promoteButton(model) {

@@ -35,7 +35,10 @@ export class PredictForm {
 
   offer() {
     const options = [
-      ...this.aliases.map((a) => [`${ALIAS}${a.name}`, `alias ${a.name}${a.split ? " (split)" : ""}`]),
+      ...this.aliases.map((a) => [
+        `${ALIAS}${a.name}`,
+        `alias ${a.name}${a.split ? " (split)" : ""}`,
+      ]),
       ...this.models.map((m) => [m.id, `${m.id}${m.is_latest ? " (latest)" : ""}`]),
     ];
     setOptions(this.select, "the latest model", options);
