@@ -12,6 +12,7 @@ response with an error status raises
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,9 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 #: Seconds without a byte from an event stream before giving up (the server sends a heartbeat
 #: comment every 15 s).
 EVENTS_READ_TIMEOUT = 60.0
+#: Seconds between two tries to open `GET /events` again after its connection broke (as the
+#: stream's `retry:` asks).
+EVENTS_RETRY_SECONDS = 2.0
 
 
 class ApiError(Exception):
@@ -237,14 +241,59 @@ class Client:
                 if event == "end":
                     return
 
-    def _event_stream(self, path: str) -> Iterator[tuple[str, dict]]:
+    def registry_events(
+        self, types: Sequence[str] | None = None, last_event_id: int | None = None
+    ) -> Iterator[dict]:
+        """Follow `GET /events`: yield the data of each registry event (`{"id", "type", "at",
+        ...}`), and `{"type": "reset", "oldest_id": ...}` when the events after the resume
+        point were pruned. `types`: only these; `last_event_id`: resume after it (0: from the
+        oldest kept; None: from now on).
+
+        A `reconnect`, or a stream that breaks (the API restarted), opens the stream again
+        after the last event received (`Last-Event-ID`), so no event is missed or repeated;
+        ServiceUnreachable if the first stream cannot be opened, or once none could be for
+        `EVENTS_READ_TIMEOUT` seconds.
+        """
+        position = last_event_id
+        params = {"types": ",".join(types)} if types else {}
+        connected, failing_since = False, None
+        while True:
+            headers = {} if position is None else {"Last-Event-ID": str(position)}
+            try:
+                for event, data in self._event_stream("/events", params=params, headers=headers):
+                    connected, failing_since = True, None
+                    if event == "reconnect":
+                        position = data.get("last_event_id", position)
+                        break
+                    if event == "reset":
+                        yield {"type": "reset", **data}
+                        continue
+                    position = data["id"]
+                    yield data
+                continue  # `reconnect`, or the server ended the stream: open a new one
+            except (ServiceUnreachable, requests.RequestException) as exc:
+                connected = connected or not isinstance(exc, ServiceUnreachable)  # broke midway
+                now = time.monotonic()
+                failing_since = failing_since or now
+                if not connected or now - failing_since >= EVENTS_READ_TIMEOUT:
+                    if isinstance(exc, ServiceUnreachable):
+                        raise
+                    raise ServiceUnreachable(self.base_url, str(exc)) from exc
+            time.sleep(EVENTS_RETRY_SECONDS)
+
+    def _event_stream(self, path: str, **kwargs: Any) -> Iterator[tuple[str, dict]]:
         """(event, decoded data) of each Server-Sent Event of `path`, until the stream closes."""
         try:
             response = self.session.get(
-                self.base_url + path, stream=True, timeout=(self.timeout, EVENTS_READ_TIMEOUT)
+                self.base_url + path,
+                stream=True,
+                timeout=(self.timeout, EVENTS_READ_TIMEOUT),
+                **kwargs,
             )
         except requests.ConnectionError as exc:
             raise ServiceUnreachable(self.base_url, _connection_reason(exc)) from exc
+        except requests.Timeout as exc:
+            raise ServiceUnreachable(self.base_url, f"no answer within {self.timeout} s") from exc
         with response:
             if response.status_code >= 400:
                 raise _api_error(response)

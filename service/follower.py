@@ -74,6 +74,11 @@ class Poller:
             self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
             self._thread.start()
 
+    def polling(self) -> bool:
+        """Whether the poller thread runs (it ends once nobody follows)."""
+        with self._lock:
+            return self._thread is not None and self._thread.is_alive()
+
     def _collect(self) -> object | None:
         """What the next poll needs, or None if nobody follows (called with `_lock` held)."""
         raise NotImplementedError

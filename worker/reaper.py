@@ -11,6 +11,8 @@ While the database is down nobody can renew a lease, so every running job's hear
 the outage. A reaper that could not reach the store therefore gives each owner a full lease after
 it can again before it counts it lost (`worker.outage.OutageGrace`): a job that waited the
 outage out keeps its lease and its attempt.
+
+The same thread prunes the registry's old events every few minutes (`worker.event_retention`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from celery import bootsteps
 
 from foundation.settings import Settings
 from model_store import ModelStore, StoreError
+from worker.event_retention import EventPruner
 from worker.names import TRAIN_TASK
 from worker.outage import OutageGrace
 from worker.training_job import lease_seconds
@@ -84,10 +87,12 @@ class Reaper(bootsteps.StartStopStep):
         lease = lease_seconds(settings.visibility_timeout)
         interval = max(1.0, lease / 4)
         grace = OutageGrace()
+        pruner = EventPruner(settings.events_retention_seconds)
         failing = False
         while not self.stopped.wait(interval):
             try:
                 reap_once(store, app, settings, grace)
+                pruner.prune_if_due(store)
             except Exception:  # noqa: BLE001 - the store or broker may be down: try again later
                 if not failing:
                     log.warning(

@@ -8,7 +8,7 @@ from flask import Response, request
 from service.api import Blueprint, ErrorSchema
 from service.context import services
 from service.job_events import job_events, stream_seconds
-from service.registry_events import registry_events
+from service.registry_events import newest_event_id, registry_events
 from service.schemas.events import EVENT_SCHEMA, EventsHeaderSchema, EventsQuerySchema
 
 blp = Blueprint(
@@ -118,9 +118,9 @@ _REGISTRY_DESCRIPTION = (
 def registry_event_stream(query: dict, headers: dict) -> Response:
     """Follow the registry: models, datasets, aliases and job states as they change."""
     svc = services()
-    last_event_id = headers["last_event_id"]
+    last_event_id = headers.get("last_event_id", query.get("last_event_id"))
     if last_event_id is None:
-        last_event_id = query["last_event_id"]
+        last_event_id = newest_event_id(svc.store, svc.event_tail)
     max_seconds = stream_seconds(
         svc.settings.events_max_seconds, bool(request.environ.get("wsgi.multithread"))
     )
@@ -128,7 +128,7 @@ def registry_event_stream(query: dict, headers: dict) -> Response:
         svc.store,
         svc.event_tail,
         last_event_id=last_event_id,
-        types=query["types"],
+        types=query.get("types"),
         max_seconds=max_seconds,
     )
     return Response(stream, mimetype="text/event-stream", headers=STREAM_HEADERS)

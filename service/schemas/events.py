@@ -3,6 +3,7 @@ as the stream sends it (for the OpenAPI document)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import marshmallow as ma
@@ -10,6 +11,9 @@ import marshmallow as ma
 from foundation.events import EVENT_TYPES, RECONNECT, RESET
 
 ALLOWED = ", ".join(EVENT_TYPES)
+_ONE_TYPE = "(?:{})".format("|".join(EVENT_TYPES))
+#: What `types` looks like: event types separated by commas (no spaces).
+TYPES_PATTERN = re.compile(f"{_ONE_TYPE}(?:,{_ONE_TYPE})*")
 #: The largest event id a client may name (ids are 64-bit).
 MAX_EVENT_ID = 2**63 - 1
 
@@ -18,21 +22,23 @@ class EventTypesField(ma.fields.String):
     """A comma-separated list of event types, loaded as a frozenset; an unknown one is refused,
     naming the allowed ones."""
 
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = {"pattern": f"^{TYPES_PATTERN.pattern}$", **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
+
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         text = super()._deserialize(value, attr, data, **kwargs)
-        names = [name.strip() for name in text.split(",") if name.strip()]
-        unknown = [name for name in names if name not in EVENT_TYPES]
-        if unknown or not names:
-            given = ", ".join(repr(name) for name in unknown) or "none"
+        if TYPES_PATTERN.fullmatch(text) is None:
+            unknown = [name for name in text.split(",") if name not in EVENT_TYPES]
+            what = "Unknown event type " + ", ".join(map(repr, unknown)) if unknown else "Invalid"
             raise ma.ValidationError(
-                f"Unknown event type {given}; expected a comma-separated list of: {ALLOWED}."
+                f"{what}; expected event types separated by commas, of: {ALLOWED}."
             )
-        return frozenset(names)
+        return frozenset(text.split(","))
 
 
 def _event_id(description: str, **kwargs: Any) -> ma.fields.Integer:
     return ma.fields.Integer(
-        load_default=None,
         validate=ma.validate.Range(0, MAX_EVENT_ID),
         metadata={"description": description},
         **kwargs,
@@ -40,8 +46,9 @@ def _event_id(description: str, **kwargs: Any) -> ma.fields.Integer:
 
 
 class EventsQuerySchema(ma.Schema):
+    """Both optional: a parameter left out is absent from what is loaded."""
+
     types = EventTypesField(
-        load_default=None,
         metadata={
             "description": f"Send only these kinds of events, comma-separated: {ALLOWED}. "
             "Default: all.",

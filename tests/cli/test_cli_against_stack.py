@@ -310,3 +310,21 @@ def test_train_promote_if_better_moves_the_named_alias(stack, seed_csv: Path) ->
     assert stack.store.models.latest_id() == before
     refused = run(stack, "train", str(seed_csv), "--promote", "sometimes")
     assert refused.exit_code == 2 and "sometimes" in refused.output
+
+
+def test_events_prints_the_registry_events_as_json_lines_from_where_asked(
+    stack, seed_model: dict
+) -> None:
+    stored = [event.payload() for event in stack.store.events.after(0, 10_000)]
+    assert len(stored) >= 3
+    result = run(stack, "events", "--last-event-id", str(stored[0]["id"]), "--count", "2")
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line) for line in result.stdout.splitlines()] == stored[1:3]
+
+    kinds = run(stack, "events", "--last-event-id", "0", "--types", "job_state", "--count", "1")
+    assert kinds.exit_code == 0, kinds.output
+    assert json.loads(kinds.stdout)["type"] == "job_state"
+
+    refused = run(stack, "events", "--types", "job_state,model_renamed")
+    assert refused.exit_code == 1
+    assert "types: Unknown event type 'model_renamed'" in refused.stderr

@@ -14,6 +14,7 @@ PATHS = {
     "/jobs",
     "/jobs/{job_id}",
     "/jobs/{job_id}/events",
+    "/events",
     "/jobs/{job_id}/cancel",
     "/models",
     "/models/latest",

@@ -19,6 +19,7 @@ EXPECTED = {
     "/jobs/{job_id}": {"get", "delete"},
     "/jobs/{job_id}/cancel": {"post"},
     "/jobs/{job_id}/events": {"get"},
+    "/events": {"get"},
     "/models": {"get", "post"},
     "/models/latest": {"get"},
     "/models/{model_id}": {"get", "delete"},
