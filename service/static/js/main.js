@@ -3,6 +3,7 @@
 
 import { AliasesView } from "./aliases.js";
 import { setupKeyForm } from "./apikey.js";
+import { BatchesView } from "./batches.js";
 import { DatasetsView } from "./datasets.js";
 import { JobsView } from "./jobs.js";
 import { ModelsView } from "./models.js";
@@ -39,6 +40,7 @@ const models = new ModelsView(
     onLoaded: (list) => {
       predict.setModels(list);
       aliases.setModels(list);
+      batches.setModels(list);
     },
     onPromoted: () => aliases.refresh().catch(notify.error),
     notify,
@@ -55,6 +57,7 @@ const aliases = new AliasesView(
     onLoaded: (list) => {
       models.setAliases(list);
       predict.setAliases(list);
+      batches.setAliases(list);
     },
     notify,
   },
@@ -68,9 +71,16 @@ const train = new TrainForm($("train-form"), {
   notify,
 });
 const datasets = new DatasetsView($("datasets-table"), {
-  onLoaded: (list) => train.setDatasets(list),
+  onLoaded: (list) => {
+    train.setDatasets(list);
+    batches.setDatasets(list);
+  },
   notify,
 });
+const batches = new BatchesView(
+  { form: $("batch-form"), list: $("batches-table"), detail: $("batch-detail") },
+  { notify },
+);
 const jobs = new JobsView(
   { list: $("jobs-table"), detail: $("job-detail"), title: $("job-title") },
   {
@@ -85,8 +95,9 @@ const jobs = new JobsView(
   },
 );
 
-/** The lists, by the name the registry's events are mapped to. */
-const LISTS = { models, aliases, datasets, jobs };
+/** The lists, by the name the registry's events are mapped to (batches have no events: their
+ * view refreshes itself while one is active). */
+const LISTS = { models, aliases, datasets, jobs, batches };
 /** The lists each kind of registry event changes (an alias marks its models in their list). */
 const AFFECTS = {
   model_created: ["models"],

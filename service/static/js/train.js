@@ -8,7 +8,8 @@ import { describeFields, loadHyperparameters, readFields } from "./hyperparamete
 const value = (id) => document.getElementById(id).value.trim();
 const checked = (id) => document.getElementById(id).checked;
 
-function contentType(file) {
+/** The Content-Type an upload of `file` is sent with (TSV by its type or name, else CSV). */
+export function contentType(file) {
   const tsv = file.type === "text/tab-separated-values" || /\.(tsv|tab)$/i.test(file.name);
   return tsv ? "text/tab-separated-values" : "text/csv";
 }
