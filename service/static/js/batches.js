@@ -32,6 +32,8 @@ export class BatchesView extends PagedView {
       event.preventDefault();
       this.submit();
     });
+    // Batches submitted elsewhere (the CLI, the API) send no event: shown when asked.
+    $("batches-refresh").addEventListener("click", () => this.refresh().catch(notify.error));
   }
 
   setModels(models) {

@@ -1,0 +1,94 @@
+"""The dashboard's batch predictions card in headless Chromium, against a real stack whose reads
+need a key: a CSV with genders uploaded through the card is scored by the worker, the card shows
+its rows done of all, accuracy and confusion matrix as the API records them, and the CSV it saves
+(fetched with the key) is the API's result byte for byte; a queued batch is cancelled from the card.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.support.ui import WebDriverWait
+from test_dashboard_browser_registry import SNAPSHOT, click, notice, screenshot, texts
+
+KEY = {"Authorization": "Bearer ops-secret"}
+#: 30 people: weight (lb), height (in), gender; the model below tells some of them apart.
+PEOPLE = [(110 + 4 * i, 60 + i % 9, "F" if i % 3 else "M") for i in range(30)]
+
+
+def percent(share: float) -> str:
+    """As the page's format.percent writes a share."""
+    return f"{100 * share:.1f} %"
+
+
+def test_batch_prediction_card(stack_factory, browser, tmp_path: Path) -> None:
+    stack = stack_factory(NNSERVICE_API_KEYS="ops:ops-secret", NNSERVICE_PUBLIC_READS="false")
+    weights = [[[-1.0, -1.0], [1.0, 1.0]], [[3.0, -3.0]]]
+    model = stack.store.models.save({**SNAPSHOT, "weights": weights})["id"]
+    assert stack.post(f"/models/{model}/promote", headers=KEY).status_code == 200
+    upload = tmp_path / "people.csv"
+    upload.write_text("Weight,Height,Gender\n" + "".join(f"{w},{h},{g}\n" for w, h, g in PEOPLE))
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    browser.execute_cdp_cmd(
+        "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
+    )
+
+    wait = WebDriverWait(
+        browser, 30, poll_frequency=0.05, ignored_exceptions=[StaleElementReferenceException]
+    )
+    browser.get(stack.base_url + "/")
+    browser.find_element("id", "api-key").send_keys("ops-secret")
+    browser.find_element("css selector", "#key-form button[type=submit]").click()
+    wait.until(lambda d: d.execute_script("return document.body.dataset.registryEvents") == "live")
+    wait.until(lambda d: texts(d, "#batches-table p") == ["No batch predictions yet."])
+
+    # Upload through the card, with the latest model: the worker scores it; the card polls.
+    browser.find_element("id", "batch-file").send_keys(str(upload))
+    browser.find_element("id", "batch-submit").click()
+    row = '#batches-table tr[data-state="succeeded"]'
+    wait.until(lambda d: texts(d, row))
+    batch_id = browser.find_element("css selector", row).get_attribute("data-batch-id")
+    record = stack.get(f"/batch-predictions/{batch_id}", headers=KEY).json()
+    assert record["state"] == "succeeded" and record["model_id"] == model
+    assert record["rows_done"] == record["rows_total"] == len(PEOPLE)
+    assert texts(browser, f"{row} .batch-rows-text") == [f"{len(PEOPLE)} / {len(PEOPLE)}"]
+
+    # The batch the card submitted is the one in detail: accuracy and confusion as recorded.
+    shown = f'#batch-shown[data-batch-id="{batch_id}"][data-state="succeeded"]'
+    wait.until(lambda d: texts(d, shown))
+    matrix = record["confusion_matrix"]
+    assert 0 < record["accuracy"] < 1, record  # both right and wrong rows: the matrix says which
+    assert texts(browser, "#batch-accuracy") == [percent(record["accuracy"])]
+    cells = browser.execute_script(
+        "return [...document.querySelectorAll('#batch-confusion td')]"
+        ".map((c) => [c.dataset.truth, c.dataset.predicted, Number(c.innerText)])"
+    )
+    assert cells == [[t, p, matrix[t][p]] for t in "FM" for p in "FM"]
+    assert sum(matrix["F"].values()) == sum(g == "F" for _, _, g in PEOPLE)
+
+    # Download: the page fetches the result with its key and saves it; it is the API's CSV.
+    click(wait, "#batch-detail .batch-download")
+    saved = downloads / f"{batch_id}.csv"
+    wait.until(lambda _: saved.is_file() and saved.stat().st_size > 0)
+    result = stack.get(f"/batch-predictions/{batch_id}/result", headers=KEY)
+    assert result.status_code == 200
+    wait.until(lambda _: saved.read_bytes() == result.content)
+    assert result.text.splitlines()[0] == "weight,height,probability_female,gender,true_gender"
+    screenshot(browser, tmp_path / "dashboard-batch-predictions.png")
+
+    # A batch that stays queued (no worker) is listed as such, and cancelled from its row.
+    stack.kill_worker()
+    headers = {**KEY, "Content-Type": "text/csv"}
+    submitted = stack.post("/batch-predictions", headers=headers, data=upload.read_bytes())
+    queued = submitted.json()["batch_prediction_id"]
+    # Submitted elsewhere (no event tells the page): it shows once the list is refreshed.
+    click(wait, "#batches-refresh")
+    queued_row = f'#batches-table tr[data-batch-id="{queued}"]'
+    wait.until(lambda d: texts(d, f'{queued_row}[data-state="queued"]'))
+    assert texts(browser, f"{queued_row} .batch-rows-text") == [f"0 / {len(PEOPLE)}"]
+    click(wait, f"{queued_row} .batch-cancel")
+    wait.until(lambda d: texts(d, f'{queued_row}[data-state="cancelled"]'))
+    assert stack.get(f"/batch-predictions/{queued}", headers=KEY).json()["state"] == "cancelled"
+    assert notice(browser) == ""
