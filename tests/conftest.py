@@ -35,6 +35,7 @@ stores = _load_module("stores")
 _load_module("backends")  # real PostgreSQL and S3 servers (tests/backends.py)
 _load_module("netns")  # hosts as network namespaces (tests/netns.py)
 _load_module("people_data")  # example people, and the real data set where found
+_load_module("browser_pages")  # the dashboard browser tests' helpers (tests/browser_pages.py)
 
 
 #: What nnservice keeps in the temporary directory while it runs (an API's metrics, by default).

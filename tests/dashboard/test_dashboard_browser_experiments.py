@@ -8,11 +8,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from browser_pages import click, notice, screenshot, texts
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.support.ui import WebDriverWait
-from test_dashboard_browser_registry import SNAPSHOT, click, notice, screenshot, texts
 
 KEY = {"Authorization": "Bearer ops-secret"}
+#: A small model, stored as a worker stores one (no training needed to score with it).
+SNAPSHOT = {
+    "layer_sizes": [2, 2, 1],
+    "loss": "mse",
+    "weights": [[[-1.0, -1.0], [1.0, 1.0]], [[3.0, -3.0]]],
+    "biases": [[0.0, 0.0], [0.0]],
+    "normalization": {"mean": [135.0, 66.0], "scale": [1.0, 1.0]},
+    "training": {},
+}
 #: 30 people: weight (lb), height (in), gender; the model below tells some of them apart.
 PEOPLE = [(110 + 4 * i, 60 + i % 9, "F" if i % 3 else "M") for i in range(30)]
 
@@ -24,8 +33,7 @@ def percent(share: float) -> str:
 
 def test_batch_prediction_card(stack_factory, browser, tmp_path: Path) -> None:
     stack = stack_factory(NNSERVICE_API_KEYS="ops:ops-secret", NNSERVICE_PUBLIC_READS="false")
-    weights = [[[-1.0, -1.0], [1.0, 1.0]], [[3.0, -3.0]]]
-    model = stack.store.models.save({**SNAPSHOT, "weights": weights})["id"]
+    model = stack.store.models.save(SNAPSHOT)["id"]
     assert stack.post(f"/models/{model}/promote", headers=KEY).status_code == 200
     upload = tmp_path / "people.csv"
     upload.write_text("Weight,Height,Gender\n" + "".join(f"{w},{h},{g}\n" for w, h, g in PEOPLE))

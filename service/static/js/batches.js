@@ -80,7 +80,6 @@ export class BatchesView extends PagedView {
       { title: "Rows", cell: (b) => rowsDone(b) },
       { title: "Model", cell: (b) => modelName(b) },
       { title: "Accuracy", cell: (b) => format.percent(b.accuracy), numeric: true },
-      { title: "Created", cell: (b) => format.time(b.created_at) },
       { title: "", cell: (b) => this.actions(b) },
     ];
     show(
@@ -144,6 +143,7 @@ export class BatchesView extends PagedView {
       facts([
         ["Model", modelName(batch)],
         ["Input", source],
+        ["Submitted", format.time(batch.created_at)],
         ["Chunks", `${batch.chunks_done} / ${batch.chunks_total} of ${batch.chunk_rows} rows`],
         ["Accuracy", h("span", { id: "batch-accuracy" }, accuracy)],
       ]),
@@ -208,7 +208,7 @@ export class BatchesView extends PagedView {
       this.status.textContent = "Submitting…";
       const accepted = await api(target, options);
       const { batch_prediction_id: id, rows_total: rows } = accepted;
-      this.status.textContent = `Batch ${id} queued: ${rows} rows.`;
+      this.status.textContent = `Batch ${id} submitted: ${rows} rows.`;
       this.chosen = { id, state: "queued" };
       await this.refresh();
     } catch (error) {
