@@ -4,6 +4,7 @@ import { setupKeyForm } from "./apikey.js";
 import { DatasetsView } from "./datasets.js";
 import { JobsView } from "./jobs.js";
 import { ModelsView } from "./models.js";
+import { PictureView } from "./picture.js";
 import { PredictForm } from "./predict.js";
 import { TrainForm } from "./train.js";
 
@@ -66,6 +67,12 @@ async function refreshAll() {
   if (failed) notify.error(failed.reason);
   else notify.clearError();
 }
+
+new PictureView($("picture-form"), $("picture-canvas"), {
+  legend: $("picture-legend"),
+  status: $("picture-status"),
+  notify,
+});
 
 setupKeyForm(refreshAll);
 refreshAll();
