@@ -144,8 +144,11 @@ export class PictureView {
       const snapshot = await api(`/models/${encodeURIComponent(model)}`);
       const datasetId = this.datasetSelect.value || snapshot.training?.dataset_id || null;
       const people = datasetId ? await this.people(datasetId, units) : null;
-      const grid = await this.grid(snapshot.id, units, this.extent(people));
-      this.shown = { grid, people, datasetId, person: this.person };
+      const predicted = this.person?.modelId === snapshot.id ? this.person : null;
+      const grid = await this.grid(snapshot.id, units, this.extent(people, predicted));
+      // The person is marked on the picture of the model that predicted it, not on others.
+      const person = this.person?.modelId === grid.model_id ? this.person : null;
+      this.shown = { grid, people, datasetId, person };
       this.render();
       this.describe(snapshot.id, datasetId, people);
       this.canvas.dataset.state = "drawn";
@@ -169,12 +172,12 @@ export class PictureView {
   }
 
   /** The axes around the people and the predicted person ([low, high] each), or null. */
-  extent(people) {
+  extent(people, person) {
     const weights = people ? [...people.weight] : [];
     const heights = people ? [...people.height] : [];
-    if (this.person) {
-      weights.push(this.person.weight);
-      heights.push(this.person.height);
+    if (person) {
+      weights.push(person.weight);
+      heights.push(person.height);
     }
     if (weights.length === 0) return null;
     const range = (values) => [Math.min(...values), Math.max(...values)];
@@ -395,18 +398,18 @@ export class PictureView {
   }
 
   showLegend({ threshold }, person) {
-    const swatch = (color, round) =>
-      h("span", { class: `swatch${round ? " swatch-round" : ""}`, style: `background:${color}` });
+    const swatch = (color, shape = "") =>
+      h("span", { class: `swatch ${shape}`, style: `background:${color}` });
     show(
       this.legend,
-      h("span", {}, swatch(COLORS.F, true), "female"),
-      h("span", {}, swatch(COLORS.M, true), "male"),
+      h("span", {}, swatch(COLORS.F, "swatch-round"), "female"),
+      h("span", {}, swatch(COLORS.M, "swatch-round"), "male"),
       h("span", {}, swatch(COLORS.boundary), `decision boundary (p = ${threshold})`),
       h(
         "span",
         {},
-        swatch(fieldColor(1, threshold)),
-        swatch(fieldColor(0, threshold)),
+        swatch(fieldColor(1, threshold), "swatch-area"),
+        swatch(fieldColor(0, threshold), "swatch-area"),
         "the model's probability of female, high to low",
       ),
       person ? h("span", {}, "○ the predicted person") : "",
