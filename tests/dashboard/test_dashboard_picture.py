@@ -98,6 +98,9 @@ def test_the_picture_of_a_model_and_of_a_prediction(stack, browser, tmp_path: Pa
     snapshot = stack.get(f"/models/{models['example']}").json()
     grid = stack.get(f"/models/{models['example']}/decision-grid?steps=2").json()
     recorded = snapshot["training"]["input_range"]
+    dataset = stack.get(f"/datasets/{snapshot['training']['dataset_id']}/rows?limit=10000").json()
+    assert dataset["returned"] == 10_000
+    assert recorded == {name: [min(dataset[name]), max(dataset[name])] for name in recorded}
     assert [grid["weights"], grid["heights"]] == [recorded["weight"], recorded["height"]]
 
     wait = WebDriverWait(
