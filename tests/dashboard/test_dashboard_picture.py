@@ -127,6 +127,16 @@ def test_the_picture_of_a_model_and_of_a_prediction(stack, browser, tmp_path: Pa
     gender = browser.find_element(By.ID, "predict-gender").text
     assert gender in ("Female", "Male")
     card.screenshot(str(directory / "picture-example-10k-prediction.png"))
+    # In kg and cm, the picture follows the prediction's units.
+    Select(browser.find_element(By.ID, "predict-units")).select_by_value("metric")
+    fill(browser, "predict-weight", "90")
+    fill(browser, "predict-height", "185")
+    browser.find_element(By.ID, "predict-submit").click()
+    canvas = browser.find_element(By.ID, "picture-canvas")
+    wait.until(lambda d: canvas.get_attribute("data-weight-unit") == "kg")
+    metric = drawn(browser, wait, models["example"], marked="1")
+    assert metric["points"] == picture["points"] and int(metric["segments"]) >= 20
+    assert browser.find_element(By.ID, "predict-gender").text == "Male"
 
     if real:
         picture = draw(browser, wait, models["real"])  # the person is the other model's

@@ -90,13 +90,15 @@ export class PictureView {
     this.datasetSelect = form.querySelector("#picture-dataset");
     this.unitsSelect = form.querySelector("#picture-units");
     this.shown = null; // {grid, people, person, datasetId}
-    this.person = null; // the last prediction: {weight, height, units, gender, probability, model}
+    this.person = null; // the last prediction: {weight, height, units, gender, probability, modelId}
+    this.turn = 0; // draws asked for
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.draw().catch(this.notify.error);
     });
     document.addEventListener("predicted", (event) => {
       this.person = event.detail;
+      this.unitsSelect.value = this.person.units; // the person's numbers keep their units
       this.draw({ modelId: event.detail.modelId }).catch(this.notify.error);
     });
     new ResizeObserver(() => this.shown && this.render()).observe(canvas.parentElement);
@@ -133,26 +135,26 @@ export class PictureView {
     if (modelId && [...this.modelSelect.options].some((o) => o.value === modelId)) {
       this.modelSelect.value = modelId;
     }
-    if (this.person && this.person.units !== this.unitsSelect.value) {
-      this.unitsSelect.value = this.person.units; // the person's numbers keep their units
-    }
     const model = modelId || this.modelSelect.value || "latest";
     const units = this.unitsSelect.value;
+    const turn = ++this.turn; // only the last draw asked for is shown
     this.canvas.dataset.state = "drawing";
     this.status.textContent = "Drawing…";
     try {
       const snapshot = await api(`/models/${encodeURIComponent(model)}`);
       const datasetId = this.datasetSelect.value || snapshot.training?.dataset_id || null;
       const people = datasetId ? await this.people(datasetId, units) : null;
-      const predicted = this.person?.modelId === snapshot.id ? this.person : null;
-      const grid = await this.grid(snapshot.id, units, this.extent(people, predicted));
-      // The person is marked on the picture of the model that predicted it, not on others.
-      const person = this.person?.modelId === grid.model_id ? this.person : null;
-      this.shown = { grid, people, datasetId, person };
+      // The person is marked on the picture of the model that predicted it, in its units.
+      const own = this.person?.modelId === snapshot.id && this.person.units === units;
+      const marked = own ? this.person : null;
+      const grid = await this.grid(snapshot.id, units, this.extent(people, marked));
+      if (turn !== this.turn) return;
+      this.shown = { grid, people, datasetId, person: marked };
       this.render();
       this.describe(snapshot.id, datasetId, people);
       this.canvas.dataset.state = "drawn";
     } catch (error) {
+      if (turn !== this.turn) return;
       this.canvas.dataset.state = "failed";
       this.status.textContent = "";
       throw error;
@@ -268,6 +270,7 @@ export class PictureView {
       femaleSide: counts ? counts.femaleSide.toFixed(3) : "",
       maleSide: counts ? counts.maleSide.toFixed(3) : "",
       marked: person ? "1" : "0",
+      weightUnit: grid.units.weight,
       threshold: String(threshold),
     });
     this.showLegend(grid, person);
