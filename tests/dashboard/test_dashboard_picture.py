@@ -12,7 +12,7 @@ from pathlib import Path
 from people_data import example_people_tsv, real_data_path, real_data_tsv  # tests/people_data.py
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import WebDriverWait
 
 from .test_dashboard_browser import fill
 
@@ -28,6 +28,20 @@ for (let k = 0; k < data.length; k += 4) {
 }
 return dark;
 """
+
+
+#: Choose `value` in the <select> `id` if it offers it (in one go: the page may refill the
+#: options meanwhile, leaving Selenium's option elements stale); whether it did.
+CHOOSE = """
+const select = document.getElementById(arguments[0]);
+if (![...select.options].some((option) => option.value === arguments[1])) return false;
+select.value = arguments[1];
+return true;
+"""
+
+
+def choose(browser, wait, select_id: str, value: str) -> None:
+    wait.until(lambda d: d.execute_script(CHOOSE, select_id, value))
 
 
 def screenshots_dir(tmp_path: Path) -> Path:
@@ -67,10 +81,8 @@ def drawn(browser, wait, model_id: str, marked: str = "0") -> dict:
 def draw(browser, wait, model_id: str, marked: str = "0") -> dict:
     """Draw `model_id` over its training data from the picture's form (`marked`: whether a
     predicted person is shown too)."""
-    select = Select(browser.find_element(By.ID, "picture-model"))
-    wait.until(lambda d: any(o.get_attribute("value") == model_id for o in select.options))
-    select.select_by_value(model_id)
-    Select(browser.find_element(By.ID, "picture-dataset")).select_by_value("")
+    choose(browser, wait, "picture-model", model_id)
+    choose(browser, wait, "picture-dataset", "")
     browser.find_element(By.ID, "picture-submit").click()
     return drawn(browser, wait, model_id, marked)
 
@@ -118,7 +130,7 @@ def test_the_picture_of_a_model_and_of_a_prediction(stack, browser, tmp_path: Pa
     card.screenshot(str(directory / "picture-example-10k.png"))
 
     # A prediction with this model marks its person on the same picture.
-    Select(browser.find_element(By.ID, "predict-model")).select_by_value(models["example"])
+    choose(browser, wait, "predict-model", models["example"])
     fill(browser, "predict-weight", "128")
     fill(browser, "predict-height", "63")
     browser.find_element(By.ID, "predict-submit").click()
@@ -128,7 +140,7 @@ def test_the_picture_of_a_model_and_of_a_prediction(stack, browser, tmp_path: Pa
     assert gender in ("Female", "Male")
     card.screenshot(str(directory / "picture-example-10k-prediction.png"))
     # In kg and cm, the picture follows the prediction's units.
-    Select(browser.find_element(By.ID, "predict-units")).select_by_value("metric")
+    choose(browser, wait, "predict-units", "metric")
     fill(browser, "predict-weight", "90")
     fill(browser, "predict-height", "185")
     browser.find_element(By.ID, "predict-submit").click()
