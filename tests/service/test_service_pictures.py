@@ -10,6 +10,7 @@ from flask.testing import FlaskClient
 
 from foundation.limits import DEFAULT_GRID_STEPS, MAX_GRID_STEPS
 from model_store import ModelStore
+from model_store.datasets import dataset_columns, encode_columns
 from model_store.tables import datasets
 from service.measurements import BOUNDS
 
@@ -147,6 +148,7 @@ def test_a_dataset_s_rows_evenly_picked_as_columns(client: FlaskClient, store) -
         assert response.status_code == 422 and set(response.get_json()["errors"]) == {"limit"}
     assert client.get("/datasets/ds-nope/rows").status_code == 404
 
+    columns = dataset_columns(*(everyone[name] for name in ("weight", "height")), [1, 0, 0, 1])
     with store.engine.connect() as connection:
         key = connection.execute(
             sa.select(datasets.c.object_key).where(datasets.c.id == info["id"])
@@ -155,3 +157,9 @@ def test_a_dataset_s_rows_evenly_picked_as_columns(client: FlaskClient, store) -
     lost = client.get(rows)
     assert lost.status_code == 409
     assert "upload the same rows again" in lost.get_json()["errors"]["dataset_id"][0]
+    for garbage in (b"not a .npy file", encode_columns(columns)[:-8]):  # (the last row cut short)
+        store.objects.delete(key)
+        store.objects.create(key, garbage)
+        unreadable = client.get(rows)
+        assert unreadable.status_code == 409
+        assert "unreadable" in unreadable.get_json()["errors"]["dataset_id"][0]
