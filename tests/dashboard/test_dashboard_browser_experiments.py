@@ -22,6 +22,8 @@ SNAPSHOT = {
     "normalization": {"mean": [135.0, 66.0], "scale": [1.0, 1.0]},
     "training": {},
 }
+#: Whether the batches list will be fetched again on its timer ("on") or not ("off").
+POLLING = "return document.getElementById('batches-table').dataset.polling"
 #: 30 people: weight (lb), height (in), gender; the model below tells some of them apart.
 PEOPLE = [(110 + 4 * i, 60 + i % 9, "F" if i % 3 else "M") for i in range(30)]
 
@@ -62,6 +64,12 @@ def test_batch_prediction_card(stack_factory, browser, tmp_path: Path) -> None:
     assert record["state"] == "succeeded" and record["model_id"] == model
     assert record["rows_done"] == record["rows_total"] == len(PEOPLE)
     assert texts(browser, f"{row} .batch-rows-text") == [f"{len(PEOPLE)} / {len(PEOPLE)}"]
+    wait.until(
+        lambda d: (
+            d.execute_script("return document.getElementById('batches-table').dataset.polling")
+            == "off"
+        )
+    )
 
     # The batch the card submitted is the one in detail: accuracy and confusion as recorded.
     shown = f'#batch-shown[data-batch-id="{batch_id}"][data-state="succeeded"]'
@@ -95,8 +103,10 @@ def test_batch_prediction_card(stack_factory, browser, tmp_path: Path) -> None:
     click(wait, "#batches-refresh")
     queued_row = f'#batches-table tr[data-batch-id="{queued}"]'
     wait.until(lambda d: texts(d, f'{queued_row}[data-state="queued"]'))
+    assert browser.execute_script(POLLING) == "on"  # no event will say when it ends
     assert texts(browser, f"{queued_row} .batch-rows-text") == [f"0 / {len(PEOPLE)}"]
     click(wait, f"{queued_row} .batch-cancel")
     wait.until(lambda d: texts(d, f'{queued_row}[data-state="cancelled"]'))
     assert stack.get(f"/batch-predictions/{queued}", headers=KEY).json()["state"] == "cancelled"
+    wait.until(lambda d: d.execute_script(POLLING) == "off")  # every shown batch has ended
     assert notice(browser) == ""

@@ -60,13 +60,17 @@ export class BatchesView extends PagedView {
     }
   }
 
+  /** Fetch again in a moment while a shown batch is active; the list's data-polling says
+   * whether it will ("on") or not ("off"). */
   schedule() {
     clearTimeout(this.timer);
     const active = this.pages.items.some((b) => !FINAL.has(b.state));
-    const chosenActive = this.chosen && !FINAL.has(this.chosen.state);
-    if (active || chosenActive) {
+    const chosenActive = this.chosen !== null && !FINAL.has(this.chosen.state);
+    const polling = active || chosenActive;
+    if (polling) {
       this.timer = setTimeout(() => this.refresh().catch(this.notify.error), ACTIVE_REFRESH_MS);
     }
+    this.list.dataset.polling = polling ? "on" : "off";
   }
 
   render() {
