@@ -64,12 +64,7 @@ def test_batch_prediction_card(stack_factory, browser, tmp_path: Path) -> None:
     assert record["state"] == "succeeded" and record["model_id"] == model
     assert record["rows_done"] == record["rows_total"] == len(PEOPLE)
     assert texts(browser, f"{row} .batch-rows-text") == [f"{len(PEOPLE)} / {len(PEOPLE)}"]
-    wait.until(
-        lambda d: (
-            d.execute_script("return document.getElementById('batches-table').dataset.polling")
-            == "off"
-        )
-    )
+    wait.until(lambda d: d.execute_script(POLLING) == "off")  # nothing active: no more fetches
 
     # The batch the card submitted is the one in detail: accuracy and confusion as recorded.
     shown = f'#batch-shown[data-batch-id="{batch_id}"][data-state="succeeded"]'
