@@ -82,7 +82,7 @@ export class BatchesView extends PagedView {
       },
       { title: "State", cell: (b) => badge(b.state) },
       { title: "Rows", cell: (b) => rowsDone(b) },
-      { title: "Model", cell: (b) => modelName(b) },
+      { title: "Model", cell: (b) => h("span", { class: "mono" }, format.shortId(b.model_id)) },
       { title: "Accuracy", cell: (b) => format.percent(b.accuracy), numeric: true },
       { title: "", cell: (b) => this.actions(b) },
     ];
@@ -103,8 +103,8 @@ export class BatchesView extends PagedView {
     }
   }
 
-  /** Cancel while queued or running; Download once succeeded. */
-  actions(batch) {
+  /** Cancel while queued or running; the result CSV once succeeded (`saveLabel` on its button). */
+  actions(batch, saveLabel = "CSV") {
     const id = batch.batch_prediction_id;
     if (!FINAL.has(batch.state)) {
       const cancel = () => this.cancel(id);
@@ -113,7 +113,7 @@ export class BatchesView extends PagedView {
     if (batch.state === "succeeded") {
       const save = () => this.download(id);
       const props = { type: "button", class: "batch-download", onclick: save };
-      return h("button", props, "Download CSV");
+      return h("button", props, saveLabel);
     }
     return "";
   }
@@ -153,7 +153,7 @@ export class BatchesView extends PagedView {
       ]),
       batch.error && h("p", { class: "error" }, batch.error),
       batch.has_gender && batch.confusion_matrix && confusion(batch.confusion_matrix),
-      h("div", { class: "actions" }, this.actions(batch)),
+      h("div", { class: "actions" }, this.actions(batch, "Download CSV")),
     );
   }
 
