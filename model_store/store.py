@@ -7,7 +7,8 @@ environment: it is given both locations. Every blob is written before the row th
 
 Its repositories are attributes, called directly: `store.datasets`, `store.models`
 (with their promotions), `store.aliases` (the names promotions give models), `store.jobs`
-(with their leases) and `store.checkpoints`. The store
+(with their leases), `store.sweeps` (many jobs over a grid or search space) and
+`store.checkpoints`. The store
 itself only does what spans several of them, or none: opening, closing, checking.
 """
 
@@ -27,6 +28,7 @@ from model_store.jobs import JobTable
 from model_store.models import ModelTable
 from model_store.objects import ObjectStore, open_objects
 from model_store.schema import require_current
+from model_store.sweeps import SweepTable
 
 if TYPE_CHECKING:
     from foundation.settings import Settings
@@ -44,6 +46,7 @@ class ModelStore:
         self.models = ModelTable(self.engine, self.objects)
         self.aliases = AliasTable(self.engine, self.models)
         self.jobs = JobTable(self.engine)
+        self.sweeps = SweepTable(self.engine)
         self.checkpoints = Checkpoints(self.objects)
 
     @classmethod

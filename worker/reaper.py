@@ -3,7 +3,8 @@
 A thread in each worker's main process (a Celery bootstep, started and stopped with the worker;
 no extra service to run) calls `store.jobs.reap` every `interval` seconds: jobs whose
 owner stopped renewing its lease are requeued (or failed after NNSERVICE_MAX_ATTEMPTS), and jobs
-that sat queued longer than a lease since their task was sent have it sent again. Reapers in
+that sat queued longer than a lease since their task was sent have it sent again; running
+sweeps are advanced (`worker.sweep_trials.check_sweeps`). Reapers in
 many workers may run at once: every repair is a conditional update, so each happens once, and a
 duplicate message is dropped by the worker that receives it.
 
@@ -24,6 +25,7 @@ from foundation.settings import Settings
 from model_store import ModelStore, StoreError
 from worker.names import TRAIN_TASK
 from worker.outage import OutageGrace
+from worker.sweep_trials import check_sweeps
 from worker.training_job import lease_seconds
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,7 @@ def reap_once(
     for job_id in repairs.resend:
         celery.send_task(TRAIN_TASK, kwargs={"job_id": job_id}, task_id=job_id)
         log.info("job %s: task sent again", job_id)
+    check_sweeps(store, celery)
     return repairs.resend
 
 

@@ -16,6 +16,7 @@ from model_store import ModelStore
 from worker import shutdown
 from worker.celery_app import app
 from worker.names import TRAIN_TASK
+from worker.sweep_trials import after_trial
 from worker.training_job import TrainingInterrupted, run_training_job
 
 
@@ -32,6 +33,8 @@ def train(job_id: str) -> str:
     settings, store = _process_store(os.getpid())
     try:
         with shutdown.job_running():
-            return run_training_job(store, job_id, settings, stop_requested=shutdown.requested)
+            outcome = run_training_job(store, job_id, settings, stop_requested=shutdown.requested)
     except TrainingInterrupted:
         raise Reject("worker shutting down; job checkpointed and requeued", requeue=True) from None
+    after_trial(store, app, job_id, outcome)
+    return outcome

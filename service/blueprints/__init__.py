@@ -12,6 +12,7 @@ from service.blueprints import (
     mlflow,
     models,
     predict,
+    sweeps,
     train,
     v2,
 )
@@ -20,6 +21,7 @@ BLUEPRINTS = (
     datasets.blp,
     train.blp,
     jobs.blp,
+    sweeps.blp,
     events.blp,
     models.blp,
     aliases.blp,

@@ -1,0 +1,74 @@
+"""Sweeps against the real stack: a grid ranked and its best model promoted through the gate, a
+TPE search keeping `parallel` trials in flight, a pruned trial, cancelling. Every trial is an
+ordinary job, run by the stack's real worker processes."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+from people_data import example_people_tsv  # tests/people_data.py
+
+from .test_integration_jobs import upload_tsv
+
+ENDED = ("succeeded", "failed", "cancelled")
+
+
+def start_sweep(stack, **body: object) -> dict:
+    response = stack.post("/sweeps", json=body)
+    assert response.status_code == 202, response.text
+    assert response.headers["Location"].endswith(f"/sweeps/{response.json()['sweep_id']}")
+    return response.json()
+
+
+def wait_for_sweep(stack, sweep_id: str, timeout: float = 90.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        sweep = stack.get(f"/sweeps/{sweep_id}").json()
+        if sweep["state"] in ENDED:
+            return sweep
+        assert time.monotonic() < deadline, sweep
+        time.sleep(0.1)
+
+
+def people(stack, rows: int = 1000) -> str:
+    return upload_tsv(stack, f"people-{rows}", example_people_tsv(rows))["id"]
+
+
+def _when(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def test_a_grid_runs_every_combination_ranks_them_and_promotes_the_best(stack) -> None:
+    dataset_id = people(stack)
+    started = start_sweep(
+        stack,
+        dataset_id=dataset_id,
+        hyperparameters={"epochs": 15, "batch_size": 8},
+        grid={"learning_rate": [0.5, 0.05, 0.000001], "hidden_layers": [[2]]},
+        metric="validation_loss",
+        promote="best",
+    )
+    assert len(started["job_ids"]) == 3  # a grid starts every trial at once
+    sweep = wait_for_sweep(stack, started["sweep_id"])
+
+    assert sweep["state"] == "succeeded"
+    trials = sweep["trials"]
+    assert sorted(t["job_id"] for t in trials) == sorted(started["job_ids"])
+    assert sorted(t["params"]["learning_rate"] for t in trials) == [0.000001, 0.05, 0.5]
+    assert all(t["state"] == "succeeded" and not t["pruned"] for t in trials)
+    values = [t["value"] for t in trials]
+    assert values == sorted(values) and [t["rank"] for t in trials] == [1, 2, 3]
+    # One seed and one validation split (0.2, as the base left it at 0) for every trial.
+    assert {t["hyperparameters"]["seed"] for t in trials} == {sweep["hyperparameters"]["seed"]}
+    assert {t["hyperparameters"]["validation_fraction"] for t in trials} == {0.2}
+    # Each trial is an ordinary job that knows its sweep, and did not promote itself.
+    job = stack.get(f"/jobs/{trials[0]['job_id']}").json()
+    assert job["sweep_id"] == sweep["sweep_id"] and job["promotion"]["promoted"] is False
+    # The best trial's model went through the gate and is now latest.
+    assert sweep["best"]["job_id"] == trials[0]["job_id"] == sweep["best_job_id"]
+    assert sweep["promotion"]["promoted"] is True
+    assert sweep["promotion"]["model_id"] == trials[0]["model_id"]
+    assert stack.get("/models/latest").json()["id"] == trials[0]["model_id"]
+    listed = stack.get("/sweeps", params={"limit": 1}).json()
+    assert listed[0]["sweep_id"] == sweep["sweep_id"]
