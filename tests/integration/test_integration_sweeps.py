@@ -72,3 +72,95 @@ def test_a_grid_runs_every_combination_ranks_them_and_promotes_the_best(stack) -
     assert stack.get("/models/latest").json()["id"] == trials[0]["model_id"]
     listed = stack.get("/sweeps", params={"limit": 1}).json()
     assert listed[0]["sweep_id"] == sweep["sweep_id"]
+
+
+def test_a_tpe_search_keeps_parallel_trials_in_flight_until_it_has_run_them_all(stack) -> None:
+    dataset_id = people(stack, 500)
+    started = start_sweep(
+        stack,
+        dataset_id=dataset_id,
+        hyperparameters={"epochs": 8, "batch_size": 8},
+        search={
+            "sampler": "tpe",
+            "trials": 5,
+            "parallel": 2,
+            "seed": 3,
+            "startup_trials": 2,
+            "space": {
+                "learning_rate": {"low": 0.001, "high": 1.0, "log": True},
+                "hidden_layers": {"choices": [[2], [4]]},
+            },
+        },
+        pruner={"kind": "none"},
+    )
+    assert len(started["job_ids"]) == 2  # `parallel` at first; the rest as trials end
+    sweep = wait_for_sweep(stack, started["sweep_id"])
+
+    assert sweep["state"] == "succeeded" and sweep["kind"] == "tpe"
+    trials = sweep["trials"]
+    assert sorted(t["trial_number"] for t in trials) == [0, 1, 2, 3, 4]
+    assert all(t["state"] == "succeeded" for t in trials)
+    assert all(0.001 <= t["params"]["learning_rate"] <= 1.0 for t in trials)
+    assert all(t["params"]["hidden_layers"] in ([2], [4]) for t in trials)
+    # Never more than two trials between their job's creation and its end; two at the start.
+    jobs = [stack.get(f"/jobs/{t['job_id']}").json() for t in trials]
+    spans = [(_when(job["created_at"]), _when(job["finished_at"])) for job in jobs]
+    for start, _ in spans:
+        assert sum(s <= start < end for s, end in spans) <= 2
+    assert sweep["promotion"] is None  # promote: "none" by default
+
+
+def test_a_hopeless_trial_is_pruned_succeeds_and_keeps_its_model_unpromoted(stack) -> None:
+    dataset_id = people(stack, 500)
+    started = start_sweep(
+        stack,
+        dataset_id=dataset_id,
+        hyperparameters={"epochs": 40, "batch_size": 4},
+        search={
+            "sampler": "random",
+            "trials": 3,
+            "parallel": 1,
+            "seed": 4,  # draws 0.5, then 0.0000001 (against one ended trial), then 0.5
+            "space": {"learning_rate": {"choices": [0.5, 0.0000001]}},
+        },
+        pruner={"kind": "median", "startup_trials": 1, "report_every": 4},
+        promote="best",
+        promote_alias="sweep-pruning",
+    )
+    sweep = wait_for_sweep(stack, started["sweep_id"])
+
+    pruned = [t for t in sweep["trials"] if t["pruned"]]
+    assert pruned, sweep["trials"]
+    for trial in pruned:
+        assert trial["state"] == "succeeded" and trial["params"]["learning_rate"] == 0.0000001
+        assert trial["epochs"] < 40 and trial["model_id"] is not None
+        job = stack.get(f"/jobs/{trial['job_id']}").json()
+        assert job["pruned"] is True and job["promotion"]["promoted"] is False
+    assert [t["pruned"] for t in sweep["trials"]] == [False, False, True]  # ranked last
+    promoted = sweep["promotion"]
+    assert promoted["promoted"] is True and promoted["model_id"] == sweep["best"]["model_id"]
+    assert sweep["best"]["job_id"] not in {t["job_id"] for t in pruned}
+
+
+def test_cancelling_a_sweep_stops_its_trials_and_starts_no_more(stack) -> None:
+    dataset_id = people(stack, 1000)
+    started = start_sweep(
+        stack,
+        dataset_id=dataset_id,
+        hyperparameters={"epochs": 5000},
+        search={
+            "sampler": "random",
+            "trials": 6,
+            "parallel": 2,
+            "space": {"learning_rate": {"low": 0.01, "high": 0.5}},
+        },
+    )
+    response = stack.post(f"/sweeps/{started['sweep_id']}/cancel")
+    assert response.status_code in (200, 202), response.text
+    sweep = wait_for_sweep(stack, started["sweep_id"])
+
+    assert sweep["state"] == "cancelled"
+    assert sorted(t["job_id"] for t in sweep["trials"]) == sorted(started["job_ids"])
+    assert {t["state"] for t in sweep["trials"]} == {"cancelled"}
+    again = stack.post(f"/sweeps/{started['sweep_id']}/cancel")
+    assert again.status_code == 409
