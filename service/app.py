@@ -31,6 +31,7 @@ from service.schemas.aliases import AliasSetSchema
 from service.schemas.datasets import DatasetCreateSchema
 from service.schemas.fields import document_either_or, document_units
 from service.schemas.predict import PREDICTION_COMPONENTS, PredictRequestSchema
+from service.schemas.sweeps import document_sweeps
 from service.schemas.train import TrainRequestSchema
 from worker.celery_config import make_celery
 
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     document_either_or(schemas, "PredictRequest", PredictRequestSchema.SHAPES)
     document_either_or(schemas, "TrainRequest", TrainRequestSchema.SHAPES)
     document_either_or(schemas, "AliasSet", AliasSetSchema.SHAPES)
+    document_sweeps(schemas)
     not_together = {"not": {"required": list(PredictRequestSchema.AT_MOST_ONE)}}
     schemas["PredictRequest"].setdefault("allOf", []).append(not_together)
     document_units(schemas, "PredictRequest", rows="instances", single=True, columns="inputs")

@@ -19,8 +19,9 @@ from foundation.hyperparameters import draw_seed
 from foundation.states import JobState
 from model_store import JobRecord, NotFound, SweepRecord
 from model_store.ids import utc_now_iso
-from service.api import abort, abort_unknown_reference
+from service.api import abort, abort_unknown_reference, summarize_errors
 from service.context import Services
+from service.schemas.sweeps import MAX_TRIALS
 from service.schemas.train import DEFAULT_HYPERPARAMETERS
 from worker.sweep_ranking import ranked, trial_value
 
@@ -42,6 +43,31 @@ def _largest_epochs(data: Mapping[str, Any], base: Mapping[str, Any]) -> int:
     if rule is not None:
         return max(rule["choices"]) if "choices" in rule else rule["high"]
     return int(base["epochs"])
+
+
+def check_ranges(data: dict) -> None:
+    """422 naming the field unless every range's low is below its high (and above 0 on a log
+    scale), and a grid has at most MAX_TRIALS combinations."""
+    errors: dict[str, Any] = {}
+    for name, rule in data.get("search", {}).get("space", {}).items():
+        if "low" not in rule:
+            continue
+        if rule["low"] >= rule["high"]:
+            errors[name] = {"low": [f"Must be below high ({rule['high']})."]}
+        elif rule["log"] and rule["low"] <= 0:
+            errors[name] = {"low": ["Must be above 0 when log is true."]}
+    if errors:
+        abort(
+            422,
+            message=summarize_errors({"search": {"space": errors}}),
+            errors={"search": {"space": errors}},
+        )
+    combinations = 1
+    for values in (data.get("grid") or {}).values():
+        combinations *= len(values)
+    if combinations > MAX_TRIALS:
+        message = f"The grid has {combinations} combinations; at most {MAX_TRIALS}."
+        abort(422, message="the grid is too large", errors={"grid": [message]})
 
 
 def resolve_spec(svc: Services, data: dict, rows: int) -> dict[str, Any]:
@@ -114,6 +140,7 @@ def submit_sweep(svc: Services, data: dict) -> tuple[SweepRecord, list[str]]:
         abort_unknown_reference(
             "dataset_id", "dataset", data["dataset_id"], " Upload it: POST /datasets."
         )
+    check_ranges(data)
     spec = resolve_spec(svc, data, info.rows)
     _check_broker(svc)
     if spec["grid"] is not None:

@@ -15,7 +15,7 @@ import marshmallow as ma
 from foundation import hyperparameters as hp
 from foundation.promotion import ALIAS_PATTERN, DEFAULT_ALIAS
 from foundation.states import STATES, SWEEP_STATES
-from service.schemas.fields import IdField, StrictBoolean, StrictInteger
+from service.schemas.fields import IdField, StrictBoolean, StrictInteger, either_or
 from service.schemas.jobs import MetricsSchema, PromotionSchema
 from service.schemas.train import HyperparametersSchema, hyperparameter_field
 
@@ -47,21 +47,19 @@ def _is_numeric(definition: hp.Hyperparameter) -> bool:
 class _RangeSchema(ma.Schema):
     """Either {"low", "high", "log"} (numbers) or {"choices": [...]}."""
 
+    #: Exactly one of these (stated in OpenAPI); that low is below high, and above 0 on a log
+    #: scale, is checked with the dataset (`service.sweeps.check_ranges`).
+    SHAPES = (("low", "high"), ("choices",))
+
     @ma.validates_schema
     def _one_form(self, data: dict, **_: Any) -> None:
-        has_range = "low" in data or "high" in data
-        if has_range == ("choices" in data):
+        if sum(all(name in data for name in shape) for shape in self.SHAPES) != 1:
             message = 'Give either "low" and "high" (with "log") or "choices".'
             raise ma.ValidationError(message, "_schema")
-        if not has_range:
-            return
-        for bound in ("low", "high"):
-            if bound not in data:
-                raise ma.ValidationError("Missing data for required field.", bound)
-        if data["low"] >= data["high"]:
-            raise ma.ValidationError("Must be below high.", "low")
-        if data.get("log") and data["low"] <= 0:
-            raise ma.ValidationError("Must be above 0 when log is true.", "low")
+
+
+def _component(definition: hp.Hyperparameter) -> str:
+    return "Space" + "".join(part.title() for part in definition.name.split("_"))
 
 
 def _range_schema(definition: hp.Hyperparameter) -> type[ma.Schema]:
@@ -72,8 +70,7 @@ def _range_schema(definition: hp.Hyperparameter) -> type[ma.Schema]:
         fields["log"] = StrictBoolean(
             load_default=False, metadata={"description": "Sample on a log scale."}
         )
-    name = "".join(part.title() for part in definition.name.split("_"))
-    return type(f"Space{name}Schema", (_RangeSchema,), fields)
+    return type(f"{_component(definition)}Schema", (_RangeSchema,), fields)
 
 
 #: Each swept hyperparameter -> the values to try; unknown names are refused.
@@ -157,6 +154,9 @@ class PrunerSchema(ma.Schema):
 class SweepRequestSchema(ma.Schema):
     """Many training jobs (trials) over a grid or a search space, ranked by a metric."""
 
+    #: Exactly one of these (stated in OpenAPI).
+    SHAPES = (("grid",), ("search",))
+
     dataset_id = IdField(required=True, metadata={"description": "A dataset from POST /datasets."})
     hyperparameters = ma.fields.Nested(
         HyperparametersSchema,
@@ -194,16 +194,8 @@ class SweepRequestSchema(ma.Schema):
         if ("grid" in data) == ("search" in data):
             message = "Give exactly one of grid or search."
             raise ma.ValidationError({"grid": [message], "search": [message]})
-        grid = data.get("grid")
-        if grid is not None:
-            if not grid:
-                raise ma.ValidationError("Name at least one hyperparameter.", "grid")
-            trials = 1
-            for values in grid.values():
-                trials *= len(values)
-            if trials > MAX_TRIALS:
-                message = f"The grid has {trials} combinations; at most {MAX_TRIALS}."
-                raise ma.ValidationError(message, "grid")
+        if not data.get("grid", True):
+            raise ma.ValidationError("Name at least one hyperparameter.", "grid")
 
 
 class SweepAcceptedSchema(ma.Schema):
@@ -292,3 +284,16 @@ class SweepSchema(SweepSummarySchema):
     )
     trials = ma.fields.List(ma.fields.Nested(TrialSchema), required=True)
     best = ma.fields.Nested(BestTrialSchema, allow_none=True, required=True)
+
+
+def document_sweeps(components: dict) -> None:
+    """State in OpenAPI what the sweep schemas check beyond their fields: a grid or a search, a
+    range or choices, at least one hyperparameter."""
+    components["SweepRequest"]["oneOf"] = either_or(SweepRequestSchema.SHAPES)
+    for definition in SWEPT:
+        if _is_numeric(definition):
+            components[_component(definition)]["oneOf"] = either_or(_RangeSchema.SHAPES)
+        else:
+            components[_component(definition)]["required"] = ["choices"]
+    for name in ("SweepGrid", "SweepSpace"):
+        components[name]["minProperties"] = 1

@@ -15,6 +15,9 @@ PATHS = {
     "/jobs/{job_id}",
     "/jobs/{job_id}/events",
     "/jobs/{job_id}/cancel",
+    "/sweeps",
+    "/sweeps/{sweep_id}",
+    "/sweeps/{sweep_id}/cancel",
     "/models",
     "/models/latest",
     "/models/{model_id}",
@@ -58,7 +61,11 @@ def test_openapi_document_is_valid_and_complete(stack) -> None:
         for method, operation in operations.items():
             if method == "parameters":
                 continue
-            bodiless = ("/models/{model_id}/promote", "/jobs/{job_id}/cancel")
+            bodiless = (
+                "/models/{model_id}/promote",
+                "/jobs/{job_id}/cancel",
+                "/sweeps/{sweep_id}/cancel",
+            )
             if method in ("post", "put", "patch") and path not in bodiless:
                 assert "requestBody" in operation, (path, method)
             codes = set(operation["responses"])
