@@ -187,7 +187,7 @@ class SweepRequestSchema(ma.Schema):
         validate=ma.validate.Regexp(ALIAS_PATTERN, error="Must match {regex}."),
         metadata={"pattern": ALIAS_PATTERN},
     )
-    pruner = ma.fields.Nested(PrunerSchema, load_default=None)
+    pruner = ma.fields.Nested(PrunerSchema, load_default=dict)
 
     @ma.validates_schema
     def _grid_or_search(self, data: dict, **_: Any) -> None:
