@@ -168,16 +168,16 @@ class SweepTable:
             )
         return done.rowcount == 1
 
-    def release(self, sweep_id: str, owner: str, pokes: int) -> bool:
+    def release(self, sweep_id: str, owner: str, pokes: int | None = None) -> bool:
         """Give the lease back unless the sweep was poked since `pokes` was read (then the
-        holder makes another pass and tries again): whether it was released."""
+        holder makes another pass and tries again; None: give it back anyway): whether it was
+        released."""
+        unpoked = [] if pokes is None else [sweeps.c.pokes == pokes]
         with self.engine.begin() as connection:
             done = connection.execute(
                 sweeps.update()
                 .where(
-                    sweeps.c.id == validate_id(sweep_id),
-                    sweeps.c.lease_owner == owner,
-                    sweeps.c.pokes == pokes,
+                    sweeps.c.id == validate_id(sweep_id), sweeps.c.lease_owner == owner, *unpoked
                 )
                 .values(lease_owner=None, lease_until=None)
             )

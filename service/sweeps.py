@@ -154,7 +154,10 @@ def submit_sweep(svc: Services, data: dict) -> tuple[SweepRecord, list[str]]:
     sweep_id = f"sw-{uuid.uuid4().hex[:24]}"
     sweep_study.create(svc.store.database_url, sweep_id, spec)
     sweep = svc.store.sweeps.create(sweep_id, info.id, spec, kind, trials, parallel)
-    sweeps.advance(svc.store, svc.celery, sweep_id)
+    try:
+        sweeps.advance(svc.store, svc.celery, sweep_id)
+    except Exception:  # noqa: BLE001 - the sweep is stored: the workers' check starts its trials
+        log.warning("sweep %s: its first trials were not all started", sweep_id, exc_info=True)
     return sweep, [job.id for job in svc.store.jobs.of_sweep(sweep_id)]
 
 

@@ -66,7 +66,11 @@ def advance(store: ModelStore, celery: TaskSender, sweep_id: str, *, poke: bool 
         seen = store.sweeps.acquire(sweep_id, owner, LEASE_SECONDS)
         if seen is None:
             return
-        _Pass(store, celery, sweep_id, owner).run()
+        try:
+            _Pass(store, celery, sweep_id, owner).run()
+        except Exception:
+            store.sweeps.release(sweep_id, owner)  # the next caller may try again at once
+            raise
         if store.sweeps.release(sweep_id, owner, seen):
             return
 

@@ -34,9 +34,23 @@ class TrialPruning:
         record: JobRecord,
         measures: Mapping[str, Callable[[], float | None]],
     ) -> TrialPruning | None:
-        """The pruning of the job's trial; `measures` gives each metric's value now."""
+        """The pruning of the job's trial; `measures` gives each metric's value now. None if
+        the study cannot be reached now: the trial then runs to its end unpruned."""
         if record.sweep_id is None or record.trial_number is None:
             return None
+        try:
+            return cls._open(store, record, measures)
+        except Exception as error:  # noqa: BLE001 - pruning is an optimization, never a failure
+            log.warning("job %s: its trial will not be pruned (%s)", record.id, error)
+            return None
+
+    @classmethod
+    def _open(
+        cls,
+        store: ModelStore,
+        record: JobRecord,
+        measures: Mapping[str, Callable[[], float | None]],
+    ) -> TrialPruning | None:
         sweep = store.sweeps.get(record.sweep_id)
         spec = sweep.spec
         if spec["pruner"]["kind"] == "none":
