@@ -20,6 +20,8 @@ from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
 
+from foundation.errors import error_body
+
 abort = flask_smorest.abort
 
 
@@ -39,11 +41,6 @@ def abort_unknown_reference(field: str, kind: str, value: str, hint: str = "") -
     abort(
         404, message=f"{kind} {value!r} not found", errors={field: [f"No {kind} {value!r}.{hint}"]}
     )
-
-
-def error_body(code: int, status: str, message: str, errors: dict | None = None) -> dict:
-    """Build the common error payload."""
-    return {"code": code, "status": status, "message": message, "errors": errors or {}}
 
 
 def _flatten_locations(messages: Any) -> Any:

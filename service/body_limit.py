@@ -26,7 +26,8 @@ from collections.abc import Callable, Iterable
 from flask import Flask, request
 from gevent import Timeout, monkey
 
-from service.api import abort, error_body, too_large_error
+from foundation.errors import error_body
+from service.api import abort, too_large_error
 from service.content_encoding import (
     SUPPORTED,
     CorruptBody,
