@@ -41,7 +41,7 @@ def test_a_grid_on_two_workers_survives_killing_one_and_promotes_the_best(stack)
         started = start_sweep(
             stack,
             dataset_id=dataset_id,
-            hyperparameters={"epochs": 300, "batch_size": 4, "seed": 7},
+            hyperparameters={"epochs": 200, "batch_size": 4, "seed": 7},
             grid=GRID,
             metric="validation_accuracy",
             promote="best",
@@ -50,10 +50,10 @@ def test_a_grid_on_two_workers_survives_killing_one_and_promotes_the_best(stack)
         assert len(job_ids) == 9
         # Once the first worker has finished a trial, kill it while it trains another (its pool
         # child owns the job's lease).
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 150  # only bounds a broken run
         killed: list[str] = []
         while not killed or not _finished_on(stack, "worker.log", job_ids):
-            assert time.monotonic() < deadline, "no trial ran on the first worker"
+            assert time.monotonic() < deadline, "the first worker never ran a second trial"
             children = set(stack.worker_child_pids())
             killed = [job for job in job_ids if _owner_pid(stack, job) in children]
             time.sleep(0.05)
