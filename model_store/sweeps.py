@@ -50,10 +50,22 @@ class SweepTable:
         self.engine = engine
 
     def create(
-        self, sweep_id: str, dataset_id: str, spec: dict, kind: str, trials: int, parallel: int
+        self,
+        sweep_id: str,
+        dataset_id: str,
+        spec: dict,
+        kind: str,
+        trials: int,
+        parallel: int,
+        *,
+        owner: str | None = None,
+        lease_seconds: float = 0.0,
     ) -> SweepRecord:
-        """Store a new sweep, `running`; AlreadyExists if the id is taken."""
+        """Store a new sweep, `running`, its lease held by `owner` (who makes its first pass)
+        for `lease_seconds`; AlreadyExists if the id is taken."""
         values = {
+            "lease_owner": owner,
+            "lease_until": time.time() + lease_seconds if owner else None,
             "id": validate_id(sweep_id),
             "state": SweepState.RUNNING,
             "created_us": now_us(),

@@ -153,9 +153,20 @@ def submit_sweep(svc: Services, data: dict) -> tuple[SweepRecord, list[str]]:
         parallel = min(spec["search"]["parallel"], trials)
     sweep_id = f"sw-{uuid.uuid4().hex[:24]}"
     sweep_study.create(svc.store.database_url, sweep_id, spec)
-    sweep = svc.store.sweeps.create(sweep_id, info.id, spec, kind, trials, parallel)
+    # Created with its lease held by this request, so its first trials are this pass's.
+    owner = sweeps.new_owner()
+    sweep = svc.store.sweeps.create(
+        sweep_id,
+        info.id,
+        spec,
+        kind,
+        trials,
+        parallel,
+        owner=owner,
+        lease_seconds=sweeps.LEASE_SECONDS,
+    )
     try:
-        sweeps.advance(svc.store, svc.celery, sweep_id)
+        sweeps.advance(svc.store, svc.celery, sweep_id, owner=owner)
     except Exception:  # noqa: BLE001 - the sweep is stored: the workers' check starts its trials
         log.warning("sweep %s: its first trials were not all started", sweep_id, exc_info=True)
     return sweep, [job.id for job in svc.store.jobs.of_sweep(sweep_id)]

@@ -56,10 +56,23 @@ def trial_job_id(sweep_id: str, number: int) -> str:
 LEASE_SECONDS = 15.0
 
 
-def advance(store: ModelStore, celery: TaskSender, sweep_id: str, *, poke: bool = True) -> None:
+def new_owner() -> str:
+    """A name for one caller of `advance`: host, pid and a random tag."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def advance(
+    store: ModelStore,
+    celery: TaskSender,
+    sweep_id: str,
+    *,
+    poke: bool = True,
+    owner: str | None = None,
+) -> None:
     """Bring the sweep up to date (see the module docstring); nothing if another process is
-    doing it now (it sees this call's poke and makes another pass)."""
-    owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+    doing it now (it sees this call's poke and makes another pass). `owner`: the name the
+    caller holds the sweep's lease under already (the creator's first pass)."""
+    owner = owner or new_owner()
     if poke:
         store.sweeps.poke(sweep_id)
     while True:

@@ -75,11 +75,11 @@ def test_a_grid_runs_every_combination_ranks_them_and_promotes_the_best(stack) -
 
 
 def test_a_tpe_search_keeps_parallel_trials_in_flight_until_it_has_run_them_all(stack) -> None:
-    dataset_id = people(stack, 500)
+    dataset_id = people(stack, 1000)
     started = start_sweep(
         stack,
         dataset_id=dataset_id,
-        hyperparameters={"epochs": 8, "batch_size": 8},
+        hyperparameters={"epochs": 300},  # long enough for trials to overlap
         search={
             "sampler": "tpe",
             "trials": 5,
@@ -93,7 +93,7 @@ def test_a_tpe_search_keeps_parallel_trials_in_flight_until_it_has_run_them_all(
         },
         pruner={"kind": "none"},
     )
-    assert len(started["job_ids"]) == 2  # `parallel` at first; the rest as trials end
+    assert len(started["job_ids"]) >= 2  # `parallel` at first (more if one ended already)
     sweep = wait_for_sweep(stack, started["sweep_id"])
 
     assert sweep["state"] == "succeeded" and sweep["kind"] == "tpe"
@@ -105,8 +105,8 @@ def test_a_tpe_search_keeps_parallel_trials_in_flight_until_it_has_run_them_all(
     # Never more than two trials between their job's creation and its end; two at the start.
     jobs = [stack.get(f"/jobs/{t['job_id']}").json() for t in trials]
     spans = [(_when(job["created_at"]), _when(job["finished_at"])) for job in jobs]
-    for start, _ in spans:
-        assert sum(s <= start < end for s, end in spans) <= 2
+    in_flight = [sum(s <= start < end for s, end in spans) for start, _ in spans]
+    assert max(in_flight) == 2
     assert sweep["promotion"] is None  # promote: "none" by default
 
 
