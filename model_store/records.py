@@ -63,8 +63,9 @@ class Promotion:
 @dataclass(frozen=True)
 class JobRecord:
     """A training job (`promote` is true, false or "if_better"; `promotion` is the gate's
-    decision once it succeeded); the lease fields (`worker`, `heartbeat_at`, `cancel_requested`,
-    `version`) are the store's and the workers', not in the API's body."""
+    decision once it succeeded; early stopping's outcome is kept in `progress`); the lease
+    fields (`worker`, `heartbeat_at`, `cancel_requested`, `version`) are the store's and the
+    workers', not in the API's body."""
 
     id: str
     state: JobState
@@ -113,6 +114,16 @@ class SweepRecord:
     best_job_id: str | None
     promotion: dict[str, Any] | None
     pokes: int
+
+    @property
+    def stopped_epoch(self) -> int | None:
+        """The epoch after which early stopping ended training; None if it ran every epoch."""
+        return (self.progress or {}).get("stopped_epoch")
+
+    @property
+    def best_epoch(self) -> int | None:
+        """The epoch whose weights early stopping kept; None without early stopping."""
+        return (self.progress or {}).get("best_epoch")
 
 
 @dataclass(frozen=True)

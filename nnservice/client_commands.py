@@ -269,8 +269,13 @@ def _progress_lines(session: Session, events: Iterable[tuple[str, dict]]) -> Non
 
 
 def _epoch(data: dict) -> int:
-    """The event's epoch; all of them once the job has succeeded."""
-    if data.get("state") == JobState.SUCCEEDED and data.get("epochs"):
+    """The event's epoch; all of them once the job has succeeded, unless early stopping ended
+    it sooner."""
+    if (
+        data.get("state") == JobState.SUCCEEDED
+        and data.get("epochs")
+        and not data.get("stopped_epoch")
+    ):
         return data["epochs"]
     return data.get("epoch") or 0
 
@@ -289,6 +294,11 @@ def _finish_watch(session: Session, job: dict) -> None:
         add_plain_row(table, "train accuracy", _num(metrics.get("train_accuracy")))
         add_plain_row(table, "validation accuracy", _num(metrics.get("validation_accuracy")))
         add_plain_row(table, "final loss", _num((job.get("progress") or {}).get("loss"), 6))
+        if job.get("best_epoch") is not None:
+            stopped = job.get("stopped_epoch")
+            ran = f"stopped after epoch {stopped}" if stopped else "ran every epoch"
+            add_plain_row(table, "early stopping", ran)
+            add_plain_row(table, "kept epoch", job["best_epoch"])
         promotion = job.get("promotion")
         if promotion:
             add_plain_row(table, "promoted", _promotion_text(promotion))

@@ -32,7 +32,7 @@ from service.schemas.datasets import DatasetCreateSchema
 from service.schemas.fields import document_either_or, document_units
 from service.schemas.predict import PREDICTION_COMPONENTS, PredictRequestSchema
 from service.schemas.sweeps import document_sweeps
-from service.schemas.train import TrainRequestSchema
+from service.schemas.train import TrainRequestSchema, document_hyperparameter_rules
 from worker.celery_config import make_celery
 
 
@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     schemas = api.spec.components.schemas
     document_either_or(schemas, "PredictRequest", PredictRequestSchema.SHAPES)
     document_either_or(schemas, "TrainRequest", TrainRequestSchema.SHAPES)
+    document_hyperparameter_rules(schemas)
     document_either_or(schemas, "AliasSet", AliasSetSchema.SHAPES)
     document_sweeps(schemas)
     not_together = {"not": {"required": list(PredictRequestSchema.AT_MOST_ONE)}}

@@ -61,12 +61,14 @@ def progress_payload(record: JobRecord) -> dict:
 
 def end_payload(record: JobRecord) -> dict:
     """The `end` event's data: the last progress plus the outcome (model, metrics, the
-    promotion gate's decision, error)."""
+    promotion gate's decision, early stopping's stopped and best epochs, error)."""
     return {
         **progress_payload(record),
         "model_id": record.model_id,
         "metrics": record.metrics,
         "promotion": record.promotion,
+        "stopped_epoch": record.stopped_epoch,
+        "best_epoch": record.best_epoch,
         "error": record.error,
         "finished_at": record.finished_at,
     }

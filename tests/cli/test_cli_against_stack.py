@@ -11,6 +11,7 @@ import re
 import uuid
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner, Result
 
@@ -88,6 +89,31 @@ def test_train_watch_shows_progress_then_the_model_and_its_accuracy(stack, seed_
     assert lines["state"].strip() == "succeeded"
     assert lines["model"].strip() == job["model_id"]
     assert re.search(r"^train accuracy +1\.0000$", result.stdout, re.M), result.stdout
+
+
+def test_train_with_early_stopping_says_where_it_stopped_and_which_epoch_it_kept(
+    stack, tmp_path: Path
+) -> None:
+    rng = np.random.default_rng(2024)
+    people = tmp_path / "people.csv"
+    people.write_text(
+        "weight,height,gender\n"
+        + "".join(f"{rng.normal(135, 12):.1f},{rng.normal(64, 2.5):.1f},F\n" for _ in range(100))
+        + "".join(f"{rng.normal(175, 15):.1f},{rng.normal(70, 3):.1f},M\n" for _ in range(100))
+    )
+    options = ["--epochs", "2000", "--seed", "3", "--validation-fraction", "0.2"]
+    options += ["--early-stopping-patience", "20", "--early-stopping-min-delta", "0.001"]
+    result = run(stack, "train", str(people), *options, "--no-promote", "--watch")
+
+    assert result.exit_code == 0, result.output
+    lines = dict(line.split(None, 1) for line in result.stdout.splitlines() if " " in line)
+    job = stack.get(f"/jobs/{lines['job'].strip()}").json()
+    assert job["state"] == "succeeded" and job["stopped_epoch"] < 2000
+    assert job["best_epoch"] == job["stopped_epoch"] - 20
+    stopped = re.search(r"^early stopping +stopped after epoch (\d+)$", result.stdout, re.M)
+    kept = re.search(r"^kept epoch +(\d+)$", result.stdout, re.M)
+    assert stopped and kept, result.stdout
+    assert (int(stopped[1]), int(kept[1])) == (job["stopped_epoch"], job["best_epoch"])
 
 
 def test_watch_json_prints_the_final_job_record(stack, seed_model: dict) -> None:
