@@ -93,6 +93,16 @@ class JobRecord:
     trial_number: int | None = None
     pruned: bool = False
 
+    @property
+    def stopped_epoch(self) -> int | None:
+        """The epoch after which early stopping ended training; None if it ran every epoch."""
+        return (self.progress or {}).get("stopped_epoch")
+
+    @property
+    def best_epoch(self) -> int | None:
+        """The epoch whose weights early stopping kept; None without early stopping."""
+        return (self.progress or {}).get("best_epoch")
+
 
 @dataclass(frozen=True)
 class SweepRecord:
@@ -114,16 +124,6 @@ class SweepRecord:
     best_job_id: str | None
     promotion: dict[str, Any] | None
     pokes: int
-
-    @property
-    def stopped_epoch(self) -> int | None:
-        """The epoch after which early stopping ended training; None if it ran every epoch."""
-        return (self.progress or {}).get("stopped_epoch")
-
-    @property
-    def best_epoch(self) -> int | None:
-        """The epoch whose weights early stopping kept; None without early stopping."""
-        return (self.progress or {}).get("best_epoch")
 
 
 @dataclass(frozen=True)
