@@ -155,3 +155,55 @@ class AliasChange:
     def model_id(self) -> str | None:
         """The model it names (a split's first member); None once removed."""
         return self.members[0].model_id if self.members else None
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    """A batch prediction as the API shows it; `confusion` is {true: {predicted: rows}} of the
+    rows done (all zero without genders)."""
+
+    id: str
+    state: JobState
+    model_id: str
+    alias: str | None
+    dataset_id: str | None
+    has_gender: bool
+    rows_total: int
+    rows_done: int
+    chunk_rows: int
+    chunks_total: int
+    chunks_done: int
+    confusion: dict[str, dict[str, int]]
+    error: str | None
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    """One chunk: rows [first_row, first_row + rows) of its batch's input."""
+
+    batch_id: str
+    chunk: int
+    first_row: int
+    rows: int
+    state: str
+    attempts: int
+    owner: str | None
+    heartbeat_at: float | None
+
+
+@dataclass(frozen=True)
+class Event:
+    """One change of the registry: its id (increasing, in commit order), its type (a
+    `foundation.events.EventType`), when it happened and the type's fields (`data`)."""
+
+    id: int
+    type: str
+    at: str
+    data: dict[str, Any]
+
+    def payload(self) -> dict[str, Any]:
+        """The event as `GET /events` sends it: id, type and at, then the type's fields."""
+        return {"id": self.id, "type": self.type, "at": self.at, **self.data}

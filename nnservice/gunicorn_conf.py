@@ -59,8 +59,10 @@ WORKER_TIMEOUT_SECONDS = 60
 #: Idle keep-alive connections close after this long, and a request's headers must arrive
 #: within it (the gevent worker reads them under this timeout).
 KEEPALIVE_SECONDS = 5
-#: Open connections per worker process (greenlets); more wait in the listen queue.
-WORKER_CONNECTIONS = 1000
+#: Open connections per worker process (greenlets); more wait in the listen queue. Room for
+#: 1,000 open event streams on one process and the requests beside them
+#: (bench/bench_registry_events.py).
+WORKER_CONNECTIONS = 2000
 
 
 def options(settings: Settings, host: str, port: int) -> dict[str, Any]:

@@ -3,7 +3,8 @@ itself in the API's error shape.
 
 gunicorn documents custom worker classes (`worker_class`: "a Python path to a subclass of
 gunicorn.workers.base.Worker"). `ApiWorker` changes no accept loop and no parsing; it overrides
-three public methods of the gevent worker:
+four public methods of the gevent worker (`handle_exit`, SIGTERM, also ends every event stream
+with `reconnect`: `service.follower.end_streams`):
 
 - `handle_error` (called for a request line or headers gunicorn cannot parse or that are over
   its limits, a malformed chunked body, and anything else that escapes a request): it answers
@@ -57,6 +58,14 @@ class RefusalAnswer:
         self.sent = sent
 
 
+def _end_streams() -> None:
+    """`service.follower.end_streams`, imported here: the app's modules are loaded in the worker
+    (which built the app), never in gunicorn's master, which imports this module."""
+    from service.follower import end_streams
+
+    end_streams()
+
+
 class ApiWorker(GeventWorker):
     """gunicorn's gevent worker; the module docstring says what it changes."""
 
@@ -64,6 +73,13 @@ class ApiWorker(GeventWorker):
         #: Per connection (one greenlet each): whether a request on it has been served.
         self.connection_state = local()
         super().init_process()
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        """SIGTERM: gunicorn's graceful stop, and every event stream ends with `reconnect` at
+        once (in a greenlet, out of the signal handler, as gunicorn's gevent worker does with
+        SIGUSR1), so that the stop waits for no stream and its clients go on elsewhere."""
+        super().handle_exit(sig, frame)
+        gevent.spawn(_end_streams)
 
     def timeout_ctx(self) -> gevent.Timeout:
         return gevent.Timeout(self.cfg.keepalive, HeaderTimeout(self.cfg.keepalive))

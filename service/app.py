@@ -27,7 +27,9 @@ from service.job_events import job_follower
 from service.model_cache import ModelCache
 from service.observability import install_observability
 from service.openapi_errors import ErrorResponsesPlugin
+from service.registry_events import event_tail
 from service.schemas.aliases import AliasSetSchema
+from service.schemas.batch_predictions import BatchPredictionRequestSchema
 from service.schemas.datasets import DatasetCreateSchema
 from service.schemas.fields import document_either_or, document_units
 from service.schemas.predict import PREDICTION_COMPONENTS, PredictRequestSchema
@@ -63,6 +65,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         celery=make_celery(settings),
         models=ModelCache(store),
         job_follower=job_follower(store),
+        event_tail=event_tail(store),
     )
     install_body_limit(app, settings.max_body_bytes)  # WSGI middleware inside the next one
     install_observability(app, app.extensions[EXTENSION])  # request ids, metrics
@@ -74,6 +77,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.register_converter(AliasConverter, alias_parameter_schema)
     # The request body that its view loads itself (JSON, CSV or TSV).
     api.spec.components.schema("DatasetCreate", schema=DatasetCreateSchema)
+    api.spec.components.schema("BatchPredictionRequest", schema=BatchPredictionRequestSchema)
     for component, schema in PREDICTION_COMPONENTS.items():  # the two forms of predictions
         api.spec.components.schema(component, schema=schema)
     for blueprint in BLUEPRINTS:
@@ -86,6 +90,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     document_sweeps(schemas)
     not_together = {"not": {"required": list(PredictRequestSchema.AT_MOST_ONE)}}
     schemas["PredictRequest"].setdefault("allOf", []).append(not_together)
+    batch_not_together = {"not": {"required": list(BatchPredictionRequestSchema.AT_MOST_ONE)}}
+    schemas["BatchPredictionRequest"].setdefault("allOf", []).append(batch_not_together)
     document_units(schemas, "PredictRequest", rows="instances", single=True, columns="inputs")
     document_units(schemas, "TrainRequest", rows="rows")
     document_units(schemas, "DatasetCreate", rows="rows")

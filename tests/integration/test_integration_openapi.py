@@ -14,6 +14,7 @@ PATHS = {
     "/jobs",
     "/jobs/{job_id}",
     "/jobs/{job_id}/events",
+    "/events",
     "/jobs/{job_id}/cancel",
     "/sweeps",
     "/sweeps/{sweep_id}",
@@ -23,6 +24,10 @@ PATHS = {
     "/models/{model_id}",
     "/models/{model_id}/promote",
     "/predict",
+    "/batch-predictions",
+    "/batch-predictions/{batch_id}",
+    "/batch-predictions/{batch_id}/result",
+    "/batch-predictions/{batch_id}/cancel",
     "/healthz",
     "/readyz",
     "/metrics",
@@ -64,6 +69,7 @@ def test_openapi_document_is_valid_and_complete(stack) -> None:
             bodiless = (
                 "/models/{model_id}/promote",
                 "/jobs/{job_id}/cancel",
+                "/batch-predictions/{batch_id}/cancel",
                 "/sweeps/{sweep_id}/cancel",
             )
             if method in ("post", "put", "patch") and path not in bodiless:

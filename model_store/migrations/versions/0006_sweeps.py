@@ -5,7 +5,7 @@ A sweep's Optuna study lives in the same database, in Optuna's own tables (`stud
 (`model_store.studies`); this migration does not touch them.
 
 Revision ID: 0006_sweeps
-Revises: 0004
+Revises: 0007
 Create Date: 2026-12-06
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_sweeps"
-down_revision = "0004"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
