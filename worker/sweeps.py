@@ -187,7 +187,10 @@ class _Pass:
         """The promotion gate's decision on the best trial's model, carried out."""
         alias = sweep.spec["promote_alias"]
         promote = IF_BETTER if sweep.spec["promote"] == "best_if_better" else True
-        counts = self.store.datasets.get(sweep.dataset_id).counts
+        try:
+            counts = self.store.datasets.get(sweep.dataset_id).counts
+        except NotFound:  # deleted once no trial needed it: the gate then has no baseline
+            counts = {}
         current = self.store.models.latest_id(alias)
         incumbent = None
         if current is not None and current != winner.model_id:
