@@ -9,7 +9,7 @@ epochs trained by all trials together, the trials pruned, and the wall time from
 the sweep's end. Ratios: the search's epochs and best loss to the grid's; two workers' wall time to
 one's.
 
-    python bench/bench_sweeps.py [--epochs 100]
+    python bench/bench_sweeps.py [--epochs 100] [--tpe-startup 10] [--pruner-startup 5]
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def run_sweep(session: requests.Session, url: str, body: dict) -> dict:
     }
 
 
-def measure(workers: int, epochs: int) -> dict[str, dict]:
+def measure(workers: int, epochs: int, tpe_startup: int, pruner_startup: int) -> dict[str, dict]:
     """Both sweeps on a fresh stack with `workers` worker processes."""
     with Stack(f"sweeps-{workers}") as stack:
         url = stack.start_api()
@@ -90,8 +90,13 @@ def measure(workers: int, epochs: int) -> dict[str, dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=100)
+    parser.add_argument("--tpe-startup", type=int, default=10, help="TPE's random trials first")
+    parser.add_argument("--pruner-startup", type=int, default=5, help="trials before pruning")
     args = parser.parse_args()
-    results = {workers: measure(workers, args.epochs) for workers in (1, 2)}
+    results = {
+        workers: measure(workers, args.epochs, args.tpe_startup, args.pruner_startup)
+        for workers in (1, 2)
+    }
     rows = []
     for workers, sweeps in results.items():
         for name, figures in sweeps.items():
@@ -116,7 +121,10 @@ def main() -> None:
         "wall",
     ]
     print(machine())
-    print(f"epochs per trial: {args.epochs}")
+    print(
+        f"epochs per trial: {args.epochs}; TPE startup trials {args.tpe_startup}, pruner "
+        f"startup trials {args.pruner_startup}"
+    )
     print(markdown_table(header, rows))
     grid, search = results[1]["9-trial grid"], results[1]["20-trial TPE + median pruner"]
     print(
