@@ -6,6 +6,7 @@ import { setupKeyForm } from "./apikey.js";
 import { DatasetsView } from "./datasets.js";
 import { JobsView } from "./jobs.js";
 import { ModelsView } from "./models.js";
+import { PictureView } from "./picture.js";
 import { PredictForm } from "./predict.js";
 import { followRegistry } from "./registry_events.js";
 import { TrainForm } from "./train.js";
@@ -110,6 +111,12 @@ async function refresh(names) {
   if (failed) notify.error(failed.reason);
   return !failed;
 }
+
+new PictureView($("picture-form"), $("picture-canvas"), {
+  legend: $("picture-legend"),
+  status: $("picture-status"),
+  notify,
+});
 
 /** Load every list (at the start, with a new key, on a fresh stream); an error shown before
  * (no key, say) goes once they all load. An event's refresh leaves the notice alone: it may

@@ -10,6 +10,7 @@ const value = (id) => document.getElementById(id).value.trim();
 
 export class PredictForm {
   constructor(form, result, { notify }) {
+    this.form = form;
     this.result = result;
     this.select = document.getElementById("predict-model");
     this.notify = notify;
@@ -56,6 +57,9 @@ export class PredictForm {
     try {
       const answer = await api("/predict", { method: "POST", json: body });
       const { gender, probability_female: p } = answer.predictions[0];
+      // The picture (js/picture.js) marks where this person falls.
+      const detail = { ...body, gender, probability: p, modelId: answer.model_id };
+      this.form.dispatchEvent(new CustomEvent("predicted", { bubbles: true, detail }));
       show(
         this.result,
         h(
