@@ -51,14 +51,18 @@ def test_a_grid_on_two_workers_survives_killing_one_and_promotes_the_best(stack)
         # Once the first worker has finished a trial, kill it while it trains another (its pool
         # child owns the job's lease).
         deadline = time.monotonic() + 150  # only bounds a broken run
-        killed: list[str] = []
-        while not killed or not _finished_on(stack, "worker.log", job_ids):
-            assert time.monotonic() < deadline, "the first worker never ran a second trial"
-            children = set(stack.worker_child_pids())
-            killed = [job for job in job_ids if _owner_pid(stack, job) in children]
+        while not _finished_on(stack, "worker.log", job_ids):
+            assert time.monotonic() < deadline, "the first worker never finished a trial"
             time.sleep(0.05)
-        stack.kill_worker(signal.SIGKILL)
+        children = set(stack.worker_child_pids())
+        killed: list[str] = []
+        while not killed:
+            assert time.monotonic() < deadline, "the first worker never ran a second trial"
+            killed = [job for job in job_ids if _owner_pid(stack, job) in children]
+            if not killed:
+                time.sleep(0.01)
         killed_at = time.time()
+        stack.kill_worker(signal.SIGKILL)
         sweep = wait_for_sweep(stack, started["sweep_id"], timeout=150)
     finally:
         stop_process(second)
