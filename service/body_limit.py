@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from flask import Flask, request
 from gevent import Timeout, monkey
 
-from service.api import abort, error_body, too_large_error
+from service.api import ENVIRON_BODY, abort, error_body, too_large_error
 from service.content_encoding import (
     SUPPORTED,
     CorruptBody,
@@ -102,8 +102,10 @@ class BodyLimitedApp:
         return self._with_body(environ, body, start_response)
 
     def _with_body(self, environ: dict, body: bytes, start_response: Callable) -> Iterable[bytes]:
-        """The app, given `body` as a plain request body with its Content-Length."""
+        """The app, given `body` as a plain request body with its Content-Length (and as bytes,
+        for `service.api.request_json`)."""
         environ["wsgi.input"] = io.BytesIO(body)
+        environ[ENVIRON_BODY] = body
         environ["CONTENT_LENGTH"] = str(len(body))
         environ.pop("HTTP_TRANSFER_ENCODING", None)
         return self.app(environ, start_response)
