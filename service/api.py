@@ -186,9 +186,11 @@ def request_json(req: Request, *, numbers_alike: bool = False) -> Any:
         )
 
 
-#: A schema class attribute: True when every field of the schema takes an integer and a float of
-#: the same value alike, so that its body may be parsed the fast way (`loads_json`).
-NUMBERS_ALIKE = "NUMBERS_ALIKE"
+def numbers_alike(schema: ma.Schema) -> bool:
+    """Whether every field of `schema` takes an integer and a float of the same value alike (its
+    class says so with `NUMBERS_ALIKE = True`), so that its body may be parsed the fast way
+    (`loads_json`)."""
+    return getattr(schema, "NUMBERS_ALIKE", False) is True
 
 
 class StrictParser(FlaskParser):
@@ -199,7 +201,7 @@ class StrictParser(FlaskParser):
     DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": ma.RAISE}
 
     def load_json(self, req: Request, schema: ma.Schema) -> Any:
-        return request_json(req, numbers_alike=getattr(schema, NUMBERS_ALIKE, False))
+        return request_json(req, numbers_alike=numbers_alike(schema))
 
     def handle_error(self, error, req, schema, *, error_status_code, error_headers) -> NoReturn:
         unknown_message = schema.error_messages["unknown"]
@@ -236,7 +238,7 @@ def load_body(schema: ma.Schema, body: Any) -> dict:
 
 def parse_json_body(schema: ma.Schema) -> dict:
     """The request's JSON body loaded by `schema` (415/400/422 as @blp.arguments would)."""
-    body = request_json(request)
+    body = request_json(request, numbers_alike=numbers_alike(schema))
     return load_body(schema, {} if body is core.missing else body)
 
 
