@@ -55,7 +55,7 @@ SETTLE_SECONDS = 1.5
 ANSWER_SECONDS = 30.0
 
 
-def _connect(host: str, port: int, request: str) -> socket.socket:
+def connect(host: str, port: int, request: str) -> socket.socket:
     sock = socket.create_connection((host, port), timeout=ANSWER_SECONDS)
     sock.sendall(request.encode())
     return sock
@@ -85,7 +85,7 @@ def _closed_by_server(sock: socket.socket) -> bool:
 def open_streams(host: str, port: int, job_ids: list[str], count: int) -> list[socket.socket]:
     """`count` event streams spread over `job_ids`, each once its first event has arrived."""
     streams = [
-        _connect(host, port, f"GET /jobs/{job_ids[n % len(job_ids)]}/events HTTP/1.1\r\n"
+        connect(host, port, f"GET /jobs/{job_ids[n % len(job_ids)]}/events HTTP/1.1\r\n"
                              "Host: bench\r\n\r\n")
         for n in range(count)
     ]  # fmt: skip
@@ -97,7 +97,7 @@ def open_streams(host: str, port: int, job_ids: list[str], count: int) -> list[s
 def open_idle(host: str, port: int, count: int) -> list[socket.socket]:
     """`count` keep-alive connections that each made one request and now wait."""
     request = "GET /healthz HTTP/1.1\r\nHost: bench\r\n\r\n"
-    idle = [_connect(host, port, request) for _ in range(count)]
+    idle = [connect(host, port, request) for _ in range(count)]
     for sock in idle:
         _read_until(sock, b"\r\n\r\n")
     return idle
@@ -105,39 +105,42 @@ def open_idle(host: str, port: int, count: int) -> list[socket.socket]:
 
 @dataclass(frozen=True)
 class Rates:
-    """Per second over a window: queries on the jobs table, and all transactions."""
+    """Per second over a window: queries on the counted table, and all transactions."""
 
-    jobs_queries: float
+    table_queries: float
     transactions: float
 
 
 class DatabaseCounts:
-    """PostgreSQL's own counts for the bench's database: scans of the jobs table (each query on it
-    is one: a follower's poll, a stream's read of its record) and transactions (every query of
-    the API, and every pre-ping of its connection pool, is one)."""
+    """PostgreSQL's own counts for the bench's database: scans of `table` (each query on it is
+    one: a follower's poll, a stream's read of a record) and transactions (every query of the
+    API, and every pre-ping of its connection pool, is one)."""
 
     QUERY = sa.text(
         "SELECT (SELECT coalesce(seq_scan, 0) + coalesce(idx_scan, 0) FROM pg_stat_user_tables"
-        "        WHERE relname = 'jobs'),"
+        "        WHERE relname = :table),"
         "       (SELECT xact_commit + xact_rollback FROM pg_stat_database"
         "        WHERE datname = current_database())"
     )
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, table: str = "jobs") -> None:
         self.engine = sa.create_engine(database_url, isolation_level="AUTOCOMMIT")
         self.connection = self.engine.connect()
+        self.table = table
 
     def counts(self) -> tuple[int, int]:
-        jobs_queries, transactions = self.connection.execute(self.QUERY).one()
-        return int(jobs_queries), int(transactions)
+        table_queries, transactions = self.connection.execute(
+            self.QUERY, {"table": self.table}
+        ).one()
+        return int(table_queries), int(transactions)
 
     def per_second(self, seconds: float) -> Rates:
         """The rates over the next `seconds` (after `SETTLE_SECONDS`)."""
         time.sleep(SETTLE_SECONDS)
-        (jobs0, xacts0), started = self.counts(), time.monotonic()
+        (table0, xacts0), started = self.counts(), time.monotonic()
         time.sleep(seconds)
-        (jobs1, xacts1), elapsed = self.counts(), time.monotonic() - started
-        return Rates((jobs1 - jobs0) / elapsed, (xacts1 - xacts0) / elapsed)
+        (table1, xacts1), elapsed = self.counts(), time.monotonic() - started
+        return Rates((table1 - table0) / elapsed, (xacts1 - xacts0) / elapsed)
 
     def close(self) -> None:
         self.connection.close()
@@ -207,7 +210,7 @@ def report(args, rows, cost, still_open: list[int], workers: int) -> None:
     rates = [
         [what, median(getattr(r, field) for r in cost["none"]),
          median(getattr(r, field) for r in cost["with"])]
-        for what, field in (("queries on the jobs table", "jobs_queries"),
+        for what, field in (("queries on the jobs table", "table_queries"),
                             ("all transactions", "transactions"))
     ]  # fmt: skip
     print(markdown_table(

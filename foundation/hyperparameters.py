@@ -5,11 +5,14 @@ and /openapi.json (`service.schemas.train`), the options and help of `nnservice 
 (`nnservice.train_options`), and the dashboard's training form (which reads the OpenAPI
 document at run time). The API fills `DEFAULTS` into each job record and the worker reads them
 back (`worker.training_setup`). Change a default or a bound here and all of them follow.
+`RULES` are the rules across several hyperparameters, which the API's schema and
+`nnservice train` both check with `broken_rules`.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,6 +146,29 @@ HYPERPARAMETERS: tuple[Hyperparameter, ...] = (
         help="Input normalization; standard scales by the training rows' mean and std",
         choices=("standard", "none"),
     ),
+    Hyperparameter(
+        "early_stopping_patience",
+        int,
+        default=None,
+        help=(
+            "Epochs without a validation-loss improvement after which training stops, keeping"
+            " the best epoch's weights; needs validation_fraction above 0; none: no early stopping"
+        ),
+        minimum=1,
+        maximum=100_000,
+        nullable=True,
+    ),
+    Hyperparameter(
+        "early_stopping_min_delta",
+        float,
+        default=0.0,
+        help=(
+            "The least drop of the validation loss below its best that counts as an improvement"
+            " for early stopping"
+        ),
+        minimum=0.0,
+        maximum=1.0,
+    ),
 )
 
 BY_NAME: dict[str, Hyperparameter] = {each.name: each for each in HYPERPARAMETERS}
@@ -153,6 +179,43 @@ DEFAULTS: dict[str, Any] = {each.name: each.json_default for each in HYPERPARAME
 #: How many hidden layers a network may have (fewest, most).
 HIDDEN_LAYERS = BY_NAME["hidden_layers"].length
 LOSSES = BY_NAME["loss"].choices
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule across hyperparameters: when `field` has a value (is not null), `needs` must be
+    above `above`. `message` says the rule to whoever breaks it (naming `field`)."""
+
+    field: str
+    needs: str
+    above: float
+    message: str
+
+    def holds(self, values: Mapping[str, Any]) -> bool:
+        """Whether `values` (every hyperparameter, defaults filled in) keep the rule."""
+        return values[self.field] is None or values[self.needs] > self.above
+
+
+#: The rules between hyperparameters, checked by the API's schema (and stated in /openapi.json)
+#: and by `nnservice train`.
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "early_stopping_patience",
+        needs="validation_fraction",
+        above=0.0,
+        message="Early stopping watches the validation loss: it needs validation_fraction above 0.",
+    ),
+)
+
+
+def broken_rules(given: Mapping[str, Any]) -> dict[str, list[str]]:
+    """{field: [message]} of each rule that `given` (defaults filled in for the rest) breaks."""
+    values = {**DEFAULTS, **given}
+    broken: dict[str, list[str]] = {}
+    for rule in RULES:
+        if not rule.holds(values):
+            broken.setdefault(rule.field, []).append(rule.message)
+    return broken
 
 
 def draw_seed() -> int:

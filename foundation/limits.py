@@ -10,3 +10,8 @@ MAX_PAGE_SIZE = 1000
 #: Rows in one prediction request unless NNSERVICE_MAX_PREDICT_ROWS says otherwise (the
 #: `Settings` default; the CLI sends files in requests of this many rows).
 DEFAULT_MAX_PREDICT_ROWS = 10_000
+#: Rows per chunk of a batch prediction unless the request says otherwise: each chunk is one
+#: task for the workers and one object of results in the object store.
+DEFAULT_BATCH_CHUNK_ROWS = 10_000
+#: The largest `chunk_rows` a batch prediction accepts.
+MAX_BATCH_CHUNK_ROWS = 100_000

@@ -52,7 +52,10 @@ class Settings(BaseModel):
                                      database or object store before it is left to the reaper
       NNSERVICE_WORKER_CONCURRENCY   [number of CPUs] training processes per worker
       NNSERVICE_API_WORKERS          [2] gunicorn worker processes for the API
-      NNSERVICE_EVENTS_MAX_SECONDS   [600] longest life of one /jobs/{id}/events stream
+      NNSERVICE_EVENTS_MAX_SECONDS   [600] longest life of one /jobs/{id}/events or /events
+                                     stream
+      NNSERVICE_EVENTS_RETENTION_SECONDS  [604800] registry events older than this (7 days)
+                                     are pruned (by the workers, every few minutes)
       NNSERVICE_LOG_LEVEL            [INFO] for every process's JSON log lines
       NNSERVICE_METRICS_DIR          [<temp dir>/nnservice-metrics] where the API's processes
                                      keep their Prometheus figures (a subdirectory per host-port)
@@ -87,6 +90,9 @@ class Settings(BaseModel):
     )
     api_workers: int = Field(2, gt=0, validation_alias="NNSERVICE_API_WORKERS")
     events_max_seconds: float = Field(600.0, gt=0, validation_alias="NNSERVICE_EVENTS_MAX_SECONDS")
+    events_retention_seconds: float = Field(
+        7 * 24 * 3600.0, gt=0, validation_alias="NNSERVICE_EVENTS_RETENTION_SECONDS"
+    )
     log_level: str = Field("INFO", validation_alias="NNSERVICE_LOG_LEVEL")
     metrics_dir: Path = Field(
         default_factory=lambda: Path(tempfile.gettempdir()) / "nnservice-metrics",

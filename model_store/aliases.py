@@ -14,7 +14,9 @@ import re
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from foundation.events import EventType
 from model_store.errors import NotFound, StoreError
+from model_store.events import record_event
 from model_store.models import ANONYMOUS, LATEST, ModelTable
 from model_store.records import AliasChange, AliasMember
 from model_store.tables import promotions
@@ -122,6 +124,14 @@ class AliasTable:
                 )
             ).inserted_primary_key[0]
             row = connection.execute(sa.select(*COLUMNS).where(promotions.c.seq == seq)).one()
+            record_event(
+                connection,
+                EventType.ALIAS_CHANGED,
+                alias=name,
+                model_id=model_id,
+                split=split,
+                changed_by=changed_by,
+            )
         return _change(row)
 
     def get(self, name: str) -> AliasChange:

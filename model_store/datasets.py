@@ -17,16 +17,19 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from foundation.events import EventType
 from foundation.limits import DEFAULT_PAGE_SIZE
 from foundation.states import JobState
+from model_store.batches import unfinished_batches
 from model_store.canonical import canonical_json
 from model_store.deletion import create_unshared, delete_unless_held
 from model_store.errors import NotFound, ObjectStoreUnreachable, StoreError
+from model_store.events import record_event
 from model_store.ids import dataset_id_for, validate_id
 from model_store.objects import ObjectStore
 from model_store.pages import Page, make_page, page_query
 from model_store.records import BlobStatus, DatasetRecord
-from model_store.tables import datasets, jobs
+from model_store.tables import batch_predictions, datasets, jobs
 from model_store.times import iso, now_us
 
 COLUMNS = ("weight", "height", "label")
@@ -169,6 +172,7 @@ class DatasetTable:
         try:
             with self.engine.begin() as connection:
                 connection.execute(datasets.insert().values(**values))
+                record_event(connection, EventType.DATASET_CREATED, dataset_id=dataset_id)
         except sa.exc.IntegrityError:  # stored by someone else meanwhile
             return self.get(dataset_id), False
         return _record(SimpleNamespace(**values)), True
@@ -241,11 +245,23 @@ class DatasetTable:
 
     def delete(self, dataset_id: str) -> None:
         """Delete the dataset's row and then its blob; NotFound if absent, InUse naming the
-        queued or running jobs that train on it. Models and finished jobs keep its id (their
-        lineage); the models keep serving, as they never read the dataset again."""
+        queued or running jobs that train on it and batch predictions that score its rows.
+        Models and finished jobs keep its id (their lineage); the models keep serving, as they
+        never read the dataset again."""
         validate_id(dataset_id)
-        holders = {"jobs": jobs_training_on(dataset_id)}
-        delete_unless_held(self.engine, self.objects, "dataset", datasets, dataset_id, holders)
+        holders = {
+            "jobs": jobs_training_on(dataset_id),
+            "batch_predictions": unfinished_batches(batch_predictions.c.dataset_id, dataset_id),
+        }
+        delete_unless_held(
+            self.engine,
+            self.objects,
+            "dataset",
+            datasets,
+            dataset_id,
+            holders,
+            EventType.DATASET_DELETED,
+        )
 
 
 def jobs_training_on(dataset_id: str) -> sa.Select:

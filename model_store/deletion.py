@@ -3,8 +3,9 @@
 One transaction locks the row (`FOR UPDATE` on PostgreSQL; `BEGIN IMMEDIATE` takes SQLite's write
 lock) and deletes it with a single compare-and-set statement, `DELETE ... WHERE id = :id AND NOT
 EXISTS (holder) ... RETURNING object_key`; writers that add a holder (a promotion) lock the same
-row first, so none slips in between. Only after the commit is the blob removed: a crash between
-the two leaves an unnamed blob (invisible, harmless garbage), never a row without its blob.
+row first, so none slips in between; the deletion's event is written in the same transaction.
+Only after the commit is the blob removed: a crash between the two leaves an unnamed blob
+(invisible, harmless garbage), never a row without its blob.
 
 A new row never shares a blob that a deletion may still remove: `create_unshared` writes under
 the usual key only if nothing is there, else under a key of its own.
@@ -20,8 +21,10 @@ from collections.abc import Mapping
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from foundation.events import EventType
 from model_store.database import IMMEDIATE
 from model_store.errors import InUse, NotFound, StoreError
+from model_store.events import record_event
 from model_store.objects import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -43,11 +46,13 @@ def delete_unless_held(
     table: sa.Table,
     row_id: str,
     holders: Mapping[str, sa.Select],
+    event_type: EventType,
 ) -> None:
     """Delete `table`'s row `row_id` and then its blob (`object_key`), unless a holder query
     returns a row. NotFound if there is no such row; InUse naming every holder otherwise.
 
-    `holders` maps a kind of holder ("aliases", "jobs") to a query of their names.
+    `holders` maps a kind of holder ("aliases", "jobs") to a query of their names. The
+    deletion's event (`event_type`, with `<kind>_id`) is written in its transaction.
     """
     with locked_transaction(engine) as connection, connection.begin():
         present = connection.execute(
@@ -60,6 +65,7 @@ def delete_unless_held(
         for _ in range(ATTEMPTS):
             key = connection.execute(delete.returning(table.c.object_key)).scalar()
             if key is not None:
+                record_event(connection, event_type, **{f"{kind}_id": row_id})
                 break
             found = {
                 what: list(connection.execute(query).scalars()) for what, query in holders.items()

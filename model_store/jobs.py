@@ -19,10 +19,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from foundation.events import EventType
 from foundation.limits import DEFAULT_PAGE_SIZE
 from foundation.promotion import DEFAULT_ALIAS, IF_BETTER
 from foundation.states import STATES, TERMINAL_STATES, JobState
 from model_store.errors import AlreadyExists, NotFound
+from model_store.events import record_event
 from model_store.ids import model_id_for_job, validate_id
 from model_store.pages import Page, make_page, page_query
 from model_store.records import JobRecord
@@ -102,6 +104,41 @@ def _promote_columns(record: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+#: The columns a `job_state` event tells.
+EVENT_COLUMNS = (jobs.c.id, jobs.c.state, jobs.c.model_id, jobs.c.promotion)
+
+
+def _state_event(
+    connection: sa.Connection,
+    job_id: str,
+    state: str,
+    model_id: str | None,
+    promotion: dict | None,
+) -> None:
+    """The `job_state` event of a job whose state was just written (in the caller's
+    transaction, as its last statement)."""
+    record_event(
+        connection,
+        EventType.JOB_STATE,
+        job_id=job_id,
+        state=str(state),
+        model_id=model_id,
+        promotion=promotion,
+    )
+
+
+def _row_event(connection: sa.Connection, row: sa.Row) -> None:
+    """The `job_state` event of a row an UPDATE ... RETURNING gave back."""
+    _state_event(connection, row.id, row.state, row.model_id, row.promotion)
+
+
+def _values_event(connection: sa.Connection, values: Mapping[str, Any]) -> None:
+    """The `job_state` event of a row just inserted with `values`."""
+    _state_event(
+        connection, values["id"], values["state"], values.get("model_id"), values["promotion"]
+    )
+
+
 def _bump() -> dict[str, Any]:
     return {"version": jobs.c.version + 1}
 
@@ -167,6 +204,7 @@ class JobTable:
         try:
             with self.engine.begin() as connection:
                 connection.execute(jobs.insert().values(**values))
+                _values_event(connection, values)
         except sa.exc.IntegrityError:
             raise AlreadyExists("job", job_id) from None
         return self.get(job_id)
@@ -205,6 +243,7 @@ class JobTable:
             with self.engine.begin() as connection:
                 connection.execute(jobs.insert().values(**values))
                 _count_duration(connection, values["state"], values.get("training_seconds"))
+                _values_event(connection, values)
         except sa.exc.IntegrityError:
             return False
         return True
@@ -280,7 +319,8 @@ class JobTable:
     # Changing
 
     def _update(self, job_id: str, conditions: list, values: dict) -> JobRecord | None:
-        """UPDATE the job WHERE `conditions`; the new record, or None if nothing matched."""
+        """UPDATE the job WHERE `conditions`; the new record, or None if nothing matched. A
+        write of the state is a `job_state` event, in the same transaction."""
         with self.engine.begin() as connection:
             row = connection.execute(
                 jobs.update()
@@ -288,6 +328,8 @@ class JobTable:
                 .values(**values, **_bump())
                 .returning(*jobs.c)
             ).first()
+            if row is not None and "state" in values:
+                _row_event(connection, row)
         return None if row is None else _record(row)
 
     def transition(
@@ -338,6 +380,8 @@ class JobTable:
                 )
                 .returning(*jobs.c)
             ).first()
+            if row is not None:
+                _row_event(connection, row)
         if row is not None:
             return Claim("claimed", _record(row))
         record = self.get(job_id)
@@ -382,13 +426,16 @@ class JobTable:
         Returns None if the job is no longer `owner`'s (cancelled, or taken over after a lost
         lease), else whether cancellation was asked for.
         """
+        values = _values(fields)
         with self.engine.begin() as connection:
             row = connection.execute(
                 jobs.update()
                 .where(jobs.c.id == validate_id(job_id), *_run_by(owner))
-                .values(**_values(fields), heartbeat_at=time.time(), **_bump())
-                .returning(jobs.c.cancel_requested)
+                .values(**values, heartbeat_at=time.time(), **_bump())
+                .returning(jobs.c.cancel_requested, *EVENT_COLUMNS)
             ).first()
+            if row is not None and "state" in values:
+                _row_event(connection, row)
         return None if row is None else bool(row.cancel_requested)
 
     def finish(self, job_id: str, owner: str, state: str, **fields: object) -> JobRecord | None:
@@ -413,6 +460,7 @@ class JobTable:
             ).first()
             if row is not None:
                 _count_duration(connection, row.state, row.training_seconds)
+                _row_event(connection, row)
         return None if row is None else _record(row)
 
     def release(self, job_id: str, owner: str) -> JobRecord | None:

@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from foundation.events import EventType
 from foundation.limits import DEFAULT_PAGE_SIZE
 from foundation.states import JobState
+from model_store.batches import unfinished_batches
 from model_store.canonical import hashed_snapshot_json
 from model_store.deletion import create_unshared, delete_unless_held, locked_transaction
 from model_store.errors import (
@@ -28,12 +30,13 @@ from model_store.errors import (
     ObjectStoreUnreachable,
     StoreError,
 )
+from model_store.events import record_event
 from model_store.ids import new_model_id, validate_id
 from model_store.objects import ObjectStore
 from model_store.pages import Page, make_page, page_query
 from model_store.records import ModelRecord, Promotion
 from model_store.snapshots import validate_snapshot, verify_snapshot_bytes, with_defaults
-from model_store.tables import jobs, models, promotions
+from model_store.tables import batch_predictions, jobs, models, promotions
 from model_store.times import iso, now_us
 
 if TYPE_CHECKING:
@@ -151,6 +154,13 @@ class ModelTable:
         try:
             with self.engine.begin() as connection:
                 connection.execute(models.insert().values(**values))
+                record_event(
+                    connection,
+                    EventType.MODEL_CREATED,
+                    model_id=model_id,
+                    dataset_id=values["dataset_id"],
+                    job_id=job_id,
+                )
         except sa.exc.IntegrityError:  # another writer took the id meanwhile
             existing = self._existing(model_id, None if imported else job_id)
             if existing is not None:
@@ -261,11 +271,18 @@ class ModelTable:
 
     def delete(self, model_id: str) -> None:
         """Delete the model's row and then its snapshot; NotFound if absent, InUse naming the
-        aliases that name it now and the queued or running jobs that start from it or will
-        save it. Promotions that named it before stay in the history, with its id."""
+        aliases that name it now, the queued or running jobs that start from it or will save it
+        and the queued or running batch predictions it scores. Promotions that named it before
+        stay in the history, with its id."""
         validate_id(model_id)
-        holders = {"aliases": aliases_naming(model_id), "jobs": jobs_needing(model_id)}
-        delete_unless_held(self.engine, self.objects, "model", models, model_id, holders)
+        holders = {
+            "aliases": aliases_naming(model_id),
+            "jobs": jobs_needing(model_id),
+            "batch_predictions": unfinished_batches(batch_predictions.c.model_id, model_id),
+        }
+        delete_unless_held(
+            self.engine, self.objects, "model", models, model_id, holders, EventType.MODEL_DELETED
+        )
 
     def aliases_of(self, model_id: str) -> list[str]:
         """The aliases whose newest promotion names `model_id` (those that serve it now)."""
@@ -297,6 +314,14 @@ class ModelTable:
                 promotions.insert().values(
                     alias=alias, model_id=model_id, promoted_us=now_us(), promoted_by=promoted_by
                 )
+            )
+            record_event(
+                connection,
+                EventType.ALIAS_CHANGED,
+                alias=alias,
+                model_id=model_id,
+                split=None,
+                changed_by=promoted_by,
             )
 
     def latest_id(self, alias: str = LATEST) -> str | None:

@@ -16,12 +16,16 @@ Keys are `/`-separated paths of store ids and fixed names; they never come from 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
 
 from model_store.atomic import create_exclusive, remove, write_atomic
 from model_store.errors import NotFound, ObjectStoreUnreachable, StoreError, StoreWriteError
+
+#: Bytes per piece of `ObjectStore.stream`.
+STREAM_PIECE_BYTES = 256 * 1024
 
 
 class ObjectStore(Protocol):
@@ -36,6 +40,10 @@ class ObjectStore(Protocol):
     def get(self, key: str) -> bytes:
         """The object's bytes; NotFound if there is none, ObjectStoreUnreachable if the store
         does not answer, StoreError if it cannot be read."""
+
+    def stream(self, key: str, piece_bytes: int = STREAM_PIECE_BYTES) -> Iterator[bytes]:
+        """The object's bytes in pieces of at most `piece_bytes`, never all at once; errors
+        as `get` (raised by the first `next`)."""
 
     def exists(self, key: str) -> bool:
         """Whether an object has `key`, without reading it; ObjectStoreUnreachable if the store
@@ -81,6 +89,17 @@ class LocalObjects:
             raise NotFound("object", key) from None
         except OSError as error:
             raise StoreError(f"cannot read object {key}: {error.strerror}") from None
+
+    def stream(self, key: str, piece_bytes: int = STREAM_PIECE_BYTES) -> Iterator[bytes]:
+        try:
+            file = open(self.root / key, "rb")  # noqa: SIM115 - closed by the generator
+        except FileNotFoundError:
+            raise NotFound("object", key) from None
+        except OSError as error:
+            raise StoreError(f"cannot read object {key}: {error.strerror}") from None
+        with file:
+            while piece := file.read(piece_bytes):
+                yield piece
 
     def exists(self, key: str) -> bool:
         try:
@@ -153,6 +172,25 @@ class S3Objects:
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
             return response["Body"].read()
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                raise NotFound("object", key) from None
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+            if status >= 500:
+                raise ObjectStoreUnreachable(f"cannot read object {key}: {error}") from None
+            raise StoreError(f"cannot read object {key}: {error}") from None
+        except (S3ConnectionError, HTTPClientError) as error:
+            raise ObjectStoreUnreachable(f"cannot read object {key}: {error}") from None
+        except BotoCoreError as error:
+            raise StoreError(f"cannot read object {key}: {error}") from None
+
+    def stream(self, key: str, piece_bytes: int = STREAM_PIECE_BYTES) -> Iterator[bytes]:
+        from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+        from botocore.exceptions import ConnectionError as S3ConnectionError
+
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+            yield from response["Body"].iter_chunks(piece_bytes)
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 raise NotFound("object", key) from None

@@ -63,8 +63,9 @@ class Promotion:
 @dataclass(frozen=True)
 class JobRecord:
     """A training job (`promote` is true, false or "if_better"; `promotion` is the gate's
-    decision once it succeeded); the lease fields (`worker`, `heartbeat_at`, `cancel_requested`,
-    `version`) are the store's and the workers', not in the API's body."""
+    decision once it succeeded; early stopping's outcome is kept in `progress`); the lease
+    fields (`worker`, `heartbeat_at`, `cancel_requested`, `version`) are the store's and the
+    workers', not in the API's body."""
 
     id: str
     state: JobState
@@ -87,6 +88,16 @@ class JobRecord:
     heartbeat_at: float | None
     cancel_requested: bool
     version: int
+
+    @property
+    def stopped_epoch(self) -> int | None:
+        """The epoch after which early stopping ended training; None if it ran every epoch."""
+        return (self.progress or {}).get("stopped_epoch")
+
+    @property
+    def best_epoch(self) -> int | None:
+        """The epoch whose weights early stopping kept; None without early stopping."""
+        return (self.progress or {}).get("best_epoch")
 
 
 @dataclass(frozen=True)
@@ -118,3 +129,55 @@ class AliasChange:
     def model_id(self) -> str | None:
         """The model it names (a split's first member); None once removed."""
         return self.members[0].model_id if self.members else None
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    """A batch prediction as the API shows it; `confusion` is {true: {predicted: rows}} of the
+    rows done (all zero without genders)."""
+
+    id: str
+    state: JobState
+    model_id: str
+    alias: str | None
+    dataset_id: str | None
+    has_gender: bool
+    rows_total: int
+    rows_done: int
+    chunk_rows: int
+    chunks_total: int
+    chunks_done: int
+    confusion: dict[str, dict[str, int]]
+    error: str | None
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    """One chunk: rows [first_row, first_row + rows) of its batch's input."""
+
+    batch_id: str
+    chunk: int
+    first_row: int
+    rows: int
+    state: str
+    attempts: int
+    owner: str | None
+    heartbeat_at: float | None
+
+
+@dataclass(frozen=True)
+class Event:
+    """One change of the registry: its id (increasing, in commit order), its type (a
+    `foundation.events.EventType`), when it happened and the type's fields (`data`)."""
+
+    id: int
+    type: str
+    at: str
+    data: dict[str, Any]
+
+    def payload(self) -> dict[str, Any]:
+        """The event as `GET /events` sends it: id, type and at, then the type's fields."""
+        return {"id": self.id, "type": self.type, "at": self.at, **self.data}

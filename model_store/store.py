@@ -7,8 +7,9 @@ environment: it is given both locations. Every blob is written before the row th
 
 Its repositories are attributes, called directly: `store.datasets`, `store.models`
 (with their promotions), `store.aliases` (the names promotions give models), `store.jobs`
-(with their leases) and `store.checkpoints`. The store
-itself only does what spans several of them, or none: opening, closing, checking.
+(with their leases), `store.checkpoints`, `store.batches` (batch predictions and their chunks)
+and `store.events` (every change of the registry, in the order it committed). The store itself
+only does what spans several of them, or none: opening, closing, checking.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from model_store.aliases import AliasTable
+from model_store.batches import BatchTable
 from model_store.checkpoints import Checkpoints
 from model_store.database import make_engine, sqlite_url_for
 from model_store.datasets import DatasetTable
 from model_store.errors import StoreWriteError
+from model_store.events import EventTable
 from model_store.jobs import JobTable
 from model_store.models import ModelTable
 from model_store.objects import ObjectStore, open_objects
@@ -45,6 +48,8 @@ class ModelStore:
         self.aliases = AliasTable(self.engine, self.models)
         self.jobs = JobTable(self.engine)
         self.checkpoints = Checkpoints(self.objects)
+        self.batches = BatchTable(self.engine)
+        self.events = EventTable(self.engine)
 
     @classmethod
     def in_directory(cls, root: str | os.PathLike[str]) -> ModelStore:

@@ -1,4 +1,5 @@
-"""The store's SQL tables (SQLAlchemy Core): datasets, models, jobs and the promotion history.
+"""The store's SQL tables (SQLAlchemy Core): datasets, models, jobs, the promotion history and
+the registry's events.
 
 Times are integer microseconds since the epoch (`*_us`): they sort and compare the same way in
 every database, and the records show them as ISO 8601 strings. Blobs (dataset columns,
@@ -114,4 +115,74 @@ promotions = sa.Table(
     # The API key's name that promoted it, or "anonymous"; "job <id>" for a job's own promotion.
     sa.Column("promoted_by", sa.String(255), nullable=False),
     sa.Index("ix_promotions_alias_seq", "alias", "seq"),
+)
+
+# A batch prediction: every row of a dataset or an uploaded file scored by one model, in chunks
+# that the workers score in parallel. The batch's totals change only in the transaction that
+# marks one of its chunks done (`batch_chunks.state`), so each chunk counts once.
+batch_predictions = sa.Table(
+    "batch_predictions",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("created_us", sa.BigInteger, nullable=False),
+    sa.Column("started_us", sa.BigInteger, nullable=True),
+    sa.Column("finished_us", sa.BigInteger, nullable=True),
+    # The one model that scores every row, resolved at submission, and the alias that named it
+    # (null when the request named the model).
+    sa.Column("model_id", ID, nullable=False),
+    sa.Column("alias", sa.String(128), nullable=True),
+    # The rows: a stored dataset's, or (null) an upload kept as one input object per chunk.
+    sa.Column("dataset_id", ID, nullable=True),
+    sa.Column("has_gender", sa.Boolean, nullable=False),
+    sa.Column("rows_total", sa.BigInteger, nullable=False),
+    sa.Column("chunk_rows", sa.Integer, nullable=False),
+    sa.Column("chunks_total", sa.Integer, nullable=False),
+    sa.Column("chunks_done", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rows_done", sa.BigInteger, nullable=False, server_default="0"),
+    # The confusion matrix of the rows done (true gender first, then the predicted one).
+    sa.Column("female_as_female", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("female_as_male", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("male_as_female", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("male_as_male", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Index("ix_batch_predictions_created", "created_us", "id"),
+    sa.Index("ix_batch_predictions_state_created", "state", "created_us", "id"),
+)
+
+# One chunk of a batch: rows [first_row, first_row + rows) of its input, with a lease like a
+# job's (owner, heartbeat_at, attempts) and the time its task was last sent (for the reaper).
+batch_chunks = sa.Table(
+    "batch_chunks",
+    metadata,
+    sa.Column("batch_id", ID, primary_key=True),
+    sa.Column("chunk", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("first_row", sa.BigInteger, nullable=False),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("owner", sa.String(255), nullable=True),
+    sa.Column("heartbeat_at", sa.Float, nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("sent_us", sa.BigInteger, nullable=False),
+    sa.Index("ix_batch_chunks_state", "state", "sent_us"),
+)
+
+#: A 64-bit id on PostgreSQL (a BIGSERIAL); SQLite's rowid (AUTOINCREMENT needs INTEGER).
+EVENT_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+# The registry's changes, one row each, written in the transaction of the change it tells of
+# (`model_store.events.record_event`): ids increase, and commit in id order (writers are
+# serialized), so a reader that has seen id N never later finds a smaller one. `at` is the
+# change's time in microseconds since the epoch (as every `*_us`); `data` is the event's fields
+# as JSON text. AUTOINCREMENT on SQLite: an id is never used twice, even after every older
+# event has been pruned.
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", EVENT_ID, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.BigInteger, nullable=False),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Index("ix_events_at", "at"),
+    sqlite_autoincrement=True,
 )

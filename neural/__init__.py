@@ -8,6 +8,7 @@ on first use, so a process that only serves (the API) never loads the training c
 from typing import Any
 
 from neural.activations import deriv_sigmoid, sigmoid
+from neural.early_stopping import EarlyStopping
 from neural.losses import log_loss, mse_loss
 from neural.network import Network
 from neural.neuron import Neuron
@@ -15,6 +16,7 @@ from neural.standardizer import Standardizer
 from neural.state import TrainingState
 
 __all__ = [
+    "EarlyStopping",
     "Network",
     "Neuron",
     "Standardizer",

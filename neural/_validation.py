@@ -59,6 +59,16 @@ def positive_float(value: object, name: str) -> float:
     return number
 
 
+def non_negative_float(value: object, name: str) -> float:
+    """`value` as a finite float >= 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    number = float(value)
+    if not np.isfinite(number) or number < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return number
+
+
 def layer_sizes(value: object) -> tuple[int, ...]:
     """Layer sizes as a tuple of at least two positive ints (inputs, ..., outputs)."""
     try:

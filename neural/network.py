@@ -69,12 +69,12 @@ class Network:
             n = self.n_inputs
             raise ValueError(f"x must have shape ({n},) or (n, {n}), got {a.shape}")
         if a.ndim == 1:
-            return forward_columns(self.weights, self.biases, a[:, None])[-1][:, 0]
+            return forward_columns(self.weights, self.biases, a[:, None], by_sample=True)[-1][:, 0]
         outputs = np.empty((a.shape[0], self.n_outputs))
         for start in range(0, a.shape[0], FEEDFORWARD_CHUNK):
             chunk = a[start : start + FEEDFORWARD_CHUNK].T
             outputs[start : start + FEEDFORWARD_CHUNK] = forward_columns(
-                self.weights, self.biases, chunk
+                self.weights, self.biases, chunk, by_sample=True
             )[-1].T
         return outputs
 
@@ -90,7 +90,7 @@ class Network:
         if a.ndim != 2 or a.shape[1] != self.n_inputs:
             raise ValueError(f"X must have shape (n, {self.n_inputs}), got {a.shape}")
         sums: list[np.ndarray] = []
-        activations = forward_columns(self.weights, self.biases, a.T, sums=sums)
+        activations = forward_columns(self.weights, self.biases, a.T, sums=sums, by_sample=True)
         return [(z.T.copy(), act.T.copy()) for z, act in zip(sums, activations[1:], strict=True)]
 
     def backprop(
@@ -155,22 +155,46 @@ def forward_columns(
     a: np.ndarray,
     buffers: Sequence[np.ndarray] | None = None,
     sums: list[np.ndarray] | None = None,
+    by_sample: bool = False,
 ) -> list[np.ndarray]:
     """Every layer's activations, a column per sample: (n_in, n) -> [a, (n_1, n), ..., (n_out, n)].
 
     Samples as columns keep the bias broadcast along the long axis, which numpy does far faster than
     along a short last axis. `buffers` (one (n_l, n) float64 array per layer) avoids allocations.
     If `sums` is a list, each layer's weighted sums z (before the sigmoid) are appended to it.
+    With `by_sample`, each sample's outputs are the same bits whatever other samples share the
+    batch (`sample_sums`): what prediction needs; training keeps BLAS's matrix product.
     """
     activations = [a]
     for layer, (w, b) in enumerate(zip(weights, biases, strict=True)):
-        z = w @ a if buffers is None else np.matmul(w, a, out=buffers[layer])
+        if by_sample:
+            z = sample_sums(w, a)
+        else:
+            z = w @ a if buffers is None else np.matmul(w, a, out=buffers[layer])
         z += b[:, None]
         if sums is not None:
             sums.append(z.copy())
         a = sigmoid_inplace(z)
         activations.append(a)
     return activations
+
+
+def sample_sums(w: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """`w @ a` for w (n_out, n_in) and a column per sample a (n_in, n), each sample's sums added
+    input by input in the same order whatever n is.
+
+    BLAS picks its kernels by the matrix's shape (vector lanes, fused multiply-adds, the columns
+    left over after the last full lane), so a sample's `w @ a` may differ in its last bit with
+    the number of samples beside it: the same person would get another probability in another
+    request. Elementwise products and sums are each rounded once, the same for every column.
+    """
+    z = w[:, :1] * a[:1]
+    if w.shape[1] > 1:
+        term = np.empty_like(z)
+        for k in range(1, w.shape[1]):
+            np.multiply(w[:, k : k + 1], a[k : k + 1], out=term)
+            z += term
+    return z
 
 
 def _parameters(

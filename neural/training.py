@@ -11,6 +11,7 @@ from numpy.typing import ArrayLike
 
 from neural import _compiled
 from neural import _validation as check
+from neural.early_stopping import EarlyStopping
 from neural.losses import check_loss_name, loss_sum
 from neural.network import FEEDFORWARD_CHUNK, Network, forward_columns
 from neural.state import TrainingState
@@ -40,6 +41,8 @@ def train_sgd(
     on_epoch: EpochCallback | None = None,
     state: TrainingState | Mapping[str, Any] | None = None,
     backend: str | None = None,
+    early_stopping: EarlyStopping | None = None,
+    validation: tuple[ArrayLike, ArrayLike] | None = None,
 ) -> TrainingState:
     """Train `network` in place by SGD until `epochs` epochs in total are done; return the state.
 
@@ -54,6 +57,13 @@ def train_sgd(
     network's, its RNG state is restored (into `rng` if given, so a caller holding `rng` can
     checkpoint from `on_epoch` with `TrainingState.capture`) and its loss history is continued.
     `backend` is "numba" (compiled, the default when numba is installed) or "numpy" (the reference).
+
+    With `early_stopping` (an `EarlyStopping`), the loss on the `validation` rows (X_val, y_val)
+    is taken after each epoch, before `on_epoch`, and training stops once it has not improved for
+    `early_stopping.patience` epochs. When training ends by itself (epochs done, or stopped
+    early) the network gets the best epoch's weights back; when `on_epoch` stops it, the
+    network keeps the last epoch's, so the caller can checkpoint them with the early-stopping
+    state (`to_dict()`) and continue later with both.
     """
     check_loss_name(loss)
     epochs = check.integer(epochs, "epochs", 0)
@@ -71,6 +81,7 @@ def train_sgd(
 
     rng, done, history = _start(network, epochs, rng, state)
     training_loss = _loss_evaluator(network, X, Y, loss)
+    validation_loss = _validation_evaluator(network, loss, early_stopping, validation)
     if backend == "numba":
         compiled = _compiled.CompiledEpochs(
             network, X, Y, batch_size, learning_rate, loss == "log_loss", training_loss
@@ -82,18 +93,24 @@ def train_sgd(
 
     n = X.shape[0]
     in_order = np.arange(n, dtype=np.int64)
+    stopped_by_caller = False
     try:
-        while done < epochs:
+        while done < epochs and not (early_stopping is not None and early_stopping.stopped):
             current = run_epoch(rng.permutation(n) if shuffle else in_order)
             done += 1
             if not math.isfinite(current):
                 raise ValueError(f"training diverged at epoch {done}: the loss is {current}")
             history.append(current)
+            if early_stopping is not None and validation_loss is not None:
+                early_stopping.update(done, validation_loss(), network)
             if on_epoch is not None and on_epoch(done, current):
+                stopped_by_caller = True
                 break
     finally:
         if finish is not None:
             finish()
+    if early_stopping is not None and not stopped_by_caller:
+        early_stopping.restore(network)
     return TrainingState.capture(network, rng, done, history)
 
 
@@ -145,6 +162,22 @@ def _start(
     else:
         rng.bit_generator.state = state.make_rng().bit_generator.state
     return rng, state.epochs_done, list(state.loss_history)
+
+
+def _validation_evaluator(
+    network: Network,
+    loss: str,
+    early_stopping: EarlyStopping | None,
+    validation: tuple[ArrayLike, ArrayLike] | None,
+) -> Callable[[], float] | None:
+    """The loss over the validation rows that early stopping watches; None without it."""
+    if early_stopping is None:
+        return None
+    if validation is None or len(validation[0]) == 0:
+        raise ValueError("early stopping needs validation rows, and there are none")
+    X_val = check.samples(validation[0], network.n_inputs, "X_val")
+    Y_val = check.targets(validation[1], X_val.shape[0], network.n_outputs, "y_val")
+    return _loss_evaluator(network, X_val, Y_val, loss)
 
 
 def _loss_evaluator(

@@ -12,6 +12,7 @@ response with an error status raises
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,9 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 #: Seconds without a byte from an event stream before giving up (the server sends a heartbeat
 #: comment every 15 s).
 EVENTS_READ_TIMEOUT = 60.0
+#: Seconds between two tries to open `GET /events` again after its connection broke (as the
+#: stream's `retry:` asks).
+EVENTS_RETRY_SECONDS = 2.0
 
 
 class ApiError(Exception):
@@ -237,14 +241,59 @@ class Client:
                 if event == "end":
                     return
 
-    def _event_stream(self, path: str) -> Iterator[tuple[str, dict]]:
+    def registry_events(
+        self, types: Sequence[str] | None = None, last_event_id: int | None = None
+    ) -> Iterator[dict]:
+        """Follow `GET /events`: yield the data of each registry event (`{"id", "type", "at",
+        ...}`), and `{"type": "reset", "oldest_id": ...}` when the events after the resume
+        point were pruned. `types`: only these; `last_event_id`: resume after it (0: from the
+        oldest kept; None: from now on).
+
+        A `reconnect`, or a stream that breaks (the API restarted), opens the stream again
+        after the last event received (`Last-Event-ID`), so no event is missed or repeated;
+        ServiceUnreachable if the first stream cannot be opened, or once none could be for
+        `EVENTS_READ_TIMEOUT` seconds.
+        """
+        position = last_event_id
+        params = {"types": ",".join(types)} if types else {}
+        connected, failing_since = False, None
+        while True:
+            headers = {} if position is None else {"Last-Event-ID": str(position)}
+            try:
+                for event, data in self._event_stream("/events", params=params, headers=headers):
+                    connected, failing_since = True, None
+                    if event == "reconnect":
+                        position = data.get("last_event_id", position)
+                        break
+                    if event == "reset":
+                        yield {"type": "reset", **data}
+                        continue
+                    position = data["id"]
+                    yield data
+                continue  # `reconnect`, or the server ended the stream: open a new one
+            except (ServiceUnreachable, requests.RequestException) as exc:
+                connected = connected or not isinstance(exc, ServiceUnreachable)  # broke midway
+                now = time.monotonic()
+                failing_since = failing_since or now
+                if not connected or now - failing_since >= EVENTS_READ_TIMEOUT:
+                    if isinstance(exc, ServiceUnreachable):
+                        raise
+                    raise ServiceUnreachable(self.base_url, str(exc)) from exc
+            time.sleep(EVENTS_RETRY_SECONDS)
+
+    def _event_stream(self, path: str, **kwargs: Any) -> Iterator[tuple[str, dict]]:
         """(event, decoded data) of each Server-Sent Event of `path`, until the stream closes."""
         try:
             response = self.session.get(
-                self.base_url + path, stream=True, timeout=(self.timeout, EVENTS_READ_TIMEOUT)
+                self.base_url + path,
+                stream=True,
+                timeout=(self.timeout, EVENTS_READ_TIMEOUT),
+                **kwargs,
             )
         except requests.ConnectionError as exc:
             raise ServiceUnreachable(self.base_url, _connection_reason(exc)) from exc
+        except requests.Timeout as exc:
+            raise ServiceUnreachable(self.base_url, f"no answer within {self.timeout} s") from exc
         with response:
             if response.status_code >= 400:
                 raise _api_error(response)
@@ -326,6 +375,43 @@ class Client:
         if alias:
             body["alias"] = alias
         return self.request("POST", "/predict", json=body)
+
+    # -- batch predictions -------------------------------------------------------------------------
+
+    def submit_batch_file(
+        self,
+        path: str | Path,
+        model_id: str | None = None,
+        alias: str | None = None,
+        chunk_rows: int | None = None,
+    ) -> dict:
+        """`POST /batch-predictions` with a CSV/TSV file, streamed from disk (never read whole);
+        answers `{"batch_prediction_id", "status_url", "result_url", "model_id", "rows_total"}`."""
+        path = Path(path)
+        options = {"model_id": model_id, "alias": alias, "chunk_rows": chunk_rows}
+        params = {name: value for name, value in options.items() if value is not None}
+        with path.open("rb") as file:
+            return self.request(
+                "POST",
+                "/batch-predictions",
+                data=file,
+                params=params,
+                headers={"Content-Type": content_type_for(path)},
+            )
+
+    def get_batch(self, batch_id: str) -> dict:
+        """`GET /batch-predictions/{id}`: state, rows done and total, model, figures."""
+        return self.request("GET", f"/batch-predictions/{_segment(batch_id)}")
+
+    def cancel_batch(self, batch_id: str) -> dict:
+        """`POST /batch-predictions/{id}/cancel`."""
+        return self.request("POST", f"/batch-predictions/{_segment(batch_id)}/cancel")
+
+    def batch_result(self, batch_id: str, piece_bytes: int = 65536) -> Iterator[bytes]:
+        """`GET /batch-predictions/{id}/result`: the CSV, a piece at a time as it arrives."""
+        path = f"/batch-predictions/{_segment(batch_id)}/result"
+        with self.send("GET", path, stream=True) as response:
+            yield from response.iter_content(piece_bytes)
 
 
 def _segment(value: str) -> str:

@@ -1,4 +1,4 @@
-"""The client half of the `nnservice` command: train, watch, predict, models, jobs, promote, rm-...
+"""The client half of the `nnservice` command: train, watch, predict, models, jobs, events, rm-...
 
 Each command talks to a running service over HTTP through `nnservice.client.Client`. They share
 three options: `--url` (`NNSERVICE_URL`), `--api-key` (`NNSERVICE_API_KEY`, sent as a bearer token)
@@ -11,6 +11,7 @@ errors exit 2. `register(group)` adds the commands to the `nnservice` group defi
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import json
@@ -33,6 +34,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from foundation.events import EVENT_TYPES
 from foundation.limits import DEFAULT_MAX_PREDICT_ROWS, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from foundation.promotion import IF_BETTER
 from foundation.states import STATES, JobState
@@ -269,8 +271,13 @@ def _progress_lines(session: Session, events: Iterable[tuple[str, dict]]) -> Non
 
 
 def _epoch(data: dict) -> int:
-    """The event's epoch; all of them once the job has succeeded."""
-    if data.get("state") == JobState.SUCCEEDED and data.get("epochs"):
+    """The event's epoch; all of them once the job has succeeded, unless early stopping ended
+    it sooner."""
+    if (
+        data.get("state") == JobState.SUCCEEDED
+        and data.get("epochs")
+        and not data.get("stopped_epoch")
+    ):
         return data["epochs"]
     return data.get("epoch") or 0
 
@@ -289,6 +296,11 @@ def _finish_watch(session: Session, job: dict) -> None:
         add_plain_row(table, "train accuracy", _num(metrics.get("train_accuracy")))
         add_plain_row(table, "validation accuracy", _num(metrics.get("validation_accuracy")))
         add_plain_row(table, "final loss", _num((job.get("progress") or {}).get("loss"), 6))
+        if job.get("best_epoch") is not None:
+            stopped = job.get("stopped_epoch")
+            ran = f"stopped after epoch {stopped}" if stopped else "ran every epoch"
+            add_plain_row(table, "early stopping", ran)
+            add_plain_row(table, "kept epoch", job["best_epoch"])
         promotion = job.get("promotion")
         if promotion:
             add_plain_row(table, "promoted", _promotion_text(promotion))
@@ -639,6 +651,34 @@ def rm_job(session: Session, job_id: str) -> None:
     _deleted(session, "job", job_id)
 
 
+@click.command()
+@click.option(
+    "--types",
+    metavar="TYPE,...",
+    help=f"Only these kinds of events, comma-separated: {', '.join(EVENT_TYPES)}.",
+)
+@click.option(
+    "--last-event-id",
+    type=click.IntRange(min=0),
+    help="Resume after this event id (0: from the oldest kept event) [default: from now on].",
+)
+@click.option("--count", type=click.IntRange(min=1), help="Stop after this many events.")
+@api_command
+def events(session: Session, types: str | None, last_event_id: int | None, count: int | None):
+    """Print the registry's events as they happen, one JSON object a line: models and datasets
+    created or deleted, alias changes, job states (GET /events; Ctrl-C stops)."""
+    kinds = [name.strip() for name in types.split(",")] if types else None
+    stream = session.client.registry_events(kinds, last_event_id)
+    with contextlib.closing(stream):  # a stream left early is closed, not left to linger
+        try:
+            for printed, event in enumerate(stream, start=1):
+                click.echo(json.dumps(event))
+                if count is not None and printed >= count:
+                    return
+        except KeyboardInterrupt:
+            return
+
+
 def _deleted(session: Session, kind: str, item_id: str) -> None:
     """Say what was deleted (`--json`: {"deleted": kind, "id": id})."""
     if session.as_json:
@@ -659,6 +699,7 @@ CLIENT_COMMANDS: tuple[click.Command, ...] = (
     rm_model,
     rm_dataset,
     rm_job,
+    events,
 )
 
 

@@ -9,7 +9,10 @@ sleeps and locks (Flask, Celery's publishing through kombu and redis-py, prometh
 to other connections. Slow clients are cut off: request headers must arrive within
 `KEEPALIVE_SECONDS` (gunicorn's gevent worker reads them under that timeout), a request body
 within `service.body_limit.BODY_TIMEOUT_SECONDS`. docs/performance.md ("Slow clients") has the
-measurements behind the choice.
+measurements behind the choice. The worker class is gunicorn's gevent worker with one change
+(`nnservice.gunicorn_worker.ApiWorker`): the requests gunicorn refuses itself (a malformed request
+line or header, a request line or headers over its limits, headers that do not arrive in time)
+are answered in the API's JSON error shape, not with gunicorn's HTML page.
 
 Under saturation every connection gets its turn: after each answer the connection's greenlet
 waits until the event loop has polled the other sockets (`gevent.idle()` in gunicorn's
@@ -46,6 +49,9 @@ from nnservice.gunicorn_logging import JsonLogger
 
 #: The WSGI callable gunicorn serves (`app = create_app()`).
 WSGI_APP = "service.wsgi:app"
+#: gunicorn's gevent worker, answering the requests gunicorn refuses itself in the API's error
+#: shape (`nnservice.gunicorn_worker`).
+WORKER_CLASS = "nnservice.gunicorn_worker.ApiWorker"
 #: SIGTERM: stop accepting, finish in-flight requests for up to this long, then exit.
 GRACEFUL_TIMEOUT_SECONDS = 30
 #: A worker whose event loop is silent for this long is killed and replaced.
@@ -53,8 +59,10 @@ WORKER_TIMEOUT_SECONDS = 60
 #: Idle keep-alive connections close after this long, and a request's headers must arrive
 #: within it (the gevent worker reads them under this timeout).
 KEEPALIVE_SECONDS = 5
-#: Open connections per worker process (greenlets); more wait in the listen queue.
-WORKER_CONNECTIONS = 1000
+#: Open connections per worker process (greenlets); more wait in the listen queue. Room for
+#: 1,000 open event streams on one process and the requests beside them
+#: (bench/bench_registry_events.py).
+WORKER_CONNECTIONS = 2000
 
 
 def options(settings: Settings, host: str, port: int) -> dict[str, Any]:
@@ -62,7 +70,7 @@ def options(settings: Settings, host: str, port: int) -> dict[str, Any]:
     return {
         "bind": f"{host}:{port}",
         "workers": max(1, settings.api_workers),
-        "worker_class": "gevent",
+        "worker_class": WORKER_CLASS,
         "preload_app": False,  # each worker loads its own app and model (module docstring)
         "worker_connections": WORKER_CONNECTIONS,
         "graceful_timeout": GRACEFUL_TIMEOUT_SECONDS,

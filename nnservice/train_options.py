@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from foundation.hyperparameters import HYPERPARAMETERS, Hyperparameter
+from foundation.hyperparameters import BY_NAME, HYPERPARAMETERS, Hyperparameter, broken_rules
 
 
 def parse_layer_sizes(values: Sequence[str]) -> list[int]:
@@ -108,9 +108,14 @@ def hyperparameter_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def given_hyperparameters(options: Mapping[str, Any]) -> dict[str, Any]:
-    """The hyperparameters among a command's options that the user gave (by name)."""
-    return {
+    """The hyperparameters among a command's options that the user gave (by name); a usage
+    error naming the option if they break a rule across hyperparameters (as the API would)."""
+    given = {
         each.name: options[each.name]
         for each in HYPERPARAMETERS
         if options.get(each.name) not in (None, [], ())
     }
+    for name, messages in broken_rules(given).items():
+        hint = f"'--{BY_NAME[name].option_name}'"
+        raise click.BadParameter(" ".join(messages), param_hint=hint)
+    return given

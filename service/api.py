@@ -21,6 +21,8 @@ from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
 
+from foundation.errors import error_body
+
 abort = flask_smorest.abort
 
 
@@ -40,11 +42,6 @@ def abort_unknown_reference(field: str, kind: str, value: str, hint: str = "") -
     abort(
         404, message=f"{kind} {value!r} not found", errors={field: [f"No {kind} {value!r}.{hint}"]}
     )
-
-
-def error_body(code: int, status: str, message: str, errors: dict | None = None) -> dict:
-    """Build the common error payload."""
-    return {"code": code, "status": status, "message": message, "errors": errors or {}}
 
 
 def _flatten_locations(messages: Any) -> Any:
@@ -160,20 +157,13 @@ def invalid_json_errors(error: ValueError) -> dict:
     return {"body": [str(error)]}
 
 
-#: Where the WSGI environ holds a request's body once `service.body_limit` has read it whole:
-#: the bytes themselves, which `request_json` takes as they are (no stream around them).
-ENVIRON_BODY = "nnservice.body"
-
-
 def request_json(req: Request, *, numbers_alike: bool = False) -> Any:
     """The request's JSON body: 415 if it is not JSON, 400 naming the problem (or the duplicate
     key) if it does not parse; `missing` for an empty body. `numbers_alike`: see `loads_json`."""
     if not is_json_request(req):
         message = f"expected Content-Type application/json, got {req.mimetype or 'none'}"
         abort(415, message=message, errors={"Content-Type": [message]})
-    data = req.environ.get(ENVIRON_BODY)
-    if data is None:
-        data = req.get_data(cache=True)
+    data = req.get_data(cache=True)
     if not data:
         return core.missing
     try:

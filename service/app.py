@@ -27,11 +27,13 @@ from service.job_events import job_follower
 from service.model_cache import ModelCache
 from service.observability import install_observability
 from service.openapi_errors import ErrorResponsesPlugin
+from service.registry_events import event_tail
 from service.schemas.aliases import AliasSetSchema
+from service.schemas.batch_predictions import BatchPredictionRequestSchema
 from service.schemas.datasets import DatasetCreateSchema
 from service.schemas.fields import document_either_or, document_units
 from service.schemas.predict import PREDICTION_COMPONENTS, PredictRequestSchema
-from service.schemas.train import TrainRequestSchema
+from service.schemas.train import TrainRequestSchema, document_hyperparameter_rules
 from worker.celery_config import make_celery
 
 
@@ -62,6 +64,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         celery=make_celery(settings),
         models=ModelCache(store),
         job_follower=job_follower(store),
+        event_tail=event_tail(store),
     )
     install_body_limit(app, settings.max_body_bytes)  # WSGI middleware inside the next one
     install_observability(app, app.extensions[EXTENSION])  # request ids, metrics
@@ -74,6 +77,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     # The request bodies that their views load themselves (datasets: JSON, CSV or TSV).
     api.spec.components.schema("DatasetCreate", schema=DatasetCreateSchema)
     api.spec.components.schema("PredictRequest", schema=PredictRequestSchema)
+    api.spec.components.schema("BatchPredictionRequest", schema=BatchPredictionRequestSchema)
     for component, schema in PREDICTION_COMPONENTS.items():  # the two forms of predictions
         api.spec.components.schema(component, schema=schema)
     for blueprint in BLUEPRINTS:
@@ -81,9 +85,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     schemas = api.spec.components.schemas
     document_either_or(schemas, "PredictRequest", PredictRequestSchema.SHAPES)
     document_either_or(schemas, "TrainRequest", TrainRequestSchema.SHAPES)
+    document_hyperparameter_rules(schemas)
     document_either_or(schemas, "AliasSet", AliasSetSchema.SHAPES)
     not_together = {"not": {"required": list(PredictRequestSchema.AT_MOST_ONE)}}
     schemas["PredictRequest"].setdefault("allOf", []).append(not_together)
+    batch_not_together = {"not": {"required": list(BatchPredictionRequestSchema.AT_MOST_ONE)}}
+    schemas["BatchPredictionRequest"].setdefault("allOf", []).append(batch_not_together)
     document_units(schemas, "PredictRequest", rows="instances", single=True, columns="inputs")
     document_units(schemas, "TrainRequest", rows="rows")
     document_units(schemas, "DatasetCreate", rows="rows")

@@ -1,17 +1,18 @@
-"""Request bodies: the size limit (NNSERVICE_MAX_BODY_BYTES), the time limit for slow clients,
-and their Content-Encoding.
+"""Request bodies: the size limit (NNSERVICE_MAX_BODY_BYTES), the time limit for slow clients, and
+their Content-Encoding.
 
-A request whose Content-Length is over the limit gets 413 before anything is read. Every other
-body is read here, whole, before the app sees it: 413 when a chunked body goes past the limit,
-408 when the next piece of it takes over `BODY_TIMEOUT_SECONDS` to arrive (under gunicorn's
-gevent worker, whose connections are greenlets: a stalled client costs a few kilobytes, never a
-thread, and is cut off). A body sent with `Content-Encoding: gzip` or `deflate` is then decoded
-(`service.content_encoding`), the limit applying to the decoded size too (413, after at most the
-limit's worth of output); a corrupt one is 400 naming the coding, an unknown coding 415 (with
-`Accept-Encoding` naming the ones understood). The app gets the body as if it had come plain,
-with its Content-Length. Flask's MAX_CONTENT_LENGTH would cover the first case only: for a
-chunked body Werkzeug reads at most that many bytes and hands the view the body cut short, so an
-upload over the limit could be stored truncated.
+A request whose Content-Length is over the limit gets 413 before anything is read. Every other body
+is read here, whole, before the app sees it (into memory up to `SPOOL_BYTES`, beyond that into an
+unnamed temporary file, so a large upload is never held in memory by this layer): 413 when a
+chunked body goes past the limit, 408 when the next piece of it takes over `BODY_TIMEOUT_SECONDS`
+to arrive (under gunicorn's gevent worker, whose connections are greenlets: a stalled client costs
+a few kilobytes, never a thread, and is cut off). A body sent with `Content-Encoding: gzip` or
+`deflate` is then decoded (`service.content_encoding`), the limit applying to the decoded size too
+(413, after at most the limit's worth of output); a corrupt one is 400 naming the coding, an
+unknown coding 415 (with `Accept-Encoding` naming the ones understood). The app gets the body as if
+it had come plain, with its Content-Length. Flask's MAX_CONTENT_LENGTH would cover the first case
+only: for a chunked body Werkzeug reads at most that many bytes and hands the view the body cut
+short, so an upload over the limit could be stored truncated.
 
 A refused body is answered by the app, not here (`refuse_bodies`), so that each endpoint answers
 in its own error shape (the protocols' `{"error": ...}` and MLflow's included); the app sees an
@@ -21,12 +22,15 @@ empty body.
 from __future__ import annotations
 
 import io
+import tempfile
 from collections.abc import Callable, Iterable
+from typing import IO
 
 from flask import Flask, request
 from gevent import Timeout, monkey
 
-from service.api import ENVIRON_BODY, abort, error_body, too_large_error
+from foundation.errors import error_body
+from service.api import abort, too_large_error
 from service.content_encoding import (
     SUPPORTED,
     CorruptBody,
@@ -41,6 +45,8 @@ WsgiApp = Callable[[dict, Callable], Iterable[bytes]]
 BODY_TIMEOUT_SECONDS = 10.0
 #: A body is read in pieces of this size, each within the timeout.
 CHUNK_BYTES = 65536
+#: A body larger than this waits for the app in an unnamed temporary file, not in memory.
+SPOOL_BYTES = 1024 * 1024
 #: Where a refused body's error waits for the app (`refuse_bodies`): (error body, headers).
 REFUSED = "nnservice.refused_body"
 #: The answer to a body that was not read to its end closes the connection.
@@ -86,11 +92,13 @@ class BodyLimitedApp:
             message = f"the request body did not arrive within {self.timeout:g} s"
             payload = error_body(408, "Request Timeout", message, {"body": [message]})
             return self._refuse(environ, start_response, payload)
-        if self.limit is not None and len(body) > self.limit:
+        if self.limit is not None and _size(body) > self.limit:
+            body.close()
             return self._refuse(environ, start_response, too_large_error(self.limit))
         if applied:
             try:
-                body = decode(body, applied, self.limit)
+                with body:
+                    body = io.BytesIO(decode(body.read(), applied, self.limit))
             except DecodedTooLarge:
                 return self._refuse(
                     environ, start_response, too_large_error(self.limit, decoded=True)
@@ -101,14 +109,19 @@ class BodyLimitedApp:
         environ.pop("HTTP_CONTENT_ENCODING", None)
         return self._with_body(environ, body, start_response)
 
-    def _with_body(self, environ: dict, body: bytes, start_response: Callable) -> Iterable[bytes]:
-        """The app, given `body` as a plain request body with its Content-Length (and as bytes,
-        for `service.api.request_json`)."""
-        environ["wsgi.input"] = io.BytesIO(body)
-        environ[ENVIRON_BODY] = body
-        environ["CONTENT_LENGTH"] = str(len(body))
+    def _with_body(
+        self, environ: dict, body: IO[bytes], start_response: Callable
+    ) -> Iterable[bytes]:
+        """The app, given `body` (a file read from its start) as a plain request body with its
+        Content-Length; the file is closed once the app has answered (its view has run: no
+        answer here reads the request's body while it streams)."""
+        environ["wsgi.input"] = body
+        environ["CONTENT_LENGTH"] = str(_size(body))
         environ.pop("HTTP_TRANSFER_ENCODING", None)
-        return self.app(environ, start_response)
+        try:
+            return self.app(environ, start_response)
+        finally:
+            body.close()
 
     def _refuse(
         self, environ: dict, start_response: Callable, payload: dict, headers: dict | None = None
@@ -118,14 +131,25 @@ class BodyLimitedApp:
         whose body may not have been read to its end."""
         environ[REFUSED] = (payload, CLOSE if headers is None else headers)
         environ.pop("HTTP_CONTENT_ENCODING", None)
-        return self._with_body(environ, b"", start_response)
+        return self._with_body(environ, io.BytesIO(), start_response)
 
-    def _read(self, stream: io.RawIOBase, size: int | None) -> bytes:
-        """At most `size` bytes (all, if None), `CHUNK_BYTES` at a time; BodyTimeout if a chunk
+    def _read(self, stream: io.RawIOBase, size: int | None) -> IO[bytes]:
+        """At most `size` bytes (all, if None), `CHUNK_BYTES` at a time, in a file positioned at
+        its start: in memory up to `SPOOL_BYTES`, on disk beyond (an unnamed temporary file), so
+        a large upload is never held in memory whole, let alone twice. BodyTimeout if a chunk
         takes longer than the timeout. Only under gevent's monkey-patched sockets can a read be
         interrupted (the API's gunicorn); elsewhere (Flask's test client) no timeout applies."""
         timed = monkey.is_module_patched("socket")
-        parts: list[bytes] = []
+        body = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - returned
+        try:
+            self._copy(stream, size, body, timed)
+        except BaseException:
+            body.close()
+            raise
+        body.seek(0)
+        return body
+
+    def _copy(self, stream: io.RawIOBase, size: int | None, body: IO[bytes], timed: bool) -> None:
         left = size
         while left is None or left > 0:
             want = CHUNK_BYTES if left is None else min(left, CHUNK_BYTES)
@@ -136,10 +160,16 @@ class BodyLimitedApp:
                 part = stream.read(want)
             if not part:
                 break
-            parts.append(part)
+            body.write(part)
             if left is not None:
                 left -= len(part)
-        return b"".join(parts)
+
+
+def _size(body: IO[bytes]) -> int:
+    """The size of a body file positioned at its start."""
+    size = body.seek(0, io.SEEK_END)
+    body.seek(0)
+    return size
 
 
 def refuse_bodies() -> None:

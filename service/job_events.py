@@ -10,7 +10,8 @@ present), a comment line every `HEARTBEAT_SECONDS` (so clients and proxies see a
 connection, and a vanished client is noticed), and ends with one of:
 
 - `end`: the job reached a final state (or its record is gone); the data holds the outcome;
-- `reconnect`: the stream's time limit came first; the client opens a new stream.
+- `reconnect`: the stream's time limit came first, or the API process is stopping
+  (`service.follower.end_streams`); the client opens a new stream.
 
 No Redis, no Celery: the worker writes progress into the record, and this only reads it.
 """
@@ -23,7 +24,7 @@ from collections.abc import Iterator
 
 from foundation.states import TERMINAL_STATES
 from model_store import JobRecord, ModelStore, NotFound, StoreError
-from service.follower import Follower, Subscription
+from service.follower import Follower, Subscription, ending
 
 POLL_SECONDS = 0.2
 HEARTBEAT_SECONDS = 15.0
@@ -33,6 +34,8 @@ RETRY_MILLISECONDS = 2000
 #: never under `nnservice api`, whose gevent worker gives each request a greenlet) holds the
 #: whole process: end such streams well before a typical 60 s worker timeout.
 SINGLE_THREADED_MAX_SECONDS = 25.0
+#: The `reconnect` reason of a stream ended because its API process stops.
+STOPPING = "this API process is stopping; open a new stream to go on"
 
 
 def stream_seconds(configured: float, multithreaded: bool) -> float:
@@ -61,12 +64,14 @@ def progress_payload(record: JobRecord) -> dict:
 
 def end_payload(record: JobRecord) -> dict:
     """The `end` event's data: the last progress plus the outcome (model, metrics, the
-    promotion gate's decision, error)."""
+    promotion gate's decision, early stopping's stopped and best epochs, error)."""
     return {
         **progress_payload(record),
         "model_id": record.model_id,
         "metrics": record.metrics,
         "promotion": record.promotion,
+        "stopped_epoch": record.stopped_epoch,
+        "best_epoch": record.best_epoch,
         "error": record.error,
         "finished_at": record.finished_at,
     }
@@ -144,8 +149,12 @@ def _events(
                     yield format_event("end", end_payload(record), event_id + 1)
                     return
         now = time.monotonic()
-        if now - started >= max_seconds:
-            reason = f"this stream ends after {max_seconds:g} s; open a new one to follow the job"
+        if now - started >= max_seconds or ending():
+            reason = (
+                STOPPING
+                if ending()
+                else f"this stream ends after {max_seconds:g} s; open a new one to follow the job"
+            )
             yield format_event("reconnect", {"job_id": job_id, "reason": reason})
             return
         if now - last_beat >= heartbeat_seconds:

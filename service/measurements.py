@@ -308,18 +308,19 @@ def _checked_columns(columns: list, units: str, errors: _Collector) -> Columns:
 def validate_text_rows(
     weight: list[str],
     height: list[str],
-    gender: list[str],
+    gender: list[str] | None,
     *,
     units: str,
     row_key: Callable[[int], str],
 ) -> Columns:
-    """Validate the columns of a CSV/TSV table (cells as text); errors are keyed by `row_key`."""
+    """Validate the columns of a CSV/TSV table (cells as text); errors are keyed by `row_key`.
+    Without a `gender` column the columns have no label."""
     errors = _Collector(row_key)
     features = np.column_stack(
         [_text_numbers(weight, "weight", errors), _text_numbers(height, "height", errors)]
-    )
+    ).reshape(-1, 2)
     features = _check_measurements(features, units, errors)
-    label = _labels(gender, errors)
+    label = None if gender is None else _labels(gender, errors)
     errors.raise_if_any()
     return Columns(features, label)
 

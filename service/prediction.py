@@ -33,7 +33,7 @@ def _abort_unservable(failure: Unservable) -> NoReturn:
     abort(failure.status, message=failure.message, errors={failure.field: [failure.message]})
 
 
-def _model_or_abort(
+def model_or_abort(
     models: ModelCache, model_id: str | None, alias: str | None, routing_key: str | None
 ) -> TrainedModel:
     """`pick_model`, its failures in the API's common error shape."""
@@ -61,7 +61,7 @@ def predict(
     (`service.explanation`).
     """
     used = None if model_id is not None else alias or LATEST
-    model = _model_or_abort(models, model_id, used, routing_key)
+    model = model_or_abort(models, model_id, used, routing_key)
     values = probabilities(model, X, used)
     if compact:
         columns = {

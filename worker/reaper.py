@@ -1,4 +1,5 @@
-"""The reaper: every worker repairs the store's jobs now and then, so no job stays stuck.
+"""The reaper: every worker repairs the store's jobs (and the chunks of batch predictions) now
+and then, so no job or batch stays stuck.
 
 A thread in each worker's main process (a Celery bootstep, started and stopped with the worker;
 no extra service to run) calls `store.jobs.reap` every `interval` seconds: jobs whose
@@ -11,6 +12,8 @@ While the database is down nobody can renew a lease, so every running job's hear
 the outage. A reaper that could not reach the store therefore gives each owner a full lease after
 it can again before it counts it lost (`worker.outage.OutageGrace`): a job that waited the
 outage out keeps its lease and its attempt.
+
+The same thread prunes the registry's old events every few minutes (`worker.event_retention`).
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from celery import bootsteps
 
 from foundation.settings import Settings
 from model_store import ModelStore, StoreError
-from worker.names import TRAIN_TASK
+from worker.event_retention import EventPruner
+from worker.names import BATCH_CHUNK_TASK, TRAIN_TASK, chunk_task_id
 from worker.outage import OutageGrace
 from worker.training_job import lease_seconds
 
@@ -58,6 +62,26 @@ def reap_once(
     for job_id in repairs.resend:
         celery.send_task(TRAIN_TASK, kwargs={"job_id": job_id}, task_id=job_id)
         log.info("job %s: task sent again", job_id)
+    reap_batches(store, celery, settings, lease + extra, lease)
+    return repairs.resend
+
+
+def reap_batches(
+    store: object, celery: object, settings: Settings, lease: float, resend_after: float
+) -> list[tuple[str, int]]:
+    """Repair the chunks of unfinished batch predictions as `reap_once` repairs jobs: requeue
+    and re-send a chunk whose owner was lost (or fail its batch after NNSERVICE_MAX_ATTEMPTS),
+    re-send one whose message looks lost; returns the (batch id, chunk) re-sent."""
+    repairs = store.batches.reap(lease, settings.max_attempts, resend_after=resend_after)
+    for batch_id in repairs.failed:
+        log.warning("batch prediction %s failed: a chunk lost its worker too often", batch_id)
+    for batch_id, chunk in repairs.resend:
+        celery.send_task(
+            BATCH_CHUNK_TASK,
+            kwargs={"batch_id": batch_id, "chunk": chunk},
+            task_id=chunk_task_id(batch_id, chunk),
+        )
+        log.info("batch prediction %s chunk %s: task sent again", batch_id, chunk)
     return repairs.resend
 
 
@@ -84,10 +108,12 @@ class Reaper(bootsteps.StartStopStep):
         lease = lease_seconds(settings.visibility_timeout)
         interval = max(1.0, lease / 4)
         grace = OutageGrace()
+        pruner = EventPruner(settings.events_retention_seconds)
         failing = False
         while not self.stopped.wait(interval):
             try:
                 reap_once(store, app, settings, grace)
+                pruner.prune_if_due(store)
             except Exception:  # noqa: BLE001 - the store or broker may be down: try again later
                 if not failing:
                     log.warning(

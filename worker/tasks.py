@@ -1,7 +1,8 @@
-"""The Celery task: a thin wrapper that runs one training job by id.
+"""The Celery tasks: thin wrappers that run one training job, or score one chunk of a batch.
 
-Everything the job needs is in its row in the store (written by the API before sending), so the
-message carries only `job_id`. The task id is the job id.
+Everything the work needs is in its rows in the store (written by the API before sending), so a
+message carries only ids: `job_id` (the task id is the job id), or `batch_id` and `chunk`.
+Both acknowledge late: a worker lost mid-task leaves its message to be delivered again.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from celery.exceptions import Reject
 from foundation.settings import Settings
 from model_store import ModelStore
 from worker import shutdown
+from worker.batch_scoring import score_chunk
 from worker.celery_app import app
-from worker.names import TRAIN_TASK
+from worker.names import BATCH_CHUNK_TASK, TRAIN_TASK
 from worker.training_job import TrainingInterrupted, run_training_job
 
 
@@ -35,3 +37,12 @@ def train(job_id: str) -> str:
             return run_training_job(store, job_id, settings, stop_requested=shutdown.requested)
     except TrainingInterrupted:
         raise Reject("worker shutting down; job checkpointed and requeued", requeue=True) from None
+
+
+@app.task(name=BATCH_CHUNK_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def batch_chunk(batch_id: str, chunk: int) -> str:
+    """Score chunk `chunk` of batch `batch_id` (a few seconds at most: no checkpoint needed; a
+    warm shutdown lets it finish rather than leave it to the reaper)."""
+    settings, store = _process_store(os.getpid())
+    with shutdown.job_running():
+        return score_chunk(store, batch_id, chunk, settings)

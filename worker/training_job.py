@@ -233,6 +233,7 @@ class _Run:
         self._build_network()
         self.X_train = self.standardizer.transform(self.split.X_train)
         self.X_val = self.standardizer.transform(self.split.X_val)
+        self.early_stopping = setup.early_stopping(self.hp, self.split)
         state = self._resume_state()
         self.step = "training"
         self._train(state)
@@ -300,6 +301,7 @@ class _Run:
     # Checkpoints
 
     def _checkpoint_data(self, epochs_done: int) -> dict:
+        rule = self.early_stopping
         state = neural.TrainingState.capture(
             self.network, self.generators.shuffle, epochs_done, self.history
         )
@@ -308,6 +310,7 @@ class _Run:
             "job_id": self.job_id,
             "dataset_id": self.record.dataset_id,
             "seed": int(self.hp["seed"]),
+            "early_stopping": None if rule is None else rule.to_dict(),
         }
 
     def _checkpoint(self, epochs_done: int) -> None:
@@ -341,6 +344,7 @@ class _Run:
             return None
         try:
             state = neural.TrainingState.from_dict(data)
+            early_stopping = setup.resumed_early_stopping(self.hp, data.get("early_stopping"))
         except (ValueError, TypeError) as error:
             logger.warning("job %s: ignoring an unusable checkpoint (%s)", self.job_id, error)
             return None
@@ -356,6 +360,7 @@ class _Run:
             return None
         logger.info("job %s: resuming after epoch %d", self.job_id, state.epochs_done)
         self.history = list(state.loss_history)
+        self.early_stopping = early_stopping
         return state
 
     # Training
@@ -412,6 +417,8 @@ class _Run:
             rng=self.generators.shuffle,
             on_epoch=on_epoch,
             state=state,
+            early_stopping=self.early_stopping,
+            validation=(self.X_val, self.split.y_val),
         )
 
     def _progress(self, epoch: int, loss: float | None) -> dict:
@@ -476,12 +483,17 @@ class _Run:
     def _save(self) -> str:
         """Build and save the snapshot, promote it if the gate lets it, record success."""
         self.step = "evaluating the model"
-        metrics = self._metrics()
-        final_loss = self.history[-1] if self.history else self._loss_now()
+        metrics = self._metrics()  # of the weights kept: the best epoch's with early stopping
+        kept = self._kept_epochs()
+        if kept.get("best_epoch"):
+            final_loss = self.history[kept["best_epoch"] - 1]
+        else:
+            final_loss = self.history[-1] if self.history else self._loss_now()
         if self._still_ours():  # LeaseLost if taken over meanwhile
             return self._cancelled()
         self.step = "saving the model"
         built = self._snapshot(metrics, final_loss)
+        built["training"].update(kept)
         snapshot = self._ride_out(lambda: self.store.models.save(built), keep_lease=True)
         self.step = "deciding on promotion"
         promotion = promotion_gate.decide(
@@ -512,11 +524,22 @@ class _Run:
             "finished_at": utc_now_iso(),
             **self._progress(len(self.history), final_loss),
         }
+        result["progress"].update(kept)
         self._ride_out(
             lambda: self.store.jobs.finish(self.job_id, self.owner, JobState.SUCCEEDED, **result)
         )
         _drop_checkpoint(self.store, self.job_id)
         return JobState.SUCCEEDED
+
+    def _kept_epochs(self) -> dict:
+        """With early stopping, `stopped_epoch` (None unless it ended training before the last
+        epoch) and `best_epoch` (the epoch whose weights the model keeps); without, nothing."""
+        rule = self.early_stopping
+        if rule is None:
+            return {}
+        stopped = rule.stopped_epoch
+        early = stopped if stopped is not None and stopped < self.epochs else None
+        return {"stopped_epoch": early, "best_epoch": rule.best_epoch or None}
 
     def _incumbent(self) -> tuple[str, dict, bool] | None:
         """(id, metrics, trained on this job's dataset) of the model the job's alias names now;

@@ -15,15 +15,21 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 import neural
-from foundation.hyperparameters import HYPERPARAMETERS
+from foundation.hyperparameters import DEFAULTS, HYPERPARAMETERS
 from neural.decision import decide
 
 if TYPE_CHECKING:
     from model_store import JobRecord
 
+#: Hyperparameters added after jobs were first stored: a record without them (queued before
+#: they existed, or imported from an older store) means their defaults, which leave training
+#: as it was.
+ADDED_LATER = ("early_stopping_patience", "early_stopping_min_delta")
 #: What a job record's "hyperparameters" must hold (the API fills in the defaults before sending);
-#: only a nullable one (the seed) may be missing: the worker then draws it.
-REQUIRED = tuple(each.name for each in HYPERPARAMETERS if not each.nullable)
+#: only a nullable one (the seed: the worker then draws it) or one added later may be missing.
+REQUIRED = tuple(
+    each.name for each in HYPERPARAMETERS if not each.nullable and each.name not in ADDED_LATER
+)
 
 
 def hyperparameters(record: JobRecord) -> dict:
@@ -32,7 +38,8 @@ def hyperparameters(record: JobRecord) -> dict:
     missing = [name for name in REQUIRED if name not in hp]
     if missing:
         raise ValueError(f"the job's hyperparameters lack {', '.join(missing)}")
-    hp.setdefault("seed", None)
+    for name in ("seed", *ADDED_LATER):
+        hp.setdefault(name, DEFAULTS[name])
     return hp
 
 
@@ -88,6 +95,35 @@ def make_standardizer(kind: str, X_train: np.ndarray) -> neural.Standardizer:
 def layer_sizes(hidden_layers: list[int]) -> tuple[int, ...]:
     """(2 inputs, *hidden, 1 output)."""
     return (2, *(int(width) for width in hidden_layers), 1)
+
+
+def early_stopping(hp: dict, split: Split) -> neural.EarlyStopping | None:
+    """The job's early stopping, fresh; None when `early_stopping_patience` is null.
+    ValueError if the split holds out no rows for it to watch."""
+    patience = hp["early_stopping_patience"]
+    if patience is None:
+        return None
+    if split.X_val.shape[0] == 0:
+        rows = split.X_train.shape[0]
+        raise ValueError(
+            f"early_stopping_patience needs validation rows, and validation_fraction "
+            f"{hp['validation_fraction']} of {rows} rows holds out none"
+        )
+    return neural.EarlyStopping(patience, float(hp["early_stopping_min_delta"]))
+
+
+def resumed_early_stopping(hp: dict, saved: dict | None) -> neural.EarlyStopping | None:
+    """The early stopping a checkpoint `saved` (None: it had none); ValueError unless that
+    matches the job's settings."""
+    patience = hp["early_stopping_patience"]
+    if saved is None or patience is None:
+        if saved is not None or patience is not None:
+            raise ValueError("the checkpoint's early stopping differs from the job's")
+        return None
+    rule = neural.EarlyStopping.from_dict(saved)
+    if (rule.patience, rule.min_delta) != (patience, float(hp["early_stopping_min_delta"])):
+        raise ValueError("the checkpoint's early stopping differs from the job's")
+    return rule
 
 
 def accuracy(probabilities: np.ndarray, y: np.ndarray) -> float | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from service.blueprints import (
     aliases,
+    batch_predictions,
     datasets,
     events,
     health,
@@ -24,6 +25,7 @@ BLUEPRINTS = (
     models.blp,
     aliases.blp,
     predict.blp,
+    batch_predictions.blp,
     health.blp,
     metrics.blp,
     mlflow.blp,

@@ -72,6 +72,22 @@ class JobSchema(ma.Schema):
         metadata={"description": "The promotion gate's decision; null until the job succeeds."},
     )
     attempts = ma.fields.Integer()
+    stopped_epoch = ma.fields.Integer(
+        dump_only=True,
+        allow_none=True,
+        metadata={
+            "description": "The epoch after which early stopping ended the job; null if it "
+            "trained every epoch (or without early stopping)."
+        },
+    )
+    best_epoch = ma.fields.Integer(
+        dump_only=True,
+        allow_none=True,
+        metadata={
+            "description": "With early stopping, the epoch of the lowest validation loss, whose "
+            "weights the model keeps (its metrics are of those); null without."
+        },
+    )
 
 
 class JobDeleteQuerySchema(ma.Schema):

@@ -49,8 +49,32 @@ def hyperparameter_field(definition: hp.Hyperparameter) -> ma.fields.Field:
     return _value_field(definition, allow_none=definition.nullable, metadata=metadata)
 
 
+class _HyperparameterRules(ma.Schema):
+    """Checks the rules across hyperparameters (`foundation.hyperparameters.RULES`)."""
+
+    @ma.validates_schema
+    def _rules(self, data: dict, **_: Any) -> None:
+        broken = hp.broken_rules(data)
+        if broken:
+            raise ma.ValidationError(broken)
+
+
+def document_hyperparameter_rules(components: dict, name: str = "Hyperparameters") -> None:
+    """State each rule across hyperparameters in the OpenAPI component `name`: its `field` left
+    out or null, or its `needs` given above its bound (or left out, if its default is)."""
+    for rule in hp.RULES:
+        above = {"minimum": rule.above, "exclusiveMinimum": True}
+        branches: list[dict[str, Any]] = [
+            {"properties": {rule.field: {"nullable": True, "enum": [None]}}},
+            {"required": [rule.needs], "properties": {rule.needs: above}},
+        ]
+        if hp.DEFAULTS[rule.needs] > rule.above:
+            branches.append({"not": {"required": [rule.needs]}})
+        components[name].setdefault("allOf", []).append({"anyOf": branches})
+
+
 #: Training settings; any left out take their defaults, unknown names are refused.
-HyperparametersSchema = ma.Schema.from_dict(
+HyperparametersSchema = _HyperparameterRules.from_dict(
     {each.name: hyperparameter_field(each) for each in hp.HYPERPARAMETERS},
     name="HyperparametersSchema",
 )

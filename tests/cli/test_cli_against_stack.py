@@ -11,6 +11,7 @@ import re
 import uuid
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner, Result
 
@@ -88,6 +89,31 @@ def test_train_watch_shows_progress_then_the_model_and_its_accuracy(stack, seed_
     assert lines["state"].strip() == "succeeded"
     assert lines["model"].strip() == job["model_id"]
     assert re.search(r"^train accuracy +1\.0000$", result.stdout, re.M), result.stdout
+
+
+def test_train_with_early_stopping_says_where_it_stopped_and_which_epoch_it_kept(
+    stack, tmp_path: Path
+) -> None:
+    rng = np.random.default_rng(2024)
+    people = tmp_path / "people.csv"
+    people.write_text(
+        "weight,height,gender\n"
+        + "".join(f"{rng.normal(135, 12):.1f},{rng.normal(64, 2.5):.1f},F\n" for _ in range(100))
+        + "".join(f"{rng.normal(175, 15):.1f},{rng.normal(70, 3):.1f},M\n" for _ in range(100))
+    )
+    options = ["--epochs", "2000", "--seed", "3", "--validation-fraction", "0.2"]
+    options += ["--early-stopping-patience", "20", "--early-stopping-min-delta", "0.001"]
+    result = run(stack, "train", str(people), *options, "--no-promote", "--watch")
+
+    assert result.exit_code == 0, result.output
+    lines = dict(line.split(None, 1) for line in result.stdout.splitlines() if " " in line)
+    job = stack.get(f"/jobs/{lines['job'].strip()}").json()
+    assert job["state"] == "succeeded" and job["stopped_epoch"] < 2000
+    assert job["best_epoch"] == job["stopped_epoch"] - 20
+    stopped = re.search(r"^early stopping +stopped after epoch (\d+)$", result.stdout, re.M)
+    kept = re.search(r"^kept epoch +(\d+)$", result.stdout, re.M)
+    assert stopped and kept, result.stdout
+    assert (int(stopped[1]), int(kept[1])) == (job["stopped_epoch"], job["best_epoch"])
 
 
 def test_watch_json_prints_the_final_job_record(stack, seed_model: dict) -> None:
@@ -310,3 +336,56 @@ def test_train_promote_if_better_moves_the_named_alias(stack, seed_csv: Path) ->
     assert stack.store.models.latest_id() == before
     refused = run(stack, "train", str(seed_csv), "--promote", "sometimes")
     assert refused.exit_code == 2 and "sometimes" in refused.output
+
+
+def test_batch_predict_writes_every_row_as_predict_answers(
+    stack, seed_model: dict, seed_csv: Path, tmp_path: Path
+) -> None:
+    """`nnservice batch-predict` scores the file on the workers with the model given, shows its
+    progress on stderr and writes the CSV with the true genders; /predict agrees exactly."""
+    model_id = seed_model["model_id"]
+    out = tmp_path / "out.csv"
+    result = run(
+        stack,
+        "batch-predict",
+        str(seed_csv),
+        "--model-id",
+        model_id,
+        "--chunk-rows",
+        "3",
+        "-o",
+        str(out),
+    )
+    assert result.exit_code == 0, result.output
+    assert f"4 rows, model {model_id}" in result.stderr
+    assert "succeeded rows 4/4" in result.stderr and "accuracy 1.0000 on 4 rows" in result.stderr
+    lines = out.read_text().splitlines()
+    assert lines[0] == "weight,height,probability_female,gender,true_gender"
+    people = WALKTHROUGH["upload"]["rows"]
+    predicted = run_json(stack, "predict", str(seed_csv), "--model", model_id)["predictions"]
+    for line, person, answer in zip(lines[1:], people, predicted, strict=True):
+        weight, height, probability, gender, true_gender = line.split(",")
+        assert (float(weight), float(height)) == (person["weight"], person["height"])
+        assert float(probability) == answer["probability_female"]
+        assert (gender, true_gender) == (answer["gender"], person["gender"])
+    to_stdout = run(stack, "batch-predict", str(seed_csv), "--model-id", model_id)
+    assert to_stdout.exit_code == 0, to_stdout.output
+    assert to_stdout.stdout.splitlines() == lines
+
+
+def test_events_prints_the_registry_events_as_json_lines_from_where_asked(
+    stack, seed_model: dict
+) -> None:
+    stored = [event.payload() for event in stack.store.events.after(0, 10_000)]
+    assert len(stored) >= 3
+    result = run(stack, "events", "--last-event-id", str(stored[0]["id"]), "--count", "2")
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line) for line in result.stdout.splitlines()] == stored[1:3]
+
+    kinds = run(stack, "events", "--last-event-id", "0", "--types", "job_state", "--count", "1")
+    assert kinds.exit_code == 0, kinds.output
+    assert json.loads(kinds.stdout)["type"] == "job_state"
+
+    refused = run(stack, "events", "--types", "job_state,model_renamed")
+    assert refused.exit_code == 1
+    assert "types: Unknown event type 'model_renamed'" in refused.stderr

@@ -33,6 +33,7 @@ EVERY_VARIABLE = {
     "NNSERVICE_WORKER_CONCURRENCY": "7",
     "NNSERVICE_API_WORKERS": "3",
     "NNSERVICE_EVENTS_MAX_SECONDS": "30",
+    "NNSERVICE_EVENTS_RETENTION_SECONDS": "3600",
     "NNSERVICE_LOG_LEVEL": "warning",
     "NNSERVICE_METRICS_DIR": "/run/nnservice-metrics",
 }
@@ -55,6 +56,7 @@ EVERY_FIELD = Settings(
     worker_concurrency=7,
     api_workers=3,
     events_max_seconds=30.0,
+    events_retention_seconds=3600.0,
     log_level="WARNING",
     metrics_dir=Path("/run/nnservice-metrics"),
 )

@@ -131,6 +131,15 @@ def test_the_url_comes_from_nnservice_url(cli: click.Group, closed_url: str) -> 
         (["train", "--hidden", "2,two", "{file}"], "'two' is not a whole number"),
         (["train", "--loss", "hinge", "{file}"], "'hinge' is not one of"),
         (["predict", "{file}", "--weight", "128"], "not both"),
+        (
+            ["train", "--early-stopping-patience", "5", "{file}"],
+            "Invalid value for '--early-stopping-patience': Early stopping watches the "
+            "validation loss: it needs validation_fraction above 0.",
+        ),
+        (
+            ["train", "--early-stopping-min-delta", "-1", "{file}"],
+            "-1.0 is not in the range 0.0<=x<=1.0",
+        ),
     ],
 )
 def test_usage_errors_exit_2_before_any_request(

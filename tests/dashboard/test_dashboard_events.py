@@ -87,6 +87,8 @@ def test_a_finished_job_gives_its_progress_then_end_and_the_stream_closes(
                 "model_id": "m-job1",
                 "metrics": {"train_accuracy": 1.0, "validation_accuracy": 0.5},
                 "promotion": None,  # the gate's decision: none recorded for this job
+                "stopped_epoch": None,  # no early stopping
+                "best_epoch": None,
                 "error": None,
                 "finished_at": "2026-11-25T08:00:00.000000Z",
             },

@@ -1,6 +1,7 @@
 """Event streams share one follower per process: 50 streams open on one in-process server
 (werkzeug, a thread per connection) following 5 jobs cost the database one query per poll
-interval, and a change of one job costs one read per stream that follows it.
+interval, and a change of one job costs one read per stream that follows it; 50 `/events`
+streams cost one query per poll interval, a new event none more, and nothing once they close.
 
 Queries are counted for real, on the app's own engine, with SQLAlchemy's event API
 (`before_cursor_execute`); the test waits for the follower's polls, never for a fixed time.
@@ -24,6 +25,7 @@ from foundation.settings import Settings
 from model_store import STATES, ModelStore
 from service import create_app
 from service.context import EXTENSION, Services
+from service.event_tail import POLL_SECONDS as TAIL_POLL_SECONDS
 from service.follower import Follower
 from service.job_events import POLL_SECONDS
 
@@ -71,12 +73,14 @@ def wait_until(condition: Callable[[], bool], what: str) -> None:
 
 
 class Stream:
-    """One `GET /jobs/{id}/events` over a raw socket; `text` is what has arrived so far."""
+    """One `GET /jobs/{id}/events` (or `path`) over a raw socket; `text` is what has arrived so
+    far."""
 
-    def __init__(self, port: int, job_id: str) -> None:
+    def __init__(self, port: int, job_id: str, path: str | None = None) -> None:
         self.job_id = job_id
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        self.sock.sendall(f"GET /jobs/{job_id}/events HTTP/1.1\r\nHost: test\r\n\r\n".encode())
+        path = path or f"/jobs/{job_id}/events"
+        self.sock.sendall(f"GET {path} HTTP/1.1\r\nHost: test\r\n\r\n".encode())
         self.text = ""
 
     def read_ready(self) -> None:
@@ -149,6 +153,59 @@ def test_fifty_streams_cost_one_query_per_interval_and_a_change_one_read_per_fol
         for stream in streams:
             stream.sock.close()
     wait_until(lambda: services.job_follower.followed() == 0, "the streams to leave")
+
+
+def is_events_poll(statement: str) -> bool:
+    """The tail's poll: the events after the newest it has seen."""
+    text = statement.upper()
+    return text.lstrip().startswith("SELECT") and "FROM EVENTS" in text and "EVENTS.ID >" in text
+
+
+def test_fifty_registry_streams_cost_one_query_per_interval_and_a_new_event_none_more(
+    served: tuple[int, ModelStore, Services],
+) -> None:
+    port, store, services = served
+    tail = services.event_tail
+    queries = Queries(services.store.engine)
+    sa.event.listen(services.store.engine, "before_cursor_execute", queries)
+    streams = [Stream(port, "", "/events") for _ in range(STREAMS)]
+    try:
+        wait_until(lambda: tail.followed() == STREAMS, "every stream to follow")
+        wait_until(lambda: tail.newest() is not None, "the tail's first poll")
+
+        # Idle: the streams cost only the tail's polls, one per interval, whatever their number.
+        start, mark = time.monotonic(), queries.mark()
+        wait_until(lambda: len(queries.since(mark)) >= POLLS, f"{POLLS} queries")
+        elapsed = time.monotonic() - start
+        idle = queries.since(mark)
+        assert all(is_events_poll(q) for q in idle), idle
+        assert len(idle) <= elapsed / TAIL_POLL_SECONDS + 1, (len(idle), elapsed)
+
+        # A new event reaches every stream from the tail: still one query per interval.
+        start, mark = time.monotonic(), queries.mark()
+        store.jobs.create({"id": "announced", "hyperparameters": {}})
+        wait_until(lambda: all(s.events("job_state") == 1 for s in streams), "the event")
+        elapsed = time.monotonic() - start
+        during = queries.since(mark)
+        assert all(is_events_poll(q) for q in during), during
+        assert len(during) <= elapsed / TAIL_POLL_SECONDS + 1, (len(during), elapsed)
+        assert all('"job_id":"announced"' in s.text for s in streams)
+    finally:
+        sa.event.remove(services.store.engine, "before_cursor_execute", queries)
+        for stream in streams:
+            stream.sock.close()
+    # A stream notices its client has gone when it next writes: new events tell them all.
+    nudged = [time.monotonic()]
+
+    def left() -> bool:
+        if tail.followed() and time.monotonic() - nudged[-1] > TAIL_POLL_SECONDS:
+            store.jobs.create({"id": f"nudge-{len(nudged)}", "hyperparameters": {}})
+            nudged.append(time.monotonic())
+        return tail.followed() == 0
+
+    wait_until(left, "the streams to leave")
+    # Nobody follows: the tail's poller ends, so nothing is polled any more.
+    wait_until(lambda: not tail.polling(), "the tail to stop")
 
 
 def test_a_follower_polls_once_for_all_keys_and_wakes_only_the_changed_ones() -> None:

@@ -11,6 +11,7 @@ import pytest
 from flask.testing import FlaskClient
 from stores import migrated
 
+from foundation.hyperparameters import HYPERPARAMETERS
 from foundation.settings import Settings
 from service import create_app
 
@@ -37,6 +38,12 @@ def test_the_page_loads_its_modules_and_the_vendored_chart_library(tmp_path: Pat
         response = client.get(path)
         assert response.status_code == 200, path
         response.close()
+
+
+def test_the_training_form_has_a_field_for_every_hyperparameter(tmp_path: Path) -> None:
+    html = make_client(tmp_path).get("/").get_data(as_text=True)
+    fields = re.findall(r'data-hyperparameter="([a-z_]+)"', html)
+    assert sorted(fields) == sorted(each.name for each in HYPERPARAMETERS)
 
 
 def test_with_keys_the_page_and_its_files_are_open_and_ask_for_a_key(tmp_path: Path) -> None:

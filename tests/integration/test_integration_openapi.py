@@ -14,12 +14,17 @@ PATHS = {
     "/jobs",
     "/jobs/{job_id}",
     "/jobs/{job_id}/events",
+    "/events",
     "/jobs/{job_id}/cancel",
     "/models",
     "/models/latest",
     "/models/{model_id}",
     "/models/{model_id}/promote",
     "/predict",
+    "/batch-predictions",
+    "/batch-predictions/{batch_id}",
+    "/batch-predictions/{batch_id}/result",
+    "/batch-predictions/{batch_id}/cancel",
     "/healthz",
     "/readyz",
     "/metrics",
@@ -58,7 +63,11 @@ def test_openapi_document_is_valid_and_complete(stack) -> None:
         for method, operation in operations.items():
             if method == "parameters":
                 continue
-            bodiless = ("/models/{model_id}/promote", "/jobs/{job_id}/cancel")
+            bodiless = (
+                "/models/{model_id}/promote",
+                "/jobs/{job_id}/cancel",
+                "/batch-predictions/{batch_id}/cancel",
+            )
             if method in ("post", "put", "patch") and path not in bodiless:
                 assert "requestBody" in operation, (path, method)
             codes = set(operation["responses"])

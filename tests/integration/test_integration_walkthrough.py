@@ -8,6 +8,8 @@ import time
 
 import pytest
 
+from foundation.hyperparameters import DEFAULTS
+
 from .conftest import SEED_ROWS, WALKTHROUGH
 
 
@@ -28,7 +30,8 @@ def test_seed_walkthrough(stack) -> None:
     assert job["progress"]["epoch"] == job["progress"]["epochs"] == 1000
     assert job["metrics"]["train_accuracy"] == 1.0
     assert job["loss_history"] and job["loss_history"][-1] < job["loss_history"][0]
-    assert job["hyperparameters"] == WALKTHROUGH["train"]["hyperparameters"]
+    # Every hyperparameter the walkthrough sends, and the defaults of those it leaves out.
+    assert job["hyperparameters"] == {**DEFAULTS, **WALKTHROUGH["train"]["hyperparameters"]}
 
     deadline = time.monotonic() + 5  # a promotion reaches every API process within a second
     answer = stack.post("/predict", json=WALKTHROUGH["predict"])

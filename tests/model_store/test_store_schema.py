@@ -18,7 +18,16 @@ from model_store.schema import (
 )
 from model_store.tables import metadata
 
-TABLES = {"datasets", "models", "jobs", "promotions", "job_durations"}
+TABLES = {
+    "datasets",
+    "models",
+    "jobs",
+    "promotions",
+    "job_durations",
+    "batch_predictions",
+    "batch_chunks",
+    "events",
+}
 
 UPGRADER = """
 import sys

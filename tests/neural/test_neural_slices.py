@@ -30,3 +30,19 @@ def test_sliced_training_loss_and_feedforward_match_one_piece(
         assert np.array_equal(a, b)  # the loss is only observed: training is unchanged
     np.testing.assert_allclose(network.feedforward(X), expected, rtol=0, atol=1e-15)
     assert network.feedforward(X[0]).shape == (1,)
+
+
+@pytest.mark.parametrize("layer_sizes", [(2, 2, 1), (2, 8, 4, 1)])
+def test_a_sample_gets_the_same_bits_in_any_batch(layer_sizes: tuple[int, ...]) -> None:
+    """A person's probability does not depend on who else is in the request: every batch size
+    and position gives the very same float (BLAS's matrix product would not: its kernels
+    change with the number of columns)."""
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(64, 2)) * 3
+    for _ in range(50):
+        network = Network(layer_sizes, rng=rng)
+        whole = network.feedforward(X)
+        for start, size in [(0, 1), (0, 3), (1, 4), (5, 5), (2, 9), (7, 17), (0, 63)]:
+            part = network.feedforward(X[start : start + size])
+            assert np.array_equal(part, whole[start : start + size])
+        assert np.array_equal(network.feedforward(X[3]), whole[3])

@@ -127,14 +127,20 @@ def test_closed_reads_protect_every_documented_operation(stack, api_process) -> 
             body = EMILY if method == "post" else None
             if method not in ("get", "head") and path != "/predict":
                 continue  # writes: the other test
-            anonymous = requests.request(method, url, json=body, timeout=30)
+            # Streamed: an event stream (GET /events) answers its status, then never ends.
+            anonymous = requests.request(method, url, json=body, timeout=30, stream=True)
             if "401" in operation["responses"]:
                 protected.append(path)
                 _needs_a_key(anonymous)
-                with_key = requests.request(method, url, json=body, headers=keyed, timeout=30)
-                assert with_key.status_code != 401, (method, path, with_key.text)
+                with requests.request(
+                    method, url, json=body, headers=keyed, timeout=30, stream=True
+                ) as with_key:
+                    assert with_key.status_code != 401, (method, path)
             else:
                 open_.append(path)
                 assert anonymous.status_code != 401, (method, path)
-    assert {"/predict", "/models", "/datasets", "/jobs", "/models/latest"} <= set(protected)
+            anonymous.close()
+    assert {"/predict", "/models", "/datasets", "/jobs", "/models/latest", "/events"} <= set(
+        protected
+    )
     assert {"/healthz", "/readyz"} <= set(open_)

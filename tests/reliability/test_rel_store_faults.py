@@ -4,7 +4,8 @@ Snapshot files are broken on disk behind the API's back (truncated, not JSON, va
 sha256 no longer matches); the API, a real gunicorn process, must never serve them. The failing
 write is a full disk (a tiny tmpfs under the object store) too small for the snapshot a job has
 to write: the job must fail saying so, leaving no partial object and the served model as it was.
-A full disk under the SQLite database (the same tiny tmpfs, filled) is a 507 naming it.
+A full disk under the database (the same tiny tmpfs, filled, under SQLite; a tmpfs under a
+PostgreSQL tablespace) is a 507 naming it.
 """
 
 from __future__ import annotations
@@ -13,12 +14,16 @@ import errno
 import json
 import os
 import subprocess
+import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import requests
+import sqlalchemy as sa
+from stores import DATABASE_VARIABLE
 
 from .conftest import EMILY, SEED_ROWS, SNAPSHOT
 
@@ -184,31 +189,111 @@ def _fill(disk: Path) -> Path:
     return filler
 
 
-def test_a_full_disk_under_the_database_is_507_naming_the_disk(
-    api_process, small_disk: Path, tmp_path: Path
-) -> None:
-    """SQLite on a tiny tmpfs, filled to the last byte: a write answers 507 naming the database
-    and its disk (not "unreachable"), reads keep answering; with room again, writes work."""
-    api = api_process(
-        "api-full-database.log",
-        NNSERVICE_STORE=str(tmp_path / "store"),  # the objects: on another disk
-        NNSERVICE_DATABASE_URL=f"sqlite:///{small_disk}/nnservice.db",
-        NNSERVICE_API_WORKERS="1",
-    )
-    http = requests.Session()
-    filler = _fill(small_disk)
+def _full_database_is_507(api, disk: Path, driver_says: str) -> None:
+    """Fill `disk`, under the database of `api` (one worker process, an empty store): a write
+    answers 507 naming the database and its disk (not "unreachable"), reads keep answering;
+    with room again, writes work."""
+    with requests.Session() as http:  # closed after: the API's stop need not wait for it
+        _writes_on_a_full_disk(api, http, disk, driver_says)
+
+
+def _writes_on_a_full_disk(api, http: requests.Session, disk: Path, driver_says: str) -> None:
+    filler = _fill(disk)
 
     refused = http.post(api.url("/models"), json=SNAPSHOT)
     assert refused.status_code == 507, refused.text
     message = refused.json()["message"]
     assert message.startswith("the store's database cannot write: the disk under it is full")
-    assert "database or disk is full" in message and "unreachable" not in message
+    assert driver_says in message and "unreachable" not in message
     assert list(refused.json()["errors"]) == ["database"]
     assert http.get(api.url("/models")).json() == []  # reads answer; nothing half-written
-    assert "database or disk is full" in api.log_text()
+    assert driver_says in api.log_text()
 
     filler.unlink()
     imported = http.post(api.url("/models"), json=SNAPSHOT)
     assert imported.status_code == 201, imported.text
     promoted = http.post(api.url(f"/models/{imported.json()['id']}/promote"))
     assert promoted.status_code == 200, promoted.text
+
+
+def test_a_full_disk_under_the_database_is_507_naming_the_disk(
+    api_process, small_disk: Path, tmp_path: Path
+) -> None:
+    """SQLite on a tiny tmpfs, filled to the last byte."""
+    api = api_process(
+        "api-full-database.log",
+        NNSERVICE_STORE=str(tmp_path / "store"),  # the objects: on another disk
+        NNSERVICE_DATABASE_URL=f"sqlite:///{small_disk}/nnservice.db",
+        NNSERVICE_API_WORKERS="1",
+    )
+    _full_database_is_507(api, small_disk, "database or disk is full")
+
+
+#: The PostgreSQL tablespace's disk: room for the store's empty tables (about 180 kB).
+POSTGRES_DISK = "2m"
+
+
+@pytest.fixture
+def postgres_on_small_disk() -> Iterator[tuple[str, Path]]:
+    """(URL, disk) of a database on the test PostgreSQL whose tables live on a real 2 MiB
+    filesystem: a tmpfs mounted as root beside the server's data directory, owned by the
+    server's user, made a tablespace and the database's default one. Dropped and unmounted
+    after the test."""
+    server = os.environ.get(DATABASE_VARIABLE)
+    if not server:
+        pytest.skip(
+            f"PostgreSQL: {DATABASE_VARIABLE} is not set (./scripts/test.sh --with-backends)"
+        )
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs under PostgreSQL needs root")
+    admin = sa.create_engine(sa.make_url(server), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            data = Path(connection.execute(sa.text("SHOW data_directory")).scalar_one())
+        if not data.is_dir():
+            pytest.skip(f"the PostgreSQL server is not on this machine (no {data} here)")
+        disk = Path(tempfile.mkdtemp(prefix="nnservice-small-disk-", dir=data.parent))
+        mounted = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={POSTGRES_DISK}", "tmpfs", str(disk)],
+            capture_output=True,
+            text=True,
+        )
+        if mounted.returncode != 0:
+            disk.rmdir()
+            pytest.skip(f"a tmpfs cannot be mounted here: {mounted.stderr.strip()}")
+        try:
+            os.chown(disk, data.stat().st_uid, data.stat().st_gid)
+            name = "t_" + uuid.uuid4().hex[:16]
+            try:
+                with admin.connect() as connection:
+                    connection.execute(sa.text(f"CREATE TABLESPACE {name} LOCATION '{disk}'"))
+                    connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+                    connection.execute(
+                        sa.text(f'ALTER DATABASE "{name}" SET default_tablespace = {name}')
+                    )
+                yield sa.make_url(server).set(database=name).render_as_string(False), disk
+            finally:
+                with admin.connect() as connection:
+                    connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                    connection.execute(sa.text(f"DROP TABLESPACE IF EXISTS {name}"))
+        finally:
+            subprocess.run(["umount", "-l", str(disk)], check=True)
+            disk.rmdir()
+    finally:
+        admin.dispose()
+
+
+def test_a_full_disk_under_postgresql_is_507_naming_the_disk(
+    postgres_on_small_disk: tuple[str, Path], api_process, tmp_path: Path
+) -> None:
+    """PostgreSQL whose tables are on a tiny tmpfs, filled to the last byte: its disk_full
+    (SQLSTATE 53100) is a 507 as SQLite's is. (The database is set up before the API, so that
+    the API stops before the database is dropped.)"""
+    database_url, disk = postgres_on_small_disk
+    api = api_process(
+        "api-full-postgres.log",
+        NNSERVICE_STORE=str(tmp_path / "store"),  # the objects: on another disk
+        NNSERVICE_DATABASE_URL=database_url,
+        NNSERVICE_API_WORKERS="1",
+    )
+    _full_database_is_507(api, disk, "No space left on device")

@@ -24,6 +24,8 @@ def client_for(settings: Settings, **changes: object) -> FlaskClient:
         ("delete", "/jobs/abc", None),
         ("post", "/models", {}),
         ("post", "/models/m-x/promote", None),
+        ("post", "/batch-predictions", {"dataset_id": "ds-x"}),
+        ("post", "/batch-predictions/bp-x/cancel", None),
     ],
 )
 def test_writes_need_a_key(settings: Settings, method: str, path: str, body) -> None:

@@ -136,6 +136,10 @@ def test_csv_upload_errors_name_the_line(client: FlaskClient) -> None:
         ({"seed": -1}, "seed"),
         ({"validation_fraction": 1.0}, "validation_fraction"),
         ({"normalization": "minmax"}, "normalization"),
+        ({"early_stopping_patience": 0}, "early_stopping_patience"),
+        ({"early_stopping_patience": 5}, "early_stopping_patience"),
+        ({"early_stopping_patience": 5, "validation_fraction": 0.0}, "early_stopping_patience"),
+        ({"early_stopping_min_delta": -0.1}, "early_stopping_min_delta"),
     ],
 )
 def test_train_hyperparameters_are_checked(
@@ -145,6 +149,19 @@ def test_train_hyperparameters_are_checked(
     errors = errors_of(client.post("/train", json=body))
     assert list(errors) == ["hyperparameters"]
     assert list(errors["hyperparameters"]) == [field]
+
+
+def test_early_stopping_without_a_validation_split_names_the_rule(
+    client: FlaskClient, store: ModelStore
+) -> None:
+    body = {"rows": SEED_ROWS, "hyperparameters": {"early_stopping_patience": 5}}
+    errors = errors_of(client.post("/train", json=body))
+    assert errors["hyperparameters"] == {
+        "early_stopping_patience": [
+            "Early stopping watches the validation loss: it needs validation_fraction above 0."
+        ]
+    }
+    assert store.jobs.list().items == [] and store.datasets.list().items == []
 
 
 def test_train_within_the_job_budget_only(client: FlaskClient, store: ModelStore) -> None:

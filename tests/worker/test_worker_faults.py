@@ -1,5 +1,6 @@
 """Worker faults for real (issue 4, items 1 and 5): SIGKILL of the pool child running a job, SIGKILL
-of the whole worker, SIGTERM (graceful) and a job that keeps losing its worker.
+of the whole worker, SIGTERM (graceful) and a job that keeps losing its worker; SIGKILL of a job
+with early stopping.
 
 Each job resumes from its last checkpoint and must end with weights bit-identical to an
 uninterrupted run of the same job, with exactly one snapshot.
@@ -7,6 +8,7 @@ uninterrupted run of the same job, with exactly one snapshot.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -32,6 +34,14 @@ HYPERPARAMETERS = {
     "seed": 42,
     "validation_fraction": 0.2,
 }
+#: The same job with early stopping: its validation loss is lowest at an early epoch (before the
+#: first checkpoint) and never falls 1e-4 below that again, so it stops 8,000 epochs later,
+#: before its budget and long after the checkpoint after which the test kills it.
+EARLY_STOPPING = {
+    **HYPERPARAMETERS,
+    "early_stopping_patience": 8000,
+    "early_stopping_min_delta": 1e-4,
+}
 
 
 def _people(n: int = 1000) -> dict:
@@ -45,10 +55,10 @@ def _people(n: int = 1000) -> dict:
     }
 
 
-def _create_job(store: ModelStore) -> str:
+def _create_job(store: ModelStore, hyperparameters: dict = HYPERPARAMETERS) -> str:
     info, _ = store.datasets.save("people", **_people())
     job_id = uuid.uuid4().hex
-    store.jobs.create({"id": job_id, "dataset_id": info.id, "hyperparameters": HYPERPARAMETERS})
+    store.jobs.create({"id": job_id, "dataset_id": info.id, "hyperparameters": hyperparameters})
     return job_id
 
 
@@ -57,15 +67,21 @@ def _parameters(store: ModelStore, model_id: str) -> list[np.ndarray]:
     return [np.array(a) for a in snapshot["weights"] + snapshot["biases"]]
 
 
+def _uninterrupted(directory, hyperparameters: dict) -> tuple[list[np.ndarray], JobRecord]:
+    """The weights and the final record of an uninterrupted run of a job, in this process."""
+    settings = Settings(store_path=directory, checkpoint_seconds=3600.0)
+    upgrade(settings.store_database_url)
+    store = ModelStore.from_settings(settings)
+    job_id = _create_job(store, hyperparameters)
+    assert run_training_job(store, job_id, settings) == "succeeded"
+    record = store.jobs.get(job_id)
+    return _parameters(store, record.model_id), record
+
+
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory: pytest.TempPathFactory) -> list[np.ndarray]:
     """The weights of an uninterrupted run of the job, trained in this process."""
-    settings = Settings(store_path=tmp_path_factory.mktemp("reference"), checkpoint_seconds=3600.0)
-    upgrade(settings.store_database_url)
-    store = ModelStore.from_settings(settings)
-    job_id = _create_job(store)
-    assert run_training_job(store, job_id, settings) == "succeeded"
-    return _parameters(store, store.jobs.get(job_id).model_id)
+    return _uninterrupted(tmp_path_factory.mktemp("reference"), HYPERPARAMETERS)[0]
 
 
 @pytest.fixture
@@ -159,3 +175,31 @@ def test_a_job_that_loses_its_worker_three_times_fails(stack, send) -> None:
     assert "lost 3 times" in record.error
     assert not [m for m in stack.store.models.list().items if m.job_id == job_id]
     assert stack.store.checkpoints.load(job_id) is None
+
+
+def test_sigkill_of_a_job_with_early_stopping_resumes_to_the_same_early_stop(
+    stack, tmp_path
+) -> None:
+    expected_weights, expected = _uninterrupted(tmp_path / "reference", EARLY_STOPPING)
+    assert expected.best_epoch < 200 < expected.stopped_epoch < EARLY_STOPPING["epochs"]
+    info, _ = stack.store.datasets.save("people", **_people())
+    body = {"dataset_id": info.id, "hyperparameters": EARLY_STOPPING, "promote": False}
+    response = stack.post("/train", json=body)
+    assert response.status_code == 202, response.text
+    job_id = response.json()["job_id"]
+    record = _running_after_checkpoint(stack, job_id)
+
+    os.kill(int(record.worker.split(":")[1]), signal.SIGKILL)
+
+    # The resumed worker never saw the best epoch: its weights came from the checkpoint.
+    record = _assert_finished_like_reference(stack, job_id, expected_weights, attempts=2)
+    kept = {"stopped_epoch": expected.stopped_epoch, "best_epoch": expected.best_epoch}
+    assert (record.stopped_epoch, record.best_epoch) == tuple(kept.values())
+    assert record.metrics == expected.metrics and record.loss_history == expected.loss_history
+    job = stack.get(f"/jobs/{job_id}").json()
+    assert {name: job[name] for name in kept} == kept
+    with stack.get(f"/jobs/{job_id}/events", stream=True) as stream:
+        lines = list(stream.iter_lines(decode_unicode=True))
+    after_end = lines[lines.index("event: end") :]
+    end = json.loads(next(line for line in after_end if line.startswith("data: "))[6:])
+    assert {name: end[name] for name in kept} == kept
