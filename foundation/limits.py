@@ -1,5 +1,5 @@
 """Sizes every layer must agree on, defined once: the pages of the listings, the rows of a
-prediction request."""
+prediction request, the points of a picture."""
 
 from __future__ import annotations
 
@@ -15,3 +15,10 @@ DEFAULT_MAX_PREDICT_ROWS = 10_000
 DEFAULT_BATCH_CHUNK_ROWS = 10_000
 #: The largest `chunk_rows` a batch prediction accepts.
 MAX_BATCH_CHUNK_ROWS = 100_000
+#: Points along each axis of `GET /models/{id}/decision-grid` when `steps` is left out, and the
+#: most it accepts (a grid holds steps x steps probabilities).
+DEFAULT_GRID_STEPS = 50
+MAX_GRID_STEPS = 200
+#: Rows `GET /datasets/{id}/rows` answers when `limit` is left out, and the largest `limit`.
+DEFAULT_SAMPLE_ROWS = 2_000
+MAX_SAMPLE_ROWS = 10_000

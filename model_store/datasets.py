@@ -104,6 +104,27 @@ def decode_columns(dataset_id: str, data: bytes) -> np.ndarray:
     return array
 
 
+def view_columns(dataset_id: str, data: bytes) -> np.ndarray:
+    """The (n, 3) array of a blob as a read-only view of its bytes (nothing copied); StoreError
+    if it is not one. What `sample` picks rows from."""
+    stream = io.BytesIO(data)
+    try:
+        version = np.lib.format.read_magic(stream)
+        read_header = {
+            (1, 0): np.lib.format.read_array_header_1_0,
+            (2, 0): np.lib.format.read_array_header_2_0,
+        }.get(version)
+        if read_header is None:
+            raise ValueError(f"unknown .npy format version {version}")
+        shape, fortran_order, dtype = read_header(stream)
+        if len(shape) != 2 or shape[1] != len(COLUMNS) or fortran_order or dtype != np.float64:
+            raise ValueError("not an (n, 3) float64 array in C order")
+        array = np.frombuffer(data, dtype=dtype, count=shape[0] * shape[1], offset=stream.tell())
+    except ValueError as error:
+        raise StoreError(f"dataset {dataset_id!r} is unreadable: {error}") from None
+    return array.reshape(shape)
+
+
 def object_key(dataset_id: str) -> str:
     return f"datasets/{validate_id(dataset_id)}.npy"
 
@@ -216,6 +237,22 @@ class DatasetTable:
             raise StoreError(f"dataset {dataset_id!r} is unreadable: {MISSING}") from None
         array = decode_columns(dataset_id, data)
         return Dataset(info=info, X=np.ascontiguousarray(array[:, :2]), y=array[:, 2].copy())
+
+    def sample(self, dataset_id: str, limit: int) -> Dataset:
+        """At most `limit` of the dataset's rows, evenly spaced over it in their stored order
+        (all of them when it has no more): for drawing it. Only the picked rows are copied out
+        of the blob. NotFound if absent, StoreError if its columns cannot be read."""
+        row = self._row(dataset_id)
+        if row is None:
+            raise NotFound("dataset", dataset_id)
+        try:
+            data = self.objects.get(row.object_key)
+        except NotFound:
+            raise StoreError(f"dataset {dataset_id!r} is unreadable: {MISSING}") from None
+        array = view_columns(dataset_id, data)
+        taken = min(limit, len(array))
+        picked = array[np.arange(taken) * len(array) // max(taken, 1)]
+        return Dataset(info=_record(row), X=picked[:, :2].copy(), y=picked[:, 2].copy())
 
     def check(self, dataset_id: str) -> BlobStatus:
         """Whether the dataset's columns can be read for training, by reading them as `load`

@@ -141,6 +141,14 @@ def to_imperial(features: np.ndarray, units: str) -> np.ndarray:
     return features
 
 
+def from_imperial(features: np.ndarray, units: str) -> np.ndarray:
+    """Convert (n, 2) [weight, height] from lb/in to kg/cm when `units` is metric (the inverse
+    of `to_imperial`); imperial values pass through."""
+    if units == "metric":
+        return features * METRIC_PER_IMPERIAL
+    return features
+
+
 def _clipped_float(value: int | float) -> float:
     try:
         return float(value)

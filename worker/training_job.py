@@ -225,6 +225,7 @@ class _Run:
             lambda: self.store.datasets.load(self.record.dataset_id), keep_lease=True
         )
         self.class_counts = dataset.info.counts
+        self.input_range = setup.input_range(dataset.X)
         self.step = "preparing the data"
         self.generators = setup.Generators.from_seed(int(self.hp["seed"]))
         self.split = setup.split_rows(
@@ -599,5 +600,6 @@ class _Run:
                 "train_accuracy": metrics["train_accuracy"],
                 "validation_accuracy": metrics["validation_accuracy"],
                 "initial_model_id": self.record.initial_model_id,
+                "input_range": self.input_range,
             },
         }

@@ -16,6 +16,7 @@ import numpy as np
 
 import neural
 from foundation.hyperparameters import DEFAULTS, HYPERPARAMETERS
+from foundation.measurements import MEASUREMENTS
 from neural.decision import decide
 
 if TYPE_CHECKING:
@@ -90,6 +91,15 @@ def make_standardizer(kind: str, X_train: np.ndarray) -> neural.Standardizer:
     if kind != "standard":
         raise ValueError(f"normalization: expected 'standard' or 'none', got {kind!r}")
     return neural.Standardizer().fit(X_train)
+
+
+def input_range(X: np.ndarray) -> dict[str, list[float]]:
+    """Each measurement's lowest and highest value in X (n, 2) (lb, in): the part of the plane
+    the data set covers, kept in the snapshot so a picture of the model knows where to look."""
+    return {
+        m.name: [float(X[:, column].min()), float(X[:, column].max())]
+        for column, m in enumerate(MEASUREMENTS)
+    }
 
 
 def layer_sizes(hidden_layers: list[int]) -> tuple[int, ...]:

@@ -1,4 +1,5 @@
-"""POST /datasets (JSON rows, CSV or TSV), GET /datasets, GET/DELETE /datasets/{id}."""
+"""POST /datasets (JSON rows, CSV or TSV), GET /datasets, GET/DELETE /datasets/{id},
+GET /datasets/{id}/rows."""
 
 from __future__ import annotations
 
@@ -8,10 +9,18 @@ from flask import Response, request, url_for
 from flask.views import MethodView
 
 from model_store import DatasetRecord
-from service.api import Blueprint, ErrorSchema, abort, json_request_body, parse_json_body
+from model_store.errors import NotFound, ObjectStoreUnreachable, StoreError
+from service.api import (
+    Blueprint,
+    ErrorSchema,
+    abort,
+    json_request_body,
+    json_response,
+    parse_json_body,
+)
 from service.context import services
 from service.dataset_parsing import CONTENT_TYPES, TableError, parse_table
-from service.measurements import check_both_classes, range_text
+from service.measurements import UNIT_NAMES, check_both_classes, from_imperial, range_text
 from service.paging import page_response
 from service.schemas.datasets import (
     DatasetCreateSchema,
@@ -21,6 +30,7 @@ from service.schemas.datasets import (
     DatasetUploadQuerySchema,
 )
 from service.schemas.paging import PAGE_HEADERS, DatasetListQuerySchema
+from service.schemas.pictures import DatasetRowsQuerySchema, DatasetRowsSchema
 
 blp = Blueprint("datasets", __name__, url_prefix="/datasets", description="Training data.")
 
@@ -132,3 +142,31 @@ class Dataset(MethodView):
         trains on it. Models trained on it keep its id as their lineage and keep serving."""
         services().store.datasets.delete(dataset_id)
         return Response(status=204)
+
+
+@blp.route("/<id:dataset_id>/rows")
+@blp.arguments(DatasetRowsQuerySchema(), location="query")
+@blp.response(200, DatasetRowsSchema)
+@blp.alt_response(409, schema=ErrorSchema, description="Its rows are missing or unreadable.")
+def dataset_rows(query: dict, dataset_id: str):
+    """The dataset's rows as columns (weight, height, gender), at most `limit` of them picked
+    evenly over it: what the dashboard draws its people from."""
+    try:
+        sample = services().store.datasets.sample(dataset_id, query["limit"])
+    except (NotFound, ObjectStoreUnreachable):
+        raise  # 404 and 503 by their own handlers
+    except StoreError as error:
+        abort(409, message=str(error), errors={"dataset_id": [str(error)]})
+    units = query["units"]
+    features = from_imperial(sample.X, units)
+    return json_response(
+        {
+            "dataset_id": sample.info.id,
+            "rows": sample.info.rows,
+            "returned": len(sample.y),
+            "units": dict(UNIT_NAMES[units]),
+            "weight": features[:, 0].tolist(),
+            "height": features[:, 1].tolist(),
+            "gender": ["F" if label == 1.0 else "M" for label in sample.y.tolist()],
+        }
+    )

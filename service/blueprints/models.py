@@ -1,16 +1,21 @@
-"""GET/POST /models, GET /models/latest, GET/DELETE /models/{id}, POST /models/{id}/promote."""
+"""GET/POST /models, GET /models/latest, GET/DELETE /models/{id}, POST /models/{id}/promote,
+GET /models/{id}/decision-grid."""
 
 from __future__ import annotations
 
 from flask import Response, request, url_for
 from flask.views import MethodView
 
-from service.api import Blueprint, ErrorSchema, abort
+from model_store.models import LATEST
+from service.api import Blueprint, ErrorSchema, abort, json_response
 from service.auth import caller_name
 from service.context import services
+from service.decision_grid import GridError, decision_grid
 from service.paging import page_response
+from service.prediction import model_or_abort
 from service.schemas.models import ModelSummarySchema, SnapshotSchema
 from service.schemas.paging import PAGE_HEADERS, ModelListQuerySchema
+from service.schemas.pictures import DecisionGridQuerySchema, DecisionGridSchema
 from service.snapshot_import import import_snapshot
 
 blp = Blueprint("models", __name__, url_prefix="/models", description="Trained models.")
@@ -84,3 +89,27 @@ def promote(model_id: str):
     """Make this model the latest; /predict picks it up without a restart."""
     services().store.models.promote(model_id, caller_name())
     return services().store.models.get(model_id)
+
+
+@blp.route("/<id:model_id>/decision-grid")
+@blp.arguments(DecisionGridQuerySchema(), location="query")
+@blp.response(200, DecisionGridSchema)
+@blp.alt_response(409, schema=ErrorSchema, description="Its file is corrupt, or none is latest.")
+@blp.alt_response(
+    503,
+    schema=ErrorSchema,
+    description="The model is not loaded here and the store is unreachable (named in `errors`).",
+)
+def decision_grid_of(query: dict, model_id: str):
+    """The model's probability of female on a grid of weights and heights (`latest`: the latest
+    model), as /predict would answer each point: what the dashboard draws the decision boundary
+    from. 422 names a parameter out of its bounds, or a lowest value not below the highest."""
+    if model_id == LATEST:
+        model = model_or_abort(services().models, None, LATEST, None)
+    else:
+        model = model_or_abort(services().models, model_id, None, None)
+    try:
+        answer = decision_grid(model, query)
+    except GridError as error:
+        abort(422, message="invalid grid: " + ", ".join(error.errors), errors=error.errors)
+    return json_response(answer)  # up to 40,000 numbers: built directly, not by marshmallow

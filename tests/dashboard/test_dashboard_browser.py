@@ -146,6 +146,9 @@ def test_upload_train_watch_promote_predict_in_a_browser(
         assert browser.find_element(By.ID, "predict-gender").text == "Female"
         assert "probability female" in browser.find_element(By.ID, "predict-probability").text
 
+        # Emily is marked on this model's picture (test_dashboard_picture.py draws more).
+        canvas = browser.find_element(By.ID, "picture-canvas")
+        wait.until(lambda d: canvas.get_attribute("data-marked") == "1")
         save_full_page_screenshot(browser, artifacts / "dashboard.png")
         assert "notice-error" not in notice.get_attribute("class")
     finally:

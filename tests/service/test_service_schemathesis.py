@@ -150,6 +150,25 @@ def _predict(body: dict) -> dict:
     return body
 
 
+def _decision_grid(case) -> None:
+    """The decision grid of the promoted model (`latest`: a generated id names none), with
+    each axis within its bounds in the query's units and its lowest value below its highest
+    (one limit's meaning depends on the other's: no schema for that)."""
+    case.path_parameters = {**(case.path_parameters or {}), "model_id": "latest"}
+    query = case.query or {}
+    units = query.get("units", "imperial")
+    for name in FEATURES:
+        ends = (f"{name}_min", f"{name}_max")
+        bounds = BOUNDS[units][name]  # also the axes' defaults: the snapshot has no input_range
+        for end in ends:
+            if end in query:
+                query[end] = _within(query[end], units, name)
+        if query.get(ends[0], bounds[0]) >= query.get(ends[1], bounds[1]):
+            query.update(
+                {end: bound for end, bound in zip(ends, bounds, strict=True) if end in query}
+            )
+
+
 def _v2_infer(body: dict) -> dict:
     """A v2 JSON request: shape [n, 2] (n at most 100, to keep bodies small), as many values
     as the shape says, each in its position's range."""
@@ -221,7 +240,9 @@ def map_case(context, case):
         )
     if label == "POST /batch-predictions" and case.query and case.query.get("model_id"):
         case.query.pop("alias", None)  # "not with model_id", in the parameter's description
-    if label == "POST /models" and isinstance(body, dict):
+    if label == "GET /models/{model_id}/decision-grid":
+        _decision_grid(case)
+    elif label == "POST /models" and isinstance(body, dict):
         case.body = _snapshot(body)
     elif label == "POST /predict" and isinstance(body, dict):
         case.body = _predict(body)

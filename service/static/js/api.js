@@ -15,14 +15,17 @@ function describe(status, body) {
   if (!body || typeof body !== "object") return `HTTP ${status}`;
   const details = [];
   const walk = (node, path) => {
-    if (Array.isArray(node)) details.push(`${path}: ${node.join(" ")}`);
+    if (Array.isArray(node)) details.push([path, node.join(" ")]);
     else if (node && typeof node === "object") {
       for (const [key, value] of Object.entries(node)) walk(value, path ? `${path}.${key}` : key);
     }
   };
   walk(body.errors, "");
   const message = body.message || `HTTP ${status}`;
-  const extra = details.filter((d) => !d.endsWith(message)).slice(0, 3);
+  const extra = details // what the message says already (e.g. what holds a model) is not repeated
+    .filter(([, text]) => !message.includes(text) && !text.endsWith(message))
+    .map(([path, text]) => `${path}: ${text}`)
+    .slice(0, 3);
   return extra.length ? `${message} (${extra.join("; ")})` : message;
 }
 

@@ -1,6 +1,7 @@
-// The datasets view: stored datasets, newest first, a page at a time.
+// The datasets view: stored datasets, newest first, a page at a time, each with a Delete button.
 
-import { format, h, moreButton, show, table } from "./dom.js";
+import { api } from "./api.js";
+import { confirmButton, format, h, moreButton, show, table } from "./dom.js";
 import { DEFAULT_PAGE, PagedView } from "./paging.js";
 
 export class DatasetsView extends PagedView {
@@ -19,6 +20,10 @@ export class DatasetsView extends PagedView {
       { title: "Rows", cell: (d) => d.rows, numeric: true },
       { title: "F / M", cell: (d) => `${d.counts.F} / ${d.counts.M}`, numeric: true },
       { title: "Uploaded", cell: (d) => format.time(d.created_at) },
+      {
+        title: "",
+        cell: (d) => confirmButton("Delete", () => this.remove(d.id), { class: "delete" }),
+      },
     ];
     show(
       this.container,
@@ -30,5 +35,16 @@ export class DatasetsView extends PagedView {
         moreButton("datasets-more", () => this.showMore().catch(this.notify.error)),
     );
     this.onLoaded(datasets);
+  }
+
+  /** DELETE the dataset; a 409 (a queued or running job trains on it) says which in the notice. */
+  async remove(datasetId) {
+    try {
+      await api(`/datasets/${encodeURIComponent(datasetId)}`, { method: "DELETE" });
+      this.notify.info(`Dataset ${datasetId} deleted.`);
+      await this.refresh();
+    } catch (error) {
+      this.notify.error(error);
+    }
   }
 }

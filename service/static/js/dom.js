@@ -38,13 +38,14 @@ export function setOptions(select, emptyLabel, options) {
   select.value = options.some(([value]) => value === chosen) ? chosen : "";
 }
 
-/** A table: columns are {title, cell(row) -> text or node, numeric?}; rows may be clickable. */
+/** A table: columns are {title, cell(row) -> text or node, numeric?, wrap?}; rows may be
+ * clickable. Cells stay on one line unless their column wraps (a list of badges, say). */
 export function table(columns, rows, { empty = "Nothing yet.", onSelect, rowData } = {}) {
   if (rows.length === 0) return h("p", { class: "muted" }, empty);
   const head = h(
     "tr",
     {},
-    columns.map((c) => h("th", { class: c.numeric ? "num" : "" }, c.title)),
+    columns.map((c) => h("th", { class: cellClass(c) }, c.title)),
   );
   const body = rows.map((row) =>
     h(
@@ -54,10 +55,14 @@ export function table(columns, rows, { empty = "Nothing yet.", onSelect, rowData
         dataset: rowData ? rowData(row) : undefined,
         onclick: onSelect ? (event) => event.target.closest("button") || onSelect(row) : undefined,
       },
-      columns.map((c) => h("td", { class: c.numeric ? "num" : "" }, c.cell(row))),
+      columns.map((c) => h("td", { class: cellClass(c) }, c.cell(row))),
     ),
   );
   return h("table", {}, h("thead", {}, head), h("tbody", {}, body));
+}
+
+function cellClass(column) {
+  return [column.numeric && "num", column.wrap && "wrap"].filter(Boolean).join(" ");
 }
 
 /** The "Show more" button under a paged table (`id`, e.g. "jobs-more"); disabled while loading. */
@@ -89,6 +94,7 @@ export const format = {
     return Math.abs(x) < 1e-3 && x !== 0 ? Number(x).toExponential(3) : Number(x).toPrecision(4);
   },
   percent: (x) => (x === null || x === undefined ? "–" : `${(100 * x).toFixed(1)} %`),
+  share: (x) => `${Number((100 * x).toFixed(1))} %`,
   shortId: (id) => (id && id.length > 14 ? `${id.slice(0, 12)}…` : id || "–"),
   time: (iso) =>
     iso ? new Date(iso).toLocaleString(undefined, { dateStyle: "short", timeStyle: "short" }) : "–",
@@ -98,4 +104,38 @@ export const format = {
 /** A state badge: queued, running, succeeded, failed, cancelled (colours in the CSS). */
 export function badge(text, kind = text) {
   return h("span", { class: `badge badge-${kind}` }, text);
+}
+
+const CONFIRM_MS = 4000;
+
+/**
+ * A button for an action that cannot be undone (a delete): the first click asks "Sure?", a
+ * second click within a few seconds runs `action`; otherwise the button goes back as it was.
+ */
+export function confirmButton(label, action, props = {}) {
+  const button = h("button", { type: "button", ...props, class: `danger ${props.class ?? ""}` });
+  button.textContent = label;
+  let timer = null;
+  const reset = () => {
+    clearTimeout(timer);
+    timer = null;
+    button.textContent = label;
+    button.classList.remove("confirming");
+  };
+  button.addEventListener("click", async () => {
+    if (timer === null) {
+      button.textContent = "Sure?";
+      button.classList.add("confirming");
+      timer = setTimeout(reset, CONFIRM_MS);
+      return;
+    }
+    reset();
+    button.disabled = true;
+    try {
+      await action();
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return button;
 }

@@ -1,33 +1,9 @@
-// Follow GET /jobs/{id}/events. fetch() rather than EventSource, because EventSource cannot send
-// the Authorization header that a deployment with API keys may need.
+// Follow GET /jobs/{id}/events (read with fetch, as sse.js says why).
 
 import { authHeaders } from "./api.js";
+import { readEvents, sleep } from "./sse.js";
 
 const RETRY_MS = 2000;
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Parse an event stream into {event, data} objects as chunks arrive. */
-async function* readEvents(body) {
-  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    buffer += value.replaceAll("\r\n", "\n");
-    let end;
-    while ((end = buffer.indexOf("\n\n")) >= 0) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      let event = "message";
-      let data = null;
-      for (const line of block.split("\n")) {
-        if (line.startsWith("event:")) event = line.slice(6).trim();
-        else if (line.startsWith("data:")) data = (data ?? "") + line.slice(5).trimStart();
-      }
-      if (data !== null) yield { event, data: JSON.parse(data) };
-    }
-  }
-}
 
 /**
  * Call onProgress(data) for each progress event and onEnd(data) once at the end. A stream that

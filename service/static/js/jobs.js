@@ -1,8 +1,9 @@
-// The jobs view: recent jobs, and one job followed live (progress events feed its loss curve).
+// The jobs view: recent jobs with the promotion gate's decision, and one job followed live
+// (progress events feed its loss curve), with Cancel or Remove record buttons.
 
 import { api } from "./api.js";
 import { LossChart } from "./chart.js";
-import { badge, facts, format, h, moreButton, show, table } from "./dom.js";
+import { badge, confirmButton, facts, format, h, moreButton, show, table } from "./dom.js";
 import { followJob } from "./events.js";
 import { PagedView } from "./paging.js";
 
@@ -10,6 +11,7 @@ import { PagedView } from "./paging.js";
 const FINAL = new Set(document.body.dataset.finalStates.split(" "));
 const ACTIVE_REFRESH_MS = 3000;
 const PAGE_SIZE = 20;
+const path = (jobId) => `/jobs/${encodeURIComponent(jobId)}`;
 
 export class JobsView extends PagedView {
   constructor({ list, detail, title }, { onFinished, onShowModel, onFollow, onState, report }) {
@@ -26,9 +28,21 @@ export class JobsView extends PagedView {
     this.chart = null;
     this.timer = null;
     this.live = null; // the followed job as its latest event says: {job_id, state, epoch, ...}
+    this.prompt = [...detail.childNodes]; // what the card says while it shows no job
+    this.polling = true; // refresh on a timer while a job is active (without GET /events)
+    this.actionsFor = null; // the job and state kind its card's buttons were drawn for
   }
 
-  /** Fetch the shown jobs again; while any of them is active, again every few seconds. */
+  /** Refresh on a timer while a shown job is active (`on`), or only when asked (the page
+   * follows the registry's events). */
+  setPolling(on) {
+    this.polling = on;
+    if (on) this.schedule();
+    else clearTimeout(this.timer);
+  }
+
+  /** Fetch the shown jobs again; while polling and any of them is active, again every few
+   * seconds. */
   async refresh() {
     clearTimeout(this.timer);
     try {
@@ -61,7 +75,7 @@ export class JobsView extends PagedView {
 
   schedule() {
     clearTimeout(this.timer);
-    if (this.shownJobs().some((job) => !FINAL.has(job.state))) {
+    if (this.polling && this.shownJobs().some((job) => !FINAL.has(job.state))) {
       this.timer = setTimeout(() => this.refresh().catch(this.report), ACTIVE_REFRESH_MS);
     }
   }
@@ -77,6 +91,7 @@ export class JobsView extends PagedView {
         numeric: true,
       },
       { title: "Loss", cell: (j) => format.loss(j.progress.loss), numeric: true },
+      { title: "Promotion", cell: (j) => promotionBadge(j.promotion) },
       { title: "Created", cell: (j) => format.time(j.created_at) },
     ];
     show(
@@ -95,7 +110,7 @@ export class JobsView extends PagedView {
     this.stop?.();
     this.chart?.destroy();
     this.onFollow?.(jobId);
-    const job = await api(`/jobs/${encodeURIComponent(jobId)}`);
+    const job = await api(path(jobId));
     this.title.textContent = job.job_id;
     this.fields = {
       state: h("span", { id: "job-state" }),
@@ -104,7 +119,9 @@ export class JobsView extends PagedView {
       validation: h("span", { id: "job-validation-loss" }),
       bar: h("progress", { id: "job-progress", max: 1, value: 0 }),
       outcome: h("div", { id: "job-outcome" }),
+      actions: h("div", { id: "job-actions", class: "actions" }),
     };
+    this.actionsFor = null;
     const chartBox = h("div", { id: "job-chart", class: "chart", dataset: { points: "0" } });
     const f = this.fields;
     show(
@@ -117,6 +134,7 @@ export class JobsView extends PagedView {
       ]),
       chartBox,
       f.outcome,
+      f.actions,
     );
     this.chart = new LossChart(chartBox, {
       validation: (job.hyperparameters?.validation_fraction ?? 0) > 0,
@@ -150,11 +168,59 @@ export class JobsView extends PagedView {
     f.loss.textContent = format.loss(data.loss);
     f.validation.textContent = format.loss(data.validation_loss);
     f.bar.value = data.epochs ? (data.epoch ?? 0) / data.epochs : 0;
+    this.drawActions(data.job_id, data.state);
+  }
+
+  /** Cancel while the job is queued or running; Remove record once it has ended. Drawn again
+   * only when that changes (a progress event must not undo a half-confirmed click). */
+  drawActions(jobId, state) {
+    const ended = state == null || FINAL.has(state);
+    const kind = `${jobId} ${ended}`;
+    if (kind === this.actionsFor) return;
+    this.actionsFor = kind;
+    const button = ended
+      ? state != null &&
+        confirmButton("Remove record", () => this.purge(jobId), { id: "job-purge" })
+      : h("button", { type: "button", id: "job-cancel", onclick: () => this.cancel(jobId) }, [
+          "Cancel",
+        ]);
+    show(this.fields.actions, button);
+  }
+
+  async cancel(jobId) {
+    try {
+      await api(`${path(jobId)}/cancel`, { method: "POST" });
+      await this.refresh();
+    } catch (error) {
+      this.report(error);
+    }
+  }
+
+  /** Remove the ended job's record (its model stays); the card goes back to its prompt. */
+  async purge(jobId) {
+    try {
+      await api(`${path(jobId)}?purge=true`, { method: "DELETE" });
+      this.forget(jobId);
+      await this.refresh();
+    } catch (error) {
+      this.report(error);
+    }
+  }
+
+  /** The card back to its prompt if it shows `jobId` (its record is gone). */
+  forget(jobId) {
+    if (this.title.textContent !== jobId) return;
+    this.stop?.();
+    this.chart?.destroy();
+    this.chart = null;
+    this.live = null;
+    this.title.textContent = "";
+    show(this.detail, this.prompt);
   }
 
   async finish(jobId, data) {
     this.update(data);
-    const job = await api(`/jobs/${encodeURIComponent(jobId)}`);
+    const job = await api(path(jobId));
     this.chart.reset(job.loss_history, job.progress.epoch); // denser than the live points
     this.showOutcome(job);
     await this.refresh();
@@ -187,6 +253,17 @@ export class JobsView extends PagedView {
     if (job.promotion) parts.push(h("p", { id: "job-promotion" }, promotionText(job.promotion)));
     show(this.fields.outcome, parts);
   }
+}
+
+/** The gate's decision in a list row: "promoted" (as which alias) or "not promoted" (why, on
+ * hover); nothing before the job has succeeded. */
+function promotionBadge(promotion) {
+  if (!promotion) return "";
+  const shown = promotion.promoted
+    ? badge(`promoted: ${promotion.alias}`, "succeeded")
+    : badge("not promoted", "cancelled");
+  shown.title = promotionText(promotion);
+  return shown;
 }
 
 /** The promotion gate's decision in words: the alias the model became, or why it did not. */

@@ -1,34 +1,54 @@
-// The models view: every snapshot with its metrics and a Promote button; one model in detail.
+// The models view: every snapshot with its metrics, the aliases naming it (with their share of
+// a split), Promote and Delete buttons; one model in detail.
 
+import { aliasesByModel } from "./aliases.js";
 import { api } from "./api.js";
 import { LossChart } from "./chart.js";
-import { badge, facts, format, h, moreButton, show, table } from "./dom.js";
+import { badge, confirmButton, facts, format, h, moreButton, show, table } from "./dom.js";
 import { DEFAULT_PAGE, PagedView } from "./paging.js";
 
 export class ModelsView extends PagedView {
-  constructor({ list, detail, title }, { onLoaded, notify }) {
+  constructor({ list, detail, title }, { onLoaded, onPromoted, notify }) {
     super("/models", DEFAULT_PAGE);
     this.list = list;
     this.detail = detail;
     this.title = title;
     this.onLoaded = onLoaded;
+    this.onPromoted = onPromoted;
     this.notify = notify;
     this.chart = null;
+    this.prompt = [...detail.childNodes]; // what the card says while it shows no model
+    this.rendered = false;
+    this.aliases = new Map(); // model id -> [{name, share}]
+    this.shown = null; // the model in detail
+  }
+
+  /** The aliases as GET /aliases lists them: each model's row names those naming it. */
+  setAliases(aliases) {
+    this.aliases = aliasesByModel(aliases);
+    if (this.rendered) this.render();
   }
 
   render() {
+    this.rendered = true;
     const models = this.pages.items;
     const columns = [
       { title: "Model", cell: (m) => h("span", { class: "mono" }, format.shortId(m.id)) },
       { title: "Created", cell: (m) => format.time(m.created_at) },
-      { title: "Train acc.", cell: (m) => format.percent(m.metrics.train_accuracy), numeric: true },
       {
-        title: "Val. acc.",
-        cell: (m) => format.percent(m.metrics.validation_accuracy),
+        title: "Accuracy train / val.",
+        cell: (m) =>
+          h(
+            "span",
+            { class: "nowrap" },
+            `${format.percent(m.metrics.train_accuracy)} / `,
+            format.percent(m.metrics.validation_accuracy),
+          ),
         numeric: true,
+        wrap: true,
       },
-      { title: "Status", cell: (m) => this.status(m) },
-      { title: "", cell: (m) => this.promoteButton(m) },
+      { title: "Aliases", cell: (m) => [this.status(m), this.aliasBadges(m)], wrap: true },
+      { title: "", cell: (m) => [this.promoteButton(m), " ", this.deleteButton(m)] },
     ];
     show(
       this.list,
@@ -44,8 +64,49 @@ export class ModelsView extends PagedView {
   }
 
   status(model) {
-    if (model.status === "corrupt") return badge("corrupt", "failed");
-    return model.is_latest ? badge("latest", "succeeded") : "";
+    return model.status === "corrupt" ? badge("corrupt", "failed") : "";
+  }
+
+  /** A badge per alias naming the model: "latest", or "canary 10 %" for a share of a split. */
+  aliasBadges(model) {
+    const named = this.aliases.get(model.id) ?? [];
+    return h(
+      "span",
+      { class: "aliases" },
+      named.map(({ name, share }) =>
+        badge(share === null ? name : `${name} ${format.share(share)}`, "alias"),
+      ),
+    );
+  }
+
+  deleteButton(model) {
+    return confirmButton("Delete", () => this.remove(model.id), { class: "delete" });
+  }
+
+  /** DELETE the model; a 409 (an alias or an unfinished job needs it) says which in the notice. */
+  async remove(modelId) {
+    try {
+      await api(`/models/${encodeURIComponent(modelId)}`, { method: "DELETE" });
+      this.notify.info(`${modelId} deleted.`);
+      if (this.shown === modelId) this.forget();
+      await this.refresh();
+    } catch (error) {
+      this.notify.error(error);
+    }
+  }
+
+  /** A model was deleted (an event): its detail goes if it is the one shown. */
+  deleted(modelId) {
+    if (this.shown === modelId) this.forget();
+  }
+
+  /** The detail card back to its prompt (its model is gone). */
+  forget() {
+    this.chart?.destroy();
+    this.chart = null;
+    this.shown = null;
+    this.title.textContent = "";
+    show(this.detail, this.prompt);
   }
 
   promoteButton(model) {
@@ -67,6 +128,7 @@ export class ModelsView extends PagedView {
       await api(`/models/${encodeURIComponent(modelId)}/promote`, { method: "POST" });
       this.notify.info(`${modelId} is now the latest model.`);
       await this.refresh();
+      this.onPromoted();
     } catch (error) {
       this.notify.error(error);
     }
@@ -77,6 +139,7 @@ export class ModelsView extends PagedView {
     const training = snapshot.training || {};
     const hp = training.hyperparameters || {};
     this.title.textContent = snapshot.id;
+    this.shown = snapshot.id;
     this.chart?.destroy();
     const chartBox = h("div", { id: "model-chart", class: "chart", dataset: { points: "0" } });
     show(

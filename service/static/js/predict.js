@@ -1,15 +1,21 @@
-// The predict form: one person's weight and height, with the latest or a chosen model.
+// The predict form: one person's weight and height, with the latest model, an alias (a split
+// picks a member by weight) or a chosen model.
 
 import { api } from "./api.js";
 import { format, h, setOptions, show } from "./dom.js";
 
+/** The select's value for an alias (model ids never start so). */
+const ALIAS = "alias:";
 const value = (id) => document.getElementById(id).value.trim();
 
 export class PredictForm {
   constructor(form, result, { notify }) {
+    this.form = form;
     this.result = result;
     this.select = document.getElementById("predict-model");
     this.notify = notify;
+    this.models = [];
+    this.aliases = [];
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.submit();
@@ -18,8 +24,24 @@ export class PredictForm {
 
   /** Offer the usable models (keeping the current choice). */
   setModels(models) {
-    const usable = models.filter((m) => m.status === "ok");
-    const options = usable.map((m) => [m.id, `${m.id}${m.is_latest ? " (latest)" : ""}`]);
+    this.models = models.filter((m) => m.status === "ok");
+    this.offer();
+  }
+
+  /** Offer the aliases other than `latest` (the first option already), before the models. */
+  setAliases(aliases) {
+    this.aliases = aliases.filter((a) => a.name !== "latest");
+    this.offer();
+  }
+
+  offer() {
+    const options = [
+      ...this.aliases.map((a) => [
+        `${ALIAS}${a.name}`,
+        `alias ${a.name}${a.split ? " (split)" : ""}`,
+      ]),
+      ...this.models.map((m) => [m.id, `${m.id}${m.is_latest ? " (latest)" : ""}`]),
+    ];
     setOptions(this.select, "the latest model", options);
   }
 
@@ -29,10 +51,15 @@ export class PredictForm {
       height: Number(value("predict-height")),
       units: value("predict-units"),
     };
-    if (this.select.value) body.model_id = this.select.value;
+    const chosen = this.select.value;
+    if (chosen.startsWith(ALIAS)) body.alias = chosen.slice(ALIAS.length);
+    else if (chosen) body.model_id = chosen;
     try {
       const answer = await api("/predict", { method: "POST", json: body });
       const { gender, probability_female: p } = answer.predictions[0];
+      // The picture (js/picture.js) marks where this person falls.
+      const detail = { ...body, gender, probability: p, modelId: answer.model_id };
+      this.form.dispatchEvent(new CustomEvent("predicted", { bubbles: true, detail }));
       show(
         this.result,
         h(
@@ -46,6 +73,7 @@ export class PredictForm {
           { class: "muted" },
           "model ",
           h("span", { id: "predict-model-id", class: "mono" }, answer.model_id),
+          answer.alias && [" via alias ", h("span", { id: "predict-alias" }, answer.alias)],
         ),
       );
     } catch (error) {
