@@ -75,8 +75,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.register_converter(IdConverter, id_parameter_schema)
     api.register_converter(ModelIdConverter, id_parameter_schema)
     api.register_converter(AliasConverter, alias_parameter_schema)
-    # The request body that its view loads itself (JSON, CSV or TSV).
+    # The request bodies that their views load themselves (datasets: JSON, CSV or TSV).
     api.spec.components.schema("DatasetCreate", schema=DatasetCreateSchema)
+    api.spec.components.schema("PredictRequest", schema=PredictRequestSchema)
     api.spec.components.schema("BatchPredictionRequest", schema=BatchPredictionRequestSchema)
     for component, schema in PREDICTION_COMPONENTS.items():  # the two forms of predictions
         api.spec.components.schema(component, schema=schema)
