@@ -11,7 +11,9 @@ counts the answers each of 16 and 64 keep-alive connections gets in a few second
 
 Targets (ratios within a round, medians over rounds): single-row p99 <= 1.5x KServe v1's and
 requests/s >= 0.9x at 16 and at 64 connections; 1,000-row rows/s >= 1x; the most-served
-connection gets at most 4x the least-served one's answers.
+connection gets at most 4x the least-served one's answers. Each wrk run also measures the CPU
+time (user + system) the server's processes spent on it, per request: on a busy machine it moves
+less than requests/s do (a process that waits for a core costs no CPU time meanwhile).
 
     python bench/bench_kserve.py [--seconds 3] [--rounds 3]
 """
@@ -24,12 +26,22 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import requests
 from bench_predict_http import compose_settings
 from connection_probe import ProbeResult, probe
-from harness import HOST, Stack, free_port, machine, markdown_table, median, verdict
+from harness import (
+    HOST,
+    Stack,
+    free_port,
+    machine,
+    markdown_table,
+    median,
+    tree_cpu_seconds,
+    verdict,
+)
 from loadgen import WrkResult, run_wrk
 
 CONNECTIONS = (16, 64)
@@ -67,6 +79,25 @@ def _wait_kserve(base: str, process: subprocess.Popen) -> None:
             pass
         time.sleep(0.2)
     raise RuntimeError("KServe did not come up within 60 s")
+
+
+@dataclass(frozen=True)
+class ServedRun(WrkResult):
+    """A wrk run and the CPU seconds the server's processes spent meanwhile."""
+
+    server_cpu_seconds: float = 0.0
+
+    @property
+    def cpu_us(self) -> float:
+        """Server CPU microseconds per request."""
+        return self.server_cpu_seconds / max(1, self.requests) * 1e6
+
+
+def cpu_wrk(pid: int, url: str, body: str, connections: int, seconds: float) -> ServedRun:
+    """`run_wrk`, with the CPU time of the server (process `pid` and its children) meanwhile."""
+    before = tree_cpu_seconds(pid)
+    result = run_wrk(url, body, connections, seconds)
+    return ServedRun(**asdict(result), server_cpu_seconds=tree_cpu_seconds(pid) - before)
 
 
 def bodies(nnservice_url: str) -> tuple[dict[str, str], dict[str, str], str]:
@@ -109,15 +140,17 @@ def main() -> None:
     with Stack("kserve", **settings) as stack:
         model_id = stack.promote_seed_model()
         api = stack.start_api()
+        pids = {"nnservice": stack.processes[-1].pid}
         snapshot = stack.root / "snapshot.json"
         snapshot.write_text(requests.get(f"{api}/models/{model_id}", timeout=10).text)
         urls = {"nnservice": f"{api}/predict", "kserve": start_kserve(stack, snapshot)}
+        pids["kserve"] = stack.processes[-1].pid
         one, batch, form = bodies(urls["nnservice"])
         check_same_answers(urls, one)
         for name, url in urls.items():  # warm both up
             run_wrk(url, one[name], 16, 1.0)
-        single: dict[int, list[dict[str, WrkResult]]] = {c: [] for c in CONNECTIONS}
-        batches: list[dict[str, WrkResult]] = []
+        single: dict[int, list[dict[str, ServedRun]]] = {c: [] for c in CONNECTIONS}
+        batches: list[dict[str, ServedRun]] = []
         probes: dict[int, dict[str, list[ProbeResult]]] = {
             c: {name: [] for name in urls} for c in CONNECTIONS
         }
@@ -125,11 +158,12 @@ def main() -> None:
             order = ["kserve", "nnservice"] if round_ % 2 else ["nnservice", "kserve"]
             for connections in CONNECTIONS:
                 single[connections].append({
-                    name: run_wrk(urls[name], one[name], connections, args.seconds)
+                    name: cpu_wrk(pids[name], urls[name], one[name], connections, args.seconds)
                     for name in order
                 })  # fmt: skip
             batches.append({
-                name: run_wrk(urls[name], batch[name], BATCH_CONNECTIONS, args.seconds)
+                name: cpu_wrk(pids[name], urls[name], batch[name], BATCH_CONNECTIONS,
+                              args.seconds)
                 for name in order
             })  # fmt: skip
             for connections in CONNECTIONS:
@@ -165,6 +199,8 @@ def report(args, single, batches, probes, form, load_before, load_after) -> None
             median(p["kserve"].p99_ms for p in pairs), median(p["nnservice"].p99_ms for p in pairs),
             p99, spread_text(by_server["kserve"], counts["kserve"]),
             spread_text(by_server["nnservice"], counts["nnservice"]), errors,
+            median(p["kserve"].cpu_us for p in pairs), median(p["nnservice"].cpu_us for p in pairs),
+            median(p["nnservice"].cpu_us / p["kserve"].cpu_us for p in pairs),
         ])  # fmt: skip
     rows_ratio = median(p["nnservice"].rps / p["kserve"].rps for p in batches)
     met &= rows_ratio >= MIN_ROWS_RATIO
@@ -173,7 +209,8 @@ def report(args, single, batches, probes, form, load_before, load_after) -> None
     print(f"{args.rounds} rounds x {args.seconds:g} s per cell, servers alternating, medians\n")
     header = ["conns", "KServe req/s", "nnservice req/s", "ratio", "KServe p50 ms",
               "nnservice p50 ms", "KServe p99 ms", "nnservice p99 ms", "p99 ratio",
-              "KServe req/conn*", "nnservice req/conn*", "errors"]  # fmt: skip
+              "KServe req/conn*", "nnservice req/conn*", "errors", "KServe CPU us/req",
+              "nnservice CPU us/req", "CPU ratio"]  # fmt: skip
     print(markdown_table(header, rows))
     print(
         f"* answers per connection in {args.seconds:g} s: fewest-most in the round where they "
@@ -182,9 +219,13 @@ def report(args, single, batches, probes, form, load_before, load_after) -> None
     print()
     print(f"{BATCH_ROWS:,}-row requests at {BATCH_CONNECTIONS} connections; nnservice: {form}")
     print(markdown_table(
-        ["KServe rows/s", "nnservice rows/s", "ratio"],
+        ["KServe rows/s", "nnservice rows/s", "ratio", "KServe CPU us/req",
+         "nnservice CPU us/req", "CPU ratio"],
         [[median(p["kserve"].rps for p in batches) * BATCH_ROWS,
-          median(p["nnservice"].rps for p in batches) * BATCH_ROWS, rows_ratio]],
+          median(p["nnservice"].rps for p in batches) * BATCH_ROWS, rows_ratio,
+          median(p["kserve"].cpu_us for p in batches),
+          median(p["nnservice"].cpu_us for p in batches),
+          median(p["nnservice"].cpu_us / p["kserve"].cpu_us for p in batches)]],
     ))  # fmt: skip
     print()
     print(verdict(met, f"p99 <= {MAX_P99_RATIO}x and req/s >= {MIN_RPS_RATIO}x KServe v1's at "

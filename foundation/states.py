@@ -30,3 +30,23 @@ STATES: tuple[JobState, ...] = tuple(JobState)
 TERMINAL_STATES: frozenset[JobState] = frozenset(
     {JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED}
 )
+
+
+class SweepState(StrEnum):
+    """A sweep's life: `running` from its creation until every trial has ended, then
+    `succeeded` (at least one trial succeeded), `failed` (none did) or `cancelled` (asked to
+    stop: unfinished trials were cancelled, the finished ones are still ranked)."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the sweep has ended."""
+        return self is not SweepState.RUNNING
+
+
+#: Every state of a sweep.
+SWEEP_STATES: tuple[SweepState, ...] = tuple(SweepState)

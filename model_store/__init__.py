@@ -26,6 +26,7 @@ from model_store.records import (
     JobRecord,
     ModelRecord,
     Promotion,
+    SweepRecord,
 )
 from model_store.snapshots import validate_snapshot
 from model_store.store import ModelStore
@@ -54,6 +55,7 @@ __all__ = [
     "SchemaOutOfDate",
     "StoreError",
     "StoreWriteError",
+    "SweepRecord",
     "TrainedModel",
     "validate_id",
     "validate_snapshot",

@@ -44,6 +44,7 @@ SETTABLE = frozenset(
         "finished_at",
         "hyperparameters",
         "promotion",
+        "pruned",
     }
 )
 #: Rows the reaper looks at per pass and kind of repair.
@@ -76,6 +77,9 @@ def _record(row: sa.Row) -> JobRecord:
         heartbeat_at=row.heartbeat_at,
         cancel_requested=row.cancel_requested,
         version=row.version,
+        sweep_id=row.sweep_id,
+        trial_number=row.trial_number,
+        pruned=row.pruned,
     )
 
 
@@ -200,6 +204,8 @@ class JobTable:
             "loss_history": [],
             "attempts": 0,
             "sent_us": now,
+            "sweep_id": record.get("sweep_id"),
+            "trial_number": record.get("trial_number"),
         }
         try:
             with self.engine.begin() as connection:
@@ -295,6 +301,16 @@ class JobTable:
         with self.engine.connect() as connection:
             rows = connection.execute(query).all()
         return make_page(rows, limit, _record)
+
+    def of_sweep(self, sweep_id: str) -> list[JobRecord]:
+        """Every trial job of a sweep, by trial number."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(jobs)
+                .where(jobs.c.sweep_id == validate_id(sweep_id))
+                .order_by(jobs.c.trial_number)
+            ).all()
+        return [_record(row) for row in rows]
 
     def delete(self, job_id: str) -> None:
         """Remove a job's row (`ModelStore.delete_job` also drops its checkpoint); NotFound."""

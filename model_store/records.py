@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from foundation.states import JobState
+from foundation.states import JobState, SweepState
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,10 @@ class JobRecord:
     heartbeat_at: float | None
     cancel_requested: bool
     version: int
+    #: A sweep's trial: its sweep, its number, and whether the pruner stopped it early.
+    sweep_id: str | None = None
+    trial_number: int | None = None
+    pruned: bool = False
 
     @property
     def stopped_epoch(self) -> int | None:
@@ -98,6 +102,28 @@ class JobRecord:
     def best_epoch(self) -> int | None:
         """The epoch whose weights early stopping kept; None without early stopping."""
         return (self.progress or {}).get("best_epoch")
+
+
+@dataclass(frozen=True)
+class SweepRecord:
+    """A sweep as stored: `spec` is its request as resolved (base hyperparameters with the
+    shared seed and validation split, grid or search, metric, promote, pruner); `kind` is
+    "grid", "random" or "tpe"; `trials` how many in all, `parallel` at most how many at once.
+    `best_job_id` and `promotion` are set when it ends; `pokes` counts trial ends."""
+
+    id: str
+    state: SweepState
+    created_at: str
+    finished_at: str | None
+    dataset_id: str
+    spec: dict[str, Any]
+    kind: str
+    trials: int
+    parallel: int
+    cancel_requested: bool
+    best_job_id: str | None
+    promotion: dict[str, Any] | None
+    pokes: int
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,10 @@ environment: it is given both locations. Every blob is written before the row th
 
 Its repositories are attributes, called directly: `store.datasets`, `store.models`
 (with their promotions), `store.aliases` (the names promotions give models), `store.jobs`
-(with their leases), `store.checkpoints`, `store.batches` (batch predictions and their chunks)
-and `store.events` (every change of the registry, in the order it committed). The store itself
-only does what spans several of them, or none: opening, closing, checking.
+(with their leases), `store.sweeps` (many jobs over a grid or search space),
+`store.checkpoints`, `store.batches` (batch predictions and their chunks) and `store.events`
+(every change of the registry, in the order it committed). The store itself only does what spans
+several of them, or none: opening, closing, checking.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from model_store.jobs import JobTable
 from model_store.models import ModelTable
 from model_store.objects import ObjectStore, open_objects
 from model_store.schema import require_current
+from model_store.sweeps import SweepTable
 
 if TYPE_CHECKING:
     from foundation.settings import Settings
@@ -47,6 +49,7 @@ class ModelStore:
         self.models = ModelTable(self.engine, self.objects)
         self.aliases = AliasTable(self.engine, self.models)
         self.jobs = JobTable(self.engine)
+        self.sweeps = SweepTable(self.engine)
         self.checkpoints = Checkpoints(self.objects)
         self.batches = BatchTable(self.engine)
         self.events = EventTable(self.engine)

@@ -80,9 +80,44 @@ jobs = sa.Table(
     sa.Column("training_seconds", sa.Float, nullable=True),
     # Bumped by every change, so a follower (the event stream) reads a row only when it moved.
     sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    # A sweep's trial: the sweep, its trial's number (Optuna's), and whether the pruner stopped it.
+    sa.Column("sweep_id", ID, nullable=True),
+    sa.Column("trial_number", sa.Integer, nullable=True),
+    sa.Column("pruned", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("ix_jobs_created", "created_us", "id"),
     sa.Index("ix_jobs_state_created", "state", "created_us", "id"),
     sa.Index("ix_jobs_dataset_created", "dataset_id", "created_us", "id"),
+    sa.Index("ix_jobs_sweep_trial", "sweep_id", "trial_number", unique=True),
+)
+
+# A sweep: many training jobs (its trials) over a grid or a search space, ranked by a metric.
+# Its Optuna study (same database, Optuna's own tables) is named after its id.
+sweeps = sa.Table(
+    "sweeps",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("created_us", sa.BigInteger, nullable=False),
+    sa.Column("finished_us", sa.BigInteger, nullable=True),
+    sa.Column("dataset_id", ID, nullable=False),
+    # The request as resolved: base hyperparameters, grid or search, metric, promote, pruner.
+    sa.Column("spec", sa.JSON, nullable=False),
+    # "grid", "random" or "tpe"; how many trials in all, and at most how many at once.
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("trials", sa.Integer, nullable=False),
+    sa.Column("parallel", sa.Integer, nullable=False),
+    sa.Column("cancel_requested", sa.Boolean, nullable=False, server_default=sa.false()),
+    # When it ended: the best trial's job and the promotion gate's decision on its model.
+    sa.Column("best_job_id", ID, nullable=True),
+    sa.Column("promotion", sa.JSON, nullable=True),
+    # Who advances the sweep now (tell, ask, send), until when (epoch seconds), and a counter
+    # every trial's end bumps, so a pass that missed one runs again (worker.sweeps).
+    sa.Column("lease_owner", sa.String(255), nullable=True),
+    sa.Column("lease_until", sa.Float, nullable=True),
+    sa.Column("pokes", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    sa.Index("ix_sweeps_created", "created_us", "id"),
+    sa.Index("ix_sweeps_state_created", "state", "created_us", "id"),
 )
 
 #: Upper bounds (seconds, inclusive) of the training-duration histogram's buckets; bucket i counts

@@ -16,7 +16,13 @@ from importlib.metadata import PackageNotFoundError, version
 import click
 
 from foundation.settings import Settings
-from nnservice import alias_commands, batch_commands, client_commands, store_commands
+from nnservice import (
+    alias_commands,
+    batch_commands,
+    client_commands,
+    store_commands,
+    sweep_commands,
+)
 from nnservice.example_data import example_data
 
 
@@ -119,6 +125,7 @@ def up(host: str, port: int) -> None:
 client_commands.register(main)
 main.add_command(alias_commands.alias)
 main.add_command(batch_commands.batch_predict)
+main.add_command(sweep_commands.sweep)
 store_commands.register(main)
 main.add_command(example_data)
 

@@ -205,6 +205,26 @@ class Client:
             body["initial_model_id"] = initial_model_id
         return self.request("POST", "/train", json=body)
 
+    # -- sweeps ------------------------------------------------------------------------------------
+
+    def start_sweep(self, body: Mapping[str, Any]) -> dict:
+        """`POST /sweeps`: start a grid or a search; answers `{"sweep_id", "job_ids", ...}`."""
+        return self.request("POST", "/sweeps", json=dict(body))
+
+    def get_sweep(self, sweep_id: str) -> dict:
+        """`GET /sweeps/{id}`: the sweep, its trials ranked, its best trial."""
+        return self.request("GET", f"/sweeps/{_segment(sweep_id)}")
+
+    def list_sweeps(
+        self, limit: int | None = DEFAULT_PAGE_SIZE, *, state: str | None = None
+    ) -> list[dict]:
+        """`GET /sweeps`: recent sweeps, newest first; at most `limit` (None: all)."""
+        return self.list_pages("/sweeps", {"state": state}, limit=limit)
+
+    def cancel_sweep(self, sweep_id: str) -> dict:
+        """`POST /sweeps/{id}/cancel`: no new trials; unfinished ones are cancelled."""
+        return self.request("POST", f"/sweeps/{_segment(sweep_id)}/cancel")
+
     def get_job(self, job_id: str) -> dict:
         """`GET /jobs/{id}`: the job record (state, progress, loss history, model id, metrics)."""
         return self.request("GET", f"/jobs/{_segment(job_id)}")

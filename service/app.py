@@ -33,6 +33,7 @@ from service.schemas.batch_predictions import BatchPredictionRequestSchema
 from service.schemas.datasets import DatasetCreateSchema
 from service.schemas.fields import document_either_or, document_units
 from service.schemas.predict import PREDICTION_COMPONENTS, PredictRequestSchema
+from service.schemas.sweeps import document_sweeps
 from service.schemas.train import TrainRequestSchema, document_hyperparameter_rules
 from worker.celery_config import make_celery
 
@@ -74,8 +75,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.register_converter(IdConverter, id_parameter_schema)
     api.register_converter(ModelIdConverter, id_parameter_schema)
     api.register_converter(AliasConverter, alias_parameter_schema)
-    # The request body that its view loads itself (JSON, CSV or TSV).
+    # The request bodies that their views load themselves (datasets: JSON, CSV or TSV).
     api.spec.components.schema("DatasetCreate", schema=DatasetCreateSchema)
+    api.spec.components.schema("PredictRequest", schema=PredictRequestSchema)
     api.spec.components.schema("BatchPredictionRequest", schema=BatchPredictionRequestSchema)
     for component, schema in PREDICTION_COMPONENTS.items():  # the two forms of predictions
         api.spec.components.schema(component, schema=schema)
@@ -86,6 +88,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     document_either_or(schemas, "TrainRequest", TrainRequestSchema.SHAPES)
     document_hyperparameter_rules(schemas)
     document_either_or(schemas, "AliasSet", AliasSetSchema.SHAPES)
+    document_sweeps(schemas)
     not_together = {"not": {"required": list(PredictRequestSchema.AT_MOST_ONE)}}
     schemas["PredictRequest"].setdefault("allOf", []).append(not_together)
     batch_not_together = {"not": {"required": list(BatchPredictionRequestSchema.AT_MOST_ONE)}}

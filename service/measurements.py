@@ -136,7 +136,8 @@ def to_imperial(features: np.ndarray, units: str) -> np.ndarray:
     """Convert (n, 2) [weight, height] from kg/cm to lb/in when `units` is metric; imperial
     values pass through."""
     if units == "metric":
-        return features / METRIC_PER_IMPERIAL
+        with np.errstate(over="ignore"):  # a huge value (out of range, reported) becomes inf
+            return features / METRIC_PER_IMPERIAL
     return features
 
 
@@ -211,8 +212,7 @@ def _check_measurements(features: np.ndarray, units: str, errors: _Collector) ->
                     errors.add(int(row), field, NOT_FINITE)
             out_of_range = np.flatnonzero(finite[:, column] & ~in_range[:, column])
             errors.add_many(out_of_range, field, range_message(field, units))
-    with np.errstate(over="ignore"):  # a huge metric value (already reported) becomes inf
-        return to_imperial(features, units)
+    return to_imperial(features, units)
 
 
 def _labels(values: list, errors: _Collector) -> np.ndarray:

@@ -58,6 +58,8 @@ def answer_errors_in_shape(blueprint: Blueprint, render: Render) -> None:
         @blueprint.before_app_request
         def _unrouted() -> Response | None:
             error = request.routing_exception
+            if error is None:  # routed (every request but a 404 or 405)
+                return None
             under = request.path == prefix or request.path.startswith(prefix + "/")
             if under and isinstance(error, NotFound):
                 message = f"no such endpoint: {request.method} {request.path:.200}"

@@ -173,6 +173,13 @@ class Stack:
             self._wait_for_log(log, offset, " ready.", self.worker, timeout)
         return self.worker
 
+    def spawn_worker(self, log_name: str, timeout: float = 120.0) -> subprocess.Popen:
+        """Start one more `nnservice worker` on the same broker and store (as on another
+        host), logging to `log_name`; wait until it is ready. The caller stops it."""
+        worker = self._spawn(["worker"], log_name)
+        self._wait_for_log(self.root / log_name, 0, " ready.", worker, timeout)
+        return worker
+
     def kill_worker(self, sig: int = signal.SIGKILL, timeout: float = 60.0) -> int:
         """Signal the worker and wait for it to exit; SIGKILL takes its pool children too.
 

@@ -4,7 +4,8 @@ and then, so no job or batch stays stuck.
 A thread in each worker's main process (a Celery bootstep, started and stopped with the worker;
 no extra service to run) calls `store.jobs.reap` every `interval` seconds: jobs whose
 owner stopped renewing its lease are requeued (or failed after NNSERVICE_MAX_ATTEMPTS), and jobs
-that sat queued longer than a lease since their task was sent have it sent again. Reapers in
+that sat queued longer than a lease since their task was sent have it sent again; running
+sweeps are advanced (`worker.sweep_trials.check_sweeps`). Reapers in
 many workers may run at once: every repair is a conditional update, so each happens once, and a
 duplicate message is dropped by the worker that receives it.
 
@@ -28,6 +29,7 @@ from model_store import ModelStore, StoreError
 from worker.event_retention import EventPruner
 from worker.names import BATCH_CHUNK_TASK, TRAIN_TASK, chunk_task_id
 from worker.outage import OutageGrace
+from worker.sweep_trials import check_sweeps
 from worker.training_job import lease_seconds
 
 log = logging.getLogger(__name__)
@@ -63,6 +65,7 @@ def reap_once(
         celery.send_task(TRAIN_TASK, kwargs={"job_id": job_id}, task_id=job_id)
         log.info("job %s: task sent again", job_id)
     reap_batches(store, celery, settings, lease + extra, lease)
+    check_sweeps(store, celery)
     return repairs.resend
 
 

@@ -18,6 +18,7 @@ from worker import shutdown
 from worker.batch_scoring import score_chunk
 from worker.celery_app import app
 from worker.names import BATCH_CHUNK_TASK, TRAIN_TASK
+from worker.sweep_trials import after_trial
 from worker.training_job import TrainingInterrupted, run_training_job
 
 
@@ -34,9 +35,11 @@ def train(job_id: str) -> str:
     settings, store = _process_store(os.getpid())
     try:
         with shutdown.job_running():
-            return run_training_job(store, job_id, settings, stop_requested=shutdown.requested)
+            outcome = run_training_job(store, job_id, settings, stop_requested=shutdown.requested)
     except TrainingInterrupted:
         raise Reject("worker shutting down; job checkpointed and requeued", requeue=True) from None
+    after_trial(store, app, job_id, outcome)
+    return outcome
 
 
 @app.task(name=BATCH_CHUNK_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True)

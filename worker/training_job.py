@@ -36,6 +36,7 @@ from neural.losses import LOSSES
 from worker import promotion_gate
 from worker import training_setup as setup
 from worker.outage import PROCESS_GRACE, OutageClock, OutageTooLong
+from worker.trial_pruning import TrialPruning
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,8 @@ _Result = TypeVar("_Result")
 MAX_RECORD_HISTORY = 1000
 #: Shortest lease: an owner silent for longer than this is lost.
 MIN_LEASE_SECONDS = 10.0
+#: The stop reason of a sweep's trial that its pruner stopped (it is saved, not promoted).
+PRUNED = "pruned"
 
 
 class TrainingInterrupted(Exception):
@@ -236,6 +239,7 @@ class _Run:
         self.X_val = self.standardizer.transform(self.split.X_val)
         self.early_stopping = setup.early_stopping(self.hp, self.split)
         state = self._resume_state()
+        self.pruning = TrialPruning.for_job(self.store, self.record, self._measures())
         self.step = "training"
         self._train(state)
         if self.stop_reason is not None:
@@ -382,6 +386,9 @@ class _Run:
                 return True
             if epoch >= self.epochs:
                 return False  # the final record (`_save`) carries the last epoch's progress
+            if self.pruning is not None and self.pruning.should_stop(epoch):
+                self.stop_reason = PRUNED
+                return True
             now = time.monotonic()
             # While the store is unreachable, training goes on and the write is tried again
             # after growing pauses (OutageTooLong ends the job once the outage lasts too long).
@@ -442,6 +449,8 @@ class _Run:
     # Endings
 
     def _stopped(self) -> str:
+        if self.stop_reason == PRUNED:
+            return self._save(pruned=True)
         if self.stop_reason == JobState.CANCELLED:
             return self._cancelled()
         if self.stop_reason == "interrupted":
@@ -481,8 +490,9 @@ class _Run:
                 error,
             )
 
-    def _save(self) -> str:
-        """Build and save the snapshot, promote it if the gate lets it, record success."""
+    def _save(self, *, pruned: bool = False) -> str:
+        """Build and save the snapshot, promote it if the gate lets it (never a pruned trial's),
+        record success."""
         self.step = "evaluating the model"
         metrics = self._metrics()  # of the weights kept: the best epoch's with early stopping
         kept = self._kept_epochs()
@@ -497,12 +507,16 @@ class _Run:
         built["training"].update(kept)
         snapshot = self._ride_out(lambda: self.store.models.save(built), keep_lease=True)
         self.step = "deciding on promotion"
-        promotion = promotion_gate.decide(
-            self.record.promote,
-            self.record.promote_alias,
-            metrics,
-            self.class_counts,
-            self._ride_out(self._incumbent),
+        promotion = (
+            {"promoted": False, "reason": "the sweep's pruner stopped this trial early"}
+            if pruned
+            else promotion_gate.decide(
+                self.record.promote,
+                self.record.promote_alias,
+                metrics,
+                self.class_counts,
+                self._ride_out(self._incumbent),
+            )
         )
         if promotion["promoted"]:
             self.step = "promoting the model"
@@ -522,6 +536,7 @@ class _Run:
             "model_id": snapshot["id"],
             "metrics": metrics,
             "promotion": promotion,
+            "pruned": pruned,
             "finished_at": utc_now_iso(),
             **self._progress(len(self.history), final_loss),
         }
@@ -567,6 +582,13 @@ class _Run:
         if self.X_val.shape[0] == 0:
             return None
         return self._loss_on(self.X_val, self.split.y_val)
+
+    def _measures(self) -> dict:
+        """Each metric a sweep may rank by, measured on the validation rows now."""
+        return {
+            "validation_loss": self._validation_loss,
+            "validation_accuracy": lambda: self._metrics()["validation_accuracy"],
+        }
 
     def _metrics(self) -> dict:
         def accuracy(X: np.ndarray, y: np.ndarray) -> float | None:

@@ -13,6 +13,7 @@ from service.blueprints import (
     mlflow,
     models,
     predict,
+    sweeps,
     train,
     v2,
 )
@@ -21,6 +22,7 @@ BLUEPRINTS = (
     datasets.blp,
     train.blp,
     jobs.blp,
+    sweeps.blp,
     events.blp,
     models.blp,
     aliases.blp,

@@ -72,6 +72,13 @@ class JobSchema(ma.Schema):
         metadata={"description": "The promotion gate's decision; null until the job succeeds."},
     )
     attempts = ma.fields.Integer()
+    sweep_id = ma.fields.String(
+        allow_none=True, metadata={"description": "The sweep this job is a trial of (or null)."}
+    )
+    trial_number = ma.fields.Integer(allow_none=True)
+    pruned = ma.fields.Boolean(
+        metadata={"description": "A sweep's pruner stopped the trial early (it succeeded)."}
+    )
     stopped_epoch = ma.fields.Integer(
         dump_only=True,
         allow_none=True,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from foundation.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from foundation.states import STATES
+from foundation.states import STATES, SWEEP_STATES
 from service.schemas.fields import IdField
 
 #: Documented response headers of a paged listing.
@@ -47,3 +47,7 @@ class ModelListQuerySchema(PageQuerySchema):
 
 class DatasetListQuerySchema(PageQuerySchema):
     pass
+
+
+class SweepListQuerySchema(PageQuerySchema):
+    state = ma.fields.String(load_default=None, validate=ma.validate.OneOf(SWEEP_STATES))

@@ -75,6 +75,9 @@ def test_create_job_fills_the_documented_record(store: ModelStore, new_job) -> N
         "heartbeat_at": None,
         "cancel_requested": False,
         "version": 1,
+        "sweep_id": None,
+        "trial_number": None,
+        "pruned": False,
     }
     assert job.created_at.endswith("Z")
     assert store.jobs.get("job1") == job

@@ -27,6 +27,7 @@ TABLES = {
     "batch_predictions",
     "batch_chunks",
     "events",
+    "sweeps",
 }
 
 UPGRADER = """
@@ -172,3 +173,20 @@ def test_upgrading_from_0001_fills_the_kept_histogram_from_finished_jobs(
     assert figures["failed"][1:] == (1, 20_000.0)  # above the last bound: in the count only
     assert figures["failed"][0][-1] == 0
     assert figures["cancelled"] == ([0] * len(tables.DURATION_BOUNDS), 0, 0.0)
+
+
+def test_a_sweeps_optuna_tables_leave_the_schema_and_its_checks_alone(
+    empty_database_url: str,
+) -> None:
+    from worker import sweep_study  # Optuna creates its own tables in the store's database
+
+    upgrade(empty_database_url)
+    spec = {"metric": "validation_loss"}
+    sweep_study.create(empty_database_url, "sw-schema", spec)
+    assert {"studies", "trials"} <= _tables(empty_database_url)
+    store = ModelStore(empty_database_url, "unused-objects")
+    try:
+        store.require_current_schema()  # our revision, untouched by Optuna
+        assert upgrade(empty_database_url) == (head_revision(), head_revision())
+    finally:
+        store.close()

@@ -1,0 +1,93 @@
+"""A 9-trial grid on the real 10,000-person data set, on two workers at once, one of which is
+killed (SIGKILL) mid-sweep: every trial still succeeds exactly once, the trials are ranked and
+the best model is promoted through the gate. Runs where the real data set is (CI); skips,
+saying where it looked, elsewhere."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+from people_data import real_data_tsv  # tests/people_data.py
+
+from nnservice.supervisor import stop_process
+
+from .test_integration_jobs import upload_tsv
+from .test_integration_sweeps import _when, start_sweep, wait_for_sweep
+
+GRID = {"hidden_layers": [[2], [4], [8, 4]], "learning_rate": [0.3, 0.1, 0.03]}
+
+
+def _finished_on(stack, log_name: str, job_ids: list[str]) -> set[str]:
+    """The jobs among `job_ids` that the worker logging to `log_name` finished."""
+    log = (stack.root / log_name).read_text()
+    return {job for job in job_ids if f"nnservice.train[{job}] succeeded" in log}
+
+
+def _owner_pid(stack, job_id: str) -> int | None:
+    owner = stack.store.jobs.get(job_id).worker
+    return None if owner is None else int(owner.split(":")[1])
+
+
+@pytest.mark.fault
+def test_a_grid_on_two_workers_survives_killing_one_and_promotes_the_best(stack) -> None:
+    tsv = real_data_tsv()
+    if not str(stack.database_url).startswith("sqlite"):
+        pytest.skip("one backend is enough for this check")
+    second = stack.spawn_worker("worker-second.log")
+    try:
+        dataset_id = upload_tsv(stack, "weight-height", tsv)["id"]
+        started = start_sweep(
+            stack,
+            dataset_id=dataset_id,
+            hyperparameters={"epochs": 200, "batch_size": 4, "seed": 7},
+            grid=GRID,
+            metric="validation_accuracy",
+            promote="best",
+        )
+        job_ids = started["job_ids"]
+        assert len(job_ids) == 9
+        # Once the first worker has finished a trial, kill it while it trains another (its pool
+        # child owns the job's lease).
+        deadline = time.monotonic() + 150  # only bounds a broken run
+        while not _finished_on(stack, "worker.log", job_ids):
+            assert time.monotonic() < deadline, "the first worker never finished a trial"
+            time.sleep(0.05)
+        children = set(stack.worker_child_pids())
+        killed: list[str] = []
+        while not killed:
+            assert time.monotonic() < deadline, "the first worker never ran a second trial"
+            killed = [job for job in job_ids if _owner_pid(stack, job) in children]
+            if not killed:
+                time.sleep(0.01)
+        killed_at = time.time()
+        stack.kill_worker(signal.SIGKILL)
+        sweep = wait_for_sweep(stack, started["sweep_id"], timeout=150)
+    finally:
+        stop_process(second)
+
+    assert sweep["state"] == "succeeded"
+    trials = sweep["trials"]
+    assert sorted(t["trial_number"] for t in trials) == list(range(9))
+    assert all(t["state"] == "succeeded" for t in trials)  # each trial is one job: once
+    assert len({t["model_id"] for t in trials}) == 9
+    # The trials the kill interrupted were resumed by the other worker (a second attempt).
+    interrupted = [
+        job for job in killed if _when(stack.get(f"/jobs/{job}").json()["finished_at"]) > killed_at
+    ]
+    assert interrupted
+    assert all(stack.get(f"/jobs/{job}").json()["attempts"] == 2 for job in interrupted)
+    values = [t["value"] for t in trials]
+    assert values == sorted(values, reverse=True)  # accuracy: highest first
+    # Trials ran on both workers at once: one finished by each overlap in time.
+    jobs = {t["job_id"]: stack.get(f"/jobs/{t['job_id']}").json() for t in trials}
+    spans = {job: (_when(j["started_at"]), _when(j["finished_at"])) for job, j in jobs.items()}
+    first = _finished_on(stack, "worker.log", job_ids)
+    second = _finished_on(stack, "worker-second.log", job_ids)
+    assert first and second
+    assert any(
+        spans[a][0] < spans[b][1] and spans[b][0] < spans[a][1] for a in first for b in second
+    )
+    assert sweep["promotion"]["promoted"] is True
+    assert stack.get("/models/latest").json()["id"] == sweep["best"]["model_id"]
