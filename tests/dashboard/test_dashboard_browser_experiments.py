@@ -2,6 +2,7 @@
 need a key: a CSV with genders uploaded through the card is scored by the worker, the card shows
 its rows done of all, accuracy and confusion matrix as the API records them, and the CSV it saves
 (fetched with the key) is the API's result byte for byte; a queued batch is cancelled from the card.
+A small grid sweep's trials are shown ranked by its metric, with the best and the loss curves.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ SNAPSHOT = {
 }
 #: Whether the batches list will be fetched again on its timer ("on") or not ("off").
 POLLING = "return document.getElementById('batches-table').dataset.polling"
+SWEEPS_POLLING = "return document.getElementById('sweeps-table').dataset.polling"
 #: 30 people: weight (lb), height (in), gender; the model below tells some of them apart.
 PEOPLE = [(110 + 4 * i, 60 + i % 9, "F" if i % 3 else "M") for i in range(30)]
 
@@ -88,6 +90,38 @@ def test_batch_prediction_card(stack_factory, browser, tmp_path: Path) -> None:
     wait.until(lambda _: saved.read_bytes() == result.content)
     assert result.text.splitlines()[0] == "weight,height,probability_female,gender,true_gender"
     screenshot(browser, tmp_path / "dashboard-batch-predictions.png")
+
+    # A small grid sweep: its trials shown ranked as the API ranks them, the best one named, and
+    # their loss curves overlaid (trials are jobs: their events refresh the list).
+    rows = [{"weight": w, "height": h, "gender": g} for w, h, g in PEOPLE]
+    dataset = stack.post("/datasets", json={"name": "sweep", "rows": rows}, headers=KEY).json()
+    sweep_request = {
+        "dataset_id": dataset["id"],
+        "hyperparameters": {"epochs": 4, "seed": 3},
+        "grid": {"learning_rate": [0.3, 0.01], "hidden_layers": [[2], [3]]},
+    }
+    started = stack.post("/sweeps", json=sweep_request, headers=KEY)
+    assert started.status_code == 202, started.text
+    sweep_id = started.json()["sweep_id"]
+    sweep_row = f'#sweeps-table tr[data-sweep-id="{sweep_id}"]'
+    click(wait, f"{sweep_row} td")
+    wait.until(lambda d: texts(d, '#sweep-shown[data-state="succeeded"]'))
+    sweep = stack.get(f"/sweeps/{sweep_id}", headers=KEY).json()
+    trials = sweep["trials"]
+    assert len(trials) == 4 and all(t["state"] == "succeeded" for t in trials), sweep
+    shown_order = browser.execute_script(
+        "return [...document.querySelectorAll('#sweep-trials tbody tr')]"
+        ".map((row) => row.dataset.jobId)"
+    )
+    assert shown_order == [t["job_id"] for t in trials]
+    assert [t["rank"] for t in trials] == [1, 2, 3, 4]
+    values = [t["value"] for t in trials]
+    assert values == sorted(values)  # validation loss: lowest first
+    assert texts(browser, "#sweep-best")[0].startswith(f"#{sweep['best']['trial_number']}:")
+    assert sweep["best"]["job_id"] == trials[0]["job_id"]
+    wait.until(lambda d: d.find_element("id", "sweep-chart").get_attribute("data-series") == "4")
+    wait.until(lambda d: d.execute_script(SWEEPS_POLLING) == "off")
+    screenshot(browser, tmp_path / "dashboard-sweep.png")
 
     # A batch that stays queued (no worker) is listed as such, and cancelled from its row.
     stack.kill_worker()

@@ -2,12 +2,24 @@
 // The container's data-points attribute says how many epochs are drawn.
 
 const COLORS = { loss: "#2563eb", validation: "#ea580c" };
-const FLOOR = 1e-12; // the y axis is logarithmic
+export const FLOOR = 1e-12; // the y axis is logarithmic
 
 /** A log-axis tick: 1, 0.1, 0.01, then 1e-3, 1e-4, ... */
-function tick(value) {
+export function tick(value) {
   if (value === null || value === undefined) return "";
   return value >= 0.01 ? String(Number(value.toPrecision(2))) : value.toExponential(0);
+}
+
+/** epoch -> loss of a job record's loss history: one value per epoch, or thinned evenly over
+ * `epochs` epochs (as job records keep it). */
+export function historyByEpoch(history = [], epochs = history.length) {
+  const n = history.length;
+  return new Map(
+    history.map((loss, i) => [
+      n === epochs || n < 2 ? i + 1 : Math.round((i * (epochs - 1)) / (n - 1)) + 1,
+      loss,
+    ]),
+  );
 }
 
 export class LossChart {
@@ -25,12 +37,7 @@ export class LossChart {
   /** Replace the training loss by a history: one value per epoch, or thinned evenly over
    * `epochs` epochs (as job records keep it). Validation points are kept. */
   reset(history = [], epochs = history.length) {
-    this.loss.clear();
-    const n = history.length;
-    history.forEach((loss, i) => {
-      const epoch = n === epochs || n < 2 ? i + 1 : Math.round((i * (epochs - 1)) / (n - 1)) + 1;
-      this.loss.set(epoch, loss);
-    });
+    this.loss = historyByEpoch(history, epochs);
     this.draw();
   }
 

@@ -10,6 +10,7 @@ import { ModelsView } from "./models.js";
 import { PictureView } from "./picture.js";
 import { PredictForm } from "./predict.js";
 import { followRegistry } from "./registry_events.js";
+import { SweepsView } from "./sweeps.js";
 import { TrainForm } from "./train.js";
 
 const $ = (id) => document.getElementById(id);
@@ -82,6 +83,10 @@ const batches = new BatchesView(
   { form: $("batch-form"), list: $("batches-table"), detail: $("batch-detail") },
   { notify },
 );
+const sweeps = new SweepsView(
+  { list: $("sweeps-table"), detail: $("sweep-detail"), title: $("sweep-title") },
+  { notify },
+);
 const jobs = new JobsView(
   { list: $("jobs-table"), detail: $("job-detail"), title: $("job-title") },
   {
@@ -96,9 +101,9 @@ const jobs = new JobsView(
   },
 );
 
-/** The lists, by the name the registry's events are mapped to (batches have no events: their
- * view refreshes itself while one is active). */
-const LISTS = { models, aliases, datasets, jobs, batches };
+/** The lists, by the name the registry's events are mapped to (batches and a sweep's own end
+ * have no events: those views refresh themselves while one is active). */
+const LISTS = { models, aliases, datasets, jobs, batches, sweeps };
 /** The lists each kind of registry event changes (an alias marks its models in their list). */
 const AFFECTS = {
   model_created: ["models"],
@@ -106,7 +111,7 @@ const AFFECTS = {
   dataset_created: ["datasets"],
   dataset_deleted: ["datasets"],
   alias_changed: ["aliases", "models"],
-  job_state: ["jobs"],
+  job_state: ["jobs", "sweeps"], // a sweep's trials are jobs
   reset: Object.keys(LISTS), // events were pruned before they could be read: fetch everything
 };
 /** Events that come in a burst (a job ends: its state, its model, an alias) cost one fetch of
