@@ -43,6 +43,7 @@ const models = new ModelsView(
       predict.setModels(list);
       aliases.setModels(list);
       batches.setModels(list);
+      picture.setModels(list);
     },
     onPromoted: () => aliases.refresh().catch(notify.error),
     notify,
@@ -76,6 +77,7 @@ const datasets = new DatasetsView($("datasets-table"), {
   onLoaded: (list) => {
     train.setDatasets(list);
     batches.setDatasets(list);
+    picture.setDatasets(list);
   },
   notify,
 });
@@ -128,7 +130,7 @@ async function refresh(names) {
   return !failed;
 }
 
-new PictureView($("picture-form"), $("picture-canvas"), {
+const picture = new PictureView($("picture-form"), $("picture-canvas"), {
   legend: $("picture-legend"),
   status: $("picture-status"),
   notify,

@@ -4,9 +4,8 @@
 // prediction marked. Drawn on a <canvas>; what was drawn is counted in the canvas's data
 // attributes (boundary segments, points, the share of each gender on its own side).
 
-import { ApiError, api, apiPage } from "./api.js";
+import { ApiError, api } from "./api.js";
 import { h, setOptions, show } from "./dom.js";
-import { DEFAULT_PAGE } from "./paging.js";
 
 const COLORS = { F: "#be185d", M: "#1d4ed8", boundary: "#111827", axis: "#6b7280" };
 /** The field's colours: pale pink where F is certain, white at the threshold, pale blue for M. */
@@ -102,31 +101,24 @@ export class PictureView {
       this.draw({ modelId: event.detail.modelId }).catch(this.notify.error);
     });
     new ResizeObserver(() => this.shown && this.render()).observe(canvas.parentElement);
-    // The lists follow the dashboard's tables of models and datasets.
-    const reload = () => this.loadChoices().catch(this.notify.error);
-    for (const id of ["models-table", "datasets-table"]) {
-      const table = document.getElementById(id);
-      if (table) new MutationObserver(reload).observe(table, { childList: true, subtree: true });
-    }
-    reload();
   }
 
-  /** Offer the usable models and the stored datasets (keeping the current choices). */
-  async loadChoices() {
-    const [models, datasets] = await Promise.all([
-      apiPage("/models", { limit: DEFAULT_PAGE }),
-      apiPage("/datasets", { limit: DEFAULT_PAGE }),
-    ]);
-    const usable = models.items.filter((m) => m.status === "ok");
+  /** Offer the usable models the Models list shows (keeping the current choice). */
+  setModels(models) {
+    const usable = models.filter((m) => m.status === "ok");
     setOptions(
       this.modelSelect,
       "the latest model",
       usable.map((m) => [m.id, `${m.id}${m.is_latest ? " (latest)" : ""}`]),
     );
+  }
+
+  /** Offer the datasets the Datasets list shows (keeping the current choice). */
+  setDatasets(datasets) {
     setOptions(
       this.datasetSelect,
       "its training data",
-      datasets.items.map((d) => [d.id, `${d.name} (${d.rows} rows)`]),
+      datasets.map((d) => [d.id, `${d.name} (${d.rows} rows)`]),
     );
   }
 
