@@ -1,7 +1,7 @@
 """The registry's events (`events`): one row per change of a model, dataset, alias or job state,
 written in the change's own transaction; `GET /events` streams them.
 
-Revision ID: 0005_events
+Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-06
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_events"
+revision = "0005"
 down_revision = "0004"
 branch_labels = None
 depends_on = None

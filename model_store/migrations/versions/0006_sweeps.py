@@ -4,8 +4,8 @@ A sweep's Optuna study lives in the same database, in Optuna's own tables (`stud
 `trials`, ...), which Optuna creates itself the first time a sweep needs them
 (`model_store.studies`); this migration does not touch them.
 
-Revision ID: 0006_sweeps
-Revises: 0007
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-06
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_sweeps"
-down_revision = "0007"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

@@ -2,7 +2,7 @@
 confusion matrix) and `batch_chunks` (one row per chunk, with a lease like a job's).
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 Create Date: 2026-12-06
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0005_events"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
