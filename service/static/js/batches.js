@@ -25,8 +25,7 @@ export class BatchesView extends PagedView {
     this.status = $("batch-status");
     this.datasets = $("batch-dataset");
     this.model = new ModelChoice($("batch-model"));
-    this.prompt = [...detail.childNodes]; // what the detail says while it shows no batch
-    this.chosen = null; // the batch shown in detail: its id and latest record
+    this.chosen = null; // the batch shown in detail: {id, state} as last fetched
     this.timer = null;
     form.addEventListener("submit", (event) => {
       event.preventDefault();

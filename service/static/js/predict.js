@@ -2,47 +2,29 @@
 // picks a member by weight) or a chosen model.
 
 import { api } from "./api.js";
-import { format, h, setOptions, show } from "./dom.js";
+import { format, h, show } from "./dom.js";
+import { ModelChoice } from "./model_choice.js";
 
-/** The select's value for an alias (model ids never start so). */
-const ALIAS = "alias:";
 const value = (id) => document.getElementById(id).value.trim();
 
 export class PredictForm {
   constructor(form, result, { notify }) {
     this.form = form;
     this.result = result;
-    this.select = document.getElementById("predict-model");
+    this.model = new ModelChoice(document.getElementById("predict-model"));
     this.notify = notify;
-    this.models = [];
-    this.aliases = [];
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.submit();
     });
   }
 
-  /** Offer the usable models (keeping the current choice). */
   setModels(models) {
-    this.models = models.filter((m) => m.status === "ok");
-    this.offer();
+    this.model.setModels(models);
   }
 
-  /** Offer the aliases other than `latest` (the first option already), before the models. */
   setAliases(aliases) {
-    this.aliases = aliases.filter((a) => a.name !== "latest");
-    this.offer();
-  }
-
-  offer() {
-    const options = [
-      ...this.aliases.map((a) => [
-        `${ALIAS}${a.name}`,
-        `alias ${a.name}${a.split ? " (split)" : ""}`,
-      ]),
-      ...this.models.map((m) => [m.id, `${m.id}${m.is_latest ? " (latest)" : ""}`]),
-    ];
-    setOptions(this.select, "the latest model", options);
+    this.model.setAliases(aliases);
   }
 
   async submit() {
@@ -50,10 +32,8 @@ export class PredictForm {
       weight: Number(value("predict-weight")),
       height: Number(value("predict-height")),
       units: value("predict-units"),
+      ...this.model.read(),
     };
-    const chosen = this.select.value;
-    if (chosen.startsWith(ALIAS)) body.alias = chosen.slice(ALIAS.length);
-    else if (chosen) body.model_id = chosen;
     try {
       const answer = await api("/predict", { method: "POST", json: body });
       const { gender, probability_female: p } = answer.predictions[0];
