@@ -18,6 +18,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -117,21 +118,36 @@ def test_corrupt_snapshots_are_never_served(api_process, tmp_path: Path) -> None
 
 #: The object store's disk: room for datasets and small snapshots, not for a 400 kB one.
 DISK_BYTES = 256 * 1024
+#: The SQLite database's disk: an empty migrated store (about 150 kB) and, once the filler is
+#: gone, a write's pages in the write-ahead log.
+DATABASE_DISK_BYTES = 1024 * 1024
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
+@contextmanager
+def _tmpfs(mount_point: Path, size: int) -> Iterator[Path]:
     """A real, tiny filesystem (tmpfs; mounting needs root, as here and in CI)."""
-    mount_point = tmp_path / "small-disk"
     mount_point.mkdir()
     subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={DISK_BYTES}", "tmpfs", str(mount_point)],
-        check=True,
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount_point)], check=True
     )
     try:
         yield mount_point
     finally:
         subprocess.run(["umount", "-l", str(mount_point)], check=True)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 256 KiB disk for the object store."""
+    with _tmpfs(tmp_path / "small-disk", DISK_BYTES) as mount_point:
+        yield mount_point
+
+
+@pytest.fixture
+def database_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 1 MiB disk for a SQLite database."""
+    with _tmpfs(tmp_path / "database-disk", DATABASE_DISK_BYTES) as mount_point:
+        yield mount_point
 
 
 def test_a_snapshot_that_cannot_be_written_fails_the_job_cleanly(
@@ -217,16 +233,16 @@ def _writes_on_a_full_disk(api, http: requests.Session, disk: Path, driver_says:
 
 
 def test_a_full_disk_under_the_database_is_507_naming_the_disk(
-    api_process, small_disk: Path, tmp_path: Path
+    api_process, database_disk: Path, tmp_path: Path
 ) -> None:
     """SQLite on a tiny tmpfs, filled to the last byte."""
     api = api_process(
         "api-full-database.log",
         NNSERVICE_STORE=str(tmp_path / "store"),  # the objects: on another disk
-        NNSERVICE_DATABASE_URL=f"sqlite:///{small_disk}/nnservice.db",
+        NNSERVICE_DATABASE_URL=f"sqlite:///{database_disk}/nnservice.db",
         NNSERVICE_API_WORKERS="1",
     )
-    _full_database_is_507(api, small_disk, "database or disk is full")
+    _full_database_is_507(api, database_disk, "database or disk is full")
 
 
 #: The PostgreSQL tablespace's disk: room for the store's empty tables (about 180 kB).
