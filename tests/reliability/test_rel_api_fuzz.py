@@ -89,7 +89,10 @@ def fuzz_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.fixture(scope="module")
 def app(fuzz_stack: Stack) -> Flask:
-    return create_app(Settings.from_env(fuzz_stack.env()))
+    # A registry event stream never ends by itself: each one here ends after 0.2 s.
+    return create_app(
+        Settings.from_env({**fuzz_stack.env(), "NNSERVICE_EVENTS_MAX_SECONDS": "0.2"})
+    )
 
 
 @pytest.fixture(scope="module")
@@ -215,6 +218,29 @@ def _known_requests(known: Known, queued: tuple[str, str], unused: str) -> list[
     ]
 
 
+def _experiment_requests(known: Known, batch_id: str, sweep_id: str) -> list[tuple[str, dict]]:
+    """Batch predictions, sweeps, pictures and the registry's event stream."""
+    model, corrupt = {"model_id": known.model_id}, {"model_id": known.corrupt_model_id}
+    batch, sweep = {"batch_id": batch_id}, {"sweep_id": sweep_id}
+    grid = {"dataset_id": known.dataset_id, "grid": {"learning_rate": [0.1, 0.3]}}
+    return [
+        ("POST /batch-predictions", {"body": {"dataset_id": known.dataset_id, **model}}),
+        ("POST /batch-predictions", {"body": {"dataset_id": known.dataset_id, **corrupt}}),
+        ("GET /batch-predictions", {}),
+        ("GET /batch-predictions/{batch_id}", {"path_parameters": batch}),
+        ("GET /batch-predictions/{batch_id}/result", {"path_parameters": batch}),
+        ("POST /batch-predictions/{batch_id}/cancel", {"path_parameters": batch}),
+        ("POST /sweeps", {"body": {**grid, "hyperparameters": {"epochs": 5}}}),
+        ("GET /sweeps", {}),
+        ("GET /sweeps/{sweep_id}", {"path_parameters": sweep}),
+        ("POST /sweeps/{sweep_id}/cancel", {"path_parameters": sweep}),
+        ("GET /models/{model_id}/decision-grid", {"path_parameters": model, "query": {"steps": 5}}),
+        ("GET /models/{model_id}/decision-grid", {"path_parameters": corrupt}),
+        ("GET /datasets/{dataset_id}/rows", {"path_parameters": {"dataset_id": known.dataset_id}}),
+        ("GET /events", {"query": {"last_event_id": 0}}),
+    ]
+
+
 def _alias_requests(known: Known) -> list[tuple[str, dict]]:
     """Set, read, use, move to a corrupt model, and remove an alias."""
     name = {"name": "fuzz-champion"}
@@ -300,7 +326,21 @@ def test_known_requests_get_documented_answers(app: Flask, known: Known, fuzz_st
     schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
     operations = {result.ok().label: result.ok() for result in schema.get_all_operations()}
     statuses = collections.defaultdict(set)
-    for label, arguments in _known_requests(known, (queued[0], queued[1]), unused.id):
+    client = app.test_client()
+    batch = client.post(
+        "/batch-predictions", json={"dataset_id": known.dataset_id, "model_id": known.model_id}
+    )
+    assert batch.status_code == 202, batch.get_json()
+    body = {"dataset_id": known.dataset_id, "hyperparameters": {"epochs": 5}}
+    sweep = client.post("/sweeps", json={**body, "grid": {"learning_rate": [0.1]}})
+    assert sweep.status_code == 202, sweep.get_json()
+    requests = [
+        *_known_requests(known, (queued[0], queued[1]), unused.id),
+        *_experiment_requests(
+            known, batch.get_json()["batch_prediction_id"], sweep.get_json()["sweep_id"]
+        ),
+    ]
+    for label, arguments in requests:
         arguments.setdefault("media_type", "application/json" if "body" in arguments else None)
         case = operations[label].Case(**arguments)
         response = case.call_and_validate(checks=CHECKS)
@@ -319,4 +359,6 @@ def test_known_requests_get_documented_answers(app: Flask, known: Known, fuzz_st
     assert statuses["GET /models/{model_id}"] == {200, 409}
     assert statuses["POST /predict"] == {200, 404, 409}
     assert statuses["POST /train"] == {404, 409}
+    assert statuses["GET /models/{model_id}/decision-grid"] == {200, 409}
+    assert statuses["GET /events"] == {200}
     assert statuses["GET /readyz"] == {200}
