@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -166,42 +167,14 @@ class S3Objects:
             raise StoreWriteError(f"cannot write object {key}: {error}") from error
 
     def get(self, key: str) -> bytes:
-        from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
-        from botocore.exceptions import ConnectionError as S3ConnectionError
-
-        try:
+        with _read_errors(key):
             response = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
             return response["Body"].read()
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                raise NotFound("object", key) from None
-            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
-            if status >= 500:
-                raise ObjectStoreUnreachable(f"cannot read object {key}: {error}") from None
-            raise StoreError(f"cannot read object {key}: {error}") from None
-        except (S3ConnectionError, HTTPClientError) as error:
-            raise ObjectStoreUnreachable(f"cannot read object {key}: {error}") from None
-        except BotoCoreError as error:
-            raise StoreError(f"cannot read object {key}: {error}") from None
 
     def stream(self, key: str, piece_bytes: int = STREAM_PIECE_BYTES) -> Iterator[bytes]:
-        from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
-        from botocore.exceptions import ConnectionError as S3ConnectionError
-
-        try:
+        with _read_errors(key):
             response = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
             yield from response["Body"].iter_chunks(piece_bytes)
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                raise NotFound("object", key) from None
-            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
-            if status >= 500:
-                raise ObjectStoreUnreachable(f"cannot read object {key}: {error}") from None
-            raise StoreError(f"cannot read object {key}: {error}") from None
-        except (S3ConnectionError, HTTPClientError) as error:
-            raise ObjectStoreUnreachable(f"cannot read object {key}: {error}") from None
-        except BotoCoreError as error:
-            raise StoreError(f"cannot read object {key}: {error}") from None
 
     def exists(self, key: str) -> bool:
         from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
@@ -244,3 +217,25 @@ def open_objects(location: str | os.PathLike[str]) -> ObjectStore:
             raise ValueError(f"object store {text!r}: expected s3://bucket/prefix")
         return S3Objects(parts.netloc, parts.path)
     return LocalObjects(text)
+
+
+@contextmanager
+def _read_errors(key: str) -> Iterator[None]:
+    """botocore's errors on reading `key` as the store's: NotFound, ObjectStoreUnreachable (the
+    server is down or answers 5xx) or StoreError."""
+    from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+    from botocore.exceptions import ConnectionError as S3ConnectionError
+
+    try:
+        yield
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            raise NotFound("object", key) from None
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        if status >= 500:
+            raise ObjectStoreUnreachable(f"cannot read object {key}: {error}") from None
+        raise StoreError(f"cannot read object {key}: {error}") from None
+    except (S3ConnectionError, HTTPClientError) as error:
+        raise ObjectStoreUnreachable(f"cannot read object {key}: {error}") from None
+    except BotoCoreError as error:
+        raise StoreError(f"cannot read object {key}: {error}") from None
