@@ -147,7 +147,11 @@ class PrunerSchema(ma.Schema):
         load_default=None,
         allow_none=True,
         validate=ma.validate.Range(1, hp.BY_NAME["epochs"].maximum),
-        metadata={"description": "Epochs between reports (default: a twentieth of the epochs)."},
+        metadata={
+            "description": "Epochs between reports (default: a twentieth of the epochs); "
+            "successive_halving compares the trials at this many epochs, then 3 times as many, "
+            "and so on."
+        },
     )
 
 
