@@ -7,7 +7,8 @@ one finishing a deletion that crashed):
    reader answers as if it were gone (404), so no read looks for an object being removed, and no
    chunk is claimed (its batch has ended);
 2. its objects are removed: the input copy of an upload (one object per chunk) and each chunk's
-   results; their keys follow from the record, so nothing is listed;
+   results; their keys follow from the record, so nothing is listed (then their folder, on a
+   local store);
 3. its rows are removed.
 
 A worker still scoring a chunk of a cancelled batch when it is deleted writes the chunk's object
@@ -21,7 +22,7 @@ from __future__ import annotations
 import logging
 
 from foundation.states import JobState
-from model_store.batches import BatchTable, input_key, result_key
+from model_store.batches import BatchTable, batch_folder, input_key, result_key
 from model_store.objects import ObjectStore
 from model_store.records import BatchRecord
 
@@ -46,6 +47,7 @@ def delete_batch(batches: BatchTable, objects: ObjectStore, batch_id: str) -> Jo
         return record.state
     for key in batch_object_keys(record):
         objects.delete(key)
+    objects.remove_empty_folder(batch_folder(record.id))
     batches.delete(record.id)
     return None
 

@@ -54,14 +54,19 @@ MARK_ATTEMPTS = 3
 SHOWN = batch_predictions.c.deleting_us.is_(None)
 
 
+def batch_folder(batch_id: str) -> str:
+    """The key prefix of every object of a batch (no trailing `/`)."""
+    return f"batch/{validate_id(batch_id)}"
+
+
 def input_key(batch_id: str, chunk: int) -> str:
     """The object of an uploaded batch's rows of one chunk (a `.npy` array)."""
-    return f"batch/{validate_id(batch_id)}/input-{int(chunk)}.npy"
+    return f"{batch_folder(batch_id)}/input-{int(chunk)}.npy"
 
 
 def result_key(batch_id: str, chunk: int) -> str:
     """The object of one chunk's results (CSV lines without the header), written once."""
-    return f"batch/{validate_id(batch_id)}/chunk-{int(chunk)}.csv"
+    return f"{batch_folder(batch_id)}/chunk-{int(chunk)}.csv"
 
 
 @dataclass(frozen=True)

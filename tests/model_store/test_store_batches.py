@@ -9,13 +9,15 @@ deleted batches' rows."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 from stores import object_keys
 
 from model_store import InUse, ModelStore, NotFound
 from model_store.batch_deletion import delete_expired
-from model_store.batches import input_key, result_key
+from model_store.batches import batch_folder, input_key, result_key
+from model_store.objects import LocalObjects
 from model_store.times import from_iso
 from worker.batch_scoring import save_result
 
@@ -113,6 +115,8 @@ def test_deleting_a_batch_removes_its_record_chunks_and_objects(store: ModelStor
     assert store.batches.get(running.id).state == "queued"
     assert store.delete_batch(batch.id) is None
     assert object_keys(store, prefix) == []
+    if isinstance(store.objects, LocalObjects):  # not even an empty directory is left
+        assert not (Path(store.objects.root) / batch_folder(batch.id)).exists()
     assert store.batches.chunks(batch.id) == []
     with pytest.raises(NotFound):
         store.batches.get(batch.id)
