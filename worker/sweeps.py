@@ -180,7 +180,15 @@ class _Pass:
         else:
             state = SweepState.SUCCEEDED
         best_id = None if winner is None else winner.id
-        if self.store.sweeps.end(sweep.id, state, best_id, promotion) is not None:
+        ended = self.store.sweeps.end(
+            sweep.id,
+            state,
+            best_id,
+            promotion,
+            model_id=None if winner is None else winner.model_id,
+            value=None if winner is None else trial_value(sweep.spec["metric"], winner),
+        )
+        if ended is not None:
             log.info("sweep %s ended %s; best trial: %s", sweep.id, state, best_id)
 
     def _promote(self, sweep: SweepRecord, winner: JobRecord) -> dict:
