@@ -3,7 +3,7 @@
 its rows) and `counters` (monotonic counts that outlive the rows they count; its one row
 `batch_rows_scored` starts at the rows the batches kept so far have scored).
 
-Revision ID: 0009
+Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-07
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009"
+revision = "0008"
 down_revision = "0007"
 branch_labels = None
 depends_on = None
