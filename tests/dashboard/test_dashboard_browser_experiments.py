@@ -133,6 +133,21 @@ def test_batch_prediction_card(stack_factory, browser, tmp_path: Path, artifacts
     assert [field.get_attribute("data-field") for field in marked] == ["grid.learning_rate"]
     assert len(stack.get("/sweeps", headers=KEY).json()) == sweeps_before
     screenshot(browser, artifacts / "dashboard-sweep-refused.png")
+    # A search's range is checked alike: a learning rate's low of 0 is refused, and named.
+    click(wait, "#sweep-kind-search")
+    fill(browser, "sweep-trials", "2")
+    bounds = '#sweep-space-table tr[data-name="learning_rate"] input.bound'
+    low, high = browser.find_elements("css selector", bounds)
+    for bound, value in ((low, "0"), (high, "0.5")):
+        bound.send_keys(value)
+    browser.find_element("id", "sweep-submit").click()
+    wait.until(lambda d: "search.space.learning_rate.low" in texts(d, "#sweep-form-status")[0])
+    marked = browser.find_elements("css selector", '#sweep-form [aria-invalid="true"]')
+    assert [field.get_attribute("data-field") for field in marked] == [
+        "search.space.learning_rate.low"
+    ]
+    assert len(stack.get("/sweeps", headers=KEY).json()) == sweeps_before
+    click(wait, "#sweep-kind-grid")
 
     # Corrected, it starts; the new sweep opens in the card: its trials shown ranked as the API
     # ranks them, the best one named, and their loss curves overlaid.
