@@ -4,7 +4,7 @@
 // /openapi.json (SweepRequest, SweepGrid, SweepSpace, Search, Pruner), never from literals here.
 // A refused request shows its reason beside the button, and the fields it names are marked.
 
-import { api } from "./api.js";
+import { api, errorFields } from "./api.js";
 import { h, setOptions, show, table } from "./dom.js";
 import { describeField, isNumber, loadSchemas, readFields } from "./hyperparameters.js";
 
@@ -59,17 +59,13 @@ function readSchemaFields(form, schemas, name) {
   return values;
 }
 
-/** The error messages of the API's `errors` shape, by the path of the field they name. */
-function errorPaths(errors) {
-  const found = [];
-  const walk = (node, path) => {
-    if (Array.isArray(node)) found.push([path, node.join(" ")]);
-    else if (node && typeof node === "object") {
-      for (const [key, value] of Object.entries(node)) walk(value, path ? `${path}.${key}` : key);
-    }
-  };
-  walk(errors, "");
-  return found;
+/** How a list of values of `item` is typed: its choices when it has some (as the API states
+ * them), lists separated by semicolons for an array. */
+function valuesHint(item) {
+  if (item.enum) return item.enum.join(", ");
+  if (item.type === "boolean") return "true, false";
+  if (item.type === "array") return "2; 4; 8, 4";
+  return "";
 }
 
 export class SweepForm {
@@ -153,7 +149,7 @@ export class SweepForm {
           max: range[end].maximum,
           title: range[end].description,
         });
-      const hint = item.type === "array" ? "2; 4" : "";
+      const hint = valuesHint(item);
       return {
         name,
         item,
@@ -247,7 +243,7 @@ export class SweepForm {
   showError(error) {
     this.status.className = "error";
     this.status.textContent = error instanceof Error ? error.message : String(error);
-    const named = errorPaths(error?.body?.errors);
+    const named = errorFields(error?.body?.errors);
     for (const field of this.form.querySelectorAll("[data-field]")) {
       const path = field.dataset.field;
       const messages = named
