@@ -118,6 +118,7 @@ def test_batch_prediction_card(stack_factory, browser, tmp_path: Path, artifacts
     option = f'#sweep-dataset option[value="{dataset["id"]}"]'
     wait.until(lambda d: texts(d, option))  # its registry event refreshed the datasets
     click(wait, "#sweep-form-box summary")
+    wait.until(lambda d: texts(d, '#sweep-form[data-described="true"]'))  # its rows are drawn
     Select(browser.find_element("id", "sweep-dataset")).select_by_value(dataset["id"])
     fill(browser, "sweep-epochs", "4")
     fill(browser, "sweep-seed", "3")
