@@ -666,7 +666,7 @@ def rm_job(session: Session, job_id: str) -> None:
 @api_command
 def events(session: Session, types: str | None, last_event_id: int | None, count: int | None):
     """Print the registry's events as they happen, one JSON object a line: models and datasets
-    created or deleted, alias changes, job states (GET /events; Ctrl-C stops)."""
+    created or deleted, alias changes, job and sweep states (GET /events; Ctrl-C stops)."""
     kinds = [name.strip() for name in types.split(",")] if types else None
     stream = session.client.registry_events(kinds, last_event_id)
     with contextlib.closing(stream):  # a stream left early is closed, not left to linger

@@ -5,6 +5,7 @@ its rows done of all, accuracy and confusion matrix as the API records them, and
 A small grid sweep started from the card's form (refused first, the field named, for a value out of
 range) opens in the card, its trials ranked by its metric as the API ranks them, with the best and
 the loss curves; a job trained with early stopping shows where it stopped and which epoch it kept.
+A running sweep is shown without a timer, and its end reaches the card by its `sweep_state` event.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from pathlib import Path
 from browser_pages import click, notice, screenshot, texts
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from foundation.states import SweepState
 
 KEY = {"Authorization": "Bearer ops-secret"}
 #: A small model, stored as a worker stores one (no training needed to score with it).
@@ -219,4 +222,31 @@ def test_batch_prediction_card(stack_factory, browser, tmp_path: Path, artifacts
     wait.until(lambda d: texts(d, f'{queued_row}[data-state="cancelled"]'))
     assert stack.get(f"/batch-predictions/{queued}", headers=KEY).json()["state"] == "cancelled"
     wait.until(lambda d: d.execute_script(POLLING) == "off")  # every shown batch has ended
+
+    # A sweep whose trials stay queued (no worker) is shown running, with no timer to fetch it
+    # again. It then ends as a worker's last pass ends one, with no trial changing: only its
+    # sweep_state event can tell the page, which shows the end once it has applied that event.
+    sweep_request = {
+        "dataset_id": dataset["id"],
+        "hyperparameters": {"epochs": 4, "seed": 3},
+        "grid": sweep["grid"],
+    }
+    waiting = stack.post("/sweeps", json=sweep_request, headers=KEY)
+    assert waiting.status_code == 202, waiting.text
+    waiting_id = waiting.json()["sweep_id"]
+    click(wait, f'#sweeps-table tr[data-sweep-id="{waiting_id}"] td')
+    shown = f'#sweep-shown[data-sweep-id="{waiting_id}"]'
+    wait.until(lambda d: texts(d, f'{shown}[data-state="running"]'))
+    assert browser.execute_script(SWEEPS_POLLING) == "off"  # the stream is live: no 2 s timer
+    assert stack.store.sweeps.end(waiting_id, SweepState.CANCELLED, None, None) is not None
+    ended_event = stack.store.events.newest_id()
+    wait.until(lambda d: texts(d, f'{shown}[data-state="cancelled"]'))
+    wait.until(
+        lambda d: texts(
+            d, f'#sweeps-table tr[data-sweep-id="{waiting_id}"][data-state="cancelled"]'
+        )
+    )
+    applied = "return Number(document.body.dataset.eventsApplied)"
+    wait.until(lambda d: d.execute_script(applied) >= ended_event)
+    assert browser.execute_script(SWEEPS_POLLING) == "off"
     assert notice(browser) == ""
