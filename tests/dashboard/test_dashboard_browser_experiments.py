@@ -1,7 +1,8 @@
 """The dashboard's batch predictions card in headless Chromium, against a real stack whose reads
 need a key: a CSV with genders uploaded through the card is scored by the worker, the card shows
 its rows done of all, accuracy and confusion matrix as the API records them, and the CSV it saves
-(fetched with the key) is the API's result byte for byte; a queued batch is cancelled from the card.
+(fetched with the key) is the API's result byte for byte; a queued batch is cancelled, then
+deleted, from the card.
 A small grid sweep started from the card's form (refused first, the field named, for a value out of
 range) opens in the card, its trials ranked by its metric as the API ranks them, with the best and
 the loss curves; a job trained with early stopping shows where it stopped and which epoch it kept.
@@ -250,3 +251,11 @@ def test_batch_prediction_card(stack_factory, browser, tmp_path: Path, artifacts
     wait.until(lambda d: d.execute_script(applied) >= ended_event)
     assert browser.execute_script(SWEEPS_POLLING) == "off"
     assert notice(browser) == ""
+
+    # Deleted from its row (Delete, then "Sure?"): gone from the list and from the API.
+    click(wait, f"{queued_row} .batch-delete")
+    wait.until(lambda d: texts(d, f"{queued_row} .batch-delete") == ["Sure?"])
+    click(wait, f"{queued_row} .batch-delete")
+    wait.until(lambda d: not texts(d, queued_row))
+    assert f"Batch {queued} deleted." in notice(browser)
+    assert stack.get(f"/batch-predictions/{queued}", headers=KEY).status_code == 404
