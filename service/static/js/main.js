@@ -10,6 +10,7 @@ import { ModelsView } from "./models.js";
 import { PictureView } from "./picture.js";
 import { PredictForm } from "./predict.js";
 import { followRegistry } from "./registry_events.js";
+import { SweepForm } from "./sweep_form.js";
 import { SweepsView } from "./sweeps.js";
 import { TrainForm } from "./train.js";
 
@@ -76,6 +77,7 @@ const train = new TrainForm($("train-form"), {
 const datasets = new DatasetsView($("datasets-table"), {
   onLoaded: (list) => {
     train.setDatasets(list);
+    sweepForm.setDatasets(list);
     batches.setDatasets(list);
     picture.setDatasets(list);
   },
@@ -89,6 +91,13 @@ const sweeps = new SweepsView(
   { list: $("sweeps-table"), detail: $("sweep-detail"), title: $("sweep-title") },
   { notify },
 );
+/** A sweep started from the form opens in the Sweep card. */
+const sweepForm = new SweepForm($("sweep-form"), {
+  onStarted: async (sweepId) => {
+    await sweeps.refresh();
+    await sweeps.choose(sweepId);
+  },
+});
 const jobs = new JobsView(
   { list: $("jobs-table"), detail: $("job-detail"), title: $("job-title") },
   {
