@@ -19,6 +19,9 @@ class EventType(StrEnum):
     DATASET_DELETED = "dataset_deleted"  # dataset_id
     ALIAS_CHANGED = "alias_changed"  # alias, model_id, split (both null once removed), changed_by
     JOB_STATE = "job_state"  # job_id, state, model_id, promotion
+    #: Created `running`, then once at its end; best_job_id, model_id and value (by `metric`) are
+    #: the best trial's, promotion the gate's decision (all null until the sweep has ended).
+    SWEEP_STATE = "sweep_state"  # sweep_id, state, metric, best_job_id, model_id, value, promotion
 
 
 #: Every kind of event, in the order above (what `?types=` accepts).

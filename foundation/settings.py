@@ -56,6 +56,9 @@ class Settings(BaseModel):
                                      stream
       NNSERVICE_EVENTS_RETENTION_SECONDS  [604800] registry events older than this (7 days)
                                      are pruned (by the workers, every few minutes)
+      NNSERVICE_BATCH_RETENTION_SECONDS  [0] batch predictions that ended longer ago than this
+                                     are deleted with their results (by the workers, every few
+                                     minutes); 0 keeps them until deleted
       NNSERVICE_LOG_LEVEL            [INFO] for every process's JSON log lines
       NNSERVICE_METRICS_DIR          [<temp dir>/nnservice-metrics] where the API's processes
                                      keep their Prometheus figures (a subdirectory per host-port)
@@ -92,6 +95,9 @@ class Settings(BaseModel):
     events_max_seconds: float = Field(600.0, gt=0, validation_alias="NNSERVICE_EVENTS_MAX_SECONDS")
     events_retention_seconds: float = Field(
         7 * 24 * 3600.0, gt=0, validation_alias="NNSERVICE_EVENTS_RETENTION_SECONDS"
+    )
+    batch_retention_seconds: float = Field(
+        0.0, ge=0, validation_alias="NNSERVICE_BATCH_RETENTION_SECONDS"
     )
     log_level: str = Field("INFO", validation_alias="NNSERVICE_LOG_LEVEL")
     metrics_dir: Path = Field(

@@ -7,7 +7,12 @@ UPDATE, in the transaction that adds the chunk's rows and confusion counts to th
 totals. A chunk whose owner was lost is claimed again once its lease has run out (or by the
 reaper's re-sent task); whichever delivery marks it first counts it, the others change nothing,
 and its object is written once (a second `create` of the same key is refused). The batch ends
-`succeeded` in the transaction that marks its last chunk.
+`succeeded` in the transaction that marks its last chunk, which also adds the chunk's rows to the
+`batch_rows_scored` counter (kept when batches are deleted).
+
+An ended batch is deleted in three steps (`model_store.batch_deletion`): one conditional UPDATE
+marks it (`deleting_us`: from then on no reader sees it, as if it were gone), then its objects
+are removed, then its rows. A deletion cut short leaves a marked batch, which a later one finishes.
 """
 
 from __future__ import annotations
@@ -22,12 +27,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from foundation.limits import DEFAULT_PAGE_SIZE
-from foundation.states import JobState
+from foundation.states import TERMINAL_STATES, JobState
 from model_store.errors import AlreadyExists, NotFound, StoreError
 from model_store.ids import validate_id
 from model_store.pages import Page, make_page, page_query
 from model_store.records import BatchRecord, ChunkRecord
-from model_store.tables import batch_chunks, batch_predictions
+from model_store.tables import batch_chunks, batch_predictions, counters
 from model_store.times import iso, now_us
 
 #: The confusion matrix's columns: (true gender, predicted gender) -> column name.
@@ -40,16 +45,28 @@ CONFUSION_COLUMNS = {
 #: Chunks the reaper looks at per pass and kind of repair.
 REAP_BATCH = 200
 UNFINISHED = (JobState.QUEUED, JobState.RUNNING)
+ENDED = tuple(sorted(TERMINAL_STATES))
+#: The counter of the rows batch predictions have scored (a row of `counters`).
+ROWS_SCORED = "batch_rows_scored"
+#: Tries of marking a batch for deletion when it ended between the mark and the look.
+MARK_ATTEMPTS = 3
+#: A batch no deletion has started on: the only kind readers see.
+SHOWN = batch_predictions.c.deleting_us.is_(None)
+
+
+def batch_folder(batch_id: str) -> str:
+    """The key prefix of every object of a batch (no trailing `/`)."""
+    return f"batch/{validate_id(batch_id)}"
 
 
 def input_key(batch_id: str, chunk: int) -> str:
     """The object of an uploaded batch's rows of one chunk (a `.npy` array)."""
-    return f"batch/{validate_id(batch_id)}/input-{int(chunk)}.npy"
+    return f"{batch_folder(batch_id)}/input-{int(chunk)}.npy"
 
 
 def result_key(batch_id: str, chunk: int) -> str:
     """The object of one chunk's results (CSV lines without the header), written once."""
-    return f"batch/{validate_id(batch_id)}/chunk-{int(chunk)}.csv"
+    return f"{batch_folder(batch_id)}/chunk-{int(chunk)}.csv"
 
 
 @dataclass(frozen=True)
@@ -173,10 +190,12 @@ class BatchTable:
         return self.get(batch_id)
 
     def get(self, batch_id: str) -> BatchRecord:
-        """The batch; NotFound("batch_prediction") if absent."""
+        """The batch; NotFound("batch_prediction") if absent or being deleted."""
         with self.engine.connect() as connection:
             row = connection.execute(
-                sa.select(batch_predictions).where(batch_predictions.c.id == validate_id(batch_id))
+                sa.select(batch_predictions).where(
+                    batch_predictions.c.id == validate_id(batch_id), SHOWN
+                )
             ).first()
         if row is None:
             raise NotFound("batch_prediction", batch_id)
@@ -200,18 +219,77 @@ class BatchTable:
         state: str | None = None,
     ) -> Page[BatchRecord]:
         """One page of batches, newest first, optionally of one state."""
-        filters = [] if state is None else [batch_predictions.c.state == state]
+        filters = [SHOWN] if state is None else [SHOWN, batch_predictions.c.state == state]
         query = page_query(batch_predictions, [batch_predictions], limit, page_token, filters)
         with self.engine.connect() as connection:
             rows = connection.execute(query).all()
         return make_page(rows, limit, _record)
 
     def delete(self, batch_id: str) -> None:
-        """Remove a batch's rows (a batch whose tasks could not be sent); its objects are the
-        caller's."""
+        """Remove a batch's rows (a batch whose tasks could not be sent, or whose deletion has
+        removed its objects); its objects are the caller's."""
         with self.engine.begin() as connection:
             connection.execute(batch_chunks.delete().where(batch_chunks.c.batch_id == batch_id))
             connection.execute(batch_predictions.delete().where(batch_predictions.c.id == batch_id))
+
+    # Deleting a batch (`model_store.batch_deletion` removes its objects in between)
+
+    def mark_deleting(self, batch_id: str) -> BatchRecord:
+        """Start deleting an ended batch: one conditional UPDATE marks it, hiding it from every
+        reader. The record (marked now, or by a deletion cut short before); a queued or running
+        batch's record, unmarked (cancel it first). NotFound if absent."""
+        b = batch_predictions.c
+        for _ in range(MARK_ATTEMPTS):
+            with self.engine.begin() as connection:
+                row = connection.execute(
+                    batch_predictions.update()
+                    .where(
+                        b.id == validate_id(batch_id), b.state.in_(ENDED), b.deleting_us.is_(None)
+                    )
+                    .values(deleting_us=now_us())
+                    .returning(*batch_predictions.c)
+                ).first()
+            if row is not None:
+                return _record(row)
+            with self.engine.connect() as connection:
+                row = connection.execute(
+                    sa.select(batch_predictions).where(b.id == batch_id)
+                ).first()
+            if row is None:
+                raise NotFound("batch_prediction", batch_id)
+            if row.deleting_us is not None or row.state in UNFINISHED:
+                return _record(row)
+        raise StoreError(f"batch prediction {batch_id} kept changing; try again")
+
+    def is_shown(self, batch_id: str) -> bool:
+        """Whether the batch exists and no deletion has started on it."""
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                sa.select(batch_predictions.c.id).where(batch_predictions.c.id == batch_id, SHOWN)
+            ).first()
+        return row is not None
+
+    def expired(self, ended_before_us: int | None, limit: int = REAP_BATCH) -> list[str]:
+        """Batches to delete: those whose deletion was cut short, and (unless
+        `ended_before_us` is None) those that ended before it; at most `limit`, oldest first."""
+        b = batch_predictions.c
+        due = b.deleting_us.is_not(None)
+        if ended_before_us is not None:
+            due = sa.or_(due, sa.and_(b.state.in_(ENDED), b.finished_us < ended_before_us))
+        with self.engine.connect() as connection:
+            return list(
+                connection.execute(
+                    sa.select(b.id).where(due).order_by(b.finished_us, b.id).limit(limit)
+                ).scalars()
+            )
+
+    def rows_scored(self) -> int:
+        """Rows batch predictions have scored, ever (deleted batches' too)."""
+        with self.engine.connect() as connection:
+            value = connection.execute(
+                sa.select(counters.c.value).where(counters.c.name == ROWS_SCORED)
+            ).scalar()
+        return int(value or 0)
 
     # Ending a batch
 
@@ -335,6 +413,11 @@ class BatchTable:
                     chunks_done=b.chunks_done + 1,
                     **counts,
                 )
+            )
+            connection.execute(
+                counters.update()
+                .where(counters.c.name == ROWS_SCORED)
+                .values(value=counters.c.value + int(marked.rows))
             )
             connection.execute(
                 batch_predictions.update()

@@ -10,6 +10,8 @@ prefork pool) drops the connections it inherited, as SQLAlchemy's pooling guide 
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 import weakref
 
 import sqlalchemy as sa
@@ -73,11 +75,7 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (below)
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
-        # WAL is kept in the file: set it only where it is not set yet. Switching needs the
-        # database to itself, and SQLite may refuse that at once ("database is locked") while
-        # another connection writes, e.g. a second upgrade of the same new file.
-        if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-            cursor.execute("PRAGMA journal_mode=WAL")
+        _use_wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
@@ -85,6 +83,25 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(connection: sa.Connection) -> None:
         immediate = connection.get_execution_options().get(IMMEDIATE, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _use_wal(cursor: sqlite3.Cursor) -> None:
+    """Put the file in WAL mode (kept in the file) unless it is already.
+
+    Switching needs the database to itself, and SQLite refuses that at once, without waiting
+    ("database is locked"), while another connection holds it, e.g. when several processes open
+    the same new file and one of them is already creating the schema: try again until the busy
+    timeout has passed, and stop as soon as another connection has made the switch.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_MS / 1000
+    while cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return  # (an in-memory database answers "memory" and stays so)
+        except sqlite3.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _dispose_after_fork(engine: Engine) -> None:

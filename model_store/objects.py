@@ -15,6 +15,7 @@ Keys are `/`-separated paths of store ids and fixed names; they never come from 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -52,6 +53,10 @@ class ObjectStore(Protocol):
 
     def delete(self, key: str) -> None:
         """Remove the object if it exists."""
+
+    def remove_empty_folder(self, prefix: str) -> None:
+        """Remove the folder `prefix` (e.g. "batch/<id>") if nothing is in it: a directory of
+        a local store; nothing on S3, which has no folders."""
 
     def check_writable(self) -> None:
         """Raise StoreWriteError unless an object can be written and removed."""
@@ -110,6 +115,10 @@ class LocalObjects:
 
     def delete(self, key: str) -> None:
         remove(self.root / key)
+
+    def remove_empty_folder(self, prefix: str) -> None:
+        with contextlib.suppress(OSError):  # absent, or written to meanwhile: left as it is
+            (self.root / prefix).rmdir()
 
     def check_writable(self) -> None:
         self.put(PROBE_KEY, b"ok\n")
@@ -202,6 +211,9 @@ class S3Objects:
             self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
         except (BotoCoreError, ClientError) as error:
             raise StoreWriteError(f"cannot delete object {key}: {error}") from error
+
+    def remove_empty_folder(self, prefix: str) -> None:
+        pass
 
     def check_writable(self) -> None:
         self.put(PROBE_KEY, b"ok\n")

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from model_store.aliases import AliasTable
+from model_store.batch_deletion import delete_batch
 from model_store.batches import BatchTable
 from model_store.checkpoints import Checkpoints
 from model_store.database import make_engine, sqlite_url_for
@@ -92,6 +93,12 @@ class ModelStore:
         if unfinished is None:
             self.checkpoints.delete(job_id)
         return unfinished
+
+    def delete_batch(self, batch_id: str) -> JobState | None:
+        """Remove an ended batch prediction's record, chunks and objects (or finish a deletion
+        cut short): None if removed, else the state of the queued or running batch, which
+        stays (cancel it first). NotFound if absent (`model_store.batch_deletion`)."""
+        return delete_batch(self.batches, self.objects, batch_id)
 
     def delete_job(self, job_id: str) -> None:
         """Remove a job whose task could not be sent: its row and any checkpoint."""

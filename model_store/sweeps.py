@@ -6,18 +6,25 @@ by one process at a time: the one holding its lease (`acquire`). Every trial's e
 sweep first, and a holder releases only if nobody poked it meanwhile (`release`), so an end
 that arrives while another process advances is never missed; a holder that dies is replaced
 once its lease has run out.
+
+A sweep's creation and its end each write one `sweep_state` event in their own transaction
+(`model_store.events`); the end is a conditional UPDATE (only a `running` sweep ends), so two
+passes that race to end a sweep write one event between them.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from foundation.events import EventType
 from foundation.limits import DEFAULT_PAGE_SIZE
 from foundation.states import SweepState
 from model_store.errors import AlreadyExists, NotFound
+from model_store.events import record_event
 from model_store.ids import validate_id
 from model_store.pages import Page, make_page, page_query
 from model_store.records import SweepRecord
@@ -40,6 +47,27 @@ def _record(row: sa.Row) -> SweepRecord:
         best_job_id=row.best_job_id,
         promotion=row.promotion,
         pokes=row.pokes,
+    )
+
+
+def _state_event(
+    connection: sa.Connection,
+    row: sa.Row,
+    model_id: str | None = None,
+    value: float | None = None,
+) -> None:
+    """The `sweep_state` event of a sweep row just written (in the caller's transaction, as its
+    last statement); `model_id` and `value`: the best trial's model and metric value."""
+    record_event(
+        connection,
+        EventType.SWEEP_STATE,
+        sweep_id=row.id,
+        state=str(row.state),
+        metric=row.spec["metric"],
+        best_job_id=row.best_job_id,
+        model_id=model_id,
+        value=value,
+        promotion=row.promotion,
     )
 
 
@@ -77,7 +105,8 @@ class SweepTable:
         }
         try:
             with self.engine.begin() as connection:
-                connection.execute(sweeps.insert().values(**values))
+                row = connection.execute(sweeps.insert().values(**values).returning(*sweeps.c))
+                _state_event(connection, row.one())
         except sa.exc.IntegrityError:
             raise AlreadyExists("sweep", sweep_id) from None
         return self.get(sweep_id)
@@ -117,7 +146,15 @@ class SweepTable:
             ).all()
         return [row.id for row in rows]
 
-    def _update(self, sweep_id: str, conditions: list, values: dict) -> SweepRecord | None:
+    def _update(
+        self,
+        sweep_id: str,
+        conditions: list,
+        values: dict,
+        event: Callable[[sa.Connection, sa.Row], None] | None = None,
+    ) -> SweepRecord | None:
+        """Update the sweep if `conditions` hold: its new record (None if they did not); `event`
+        writes the change's event in the same transaction."""
         with self.engine.begin() as connection:
             row = connection.execute(
                 sweeps.update()
@@ -125,6 +162,8 @@ class SweepTable:
                 .values(**values, version=sweeps.c.version + 1)
                 .returning(*sweeps.c)
             ).first()
+            if row is not None and event is not None:
+                event(connection, row)
         return None if row is None else _record(row)
 
     def request_cancel(self, sweep_id: str) -> SweepRecord:
@@ -135,16 +174,29 @@ class SweepTable:
         return record
 
     def end(
-        self, sweep_id: str, state: SweepState, best_job_id: str | None, promotion: dict | None
+        self,
+        sweep_id: str,
+        state: SweepState,
+        best_job_id: str | None,
+        promotion: dict | None,
+        *,
+        model_id: str | None = None,
+        value: float | None = None,
     ) -> SweepRecord | None:
-        """End a running sweep: the new record, or None if it had ended already."""
+        """End a running sweep, with its `sweep_state` event (`model_id` and `value`: the best
+        trial's model and metric value, told by the event): the new record, or None (and no
+        event) if it had ended already."""
         values = {
             "state": state,
             "finished_us": now_us(),
             "best_job_id": best_job_id,
             "promotion": promotion,
         }
-        return self._update(sweep_id, [sweeps.c.state == SweepState.RUNNING], values)
+
+        def event(connection: sa.Connection, row: sa.Row) -> None:
+            _state_event(connection, row, model_id, value)
+
+        return self._update(sweep_id, [sweeps.c.state == SweepState.RUNNING], values, event)
 
     # The lease of the process advancing the sweep
 

@@ -181,8 +181,12 @@ batch_predictions = sa.Table(
     sa.Column("male_as_female", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("male_as_male", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("error", sa.Text, nullable=True),
+    # Set when a deletion starts (`model_store.batch_deletion`): the batch is gone for every
+    # reader from then on; its objects are removed, then its rows.
+    sa.Column("deleting_us", sa.BigInteger, nullable=True),
     sa.Index("ix_batch_predictions_created", "created_us", "id"),
     sa.Index("ix_batch_predictions_state_created", "state", "created_us", "id"),
+    sa.Index("ix_batch_predictions_finished", "finished_us"),
 )
 
 # One chunk of a batch: rows [first_row, first_row + rows) of its input, with a lease like a
@@ -200,6 +204,16 @@ batch_chunks = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("sent_us", sa.BigInteger, nullable=False),
     sa.Index("ix_batch_chunks_state", "state", "sent_us"),
+)
+
+# Monotonic counts that outlive the rows they count (Prometheus counters read at scrape time):
+# `batch_rows_scored`, the rows batch predictions have scored, grows in the transaction that
+# marks a chunk done, and never shrinks when batches are deleted.
+counters = sa.Table(
+    "counters",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False, server_default="0"),
 )
 
 #: A 64-bit id on PostgreSQL (a BIGSERIAL); SQLite's rowid (AUTOINCREMENT needs INTEGER).

@@ -427,6 +427,11 @@ class Client:
         """`POST /batch-predictions/{id}/cancel`."""
         return self.request("POST", f"/batch-predictions/{_segment(batch_id)}/cancel")
 
+    def delete_batch(self, batch_id: str) -> None:
+        """`DELETE /batch-predictions/{id}`: remove an ended batch, its input copy and results
+        for good (409 while it is queued or running)."""
+        self.send("DELETE", f"/batch-predictions/{_segment(batch_id)}")
+
     def batch_result(self, batch_id: str, piece_bytes: int = 65536) -> Iterator[bytes]:
         """`GET /batch-predictions/{id}/result`: the CSV, a piece at a time as it arrives."""
         path = f"/batch-predictions/{_segment(batch_id)}/result"

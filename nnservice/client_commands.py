@@ -651,6 +651,16 @@ def rm_job(session: Session, job_id: str) -> None:
     _deleted(session, "job", job_id)
 
 
+@click.command("rm-batch")
+@click.argument("batch_id", metavar="ID")
+@api_command
+def rm_batch(session: Session, batch_id: str) -> None:
+    """Delete batch prediction ID, its copy of the uploaded file and its results for good
+    (refused while it is queued or running; Ctrl-C in `batch-predict` cancels one)."""
+    session.client.delete_batch(batch_id)
+    _deleted(session, "batch_prediction", batch_id)
+
+
 @click.command()
 @click.option(
     "--types",
@@ -666,7 +676,7 @@ def rm_job(session: Session, job_id: str) -> None:
 @api_command
 def events(session: Session, types: str | None, last_event_id: int | None, count: int | None):
     """Print the registry's events as they happen, one JSON object a line: models and datasets
-    created or deleted, alias changes, job states (GET /events; Ctrl-C stops)."""
+    created or deleted, alias changes, job and sweep states (GET /events; Ctrl-C stops)."""
     kinds = [name.strip() for name in types.split(",")] if types else None
     stream = session.client.registry_events(kinds, last_event_id)
     with contextlib.closing(stream):  # a stream left early is closed, not left to linger
@@ -699,6 +709,7 @@ CLIENT_COMMANDS: tuple[click.Command, ...] = (
     rm_model,
     rm_dataset,
     rm_job,
+    rm_batch,
     events,
 )
 

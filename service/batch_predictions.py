@@ -151,6 +151,19 @@ def cancel_batch(svc: Services, batch_id: str) -> BatchRecord:
     )
 
 
+def delete_batch(svc: Services, batch_id: str) -> None:
+    """Delete an ended batch, its record and every object it wrote; 409 naming the state of a
+    queued or running one (cancel it first, as a job is cancelled before it is purged)."""
+    state = svc.store.delete_batch(batch_id)
+    if state is None:
+        return
+    abort(
+        409,
+        message=f"batch prediction {batch_id} has not finished ({state}); cancel it first",
+        errors={"state": [f"Only finished batches can be deleted; this one is {state}."]},
+    )
+
+
 def result_header(record: BatchRecord) -> bytes:
     """The result's first line: its columns, `true_gender` last when the input had genders."""
     columns = RESULT_COLUMNS + ((TRUE_GENDER,) if record.has_gender else ())

@@ -1,16 +1,23 @@
-"""Metrics read from the store when /metrics is scraped: jobs by state, training durations, and
-the model this process serves.
+"""Metrics read from the store when /metrics is scraped: jobs by state, training durations, the
+rows batch predictions have scored, and the model this process serves.
 
 The worker writes everything about a job into its row, so the API reports training from the
 database instead of collecting figures from the workers: two aggregate queries a scrape (jobs
-by state; the duration histogram's buckets), whose cost does not depend on reading records.
+by state; the duration histogram's buckets), whose cost does not depend on reading records. The
+same goes for batch predictions: the worker that marks a chunk done adds its rows to a counter
+row in that transaction (once per chunk, whichever worker scored it), read with one more query.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.utils import floatToGoString
 
 from foundation.states import STATES, TERMINAL_STATES
@@ -19,7 +26,7 @@ from model_store.tables import DURATION_BOUNDS
 
 
 class JobFigures:
-    """The store's job figures for one scrape."""
+    """The store's figures of jobs and batches for one scrape."""
 
     def __init__(self, store: ModelStore) -> None:
         self.store = store
@@ -31,6 +38,10 @@ class JobFigures:
     def durations(self) -> dict[str, tuple[list[int], int, float]]:
         """Per final state: (cumulative bucket counts, count, sum) of training seconds."""
         return self.store.jobs.duration_histogram()
+
+    def batch_rows_scored(self) -> int:
+        """Rows batch predictions have scored, ever (deleted batches' too)."""
+        return self.store.batches.rows_scored()
 
 
 def _duration_histogram(
@@ -68,6 +79,13 @@ class StoreCollector:
             jobs.add_metric([state], by_state.get(state, 0))
         yield jobs
         yield _duration_histogram(self.jobs.durations())
+        yield CounterMetricFamily(
+            "nnservice_batch_rows_scored",
+            "Rows scored by batch predictions on the workers (POST /batch-predictions), counted "
+            "once per chunk when it is marked done; not in nnservice_predictions_total, which "
+            "counts the rows predicted while the client waits.",
+            value=self.jobs.batch_rows_scored(),
+        )
         served = GaugeMetricFamily(
             "nnservice_served_model_info",
             "The model POST /predict (and the other protocols) use when no model is named: 1.",

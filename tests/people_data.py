@@ -39,6 +39,15 @@ def real_data_tsv() -> bytes:
     return path.read_bytes()
 
 
+def people_10k_tsv() -> tuple[str, bytes]:
+    """The 10,000-person set a check at scale trains on: the real one where it is found (CI),
+    else `nnservice example-data`'s 10,000 generated people; with its name."""
+    path = real_data_path()
+    if path.is_file():
+        return "weight-height", path.read_bytes()
+    return "people-10k", example_people_tsv()
+
+
 @functools.cache
 def example_people_tsv(rows: int = 10_000, seed: int = 0) -> bytes:
     """`nnservice example-data --rows ROWS --seed SEED`'s file, as bytes."""

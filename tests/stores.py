@@ -22,6 +22,7 @@ from foundation.settings import Settings
 from model_store import ModelStore, tables
 from model_store.database import sqlite_url_for
 from model_store.ids import validate_id
+from model_store.objects import LocalObjects
 from model_store.schema import upgrade
 from model_store.times import now_us
 
@@ -89,6 +90,23 @@ def object_files(store: ModelStore) -> list[str]:
     """Every file under a local object store, as relative paths (sorted)."""
     root = Path(store.objects.root)
     return sorted(str(path.relative_to(root)) for path in root.rglob("*") if path.is_file())
+
+
+def object_keys(store: ModelStore, prefix: str) -> list[str]:
+    """The keys of the objects under `prefix` (e.g. "batch/<id>/"), listed on the backend
+    itself (the directory, or the S3 bucket), sorted."""
+    objects = store.objects
+    if isinstance(objects, LocalObjects):
+        root = Path(objects.root)
+        return sorted(
+            str(path.relative_to(root)) for path in (root / prefix).rglob("*") if path.is_file()
+        )
+    full = f"{objects.prefix}/{prefix}" if objects.prefix else prefix
+    pages = objects.client.get_paginator("list_objects_v2").paginate(
+        Bucket=objects.bucket, Prefix=full
+    )
+    keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
+    return sorted(key.removeprefix(f"{objects.prefix}/") for key in keys)
 
 
 def migrated(settings: Settings) -> Settings:

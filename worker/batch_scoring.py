@@ -8,6 +8,8 @@ create-only under `result_key` and then marks the chunk done, which adds its row
 counts to the batch once. A delivery of a chunk that is done, being scored by a live worker, or
 of a batch that has ended is dropped. A lost attempt's object, if it was written, holds the very
 same bytes (the scoring is deterministic), so the next attempt finds it and only marks the chunk.
+A chunk whose batch was deleted while it was being scored (a cancelled batch's chunk finishes)
+removes the object it wrote: the deletion may have removed the batch's objects before it.
 """
 
 from __future__ import annotations
@@ -77,13 +79,37 @@ def result_lines(
     return text.encode(), confusion
 
 
+def save_result(
+    store: ModelStore,
+    batch_id: str,
+    chunk: int,
+    text: bytes,
+    confusion: dict[tuple[str, str], int],
+) -> str:
+    """Write the chunk's results create-only and mark it done: "succeeded", or "deleted" if
+    its batch is being (or was) deleted, whose object this removes again (a deletion that ran
+    before the write could not)."""
+    key = result_key(batch_id, chunk)
+    if not store.objects.create(key, text):
+        logger.warning(
+            "batch %s chunk %s: its results were written by a lost attempt", batch_id, chunk
+        )
+    store.batches.finish_chunk(batch_id, chunk, confusion)
+    if not store.batches.is_shown(batch_id):
+        store.objects.delete(key)
+        logger.info("batch %s was deleted while chunk %s was scored", batch_id, chunk)
+        return "deleted"
+    return "succeeded"
+
+
 def score_chunk(store: ModelStore, batch_id: str, chunk: int, settings: Settings) -> str:
     """Score chunk `chunk` of batch `batch_id`; the outcome.
 
     "succeeded" (scored now), "done" (scored before), "busy" (a live worker has it), "ended"
-    (its batch was cancelled or failed), "missing", "gave_up" (it lost too many workers: the
-    batch failed), "failed" (scoring failed: the batch failed, naming the chunk and why) or
-    "released" (the store was unreachable: the chunk is queued again for the reaper to re-send).
+    (its batch was cancelled or failed), "missing", "deleted" (its batch was deleted while it
+    was scored: nothing is kept), "gave_up" (it lost too many workers: the batch failed),
+    "failed" (scoring failed: the batch failed, naming the chunk and why) or "released" (the
+    store was unreachable: the chunk is queued again for the reaper to re-send).
     """
     owner = this_worker()
     lease = lease_seconds(settings.visibility_timeout)
@@ -99,11 +125,7 @@ def score_chunk(store: ModelStore, batch_id: str, chunk: int, settings: Settings
         features, labels = chunk_rows(store, taken.batch, taken.chunk)
         probabilities = _model(store, taken.batch.model_id).predict_proba(features)
         text, confusion = result_lines(features, probabilities, labels)
-        if not store.objects.create(result_key(batch_id, chunk), text):
-            logger.warning(
-                "batch %s chunk %s: its results were written by a lost attempt", batch_id, chunk
-            )
-        store.batches.finish_chunk(batch_id, chunk, confusion)
+        return save_result(store, batch_id, chunk, text, confusion)
     except Exception as error:  # every failure ends in a state the reaper or the client sees
         if is_outage(error):
             logger.warning(
@@ -114,7 +136,9 @@ def score_chunk(store: ModelStore, batch_id: str, chunk: int, settings: Settings
             except Exception:  # noqa: BLE001 - still down: the reaper requeues it after its lease
                 logger.warning("batch %s chunk %s: left to the reaper", batch_id, chunk)
             return "released"
+        if not store.batches.is_shown(batch_id):  # deleted under it: its input is gone
+            logger.info("batch %s was deleted while chunk %s was scored", batch_id, chunk)
+            return "deleted"
         logger.exception("batch %s chunk %s failed", batch_id, chunk)
         store.batches.fail(batch_id, f"scoring chunk {chunk} failed: {error}")
         return "failed"
-    return "succeeded"

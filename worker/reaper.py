@@ -14,7 +14,8 @@ the outage. A reaper that could not reach the store therefore gives each owner a
 it can again before it counts it lost (`worker.outage.OutageGrace`): a job that waited the
 outage out keeps its lease and its attempt.
 
-The same thread prunes the registry's old events every few minutes (`worker.event_retention`).
+The same thread prunes the registry's old events every few minutes (`worker.event_retention`),
+and deletes old batch predictions (`worker.batch_retention`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from celery import bootsteps
 
 from foundation.settings import Settings
 from model_store import ModelStore, StoreError
+from worker.batch_retention import BatchSweeper
 from worker.event_retention import EventPruner
 from worker.names import BATCH_CHUNK_TASK, TRAIN_TASK, chunk_task_id
 from worker.outage import OutageGrace
@@ -112,11 +114,13 @@ class Reaper(bootsteps.StartStopStep):
         interval = max(1.0, lease / 4)
         grace = OutageGrace()
         pruner = EventPruner(settings.events_retention_seconds)
+        sweeper = BatchSweeper(settings.batch_retention_seconds)
         failing = False
         while not self.stopped.wait(interval):
             try:
                 reap_once(store, app, settings, grace)
                 pruner.prune_if_due(store)
+                sweeper.sweep_if_due(store)
             except Exception:  # noqa: BLE001 - the store or broker may be down: try again later
                 if not failing:
                     log.warning(

@@ -12,7 +12,8 @@ sweep's lease (`store.sweeps.acquire`) and is safe to repeat after a crash at an
    is asked for the next trial, whose job is inserted and sent;
 4. once every trial asked has ended (and no more will be asked), the trials are ranked and the
    best one's model goes through the promotion gate (`worker.promotion_gate`) as the sweep
-   asked; then the sweep ends.
+   asked; then the sweep ends (`store.sweeps.end`: only a running sweep ends, with its one
+   `sweep_state` event, so passes that race to end it write one between them).
 
 A job inserted but not sent is sent again by the reaper (as any job); the worker that finishes a
 trial calls `advance`, and the reaper's periodic pass calls it for every running sweep, so a
@@ -180,7 +181,15 @@ class _Pass:
         else:
             state = SweepState.SUCCEEDED
         best_id = None if winner is None else winner.id
-        if self.store.sweeps.end(sweep.id, state, best_id, promotion) is not None:
+        ended = self.store.sweeps.end(
+            sweep.id,
+            state,
+            best_id,
+            promotion,
+            model_id=None if winner is None else winner.model_id,
+            value=None if winner is None else trial_value(sweep.spec["metric"], winner),
+        )
+        if ended is not None:
             log.info("sweep %s ended %s; best trial: %s", sweep.id, state, best_id)
 
     def _promote(self, sweep: SweepRecord, winner: JobRecord) -> dict:

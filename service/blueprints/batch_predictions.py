@@ -1,5 +1,5 @@
 """POST /batch-predictions (a dataset id, or a CSV/TSV upload), GET /batch-predictions,
-GET /batch-predictions/{id}, its CSV result, and POST /batch-predictions/{id}/cancel."""
+GET/DELETE /batch-predictions/{id}, its CSV result, and POST /batch-predictions/{id}/cancel."""
 
 from __future__ import annotations
 
@@ -7,7 +7,13 @@ from flask import Response, request, stream_with_context, url_for
 from flask.views import MethodView
 
 from service.api import Blueprint, ErrorSchema, abort, json_request_body, parse_json_body
-from service.batch_predictions import cancel_batch, finished_batch, result_pieces, submit_batch
+from service.batch_predictions import (
+    cancel_batch,
+    delete_batch,
+    finished_batch,
+    result_pieces,
+    submit_batch,
+)
 from service.context import services
 from service.dataset_parsing import CONTENT_TYPES
 from service.paging import page_response
@@ -106,6 +112,14 @@ class BatchPrediction(MethodView):
         """A batch's state, rows done of all, its model and, with genders, its accuracy and
         confusion matrix."""
         return services().store.batches.get(batch_id)
+
+    @blp.response(204, description="Deleted, with its input copy and results.")
+    @blp.alt_response(409, schema=ErrorSchema, description="Queued or running: cancel it first.")
+    def delete(self, batch_id: str):
+        """Delete a finished batch for good: its record, the copy of an uploaded file and its
+        results. Refused (409) while it is queued or running; cancel it first."""
+        delete_batch(services(), batch_id)
+        return Response(status=204)
 
 
 @blp.route("/<id:batch_id>/result", methods=["GET"])

@@ -87,6 +87,11 @@ _REGISTRY_EXAMPLE = (
     'data: {"id":43,"type":"job_state","at":"2026-12-06T21:00:00.000200Z","job_id":"9f...",'
     '"state":"succeeded","model_id":"m-9f...","promotion":{"promoted":true,"alias":"latest"}}'
     "\n\n"
+    "id: 44\nevent: sweep_state\n"
+    'data: {"id":44,"type":"sweep_state","at":"2026-12-06T21:00:00.000300Z","sweep_id":"sw-4e...",'
+    '"state":"succeeded","metric":"validation_loss","best_job_id":"sw-4e...-2",'
+    '"model_id":"m-sw-4e...-2","value":0.0213,"promotion":null}'
+    "\n\n"
     ": heartbeat\n\n"
 )
 _REGISTRY_DESCRIPTION = (
@@ -95,7 +100,10 @@ _REGISTRY_DESCRIPTION = (
     "fields: `model_created` {model_id, dataset_id, job_id}, `model_deleted` {model_id}, "
     "`dataset_created` {dataset_id}, `dataset_deleted` {dataset_id}, `alias_changed` {alias, "
     "model_id, split, changed_by} (model_id and split null: the alias was removed), "
-    "`job_state` {job_id, state, model_id, promotion} (each change of a job's state). The "
+    "`job_state` {job_id, state, model_id, promotion} (each change of a job's state), "
+    "`sweep_state` {sweep_id, state, metric, best_job_id, model_id, value, promotion} (a sweep "
+    "created, running, and its end: the best trial's job, model and metric value, the gate's "
+    "decision; null until then). The "
     "stream starts after `Last-Event-ID` (or `last_event_id`; 0: from the oldest kept event), "
     "else after the newest event. Events older than NNSERVICE_EVENTS_RETENTION_SECONDS are "
     "pruned: resuming from before the oldest kept one sends one `reset` event "
@@ -116,7 +124,7 @@ _REGISTRY_DESCRIPTION = (
     example=_REGISTRY_EXAMPLE,
 )
 def registry_event_stream(query: dict, headers: dict) -> Response:
-    """Follow the registry: models, datasets, aliases and job states as they change."""
+    """Follow the registry: models, datasets, aliases, job and sweep states as they change."""
     svc = services()
     last_event_id = headers.get("last_event_id", query.get("last_event_id"))
     if last_event_id is None:

@@ -342,7 +342,8 @@ def test_batch_predict_writes_every_row_as_predict_answers(
     stack, seed_model: dict, seed_csv: Path, tmp_path: Path
 ) -> None:
     """`nnservice batch-predict` scores the file on the workers with the model given, shows its
-    progress on stderr and writes the CSV with the true genders; /predict agrees exactly."""
+    progress on stderr and writes the CSV with the true genders; /predict agrees exactly.
+    `nnservice rm-batch` deletes one."""
     model_id = seed_model["model_id"]
     out = tmp_path / "out.csv"
     result = run(
@@ -371,6 +372,15 @@ def test_batch_predict_writes_every_row_as_predict_answers(
     to_stdout = run(stack, "batch-predict", str(seed_csv), "--model-id", model_id)
     assert to_stdout.exit_code == 0, to_stdout.output
     assert to_stdout.stdout.splitlines() == lines
+
+    # `rm-batch` deletes a finished batch with its results; then it is unknown.
+    batch_id = run_json(stack, "batch-predict", str(seed_csv), "--model-id", model_id)[
+        "batch_prediction_id"
+    ]
+    assert run_json(stack, "rm-batch", batch_id) == {"deleted": "batch_prediction", "id": batch_id}
+    assert stack.get(f"/batch-predictions/{batch_id}").status_code == 404
+    again = run(stack, "rm-batch", batch_id)
+    assert again.exit_code == 1 and "(HTTP 404)" in again.stderr, again.output
 
 
 def test_events_prints_the_registry_events_as_json_lines_from_where_asked(

@@ -34,6 +34,7 @@ EVERY_VARIABLE = {
     "NNSERVICE_API_WORKERS": "3",
     "NNSERVICE_EVENTS_MAX_SECONDS": "30",
     "NNSERVICE_EVENTS_RETENTION_SECONDS": "3600",
+    "NNSERVICE_BATCH_RETENTION_SECONDS": "86400",
     "NNSERVICE_LOG_LEVEL": "warning",
     "NNSERVICE_METRICS_DIR": "/run/nnservice-metrics",
 }
@@ -57,6 +58,7 @@ EVERY_FIELD = Settings(
     api_workers=3,
     events_max_seconds=30.0,
     events_retention_seconds=3600.0,
+    batch_retention_seconds=86400.0,
     log_level="WARNING",
     metrics_dir=Path("/run/nnservice-metrics"),
 )

@@ -3,9 +3,10 @@
 The test copies the `foundation` package, changes two definitions in the copy's source (epochs'
 maximum, learning_rate's default) and nothing else, then starts an API server and runs the
 command line in processes that import the copy. All four edges must show the change: the API's
-validation, /openapi.json, `nnservice train --help` (and its own checks), and the dashboard's
-form in a headless Chromium. A copy of either fact anywhere else (a literal in the page or in
-its scripts, a help string, a hand-written schema) would make it fail.
+validation, /openapi.json, `nnservice train --help` (and its own checks), and the dashboard's forms
+(training, and the sweep form's base and search ranges) in a headless Chromium. A copy of either
+fact anywhere else (a literal in the page or in its scripts, a help string, a hand-written schema)
+would make it fail.
 """
 
 from __future__ import annotations
@@ -180,3 +181,13 @@ def test_the_dashboard_form_takes_the_changed_definition(changed_api: str, brows
     rate = browser.find_element(By.ID, "train-learning-rate")
     assert float(rate.get_attribute("value")) == NEW_LEARNING_RATE
     assert float(rate.get_attribute("min")) == BY_NAME["learning_rate"].minimum
+    # The sweep form: its base fields, and the bounds of a search's range, alike.
+    epochs = wait.until(lambda d: d.find_element(By.ID, "sweep-epochs"))
+    wait.until(lambda d: epochs.get_attribute("max"))
+    assert epochs.get_attribute("max") == str(NEW_EPOCHS_MAXIMUM)
+    rate = browser.find_element(By.ID, "sweep-learning-rate")
+    assert float(rate.get_attribute("value")) == NEW_LEARNING_RATE
+    bounds = '#sweep-space-table tr[data-name="epochs"] input.bound'
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, bounds))
+    highs = [each.get_attribute("max") for each in browser.find_elements(By.CSS_SELECTOR, bounds)]
+    assert highs == [str(NEW_EPOCHS_MAXIMUM)] * 2

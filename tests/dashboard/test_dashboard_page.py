@@ -40,10 +40,17 @@ def test_the_page_loads_its_modules_and_the_vendored_chart_library(tmp_path: Pat
         response.close()
 
 
-def test_the_training_form_has_a_field_for_every_hyperparameter(tmp_path: Path) -> None:
+def test_the_training_and_sweep_forms_have_a_field_for_every_hyperparameter(
+    tmp_path: Path,
+) -> None:
     html = make_client(tmp_path).get("/").get_data(as_text=True)
-    fields = re.findall(r'data-hyperparameter="([a-z_]+)"', html)
-    assert sorted(fields) == sorted(each.name for each in HYPERPARAMETERS)
+    names = sorted(each.name for each in HYPERPARAMETERS)
+    for form in ("train-form", "sweep-form"):
+        body = html[html.index(f'<form id="{form}"') :]
+        body = body[: body.index("</form>")]
+        fields = re.findall(r'data-hyperparameter="([a-z_]+)"', body)
+        assert sorted(fields) == names, form
+    assert len(re.findall(r"data-hyperparameter=", html)) == 2 * len(names)
 
 
 def test_with_keys_the_page_and_its_files_are_open_and_ask_for_a_key(tmp_path: Path) -> None:

@@ -2,8 +2,9 @@
 for row, exactly /predict's for the same model (compared as floats, exactly: the CSV and the JSON
 both write a float's shortest round-tripping text); genders give an accuracy and a confusion
 matrix, checked against counts made here; the result streams in input order; a whole worker
-SIGKILLed while it scores a chunk loses nothing and writes no chunk twice; cancelling; and bad
-requests answer 4xx naming the field."""
+SIGKILLed while it scores a chunk loses nothing and writes no chunk twice; cancelling; deleting
+(refused while running; every object gone after); /metrics counts the rows batches scored; and
+bad requests answer 4xx naming the field."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ import time
 
 import pytest
 from people_data import example_people_tsv, real_data_tsv  # tests/people_data.py
+from prometheus_client.parser import text_string_to_metric_families
+from stores import object_keys
 
-from model_store.batches import result_key
+from model_store.batches import input_key, result_key
 
 from .test_integration_jobs import upload_tsv
 
@@ -232,6 +235,9 @@ def test_cancelling_a_batch(stack) -> None:
     data = b"weight,height\n" + b"128,63\n155,68\n" * 100
     batch_id = _submit(stack, data, CSV, model_id=model_id, chunk_rows=1)["batch_prediction_id"]
 
+    refused = stack.delete(f"/batch-predictions/{batch_id}")
+    assert refused.status_code == 409 and "cancel it first" in refused.json()["message"]
+    assert refused.json()["errors"]["state"][0].endswith(("queued.", "running."))
     response = stack.post(f"/batch-predictions/{batch_id}/cancel")
     assert response.status_code == 200, response.text
     assert response.json()["state"] == "cancelled"
@@ -245,6 +251,49 @@ def test_cancelling_a_batch(stack) -> None:
     assert stack.get(f"/batch-predictions/{batch_id}/result").status_code == 409
     again = stack.post(f"/batch-predictions/{batch_id}/cancel")
     assert again.status_code == 409 and "state" in again.json()["errors"]
+
+    # Once cancelled (and no chunk is being scored), it can be deleted with every object.
+    assert object_keys(stack.store, f"batch/{batch_id}/")
+    assert stack.delete(f"/batch-predictions/{batch_id}").status_code == 204
+    assert object_keys(stack.store, f"batch/{batch_id}/") == []
+    assert stack.get(f"/batch-predictions/{batch_id}").status_code == 404
+
+
+def _metric(stack, name: str) -> float:
+    """The sum of the samples `name` over their labels, as /metrics shows them now."""
+    families = text_string_to_metric_families(stack.get("/metrics").text)
+    values = [s.value for family in families for s in family.samples if s.name == name]
+    assert values, f"no {name} in /metrics"
+    return sum(values)
+
+
+def _rows_scored(stack) -> float:
+    return _metric(stack, "nnservice_batch_rows_scored_total")
+
+
+def test_a_finished_batch_is_counted_then_deleted_with_every_object(stack) -> None:
+    model_id = _model(stack)
+    before = _rows_scored(stack)
+    predicted = _metric(stack, "nnservice_predictions_total")  # rows of /predict: not batches'
+    data = b"weight,height\n128,63\n155,68\n140,66\n"
+    accepted = _submit(stack, data, CSV, model_id=model_id, chunk_rows=2)
+    batch_id = accepted["batch_prediction_id"]
+    assert _wait(stack, batch_id)["state"] == "succeeded"
+    assert _rows_scored(stack) == before + 3
+    assert _metric(stack, "nnservice_predictions_total") == predicted
+    keys = [input_key(batch_id, n) for n in (0, 1)] + [result_key(batch_id, n) for n in (0, 1)]
+    assert object_keys(stack.store, f"batch/{batch_id}/") == sorted(keys)
+
+    response = stack.delete(f"/batch-predictions/{batch_id}")
+    assert response.status_code == 204, response.text
+    assert object_keys(stack.store, f"batch/{batch_id}/") == []
+    for path in (f"/batch-predictions/{batch_id}", f"/batch-predictions/{batch_id}/result"):
+        missing = stack.get(path)
+        assert missing.status_code == 404 and "batch_prediction_id" in missing.json()["errors"]
+    assert stack.delete(f"/batch-predictions/{batch_id}").status_code == 404
+    listed = stack.get("/batch-predictions", params={"limit": 100}).json()
+    assert batch_id not in {b["batch_prediction_id"] for b in listed}
+    assert _rows_scored(stack) == before + 3  # a counter: deleting a batch keeps its rows
 
 
 def _catch_a_chunk_being_scored(stack, batch_id: str) -> list[int]:

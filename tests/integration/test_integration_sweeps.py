@@ -1,13 +1,17 @@
 """Sweeps against the real stack: a grid ranked and its best model promoted through the gate, a
 TPE search keeping `parallel` trials in flight, a pruned trial, cancelling. Every trial is an
-ordinary job, run by the stack's real worker processes."""
+ordinary job, run by the stack's real worker processes. A sweep's creation and end are
+`sweep_state` events of GET /events, once each, around its trials' `job_state` events."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from datetime import datetime
 
 from people_data import example_people_tsv  # tests/people_data.py
+
+from nnservice.client import Client
 
 from .test_integration_jobs import upload_tsv
 
@@ -35,12 +39,24 @@ def people(stack, rows: int = 1000) -> str:
     return upload_tsv(stack, f"people-{rows}", example_people_tsv(rows))["id"]
 
 
+def sweep_events(stack, start: int, sweep_id: str, job_ids: list[str]) -> list[tuple[str, dict]]:
+    """(type, data) of the sweep's `sweep_state` events and its trials' `job_state` events
+    written after event `start`, in order."""
+    return [
+        (event.type, event.data)
+        for event in stack.store.events.after(start, 10_000)
+        if event.data.get("sweep_id") == sweep_id
+        or (event.type == "job_state" and event.data["job_id"] in job_ids)
+    ]
+
+
 def _when(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 def test_a_grid_runs_every_combination_ranks_them_and_promotes_the_best(stack) -> None:
     dataset_id = people(stack)
+    start = stack.store.events.newest_id()
     started = start_sweep(
         stack,
         dataset_id=dataset_id,
@@ -72,6 +88,42 @@ def test_a_grid_runs_every_combination_ranks_them_and_promotes_the_best(stack) -
     assert stack.get("/models/latest").json()["id"] == trials[0]["model_id"]
     listed = stack.get("/sweeps", params={"limit": 1}).json()
     assert listed[0]["sweep_id"] == sweep["sweep_id"]
+
+    # GET /events: the sweep's creation, its trials' job states, then its end with the best
+    # trial's job, model and value and the gate's decision, as GET /sweeps/{id} has them.
+    sweep_id, job_ids = sweep["sweep_id"], started["job_ids"]
+    mine = sweep_events(stack, start, sweep_id, job_ids)
+    empty = {"best_job_id": None, "model_id": None, "value": None, "promotion": None}
+    assert mine[0] == (
+        "sweep_state",
+        {"sweep_id": sweep_id, "state": "running", "metric": "validation_loss", **empty},
+    )
+    assert mine[-1] == (
+        "sweep_state",
+        {
+            "sweep_id": sweep_id,
+            "state": "succeeded",
+            "metric": "validation_loss",
+            "best_job_id": sweep["best"]["job_id"],
+            "model_id": sweep["best"]["model_id"],
+            "value": sweep["best"]["value"],
+            "promotion": sweep["promotion"],
+        },
+    )
+    trial_states = sorted((data["job_id"], data["state"]) for _, data in mine[1:-1])
+    states = ("queued", "running", "succeeded")
+    assert trial_states == sorted((job_id, state) for job_id in job_ids for state in states)
+    # Filtered by type, the stream carries the sweep's two events and no trial's.
+    with Client(stack.base_url) as client:
+        stream = client.registry_events(["sweep_state"], last_event_id=start)
+        with contextlib.closing(stream):
+            followed = []
+            for event in stream:
+                followed.append(event)
+                if event.get("sweep_id") == sweep_id and event["state"] == "succeeded":
+                    break
+    assert {event["type"] for event in followed} == {"sweep_state"}
+    assert [e["state"] for e in followed if e["sweep_id"] == sweep_id] == ["running", "succeeded"]
 
 
 def test_a_tpe_search_keeps_parallel_trials_in_flight_until_it_has_run_them_all(stack) -> None:
@@ -144,6 +196,7 @@ def test_a_hopeless_trial_is_pruned_succeeds_and_keeps_its_model_unpromoted(stac
 
 def test_cancelling_a_sweep_stops_its_trials_and_starts_no_more(stack) -> None:
     dataset_id = people(stack, 1000)
+    start = stack.store.events.newest_id()
     started = start_sweep(
         stack,
         dataset_id=dataset_id,
@@ -161,6 +214,9 @@ def test_cancelling_a_sweep_stops_its_trials_and_starts_no_more(stack) -> None:
 
     assert sweep["state"] == "cancelled"
     assert sorted(t["job_id"] for t in sweep["trials"]) == sorted(started["job_ids"])
+    ended = [data for _, data in sweep_events(stack, start, sweep["sweep_id"], [])]
+    assert [data["state"] for data in ended] == ["running", "cancelled"]  # once, however raced
+    assert ended[1]["best_job_id"] is None and ended[1]["promotion"] is None
     assert {t["state"] for t in sweep["trials"]} == {"cancelled"}
     again = stack.post(f"/sweeps/{started['sweep_id']}/cancel")
     assert again.status_code == 409

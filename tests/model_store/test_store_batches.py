@@ -1,15 +1,25 @@
 """Batch predictions in the store, on each backend: an object streamed in pieces; a chunk marked
 done twice counts once; a lost chunk is requeued by the reaper, or fails its batch after the
-last attempt; a model or dataset an unfinished batch needs cannot be deleted."""
+last attempt; a model or dataset an unfinished batch needs cannot be deleted; deleting a batch
+removes its record and every object (listed on the backend itself), is refused while it runs,
+hides it at once when cut short and is finished later, leaves nothing from a chunk scored
+meanwhile; retention deletes what ended before its cutoff; the rows-scored counter keeps
+deleted batches' rows."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
+from stores import object_keys
 
 from model_store import InUse, ModelStore, NotFound
-from model_store.batches import result_key
+from model_store.batch_deletion import delete_expired
+from model_store.batches import batch_folder, input_key, result_key
+from model_store.objects import LocalObjects
+from model_store.times import from_iso
+from worker.batch_scoring import save_result
 
 SNAPSHOT = {
     "layer_sizes": [2, 2, 1],
@@ -77,3 +87,78 @@ def test_an_unfinished_batch_holds_its_model_and_dataset(store: ModelStore) -> N
     assert store.batches.cancel(batch.id).state == "cancelled"
     assert store.batches.cancel(batch.id) is None
     store.datasets.delete(info.id)
+
+
+def _scored_upload(store: ModelStore):
+    """A cancelled upload batch of 5 rows in 3 chunks: its 3 input objects, chunk 0 scored
+    (its result object written and marked done), the others never scored."""
+    batch = _batch(store)
+    for chunk in range(3):
+        assert store.objects.create(input_key(batch.id, chunk), b"rows")
+    assert store.batches.claim_chunk(batch.id, 0, "w1", 30, 3).outcome == "claimed"
+    assert save_result(store, batch.id, 0, b"1,2,0.5,F\n", {}) == "succeeded"
+    assert store.batches.cancel(batch.id).state == "cancelled"
+    return batch
+
+
+def test_deleting_a_batch_removes_its_record_chunks_and_objects(store: ModelStore) -> None:
+    scored_before = store.batches.rows_scored()
+    batch = _scored_upload(store)
+    running = _batch(store, rows=1)
+    assert store.batches.rows_scored() == scored_before + 2
+    prefix = f"batch/{batch.id}/"
+    assert object_keys(store, prefix) == sorted(
+        [input_key(batch.id, n) for n in range(3)] + [result_key(batch.id, 0)]
+    )
+
+    assert store.delete_batch(running.id) == "queued"  # refused: cancel it first
+    assert store.batches.get(running.id).state == "queued"
+    assert store.delete_batch(batch.id) is None
+    assert object_keys(store, prefix) == []
+    if isinstance(store.objects, LocalObjects):  # not even an empty directory is left
+        assert not (Path(store.objects.root) / batch_folder(batch.id)).exists()
+    assert store.batches.chunks(batch.id) == []
+    with pytest.raises(NotFound):
+        store.batches.get(batch.id)
+    with pytest.raises(NotFound):
+        store.delete_batch(batch.id)
+    assert [b.id for b in store.batches.list().items] == [running.id]
+    assert store.batches.rows_scored() == scored_before + 2  # a counter: deleting keeps it
+
+
+def test_a_deletion_cut_short_hides_the_batch_and_is_finished_later(store: ModelStore) -> None:
+    batch = _scored_upload(store)
+    assert store.batches.mark_deleting(batch.id).id == batch.id  # then the process died
+    assert object_keys(store, f"batch/{batch.id}/")  # its objects are still there, unnamed
+    with pytest.raises(NotFound):
+        store.batches.get(batch.id)
+    assert store.batches.list().items == []
+    assert not store.batches.is_shown(batch.id)  # what a worker looks at
+
+    assert delete_expired(store.batches, store.objects, None) == [batch.id]
+    assert object_keys(store, f"batch/{batch.id}/") == []
+    assert delete_expired(store.batches, store.objects, None) == []
+
+
+def test_a_chunk_scored_while_its_batch_is_deleted_leaves_no_object(store: ModelStore) -> None:
+    """A cancelled batch's chunk still being scored: the deletion removes the objects first,
+    then the worker writes its result, finds the batch gone and removes the object itself."""
+    batch = _batch(store, dataset_id="ds-rows", rows=2)
+    assert store.batches.claim_chunk(batch.id, 0, "w1", 30, 3).outcome == "claimed"
+    store.batches.cancel(batch.id)
+    assert store.delete_batch(batch.id) is None
+    scored = store.batches.rows_scored()
+    assert save_result(store, batch.id, 0, b"1,2,0.5,F\n", {}) == "deleted"
+    assert object_keys(store, f"batch/{batch.id}/") == []
+    assert store.batches.rows_scored() == scored  # its chunk is gone: nothing counted
+
+
+def test_retention_deletes_batches_that_ended_before_the_cutoff(store: ModelStore) -> None:
+    old, recent, running = (_batch(store, rows=1) for _ in range(3))
+    store.batches.cancel(old.id)
+    ended = store.batches.cancel(recent.id)
+    cutoff = from_iso(ended.finished_at)  # `old` ended before it, `recent` at it
+    assert delete_expired(store.batches, store.objects, cutoff) == [old.id]
+    assert {b.id for b in store.batches.list().items} == {recent.id, running.id}
+    assert delete_expired(store.batches, store.objects, cutoff + 1) == [recent.id]
+    assert [b.id for b in store.batches.list().items] == [running.id]

@@ -10,10 +10,13 @@ import pytest
 import sqlalchemy as sa
 
 from foundation.events import EventType
+from foundation.states import SweepState
 from model_store import AliasMember, InUse, ModelStore, NotFound, tables
 from model_store.times import now_us
 
 WRITERS, WRITES = 4, 15
+#: What a sweep's events read from its spec.
+SWEEP_SPEC = {"metric": "validation_loss", "promote": "best", "promote_alias": "latest"}
 
 
 def events_after(store: ModelStore, last_id: int = 0) -> list[tuple[str, dict]]:
@@ -48,10 +51,16 @@ def test_every_change_of_the_registry_writes_its_event_with_its_fields(
     store.models.delete(other)
     new_job(store, "j2", dataset_id=dataset_id)
     store.jobs.transition("j2", ("queued",), state="cancelled")
+    store.sweeps.create("sw-1", dataset_id, SWEEP_SPEC, "grid", 1, 1)
+    swept = {"promoted": False, "alias": "latest", "reason": "r", "model_id": model_id}
+    store.sweeps.end("sw-1", SweepState.SUCCEEDED, "j1", swept, model_id=model_id, value=0.25)
+    assert store.sweeps.end("sw-1", SweepState.FAILED, None, None) is None  # ended: no event
     store.datasets.delete(dataset_id)
 
     split = [{"model_id": model_id, "weight": 9}, {"model_id": other, "weight": 1}]
     job = {"model_id": None, "promotion": None}
+    sweep = {"metric": "validation_loss", "best_job_id": None, "model_id": None, "value": None}
+    sweep["promotion"] = None
     assert events_after(store) == [
         ("dataset_created", {"dataset_id": dataset_id}),
         ("job_state", {"job_id": "j1", "state": "queued", **job}),
@@ -77,6 +86,19 @@ def test_every_change_of_the_registry_writes_its_event_with_its_fields(
         ("model_deleted", {"model_id": other}),
         ("job_state", {"job_id": "j2", "state": "queued", **job}),
         ("job_state", {"job_id": "j2", "state": "cancelled", **job}),
+        ("sweep_state", {"sweep_id": "sw-1", "state": "running", **sweep}),
+        (
+            "sweep_state",
+            {
+                "sweep_id": "sw-1",
+                "state": "succeeded",
+                "metric": "validation_loss",
+                "best_job_id": "j1",
+                "model_id": model_id,
+                "value": 0.25,
+                "promotion": swept,
+            },
+        ),
         ("dataset_deleted", {"dataset_id": dataset_id}),
     ]
     assert {kind for kind, _ in events_after(store)} == set(EventType)
@@ -197,6 +219,37 @@ def test_concurrent_writers_commit_their_events_in_id_order(
         assert seen == written  # every event, once, in order
     finally:
         done.set()
+        for opened in stores:
+            opened.close()
+
+
+def test_two_passes_ending_a_sweep_at_once_write_one_event(
+    store_locations: tuple[str, str],
+) -> None:
+    """Passes racing to end one sweep (a lease that ran out, say): one ends it, with its event;
+    the other finds it ended and writes nothing."""
+    stores = [ModelStore(*store_locations) for _ in range(WRITERS)]
+    stores[0].sweeps.create("sw-race", "ds-race", SWEEP_SPEC, "grid", 1, 1)
+    start = stores[0].events.newest_id()
+    ready = threading.Barrier(WRITERS)
+    ended: list[object] = []
+
+    def end(store: ModelStore, n: int) -> None:
+        ready.wait(30)
+        ended.append(store.sweeps.end("sw-race", SweepState.FAILED, f"j{n}", None))
+
+    threads = [threading.Thread(target=end, args=(s, n)) for n, s in enumerate(stores)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        winners = [record for record in ended if record is not None]
+        assert len(ended) == WRITERS and len(winners) == 1
+        events = events_after(stores[0], start)
+        assert [(kind, data["state"]) for kind, data in events] == [("sweep_state", "failed")]
+        assert events[0][1]["best_job_id"] == winners[0].best_job_id
+    finally:
         for opened in stores:
             opened.close()
 

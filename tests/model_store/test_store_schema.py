@@ -26,6 +26,7 @@ TABLES = {
     "job_durations",
     "batch_predictions",
     "batch_chunks",
+    "counters",
     "events",
     "sweeps",
 }

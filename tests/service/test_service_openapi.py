@@ -31,7 +31,7 @@ EXPECTED = {
     "/models/{model_id}/decision-grid": {"get"},
     "/predict": {"post"},
     "/batch-predictions": {"get", "post"},
-    "/batch-predictions/{batch_id}": {"get"},
+    "/batch-predictions/{batch_id}": {"get", "delete"},
     "/batch-predictions/{batch_id}/result": {"get"},
     "/batch-predictions/{batch_id}/cancel": {"post"},
     "/healthz": {"get"},

@@ -10,9 +10,9 @@ export class ApiError extends Error {
   }
 }
 
-/** "message (field: why; ...)" from the API's error shape {code, status, message, errors}. */
-function describe(status, body) {
-  if (!body || typeof body !== "object") return `HTTP ${status}`;
+/** [path, why] of each field the `errors` of the API's error shape name, e.g.
+ * ["grid.learning_rate.1", "Must be ..."]. */
+export function errorFields(errors) {
   const details = [];
   const walk = (node, path) => {
     if (Array.isArray(node)) details.push([path, node.join(" ")]);
@@ -20,7 +20,14 @@ function describe(status, body) {
       for (const [key, value] of Object.entries(node)) walk(value, path ? `${path}.${key}` : key);
     }
   };
-  walk(body.errors, "");
+  walk(errors, "");
+  return details;
+}
+
+/** "message (field: why; ...)" from the API's error shape {code, status, message, errors}. */
+function describe(status, body) {
+  if (!body || typeof body !== "object") return `HTTP ${status}`;
+  const details = errorFields(body.errors);
   const message = body.message || `HTTP ${status}`;
   const extra = details // what the message says already (e.g. what holds a model) is not repeated
     .filter(([, text]) => !message.includes(text) && !text.endsWith(message))

@@ -1,10 +1,20 @@
 // The batch predictions card: score a CSV/TSV file or a stored dataset with a model on the
 // workers (POST /batch-predictions), then the batches a page at a time with their progress,
-// accuracy and confusion matrix, the result CSV to download, and Cancel. GET /events carries no
+// accuracy and confusion matrix, the result CSV to download, Cancel, and Delete once ended. GET /events carries no
 // batch events, so the list is fetched again on a timer only while a shown batch is active.
 
 import { api, authHeaders, ApiError } from "./api.js";
-import { badge, facts, format, h, moreButton, setOptions, show, table } from "./dom.js";
+import {
+  badge,
+  confirmButton,
+  facts,
+  format,
+  h,
+  moreButton,
+  setOptions,
+  show,
+  table,
+} from "./dom.js";
 import { ModelChoice } from "./model_choice.js";
 import { DEFAULT_PAGE, PagedView } from "./paging.js";
 import { contentType } from "./train.js";
@@ -102,19 +112,36 @@ export class BatchesView extends PagedView {
     }
   }
 
-  /** Cancel while queued or running; the result CSV once succeeded (`saveLabel` on its button). */
+  /** Cancel while queued or running; the result CSV once succeeded (`saveLabel` on its button);
+   * Delete once ended. */
   actions(batch, saveLabel = "CSV") {
     const id = batch.batch_prediction_id;
     if (!FINAL.has(batch.state)) {
       const cancel = () => this.cancel(id);
       return h("button", { type: "button", class: "batch-cancel", onclick: cancel }, "Cancel");
     }
+    const remove = confirmButton("Delete", () => this.remove(id), { class: "batch-delete" });
     if (batch.state === "succeeded") {
       const save = () => this.download(id);
       const props = { type: "button", class: "batch-download", onclick: save };
-      return h("button", props, saveLabel);
+      return [h("button", props, saveLabel), " ", remove];
     }
-    return "";
+    return remove;
+  }
+
+  /** DELETE the batch with its results; a 409 (it has not ended) shows in the notice. */
+  async remove(batchId) {
+    try {
+      await api(path(batchId), { method: "DELETE" });
+      this.notify.info(`Batch ${batchId} deleted.`);
+      if (this.chosen?.id === batchId) {
+        this.chosen = null;
+        show(this.detail);
+      }
+      await this.refresh();
+    } catch (error) {
+      this.notify.error(error);
+    }
   }
 
   /** Show one batch in detail (its record fetched now; kept current while it is listed). */

@@ -251,6 +251,11 @@ export class JobsView extends PagedView {
       );
     }
     if (job.promotion) parts.push(h("p", { id: "job-promotion" }, promotionText(job.promotion)));
+    const stopping = earlyStoppingText(job);
+    if (stopping) {
+      const epochs = { stoppedEpoch: job.stopped_epoch ?? "", bestEpoch: job.best_epoch };
+      parts.push(h("p", { id: "job-early-stopping", dataset: epochs }, stopping));
+    }
     show(this.fields.outcome, parts);
   }
 }
@@ -270,4 +275,16 @@ function promotionBadge(promotion) {
 function promotionText(promotion) {
   if (promotion.promoted) return `Promoted as ${promotion.alias}.`;
   return `Not promoted: ${promotion.reason}`;
+}
+
+/** What early stopping did, from the job's record: where it stopped (or that it ran every
+ * epoch) and the epoch whose weights the model kept; null without early stopping. */
+function earlyStoppingText(job) {
+  if (job.best_epoch == null) return null;
+  const planned = job.progress.epochs ?? job.hyperparameters?.epochs ?? "?";
+  const ran =
+    job.stopped_epoch == null
+      ? `Early stopping: ran all ${planned} epochs`
+      : `Early stopping: stopped at epoch ${job.stopped_epoch} of ${planned}`;
+  return `${ran}, kept epoch ${job.best_epoch}.`;
 }

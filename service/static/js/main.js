@@ -1,5 +1,5 @@
 // The dashboard: wires the views together, loads them, and keeps them current by following the
-// registry's events (GET /events); without that stream, the jobs list refreshes on a timer.
+// registry's events (GET /events); without that stream, the jobs and sweeps refresh on a timer.
 
 import { AliasesView } from "./aliases.js";
 import { setupKeyForm } from "./apikey.js";
@@ -10,6 +10,7 @@ import { ModelsView } from "./models.js";
 import { PictureView } from "./picture.js";
 import { PredictForm } from "./predict.js";
 import { followRegistry } from "./registry_events.js";
+import { SweepForm } from "./sweep_form.js";
 import { SweepsView } from "./sweeps.js";
 import { TrainForm } from "./train.js";
 
@@ -76,6 +77,7 @@ const train = new TrainForm($("train-form"), {
 const datasets = new DatasetsView($("datasets-table"), {
   onLoaded: (list) => {
     train.setDatasets(list);
+    sweepForm.setDatasets(list);
     batches.setDatasets(list);
     picture.setDatasets(list);
   },
@@ -89,6 +91,13 @@ const sweeps = new SweepsView(
   { list: $("sweeps-table"), detail: $("sweep-detail"), title: $("sweep-title") },
   { notify },
 );
+/** A sweep started from the form opens in the Sweep card. */
+const sweepForm = new SweepForm($("sweep-form"), {
+  onStarted: async (sweepId) => {
+    await sweeps.refresh();
+    await sweeps.choose(sweepId);
+  },
+});
 const jobs = new JobsView(
   { list: $("jobs-table"), detail: $("job-detail"), title: $("job-title") },
   {
@@ -103,8 +112,8 @@ const jobs = new JobsView(
   },
 );
 
-/** The lists, by the name the registry's events are mapped to (batches and a sweep's own end
- * have no events: those views refresh themselves while one is active). */
+/** The lists, by the name the registry's events are mapped to (batches have no events: that
+ * view refreshes itself while one is active). */
 const LISTS = { models, aliases, datasets, jobs, batches, sweeps };
 /** The lists each kind of registry event changes (an alias marks its models in their list). */
 const AFFECTS = {
@@ -114,6 +123,7 @@ const AFFECTS = {
   dataset_deleted: ["datasets"],
   alias_changed: ["aliases", "models"],
   job_state: ["jobs", "sweeps"], // a sweep's trials are jobs
+  sweep_state: ["sweeps"],
   reset: Object.keys(LISTS), // events were pruned before they could be read: fetch everything
 };
 /** Events that come in a burst (a job ends: its state, its model, an alias) cost one fetch of
@@ -174,6 +184,7 @@ function onRegistryEvent(type, data) {
 function setMode(mode) {
   document.body.dataset.registryEvents = mode;
   jobs.setPolling(mode !== "live");
+  sweeps.setPolling(mode !== "live");
 }
 
 let stopFollowing = null;

@@ -1,8 +1,9 @@
 // The sweeps card: every sweep a page at a time; one sweep in detail with its trials ranked by
 // the sweep's metric (hyperparameters, state, epochs run, metric, pruned), its best trial, and
 // the trials' loss curves overlaid (each trial is a job: its record keeps its loss history).
-// Trials are jobs, so a job_state event of GET /events refreshes the list and the shown sweep;
-// a sweep's own end has no event, so while a shown sweep runs they are fetched again on a timer.
+// A sweep_state event of GET /events (a sweep created or ended) refreshes the list and the shown
+// sweep, and so does a job_state event (trials are jobs); only while that stream is down are
+// they fetched again on a timer while a sweep runs.
 
 import { api } from "./api.js";
 import { badge, facts, format, h, moreButton, show, table } from "./dom.js";
@@ -28,9 +29,18 @@ export class SweepsView extends PagedView {
     this.histories = new Map(); // job id -> {history, epochs} of an ended trial (kept)
     this.running = false; // whether the shown sweep is running
     this.timer = null;
+    this.polling = true; // refresh on a timer while a sweep runs (without GET /events)
   }
 
-  /** Fetch the shown sweeps (and the one in detail) again; while one runs, again shortly. */
+  /** Refresh on a timer while a sweep runs (`on`), or only when asked (the page follows the
+   * registry's events). */
+  setPolling(on) {
+    this.polling = on;
+    this.schedule();
+  }
+
+  /** Fetch the shown sweeps (and the one in detail) again; while polling and one runs, again
+   * shortly. */
   async refresh() {
     clearTimeout(this.timer);
     try {
@@ -44,7 +54,8 @@ export class SweepsView extends PagedView {
   /** The list's data-polling says whether it will be fetched again on the timer. */
   schedule() {
     clearTimeout(this.timer);
-    const polling = this.running || this.pages.items.some((s) => s.state === "running");
+    const running = this.running || this.pages.items.some((s) => s.state === "running");
+    const polling = this.polling && running;
     if (polling) {
       this.timer = setTimeout(() => this.refresh().catch(this.notify.error), RUNNING_REFRESH_MS);
     }
