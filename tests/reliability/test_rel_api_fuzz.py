@@ -230,6 +230,8 @@ def _experiment_requests(known: Known, batch_id: str, sweep_id: str) -> list[tup
         ("GET /batch-predictions/{batch_id}", {"path_parameters": batch}),
         ("GET /batch-predictions/{batch_id}/result", {"path_parameters": batch}),
         ("POST /batch-predictions/{batch_id}/cancel", {"path_parameters": batch}),
+        ("DELETE /batch-predictions/{batch_id}", {"path_parameters": batch}),  # ended: gone
+        ("DELETE /batch-predictions/{batch_id}", {"path_parameters": batch}),  # 404
         ("POST /sweeps", {"body": {**grid, "hyperparameters": {"epochs": 5}}}),
         ("GET /sweeps", {}),
         ("GET /sweeps/{sweep_id}", {"path_parameters": sweep}),
@@ -361,4 +363,5 @@ def test_known_requests_get_documented_answers(app: Flask, known: Known, fuzz_st
     assert statuses["POST /train"] == {404, 409}
     assert statuses["GET /models/{model_id}/decision-grid"] == {200, 409}
     assert statuses["GET /events"] == {200}
+    assert statuses["DELETE /batch-predictions/{batch_id}"] == {204, 404}
     assert statuses["GET /readyz"] == {200}
