@@ -213,6 +213,7 @@ def test_promote_changes_the_model_predict_uses(stack, seed_model: dict, seed_cs
         promoted = run(stack, "promote", other_id)
         assert promoted.exit_code == 0, promoted.output
         assert f"promoted {other_id}" in promoted.stdout
+        stack.wait_until_served(other_id)  # every API process within the cache's poll interval
         assert (
             run_json(stack, "predict", "--weight", "128", "--height", "63")["model_id"] == other_id
         )
@@ -223,6 +224,7 @@ def test_promote_changes_the_model_predict_uses(stack, seed_model: dict, seed_cs
         assert other_id in marked
     finally:
         assert run_json(stack, "promote", before)["id"] == before
+        stack.wait_until_served(before)  # as the next tests expect
 
 
 def test_cancel_a_running_job_then_watch_exits_non_zero(stack, tmp_path: Path) -> None:
