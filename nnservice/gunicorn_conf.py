@@ -19,7 +19,14 @@ waits until the event loop has polled the other sockets (`gevent.idle()` in guni
 `post_request` hook). Without it a keep-alive client that sends its next request at once finds
 it already in the socket buffer, the greenlet reads it without yielding, and a few connections
 are served back to back while the others and the listen queue wait: a p99 of seconds at 64
-connections where the median is 2 ms. docs/performance.md ("Serving model") has the measurements.
+connections where the median is 2 ms. And every worker process gets its share of the
+connections: each binds its own listening socket (`reuse_port`), so the kernel spreads new
+connections over the processes' queues. With one shared socket, whichever process woke first took
+a burst of connections, and keep-alive clients stayed where they landed: 60 of 64 connections on
+one process and 4 on the other (a 12x spread in answers per connection), or all 64 on one while
+the other idled. Because such a socket would share the port with any other instance that binds it
+the same way, `serve()` first binds the port plainly, so a port in use is refused as before.
+docs/performance.md ("Serving model") has the measurements.
 
 The app is not preloaded: each worker process imports `service.wsgi`, which builds its own app
 (its own database, object store and broker connections, never shared across a fork) and loads
@@ -38,6 +45,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +84,7 @@ def options(settings: Settings, host: str, port: int) -> dict[str, Any]:
         "graceful_timeout": GRACEFUL_TIMEOUT_SECONDS,
         "timeout": WORKER_TIMEOUT_SECONDS,
         "keepalive": KEEPALIVE_SECONDS,
+        "reuse_port": True,  # a listening socket per worker process (module docstring)
         "accesslog": "-",
         "errorlog": "-",
         "loglevel": settings.log_level.lower(),
@@ -150,9 +159,29 @@ def remove_metrics_directory(directory: Path, parent_created: bool) -> None:
             directory.parent.rmdir()
 
 
+def refuse_a_port_in_use(host: str, port: int) -> None:
+    """Exit naming host:port if anything listens there (another nnservice instance included).
+
+    The workers' sockets set SO_REUSEPORT, which lets a second instance bind the same port and
+    silently take a share of the connections; a socket without it cannot bind while any socket
+    listens there (SO_REUSEADDR only lets it past connections in TIME_WAIT, as gunicorn's own
+    sockets do).
+    """
+    family, kind, protocol, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    with socket.socket(family, kind, protocol) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            raise SystemExit(f"nnservice api: cannot listen on {host}:{port}: {error}") from None
+
+
 def serve(settings: Settings, host: str, port: int) -> None:
     """Run the API in this process until SIGTERM or SIGINT (blocking); a clean stop leaves no
     metrics directory behind."""
+    refuse_a_port_in_use(host, port)
     directory = metrics_directory(settings, host, port)
     parent_created = not directory.parent.exists()
     prepare_metrics_directory(directory)
