@@ -62,6 +62,14 @@ def _parents() -> dict[int, int]:
     return parents
 
 
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    """Poll `condition` until it holds; fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
 def child_pids(pid: int) -> list[int]:
     """Pids of the live processes whose parent is `pid`."""
     return sorted(child for child, parent in _parents().items() if parent == pid)

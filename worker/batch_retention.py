@@ -18,6 +18,7 @@ from collections.abc import Callable
 from model_store import ModelStore
 from model_store.batch_deletion import delete_expired
 from model_store.times import now_us
+from worker.cadence import Cadence
 from worker.event_retention import PRUNE_EVERY_SECONDS
 
 log = logging.getLogger(__name__)
@@ -37,19 +38,15 @@ class BatchSweeper:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.retention_seconds = retention_seconds
-        self.every_seconds = every_seconds
-        self.clock = clock
-        self._next: float | None = None
+        self.cadence = Cadence(every_seconds, clock)
 
     def sweep_if_due(self, store: ModelStore, now: int | None = None) -> list[str] | None:
         """Sweep if the last sweep was `every_seconds` ago (or there was none): the batch ids
         deleted, or None if it was not due. `now` is the time in microseconds since the epoch
         that "ended longer ago" counts from (default: now). A failed sweep is tried again when
         due next."""
-        tick = self.clock()
-        if self._next is not None and tick < self._next:
+        if not self.cadence.due():
             return None
-        self._next = tick + self.every_seconds
         cutoff = None
         if self.retention_seconds > 0:
             cutoff = (now_us() if now is None else now) - int(self.retention_seconds * 1_000_000)

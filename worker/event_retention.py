@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from model_store import ModelStore
 from model_store.times import now_us
+from worker.cadence import Cadence
 
 log = logging.getLogger(__name__)
 
@@ -31,17 +32,13 @@ class EventPruner:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.retention_seconds = retention_seconds
-        self.every_seconds = every_seconds
-        self.clock = clock
-        self._next: float | None = None
+        self.cadence = Cadence(every_seconds, clock)
 
     def prune_if_due(self, store: ModelStore) -> int | None:
         """Prune if the last prune was `every_seconds` ago (or there was none): how many events
         went, or None if it was not due. A failed prune is tried again when due next."""
-        now = self.clock()
-        if self._next is not None and now < self._next:
+        if not self.cadence.due():
             return None
-        self._next = now + self.every_seconds
         pruned = store.events.prune(now_us() - int(self.retention_seconds * 1_000_000))
         if pruned:
             log.info("pruned %d registry events older than %g s", pruned, self.retention_seconds)

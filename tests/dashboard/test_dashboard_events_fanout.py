@@ -13,11 +13,12 @@ import select
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from stack import wait_until  # tests/stack.py
 from stores import migrated
 from werkzeug.serving import make_server
 
@@ -63,13 +64,6 @@ class Queries:
 def is_record_read(statement: str) -> bool:
     """A stream reading its job's whole row (a follower's poll reads only ids and versions)."""
     return statement.lstrip().upper().startswith("SELECT") and "jobs.state" in statement
-
-
-def wait_until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
 
 
 class Stream:

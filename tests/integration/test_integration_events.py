@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from stack import wait_until  # tests/stack.py
 
 from model_store.datasets import content_id, dataset_columns
 from nnservice.client import Client
@@ -81,13 +82,6 @@ class SecondApi:
             self.kill()
 
 
-def wait_until(condition, what: str) -> None:
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
 def test_a_client_following_events_across_an_api_restart_sees_each_once_in_order(
     stack, tmp_path: Path
 ) -> None:
@@ -126,7 +120,7 @@ def test_a_client_following_events_across_an_api_restart_sees_each_once_in_order
         reader.start()
         for n in range(4):
             change(n)
-        wait_until(lambda: len(received) >= 4 or failure, "the first events")
+        wait_until(lambda: len(received) >= 4 or failure, "the first events", DEADLINE_SECONDS)
         second.kill()  # the client's stream breaks mid-way
         for n in range(4, 8):
             change(n)  # while the second API is down
