@@ -27,12 +27,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from foundation.events import EventType
-from model_store.records import Event
+from model_store.records import Event, ModelChanges
 from model_store.tables import events
 from model_store.times import iso, now_us
 
 #: pg_advisory_xact_lock key of the event writers (any constant; "nnev" in ASCII).
 EVENTS_LOCK_KEY = 0x6E6E6576
+#: The events that create or delete a model (`EventTable.model_changes_after`).
+MODEL_EVENTS = (str(EventType.MODEL_CREATED), str(EventType.MODEL_DELETED))
 
 
 def record_event(connection: sa.Connection, event_type: EventType, **data: object) -> None:
@@ -72,6 +74,35 @@ class EventTable:
         """The oldest kept event's id (None before any)."""
         with self.engine.connect() as connection:
             return connection.execute(sa.select(sa.func.min(events.c.id))).scalar()
+
+    def model_changes_after(self, last_id: int) -> ModelChanges:
+        """The models created or deleted after event `last_id`: what a process that keeps
+        models in memory must forget, without asking for each of them.
+
+        Three statements on the primary key, in this order so that none can miss an event: the
+        newest id N, then the model events in (last_id, N] (`WHERE id > :last_id AND id <= :N
+        AND type IN (...)`: a range of the primary key, only what changed since), then the
+        oldest kept id (a prune that removed events after `last_id` before the second
+        statement shows there, and the reader re-checks what it holds)."""
+        with self.engine.connect() as connection:
+            newest = int(connection.execute(sa.select(sa.func.max(events.c.id))).scalar() or 0)
+            rows = connection.execute(
+                sa.select(events.c.type, events.c.data)
+                .where(
+                    events.c.id > last_id,
+                    events.c.id <= newest,
+                    events.c.type.in_(MODEL_EVENTS),
+                )
+                .order_by(events.c.id)
+            ).all()
+            oldest = connection.execute(sa.select(sa.func.min(events.c.id))).scalar()
+        exists = {}
+        for row in rows:
+            model_id = json.loads(row.data)["model_id"]
+            exists.pop(model_id, None)  # keep the order of each id's last event
+            exists[model_id] = row.type == EventType.MODEL_CREATED
+        pruned = last_id > newest or (oldest is not None and last_id < oldest - 1)
+        return ModelChanges(newest_id=newest, exists=exists, pruned=pruned)
 
     def prune(self, older_than_us: int) -> int:
         """Delete the events written before `older_than_us` (microseconds since the epoch), as

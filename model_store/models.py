@@ -10,6 +10,7 @@ history; the newest promotion of an alias ("latest" for /predict) names the mode
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
@@ -268,6 +269,16 @@ class ModelTable:
                 ).first()
                 is not None
             )
+
+    def sha256s(self, model_ids: Collection[str]) -> dict[str, str]:
+        """The stored sha256 of each of `model_ids` that exists (absent: deleted or never
+        saved), in one query: how a process re-checks the models it holds in memory."""
+        ids = sorted({validate_id(model_id) for model_id in model_ids})
+        if not ids:
+            return {}
+        query = sa.select(models.c.id, models.c.sha256).where(models.c.id.in_(ids))
+        with self.engine.connect() as connection:
+            return {row.id: row.sha256 for row in connection.execute(query)}
 
     def delete(self, model_id: str) -> None:
         """Delete the model's row and then its snapshot; NotFound if absent, InUse naming the

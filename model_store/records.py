@@ -207,3 +207,17 @@ class Event:
     def payload(self) -> dict[str, Any]:
         """The event as `GET /events` sends it: id, type and at, then the type's fields."""
         return {"id": self.id, "type": self.type, "at": self.at, **self.data}
+
+
+@dataclass(frozen=True)
+class ModelChanges:
+    """The models created or deleted after an event id (`EventTable.model_changes_after`).
+
+    `exists` maps each such model's id to whether its last event there was a creation (an id
+    deleted and imported again exists, with a new snapshot); `newest_id` is the newest event's
+    id when they were read (the id to ask after next time); `pruned` says that events after the
+    id asked for were pruned (or the ids went back), so some changes may be missing."""
+
+    newest_id: int
+    exists: dict[str, bool]
+    pruned: bool

@@ -11,8 +11,19 @@ cannot be reached, the last good assignments keep answering (the failed poll is 
 again at the next interval); a process that has no model yet answers `StoreUnreachable` naming
 the part, never "no model yet", and tries again at each interval. An alias moved to a model whose
 snapshot turns out corrupt is logged and keeps its last good assignment (for `latest`, after a
-restart: the most recently promoted model that loads). Models asked for by id are immutable once
-written, so they are loaded once and kept in a small LRU.
+restart: the most recently promoted model that loads).
+
+Models asked for by id (`get`) are loaded once and kept in a small LRU, and served from memory
+with no query at all. The same poll learns which models were deleted (or imported again under
+the same id) since the last event it saw (`EventTable.model_changes_after`: the registry's
+`model_deleted` and `model_created` events after its position, on the primary key): it drops
+them from the LRU and remembers the deleted ones, which then answer NotFound with no query. So
+a deletion reaches the process that made it (`DELETE /models/{id}` calls `forget`) from its next
+request, and every other process within `POLL_SECONDS` plus one request, as alias changes do.
+If the events after its position were pruned (`NNSERVICE_EVENT_RETENTION_DAYS`, after a long
+outage), or it has no position yet, the poll re-checks the rows of all its pinned models at
+once (one query, comparing each stored sha256) instead. While the database cannot be reached the
+pinned models keep answering from memory; the failed poll is logged, not each request.
 """
 
 from __future__ import annotations
@@ -35,10 +46,14 @@ from service.store_outages import StoreUnreachable, unreachable_part
 
 log = logging.getLogger(__name__)
 
-#: How often a process asks the database whether an alias changed (a change reaches every
-#: process within this, plus one request), and tries again after an outage; a process that
-#: knows of no `latest` yet, or is asked for an alias it does not know, asks every time.
+#: How often a process asks the database whether an alias changed or a model was deleted (a
+#: change reaches every process within this, plus one request), and tries again after an
+#: outage; a process that knows of no `latest` yet, or is asked for an alias it does not know,
+#: asks for the aliases every time (and for the models' events still at most this often).
 POLL_SECONDS = 0.25
+#: How many deleted model ids a process remembers (answered NotFound with no query; an older
+#: one is looked up in the store again, and its row is gone).
+GONE_SIZE = 1024
 
 
 class NoModelYet(Exception):
@@ -95,6 +110,9 @@ class ModelCache:
         self._poll_at = 0.0  # monotonic time of the next poll
         self._outage: str | None = None  # the part that did not answer the last poll
         self._pinned: OrderedDict[str, TrainedModel] = OrderedDict()
+        self._models_poll_at = 0.0  # monotonic time of the next look at the models' events
+        self._events_seen: int | None = None  # the newest event the pinned models reflect
+        self._gone: OrderedDict[str, None] = OrderedDict()  # deleted models, newest last
 
     def load(self) -> None:
         """Load the aliases' models now, as a process starts; an outage (or any failure) is
@@ -106,8 +124,16 @@ class ModelCache:
             log.exception("cannot load the aliases' models (will retry)")
 
     def expire(self) -> None:
-        """Poll at the next request (this process just changed an alias)."""
+        """Poll at the next request (this process just changed an alias or a model)."""
         self._poll_at = 0.0
+        self._models_poll_at = 0.0
+
+    def forget(self, model_id: str) -> None:
+        """`model_id` was just deleted through this process: it answers NotFound from the next
+        request on (other processes learn it at their next poll)."""
+        with self._lock:
+            self._pinned.pop(model_id, None)
+            self._mark_gone(model_id)
 
     def latest(self) -> TrainedModel:
         """The latest promoted model, reloaded only when a newer promotion exists; NoModelYet
@@ -160,9 +186,15 @@ class ModelCache:
         return monotonic() >= self._poll_at
 
     def _poll(self) -> None:
-        self._poll_at = monotonic() + POLL_SECONDS
+        now = monotonic()
+        self._poll_at = now + POLL_SECONDS
+        follow_models = now >= self._models_poll_at
+        if follow_models:
+            self._models_poll_at = now + POLL_SECONDS
         try:
             self._follow_aliases()
+            if follow_models:
+                self._follow_models()
         except Exception as exc:  # noqa: BLE001 - a part unreachable: keep serving, retry
             part = unreachable_part(exc)
             if part is None and not self._aliases:
@@ -251,23 +283,71 @@ class ModelCache:
                 continue
         return None
 
+    def _follow_models(self) -> None:
+        """Drop the pinned models created or deleted since the last event seen, and remember
+        the deleted ones; re-check every pinned row if that position is unknown or pruned
+        (raises what the store raises, changing nothing). Called holding the lock."""
+        if self._events_seen is None:
+            newest = self.store.events.newest_id()
+            self._recheck_pinned()
+            self._events_seen = newest
+            return
+        changes = self.store.events.model_changes_after(self._events_seen)
+        if changes.pruned:
+            log.info(
+                "registry events after %d were pruned: re-checking the pinned models",
+                self._events_seen,
+            )
+            self._recheck_pinned()
+        for model_id, exists in changes.exists.items():
+            self._pinned.pop(model_id, None)
+            if exists:
+                self._gone.pop(model_id, None)
+            else:
+                self._mark_gone(model_id)
+        self._events_seen = changes.newest_id
+
+    def _recheck_pinned(self) -> None:
+        """Drop the pinned models whose row is gone or holds another snapshot (one query)."""
+        if not self._pinned:
+            return
+        stored = self.store.models.sha256s(list(self._pinned))
+        for model_id, model in list(self._pinned.items()):
+            sha256 = stored.get(model_id)
+            if sha256 != model.snapshot.get("sha256"):
+                del self._pinned[model_id]
+                if sha256 is None:
+                    self._mark_gone(model_id)
+
+    def _mark_gone(self, model_id: str) -> None:
+        """Remember that `model_id` was deleted (the oldest of `GONE_SIZE` is forgotten)."""
+        self._gone[model_id] = None
+        self._gone.move_to_end(model_id)
+        while len(self._gone) > GONE_SIZE:
+            self._gone.popitem(last=False)
+
     def get(self, model_id: str) -> TrainedModel:
         """The model `model_id` (raises NotFound / CorruptSnapshot / StoreUnreachable), cached
-        after the first load.
-
-        A cached model is served only while its row exists (one primary-key lookup): a model
-        deleted through any API process answers NotFound here from the next request on.
+        after the first load and then served from memory with no query: a deletion is learned
+        by the poll (the module's docstring), so it answers NotFound from the next request in
+        the process that deleted it and within `POLL_SECONDS` in every other one.
         """
+        if monotonic() >= self._poll_at:
+            with self._lock:
+                if monotonic() >= self._poll_at:
+                    self._poll_quietly()
+        if model_id in self._gone:
+            raise NotFound("model", model_id)
         for assignment in self._aliases.values():
             for model in assignment.models:
                 if model.model_id == model_id:
-                    return self._still_stored(model)
+                    return model
         with self._lock:
             model = self._pinned.get(model_id)
             if model is not None:
                 self._pinned.move_to_end(model_id)
         if model is not None:
-            return self._still_stored(model)
+            return model
         try:
             model = self.store.models.load(model_id)
         except Exception as exc:
@@ -276,26 +356,20 @@ class ModelCache:
                 raise
             raise StoreUnreachable(part) from exc
         with self._lock:
+            if model_id in self._gone:  # a poll learned of its deletion while it loaded
+                raise NotFound("model", model_id)
             self._pinned[model_id] = model
             while len(self._pinned) > self.pinned_size:
                 self._pinned.popitem(last=False)
         return model
 
-    def _still_stored(self, model: TrainedModel) -> TrainedModel:
-        """`model` if its row still exists, else NotFound (and it leaves the cache). While the
-        database cannot be reached, the cached model keeps answering, as the latest one does."""
+    def _poll_quietly(self) -> None:
+        """Poll for `get`: the models it holds keep answering whatever the poll meets (an
+        outage is logged by `_poll`; anything else is logged here, once per poll)."""
         try:
-            stored = self.store.models.exists(model.model_id)
-        except Exception as exc:
-            if unreachable_part(exc) is None:
-                raise
-            log.warning("cannot check model %s (serving it from memory): %s", model.model_id, exc)
-            return model
-        if stored:
-            return model
-        with self._lock:
-            self._pinned.pop(model.model_id, None)
-        raise NotFound("model", model.model_id)
+            self._poll()
+        except Exception:  # noqa: BLE001 - a pinned model still answers from memory
+            log.exception("cannot poll the store (serving the models in memory)")
 
 
 def change_of(change: AliasChange, model: TrainedModel) -> AliasChange:

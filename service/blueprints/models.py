@@ -41,6 +41,8 @@ class Models(MethodView):
     def post(self, _: dict):
         """Import a snapshot (e.g. one exported with GET /models/{id}); 422 names a bad field."""
         stored, created = import_snapshot(services().store, request.get_json())
+        if created:  # under the id of a model deleted before? served from the next request
+            services().models.expire()
         location = url_for("models.Model", model_id=stored["id"])
         return stored, 201 if created else 200, {"Location": location}
 
@@ -79,6 +81,7 @@ def delete_model(model_id: str):
     """Delete a model and its snapshot for good; refused while an alias (such as `latest`)
     names it or an unfinished job needs it."""
     services().store.models.delete(model_id)
+    services().models.forget(model_id)  # NotFound here from the next request on
     return Response(status=204)
 
 
