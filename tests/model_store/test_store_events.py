@@ -265,3 +265,46 @@ def test_pruning_deletes_the_oldest_events_but_never_the_newest(store: ModelStor
     assert store.events.oldest_id() == store.events.newest_id() == ids[-1]
     save_dataset(store, offset=9)
     assert store.events.newest_id() > ids[-1]  # ids go on, never used twice
+
+
+def test_model_changes_after_names_the_models_created_or_deleted_since_an_id(
+    store: ModelStore, make_snapshot
+) -> None:
+    kept = store.models.save(make_snapshot(job_id="kept"))
+    gone = store.models.save(make_snapshot(job_id="gone"))
+    position = store.events.newest_id()
+    assert store.events.model_changes_after(position).exists == {}
+
+    save_dataset(store)  # not a model's event
+    store.models.delete(gone["id"])
+    again = store.models.save(make_snapshot(id="again"), imported=True)
+    store.models.delete(again["id"])
+    renewed = store.models.save(
+        make_snapshot(id="again", biases=[[0.1, -0.2], [0.5]]), imported=True
+    )
+    changes = store.events.model_changes_after(position)
+    assert changes.exists == {gone["id"]: False, "again": True}
+    assert changes.newest_id == store.events.newest_id() and not changes.pruned
+    assert store.events.model_changes_after(changes.newest_id).exists == {}
+
+    stored = store.models.sha256s([kept["id"], gone["id"], "again"])
+    assert stored == {kept["id"]: kept["sha256"], "again": renewed["sha256"]}
+    assert renewed["sha256"] != again["sha256"]
+    assert store.models.sha256s([]) == {}
+
+
+def test_model_changes_after_says_when_events_after_the_id_were_pruned(
+    store: ModelStore, make_snapshot
+) -> None:
+    store.models.save(make_snapshot(job_id="a"))
+    position = store.events.newest_id()
+    save_dataset(store)
+    store.models.save(make_snapshot(job_id="b"))
+    assert store.events.prune(now_us() - 3_600_000_000) == 0
+    assert not store.events.model_changes_after(position).pruned
+
+    store.events.prune(now_us() + 1)  # all but the newest: the dataset's event is gone
+    changes = store.events.model_changes_after(position)
+    assert changes.pruned and changes.newest_id == store.events.newest_id()
+    assert not store.events.model_changes_after(changes.newest_id).pruned
+    assert not store.events.model_changes_after(changes.newest_id - 1).pruned  # none missing
