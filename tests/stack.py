@@ -320,6 +320,25 @@ class Stack:
                 raise TimeoutError(f"/predict still serves {served}, not {model_id}")
             time.sleep(0.05)
 
+    def wait_until_not_served(self, model_id: str, timeout: float = 10.0) -> None:
+        """Wait until every API process answers 404 for `model_id`, deleted before this call.
+
+        The process that deleted it answers 404 at once; every other one from its next poll,
+        at most `POLL_SECONDS` later (as `wait_until_served` says): so the wait lasts at least
+        one poll interval and ends with a streak of 404s.
+        """
+        body = {"weight": 128, "height": 63, "model_id": model_id}
+        settled_at = time.monotonic() + POLL_SECONDS
+        streak = 0
+
+        def settled() -> bool:
+            nonlocal streak
+            response = requests.post(self.base_url + "/predict", json=body, timeout=10)
+            streak = streak + 1 if response.status_code == 404 else 0
+            return streak >= 3 and time.monotonic() >= settled_at
+
+        wait_until(settled, f"every API process to answer 404 for {model_id}", timeout)
+
     def wait_for_job(
         self, job_id: str, states: Iterable[str] = TERMINAL_STATES, timeout: float = 60.0
     ) -> dict:

@@ -94,6 +94,7 @@ def test_deletes_are_refused_while_needed_then_remove_only_their_target(
     for _ in range(6):  # the API processes load model A into their pinned caches
         assert run_json(stack, "predict", *EMILY, "--model", model_a)["model_id"] == model_a
     _deleted(stack, "models", model_a)
+    stack.wait_until_not_served(model_a)  # the other API processes learn it at their next poll
     for _ in range(6):  # and none serves it any more
         gone = run(stack, "predict", *EMILY, "--model", model_a)
         assert gone.exit_code == 1 and "(HTTP 404)" in gone.stderr, gone.output

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable
 
 from flask.testing import FlaskClient
+from stack import wait_until  # tests/stack.py, loaded by tests/conftest.py
 
 from model_store import ModelStore
 
@@ -51,9 +52,14 @@ def test_a_model_held_in_the_pinned_cache_answers_404_once_deleted_anywhere(
     saved_model()
     pinned = saved_model(flip=True, promote=False)
     assert client.post("/predict", json={**EMILY, "model_id": pinned}).status_code == 200
-    store.models.delete(pinned)  # as another API process would
+    store.models.delete(pinned)  # as another API process would: seen at this one's next poll
+    wait_until(
+        lambda: client.post("/predict", json={**EMILY, "model_id": pinned}).status_code == 404,
+        "the pinned model to answer 404",
+        timeout=5,
+    )
     gone = client.post("/predict", json={**EMILY, "model_id": pinned})
-    assert gone.status_code == 404, gone.get_json()
+    assert gone.status_code == 404 and list(gone.get_json()["errors"]) == ["model_id"]
     assert client.post("/predict", json=EMILY).status_code == 200
 
 
