@@ -20,8 +20,8 @@ the same id) since the last event it saw (`EventTable.model_changes_after`: the 
 them from the LRU and remembers the deleted ones, which then answer NotFound with no query. So
 a deletion reaches the process that made it (`DELETE /models/{id}` calls `forget`) from its next
 request, and every other process within `POLL_SECONDS` plus one request, as alias changes do.
-If the events after its position were pruned (`NNSERVICE_EVENT_RETENTION_DAYS`, after a long
-outage), or it has no position yet, the poll re-checks the rows of all its pinned models at
+If the events after its position were pruned (`NNSERVICE_EVENTS_RETENTION_SECONDS`, after a
+long outage), or it has no position yet, the poll re-checks the rows of all its pinned models at
 once (one query, comparing each stored sha256) instead. While the database cannot be reached the
 pinned models keep answering from memory; the failed poll is logged, not each request.
 """
