@@ -1,4 +1,5 @@
-"""CPU time per POST /predict request in the app itself: single row, and 1,000 rows compact.
+"""CPU time per POST /predict request in the app itself: single row (by the latest model, and
+pinned by `model_id`), and 1,000 rows compact.
 
 The real Flask app (the service's middleware, hooks, validation, model cache, metrics in
 prometheus-client's multiprocess mode as under `nnservice api`) is called as a WSGI app in this
@@ -115,10 +116,13 @@ def main() -> None:
     upgrade(sqlite_url_for(store_path))
     store = ModelStore.in_directory(store_path)
     store.models.promote(store.models.save(SNAPSHOT)["id"])
+    pinned = store.models.save({**SNAPSHOT, "biases": [[0.0, 0.0], [0.5]]})["id"]
+    pinned_row = json.dumps({"weight": 128.0, "height": 63.0, "model_id": pinned}).encode()
     app = service_app(store_path)
     cases = {
         "bare Flask endpoint (anchor)": (bare_flask(), args.number),
         "single row": (wsgi_request(app, "/predict", ONE_ROW), args.number),
+        "single row, pinned model_id": (wsgi_request(app, "/predict", pinned_row), args.number),
         "1,000 rows, compact": (wsgi_request(app, "/predict", BATCH), max(1, args.number // 20)),
     }
     for name, (call, _) in cases.items():
