@@ -63,6 +63,17 @@ def test_a_model_held_in_the_pinned_cache_answers_404_once_deleted_anywhere(
     assert client.post("/predict", json=EMILY).status_code == 200
 
 
+def test_a_pinned_model_deleted_through_this_process_answers_404_at_once(
+    client: FlaskClient, saved_model: Callable[..., str]
+) -> None:
+    saved_model()
+    pinned = saved_model(flip=True, promote=False)
+    assert client.post("/predict", json={**EMILY, "model_id": pinned}).status_code == 200
+    assert client.delete(f"/models/{pinned}").status_code == 204
+    gone = client.post("/predict", json={**EMILY, "model_id": pinned})  # no poll due yet
+    assert gone.status_code == 404, gone.get_json()
+
+
 def test_a_model_an_unfinished_job_starts_from_is_refused_naming_the_job(
     client: FlaskClient, store: ModelStore, saved_model: Callable[..., str]
 ) -> None:
