@@ -6,16 +6,23 @@ bench/kserve_peer.py, a documented custom `kserve.Model`), each with 2 worker pr
 defaults). In each round wrk loads one server, then the other (the order flips every round):
 single-row requests at 16 and 64 keep-alive connections, then a 1,000-row request at 16
 connections (KServe v1 `instances` as arrays; nnservice in /predict's compact form where the
-server takes it, else its objects form: the output says which). Then bench/connection_probe.py
+server takes it, else its objects form: the output says which; and, where it takes them, in its
+other compact form, `inputs` as columns). Then bench/connection_probe.py
 counts the answers each of 16 and 64 keep-alive connections gets in a few seconds.
 
+With `--floors`, two more servers take part in the single-row rounds, under exactly nnservice's
+gunicorn settings (bench/bare_app.py): a bare Flask endpoint, and a plain WSGI callable without
+Flask. They answer without validation, model or store, so they bound what any app could reach
+under these server settings.
+
 Targets (ratios within a round, medians over rounds): single-row p99 <= 1.5x KServe v1's and
-requests/s >= 0.9x at 16 and at 64 connections; 1,000-row rows/s >= 1x; the most-served
+requests/s >= 0.9x at 16 and at 64 connections; 1,000-row rows/s >= 1x (pairs, the shape of
+KServe's body; the columns are reported beside them); the most-served
 connection gets at most 4x the least-served one's answers. Each wrk run also measures the CPU
 time (user + system) the server's processes spent on it, per request: on a busy machine it moves
 less than requests/s do (a process that waits for a core costs no CPU time meanwhile).
 
-    python bench/bench_kserve.py [--seconds 3] [--rounds 3]
+    python bench/bench_kserve.py [--seconds 3] [--rounds 3] [--floors]
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import requests
-from bench_predict_http import compose_settings
+from bench_predict_http import compose_settings, start_bare
 from connection_probe import ProbeResult, probe
 from harness import (
     HOST,
@@ -48,6 +55,10 @@ CONNECTIONS = (16, 64)
 BATCH_ROWS = 1_000
 BATCH_CONNECTIONS = 16
 MAX_P99_RATIO, MIN_RPS_RATIO, MIN_ROWS_RATIO, MAX_SPREAD = 1.5, 0.9, 1.0, 4.0
+#: The 1,000-row cell's row for /predict's other compact form, `inputs` as columns.
+COLUMNS = "nnservice, columns"
+#: `--floors`: bench/bare_app.py's two forms, by name: the options they are started with.
+FLOORS = {"bare Flask": (), "plain WSGI": ("--wsgi",)}
 WORKERS = "2"
 #: The seed walkthrough's first person, and a batch of people around the seed's.
 ONE_ROW = (128.0, 63.0)
@@ -115,6 +126,11 @@ def bodies(nnservice_url: str) -> tuple[dict[str, str], dict[str, str], str]:
         form = "objects ({weight, height} per row: no compact form on this server)"
         nn_batch = json.dumps({"instances": [{"weight": w, "height": h} for w, h in BATCH]})
     batch = {"nnservice": nn_batch, "kserve": compact}
+    weights, heights = (list(column) for column in zip(*BATCH, strict=True))
+    columns = json.dumps({"inputs": {"weight": weights, "height": heights}})
+    headers = {"Content-Type": "application/json"}
+    if requests.post(nnservice_url, data=columns, timeout=10, headers=headers).status_code == 200:
+        batch[COLUMNS] = columns
     return one, batch, form
 
 
@@ -134,6 +150,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--floors", action="store_true", help="bare Flask and plain WSGI too")
     args = parser.parse_args()
     settings = {**compose_settings(), "NNSERVICE_API_WORKERS": WORKERS}
     load_before = os.getloadavg()
@@ -147,7 +164,13 @@ def main() -> None:
         pids["kserve"] = stack.processes[-1].pid
         one, batch, form = bodies(urls["nnservice"])
         check_same_answers(urls, one)
-        for name, url in urls.items():  # warm both up
+        floors = {}
+        if args.floors:
+            for name, options in FLOORS.items():
+                floors[name] = f"{start_bare(stack, *options)}/predict"
+                pids[name] = stack.processes[-1].pid
+                one[name] = one["nnservice"]
+        for name, url in {**urls, **floors}.items():  # warm every server up
             run_wrk(url, one[name], 16, 1.0)
         single: dict[int, list[dict[str, ServedRun]]] = {c: [] for c in CONNECTIONS}
         batches: list[dict[str, ServedRun]] = []
@@ -156,16 +179,26 @@ def main() -> None:
         }
         for round_ in range(args.rounds):
             order = ["kserve", "nnservice"] if round_ % 2 else ["nnservice", "kserve"]
+            every = order + (list(floors) if round_ % 2 else list(floors)[::-1])
             for connections in CONNECTIONS:
                 single[connections].append({
-                    name: cpu_wrk(pids[name], urls[name], one[name], connections, args.seconds)
-                    for name in order
+                    name: cpu_wrk(pids[name], {**urls, **floors}[name], one[name], connections,
+                                  args.seconds)
+                    for name in every
                 })  # fmt: skip
             batches.append({
                 name: cpu_wrk(pids[name], urls[name], batch[name], BATCH_CONNECTIONS,
                               args.seconds)
                 for name in order
             })  # fmt: skip
+            if COLUMNS in batch:  # /predict's other compact form, in the same round
+                batches[-1][COLUMNS] = cpu_wrk(
+                    pids["nnservice"],
+                    urls["nnservice"],
+                    batch[COLUMNS],
+                    BATCH_CONNECTIONS,
+                    args.seconds,
+                )
             for connections in CONNECTIONS:
                 for name in order:
                     probes[connections][name].append(
@@ -173,6 +206,30 @@ def main() -> None:
                     )
     load_after = os.getloadavg()
     report(args, single, batches, probes, form, load_before, load_after)
+    if floors:
+        report_floors(single)
+
+
+def report_floors(single: dict[int, list[dict[str, ServedRun]]]) -> None:
+    """Each server's single-row requests/s, p99 and CPU a request, as ratios to KServe's."""
+    rows = []
+    for connections, rounds in single.items():
+        for name in ("nnservice", *FLOORS):
+            rows.append([
+                connections, name, median(r[name].rps for r in rounds),
+                median(r[name].rps / r["kserve"].rps for r in rounds),
+                median(r[name].p99_ms for r in rounds),
+                median(r[name].p99_ms / r["kserve"].p99_ms for r in rounds),
+                median(r[name].cpu_us for r in rounds),
+                median(r[name].cpu_us / r["kserve"].cpu_us for r in rounds),
+            ])  # fmt: skip
+    print()
+    print("Single row, with the floors under nnservice's gunicorn settings (ratios to KServe v1's "
+          "in the same round, medians):")  # fmt: skip
+    print(markdown_table(
+        ["conns", "server", "req/s", "x KServe", "p99 ms", "x KServe", "CPU us/req", "x KServe"],
+        rows,
+    ))  # fmt: skip
 
 
 def spread_text(runs: list[ProbeResult], worst: tuple[int, int]) -> str:
@@ -217,15 +274,20 @@ def report(args, single, batches, probes, form, load_before, load_after) -> None
         "differed most (most/fewest, median over the rounds)"
     )
     print()
-    print(f"{BATCH_ROWS:,}-row requests at {BATCH_CONNECTIONS} connections; nnservice: {form}")
+    print(
+        f"{BATCH_ROWS:,}-row requests at {BATCH_CONNECTIONS} connections; nnservice: {form}"
+        f"{' (and in columns, `inputs`, on the second line)' if COLUMNS in batches[0] else ''}"
+    )
     print(markdown_table(
         ["KServe rows/s", "nnservice rows/s", "ratio", "KServe CPU us/req",
          "nnservice CPU us/req", "CPU ratio"],
         [[median(p["kserve"].rps for p in batches) * BATCH_ROWS,
-          median(p["nnservice"].rps for p in batches) * BATCH_ROWS, rows_ratio,
+          median(p[name].rps for p in batches) * BATCH_ROWS,
+          median(p[name].rps / p["kserve"].rps for p in batches),
           median(p["kserve"].cpu_us for p in batches),
-          median(p["nnservice"].cpu_us for p in batches),
-          median(p["nnservice"].cpu_us / p["kserve"].cpu_us for p in batches)]],
+          median(p[name].cpu_us for p in batches),
+          median(p[name].cpu_us / p["kserve"].cpu_us for p in batches)]
+         for name in ("nnservice", COLUMNS) if name in batches[0]],
     ))  # fmt: skip
     print()
     print(verdict(met, f"p99 <= {MAX_P99_RATIO}x and req/s >= {MIN_RPS_RATIO}x KServe v1's at "

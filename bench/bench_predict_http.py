@@ -36,12 +36,13 @@ def compose_settings() -> dict[str, str]:
     return {name: str(environment[name]) for name in names if name in environment}
 
 
-def start_bare(stack: Stack) -> str:
-    """bench/bare_app.py under the same gunicorn settings on a free port; its URL."""
+def start_bare(stack: Stack, *options: str) -> str:
+    """bench/bare_app.py (with `options`, e.g. `--wsgi`) under the same gunicorn settings on a
+    free port; its URL."""
     port = free_port(HOST)
     script = Path(__file__).with_name("bare_app.py")
-    command = [sys.executable, str(script), "--host", HOST, "--port", str(port)]
-    return wait_http(f"http://{HOST}:{port}", stack.spawn(command, "bare"))
+    command = [sys.executable, str(script), "--host", HOST, "--port", str(port), *options]
+    return wait_http(f"http://{HOST}:{port}", stack.spawn(command, f"bare{''.join(options)}"))
 
 
 def check_answers(url: str) -> None:

@@ -128,6 +128,9 @@ MEASURED = tuple(m.name for m in MEASUREMENTS)
 #: `BOUNDS` as arrays per unit system, one column each (weight, height): lowest, highest.
 LOWEST = {units: np.array([BOUNDS[units][f][0] for f in MEASURED]) for units in UNITS}
 HIGHEST = {units: np.array([BOUNDS[units][f][1] for f in MEASURED]) for units in UNITS}
+#: The same, as lists, for one row's check in Python (`_plain_row`).
+_BOUND_LISTS = {units: (LOWEST[units].tolist(), HIGHEST[units].tolist()) for units in UNITS}
+_MEASURED_KEYS = frozenset(MEASURED)
 #: Metric units per imperial unit, per column (kg per lb, cm per in).
 METRIC_PER_IMPERIAL = np.array([m.metric_per_imperial for m in MEASUREMENTS])
 
@@ -244,6 +247,10 @@ def validate_json_rows(
     if not isinstance(rows, list):
         raise RowValidationError(["Not a valid list."])
     check_row_count(len(rows), max_rows)
+    if len(rows) == 1 and not with_gender:
+        one = _plain_row(rows[0], units)
+        if one is not None:
+            return Columns(one)
     fields = ("weight", "height", "gender") if with_gender else ("weight", "height")
     expected = set(fields)
     errors = _Collector(str)
@@ -265,6 +272,20 @@ def validate_json_rows(
     label = _labels(columns["gender"], errors) if with_gender else None
     errors.raise_if_any()
     return Columns(features, label)
+
+
+def _plain_row(item: object, units: str) -> np.ndarray | None:
+    """One person (the most frequent request) as (1, 2) features in lb and in, if the row is
+    exactly {weight, height} with JSON numbers within `BOUNDS`; None for anything else, which the
+    columns then check and report. The same rules as the columns, in a few Python comparisons
+    instead of a dozen numpy calls (NaN compares false, so it is left to them too)."""
+    if type(item) is not dict or item.keys() != _MEASURED_KEYS:
+        return None
+    values = [item[field] for field in MEASURED]
+    for value, low, high in zip(values, *_BOUND_LISTS[units], strict=True):
+        if type(value) not in (int, float) or not low <= value <= high:
+            return None
+    return to_imperial(np.array([values], dtype=np.float64), units)
 
 
 def validate_json_pairs(rows: object, *, units: str, max_rows: int | None = None) -> Columns:

@@ -46,3 +46,17 @@ def test_a_sample_gets_the_same_bits_in_any_batch(layer_sizes: tuple[int, ...]) 
             part = network.feedforward(X[start : start + size])
             assert np.array_equal(part, whole[start : start + size])
         assert np.array_equal(network.feedforward(X[3]), whole[3])
+
+
+def test_one_sample_alone_matches_its_batch_at_the_sigmoids_extremes() -> None:
+    """The one-sample path saturates as the columns do: e^-z overflowing to inf gives 0.0, a
+    huge positive sum 1.0, with no warning (warnings are errors in the tests)."""
+    network = Network((2, 3, 1), rng=np.random.default_rng(5))
+    network.weights[0] *= 400.0
+    network.weights[1] *= 800.0
+    X = np.array([[3.0, -2.0], [-3.0, 2.0], [0.5, 0.25], [1e-3, -1e-3]])
+    whole = network.feedforward(X)
+    assert {0.0, 1.0} <= set(network.layer_values(X)[0][1].ravel().tolist())  # both extremes hit
+    for row in range(len(X)):
+        assert np.array_equal(network.feedforward(X[row : row + 1]), whole[row : row + 1])
+        assert np.array_equal(network.feedforward(X[row]), whole[row])

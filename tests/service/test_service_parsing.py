@@ -135,6 +135,33 @@ def test_metric_bounds_are_stated_in_metric() -> None:
     assert caught.value.errors["0"]["height"] == ["Must be between 25.4 and 304.8 cm."]
 
 
+#: Each unit system's bounds and just past them, ordinary values, and what is not a number.
+VALUES = [128, 63.5, 1, 0.99, 1500, 1500.0001, 10, 120, 120.5, 0.45, 0.44, 680, 680.1, 25.4, 25.3,
+          304.8, 305, 0, -1, 1e308, 10**400, True, None, "128", float("nan"), float("inf"),
+          [128]]  # fmt: skip
+
+
+@pytest.mark.parametrize("units", ["imperial", "metric"])
+def test_one_person_is_checked_as_any_row_of_a_batch(units: str) -> None:
+    """One row takes a shorter way (Python comparisons, not numpy columns): every value, good or
+    bad, gets the same features or the same errors as the same row among others."""
+    for weight in VALUES:
+        for height in VALUES:
+            rows = [{"weight": weight, "height": height}]
+            outcomes = []
+            for batch in (rows, rows + [{"weight": 150, "height": 65}]):
+                try:
+                    columns = validate_json_rows(batch, units=units, with_gender=False)
+                except RowValidationError as error:
+                    outcomes.append(error.errors["0"])
+                else:
+                    outcomes.append(columns.features[:1].tolist())
+            assert outcomes[0] == outcomes[1], (weight, height)
+    for row in ({"weight": 128}, {"weight": 128, "height": 63, "age": 3}, [128, 63], "x"):
+        with pytest.raises(RowValidationError):
+            validate_json_rows([row], units=units, with_gender=False)
+
+
 def test_a_dataset_needs_rows_of_both_classes() -> None:
     assert check_both_classes(np.array([])) == "The dataset has no rows."
     assert "all 2 rows are M" in check_both_classes(np.array([0.0, 0.0]))
