@@ -46,6 +46,8 @@ STOP_SECONDS = 30.0
 REGION = "us-east-1"
 DATABASE = "nnservice_test"
 BUCKET = "nnservice-test"
+#: The object `SeaweedFS.restart` writes (and deletes) to see that writes work again.
+WRITE_PROBE = "nnservice-tests-write-probe"
 
 
 _Started = TypeVar("_Started")
@@ -305,10 +307,30 @@ class SeaweedFS:
         self.process.wait()
 
     def restart(self, bucket: str) -> None:
-        """Start the killed server again on its ports and data; return once `bucket` answers."""
+        """Start the killed server again on its ports and data; return once `bucket` answers
+        and takes a write (a restarted weed answers reads before it can place new objects, and
+        a write meanwhile waits: an API's /readyz probe write took 19 s once, on a busy machine)."""
         self._remove_sockets()
         self.process = self._launch()
         self.wait_ready(bucket)
+        self._wait_writable(bucket)
+
+    def _wait_writable(self, bucket: str) -> None:
+        """Wait (READY_SECONDS at most) until a small object can be written to `bucket`."""
+        client = _s3_client(self.env)
+        deadline = time.monotonic() + READY_SECONDS
+        while True:
+            try:
+                client.put_object(Bucket=bucket, Key=WRITE_PROBE, Body=b"ok\n")
+                client.delete_object(Bucket=bucket, Key=WRITE_PROBE)
+                return
+            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+                if time.monotonic() > deadline:
+                    raise BackendError(
+                        f"the S3 gateway at {self.env['AWS_ENDPOINT_URL_S3']} took no write"
+                        f" within {READY_SECONDS:.0f} s: {error}"
+                    ) from error
+                time.sleep(0.2)
 
     def stop_server(self) -> None:
         _stop_process_group(self.process)
