@@ -279,9 +279,9 @@ class SeaweedFS:
             if path.is_socket():
                 path.unlink()
 
-    def wait_ready(self, bucket: str | None = None) -> None:
+    def wait_ready(self, bucket: str | None = None, writable: bool = False) -> None:
         """Wait (READY_SECONDS at most) until the S3 gateway answers a signed request (and
-        `bucket` exists, if named)."""
+        `bucket` exists, if named; and takes a write, if `writable`)."""
         client = _s3_client(self.env)
         deadline = time.monotonic() + READY_SECONDS
         while True:
@@ -291,11 +291,14 @@ class SeaweedFS:
                 client.list_buckets()
                 if bucket is not None:
                     client.head_bucket(Bucket=bucket)
+                if bucket is not None and writable:
+                    client.put_object(Bucket=bucket, Key=WRITE_PROBE, Body=b"ok\n")
+                    client.delete_object(Bucket=bucket, Key=WRITE_PROBE)
                 return
             except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
                 if time.monotonic() > deadline:
                     raise BackendError(
-                        f"the S3 gateway at {self.env['AWS_ENDPOINT_URL_S3']} did not answer"
+                        f"the S3 gateway at {self.env['AWS_ENDPOINT_URL_S3']} was not ready"
                         f" within {READY_SECONDS:.0f} s: {error}"
                     ) from error
                 time.sleep(0.2)
@@ -308,29 +311,11 @@ class SeaweedFS:
 
     def restart(self, bucket: str) -> None:
         """Start the killed server again on its ports and data; return once `bucket` answers
-        and takes a write (a restarted weed answers reads before it can place new objects, and
-        a write meanwhile waits: an API's /readyz probe write took 19 s once, on a busy machine)."""
+        and takes a write: the outage is over when writes work too (once, on a busy machine, an
+        API's /readyz write probe waited 19 s right after a restart that answered reads)."""
         self._remove_sockets()
         self.process = self._launch()
-        self.wait_ready(bucket)
-        self._wait_writable(bucket)
-
-    def _wait_writable(self, bucket: str) -> None:
-        """Wait (READY_SECONDS at most) until a small object can be written to `bucket`."""
-        client = _s3_client(self.env)
-        deadline = time.monotonic() + READY_SECONDS
-        while True:
-            try:
-                client.put_object(Bucket=bucket, Key=WRITE_PROBE, Body=b"ok\n")
-                client.delete_object(Bucket=bucket, Key=WRITE_PROBE)
-                return
-            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
-                if time.monotonic() > deadline:
-                    raise BackendError(
-                        f"the S3 gateway at {self.env['AWS_ENDPOINT_URL_S3']} took no write"
-                        f" within {READY_SECONDS:.0f} s: {error}"
-                    ) from error
-                time.sleep(0.2)
+        self.wait_ready(bucket, writable=True)
 
     def stop_server(self) -> None:
         _stop_process_group(self.process)

@@ -60,6 +60,15 @@ def statements(handles: tuple[ModelStore, ModelStore]) -> Iterator[list[str]]:
     event.remove(engine, "before_cursor_execute", record)
 
 
+def serving(store: ModelStore, *model_ids: str) -> ModelCache:
+    """A started cache on `store` that has served each of `model_ids` once (pinned them)."""
+    cache = ModelCache(store)
+    cache.load()
+    for model_id in model_ids:
+        assert cache.get(model_id).model_id == model_id
+    return cache
+
+
 def test_a_pinned_model_is_served_without_a_query_until_a_poll_finds_it_deleted(
     handles: tuple[ModelStore, ModelStore],
     statements: list[str],
@@ -68,9 +77,7 @@ def test_a_pinned_model_is_served_without_a_query_until_a_poll_finds_it_deleted(
 ) -> None:
     mine, other = handles
     pinned = other.models.save(snapshot_body())["id"]
-    cache = ModelCache(mine)
-    cache.load()
-    assert cache.get(pinned).model_id == pinned  # loaded once
+    cache = serving(mine, pinned)  # loaded once
     statements.clear()
     for _ in range(20):
         assert cache.get(pinned).model_id == pinned
@@ -98,9 +105,7 @@ def test_a_model_deleted_through_this_process_is_gone_at_once(
 ) -> None:
     mine, _ = handles
     pinned = mine.models.save(snapshot_body())["id"]
-    cache = ModelCache(mine)
-    cache.load()
-    cache.get(pinned)
+    cache = serving(mine, pinned)
     mine.models.delete(pinned)
     cache.forget(pinned)  # what DELETE /models/{id} does
     statements.clear()
@@ -118,9 +123,7 @@ def test_when_the_events_since_the_last_poll_were_pruned_the_pinned_rows_are_rec
     mine, other = handles
     kept = other.models.save(snapshot_body())["id"]
     deleted = other.models.save(snapshot_body(flip=True))["id"]
-    cache = ModelCache(mine)
-    cache.load()
-    assert cache.get(kept).model_id == kept and cache.get(deleted).model_id == deleted
+    cache = serving(mine, kept, deleted)
 
     # A long outage: the deletion's event is pruned before this process polls again.
     other.models.delete(deleted)
@@ -148,9 +151,7 @@ def test_a_pinned_model_answers_from_memory_while_the_database_is_down(
     are tests/reliability/test_rel_store_outages.py's."""
     pinned = store.models.save(snapshot_body())["id"]
     mine = ModelStore.from_settings(settings)
-    cache = ModelCache(mine)
-    cache.load()
-    cache.get(pinned)
+    cache = serving(mine, pinned)
     away = settings.store_path.with_name("away")
     settings.store_path.rename(away)
     mine.engine.dispose()  # no pooled connection to the moved file: the next one fails
