@@ -79,6 +79,25 @@ def _predict_statuses_by_worker(api: ApiProcess) -> dict[int, set[int]]:
     return statuses
 
 
+def _wait_loaded(api: ApiProcess, model_id: str, workers: int = 2, timeout: float = 60.0) -> None:
+    """Until each of the API's `workers` processes has logged that it serves `model_id` (its
+    load at start): /healthz answered by one says nothing of the other, which may still be
+    starting, and an outage that begins meanwhile would rightly leave it with no model."""
+    wanted = f"serving model {model_id} as latest"
+    deadline = time.monotonic() + timeout
+    while True:
+        loaded = set()
+        for line in api.log_text().splitlines():
+            with contextlib.suppress(ValueError):
+                entry = json.loads(line)
+                if str(entry.get("message", "")).startswith(wanted):
+                    loaded.add(entry["process"])
+        if len(loaded) >= workers:
+            return
+        assert time.monotonic() < deadline, (api.log, loaded)
+        time.sleep(0.05)
+
+
 def _promote_a_model(store: ModelStore) -> str:
     model_id = store.models.save(dict(SNAPSHOT), imported=True)["id"]
     store.models.promote(model_id)
@@ -229,6 +248,8 @@ def test_predict_answers_through_a_database_and_an_object_store_outage(
     with _apis() as start:
         # Two API processes that answer no prediction before the outages.
         serving = [start(env(name), tmp_path / f"{name}.log") for name in ("a", "b")]
+        for api in serving:
+            _wait_loaded(api, model_id)
 
         start_postgres_again = backends.stop_postgres_server(database_url)
         try:
